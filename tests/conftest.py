@@ -1,0 +1,70 @@
+"""Real services behind fixtures: a private redis-server and the Connect emulator.
+
+Both start once per test run as child processes. Django's settings are pointed at them with
+override_settings, the way a deployment points them at its own Redis and at AWS.
+"""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as aioredis
+from django.conf import settings
+from django.test import override_settings
+
+from chatbridge.devservices import EmulatorProcess, RedisServer
+from tests.support.emulator import EmulatorControl
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[EmulatorProcess]:
+    server = EmulatorProcess(agent="none").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _point_settings_at_services(
+    redis_server: RedisServer, emulator_server: EmulatorProcess
+) -> Iterator[None]:
+    layers = {
+        "default": {
+            **settings.CHANNEL_LAYERS["default"],
+            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [redis_server.url]},
+        }
+    }
+    with override_settings(
+        REDIS_URL=redis_server.url,
+        CHANNEL_LAYERS=layers,
+        CONNECT_ENDPOINT_URL=emulator_server.url,
+        CONNECT_PARTICIPANT_ENDPOINT_URL=emulator_server.url,
+        CONNECT_MAX_ATTEMPTS=3,
+    ):
+        yield
+
+
+@pytest.fixture
+def emulator(emulator_server: EmulatorProcess) -> EmulatorControl:
+    """The emulator, reset to its defaults (no agent, no faults, no contacts)."""
+    control = EmulatorControl(emulator_server.url)
+    control.reset()
+    return control
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> aioredis.Redis:
+    """A client on the test Redis, emptied before the test."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    await client.flushdb()
+    yield client
+    await client.aclose()

@@ -1,0 +1,61 @@
+"""A test's handle on the Connect emulator's control API (/_emulator/)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+
+@dataclass
+class EmulatorControl:
+    url: str
+
+    def _request(self, method: str, path: str, json: Any = None) -> Any:
+        response = httpx.request(method, f"{self.url}/_emulator{path}", json=json, timeout=10)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def reset(self) -> None:
+        self._request("POST", "/reset")
+
+    def configure(self, **config: Any) -> dict[str, Any]:
+        return self._request("POST", "/config", config)
+
+    def contacts(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/contacts")
+
+    def contact(self, contact_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/contacts/{contact_id}")
+
+    def agent_join(self, contact_id: str, display_name: str | None = None) -> Any:
+        body = {"display_name": display_name} if display_name else {}
+        return self._request("POST", f"/contacts/{contact_id}/agent/join", body)
+
+    def agent_message(self, contact_id: str, content: str, content_type: str | None = None) -> Any:
+        body: dict[str, Any] = {"content": content}
+        if content_type:
+            body["content_type"] = content_type
+        return self._request("POST", f"/contacts/{contact_id}/agent/message", body)
+
+    def agent_typing(self, contact_id: str) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/agent/typing", {})
+
+    def agent_leave(self, contact_id: str) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/agent/leave", {})
+
+    def end_chat(self, contact_id: str) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/end", {})
+
+    def fault(self, operation: str, kind: str, count: int = 1) -> Any:
+        return self._request(
+            "POST", "/faults", {"operation": operation, "kind": kind, "count": count}
+        )
+
+    def expire_connection_tokens(self, contact_id: str) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/expire-connection-tokens", {})
+
+    def drop_websockets(self, contact_id: str) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/websockets/drop", {})
+
+    def websocket_faults(self, contact_id: str, **faults: Any) -> Any:
+        return self._request("POST", f"/contacts/{contact_id}/websockets/faults", faults)

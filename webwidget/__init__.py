@@ -1,0 +1,1 @@
+"""The embeddable chat widget: loader script, chat UI and its configuration."""

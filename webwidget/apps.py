@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WebWidgetConfig(AppConfig):
+    name = "webwidget"
+    verbose_name = "Web widget"
