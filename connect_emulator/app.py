@@ -1,0 +1,99 @@
+"""The emulator as one Starlette application: model-driven API routes, the participant
+websocket, the S3 stand-in for attachments, the control API and the agent console."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+
+from . import attachments, console, control, errors
+from .agents import AgentDirector
+from .chat import Chat
+from .config import EmulatorConfig
+from .contact_api import HANDLERS as CONTACT_HANDLERS
+from .dispatch import handle_api
+from .faults import FaultBook
+from .participant_api import HANDLERS as PARTICIPANT_HANDLERS
+from .participant_api import Handler
+from .service_model import Router, ServiceSpec, load_service_model
+from .state import Store
+from .websocket import SocketHub
+
+API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]
+
+
+def service_specs() -> list[ServiceSpec]:
+    """The two services, each with its own words for bad input, throttling and failure."""
+    return [
+        ServiceSpec(
+            name="connectparticipant",
+            model=load_service_model("connectparticipant"),
+            operations=frozenset(PARTICIPANT_HANDLERS),
+            validation_error=errors.VALIDATION,
+            bad_request_error=errors.VALIDATION,
+            throttling_error=errors.THROTTLING,
+            server_error=errors.INTERNAL_SERVER,
+        ),
+        ServiceSpec(
+            name="connect",
+            model=load_service_model("connect"),
+            operations=frozenset(CONTACT_HANDLERS),
+            validation_error=errors.INVALID_PARAMETER,
+            bad_request_error=errors.INVALID_REQUEST,
+            throttling_error=errors.LIMIT_EXCEEDED,
+            server_error=errors.INTERNAL_SERVICE,
+        ),
+    ]
+
+
+class Emulator:
+    """All state and behaviour of one emulated Connect instance."""
+
+    def __init__(self, defaults: EmulatorConfig) -> None:
+        self.defaults = defaults
+        self.config = replace(defaults)
+        self.store = Store()
+        self.faults = FaultBook()
+        self.chat = Chat(self.store)
+        self.hub = SocketHub(self.store, self.faults)
+        self.agents = AgentDirector(self)
+        self.router = Router(service_specs())
+        self.handlers: dict[str, Handler] = {**PARTICIPANT_HANDLERS, **CONTACT_HANDLERS}
+
+    def reset(self) -> None:
+        """Forget every chat, close every socket, clear faults, restore the CLI settings."""
+        self.agents.cancel_all()
+        self.hub.close_all("Emulator reset")
+        self.store.clear()
+        self.faults.clear()
+        self.config = replace(self.defaults)
+
+
+def create_app(config: EmulatorConfig | None = None) -> Starlette:
+    emulator = Emulator(config or EmulatorConfig())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        emulator.agents.cancel_all()
+        emulator.hub.close_all("Emulator shutting down")
+
+    routes = [
+        *control.routes(),
+        *console.routes(),
+        Route("/_emulator/uploads/{attachment_id}", attachments.upload_endpoint, methods=["PUT"]),
+        Route(
+            "/_emulator/attachments/{attachment_id}",
+            attachments.download_endpoint,
+            methods=["GET"],
+        ),
+        WebSocketRoute("/connection", emulator.hub.endpoint),
+        Route("/{path:path}", handle_api, methods=API_METHODS),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.emulator = emulator
+    return app

@@ -1,0 +1,82 @@
+"""Injected faults: API calls that fail (throttle or server error) and websocket pushes that
+are delayed, duplicated or re-ordered, so that tests can prove a client copes with them."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+FAULT_KINDS = ("throttle", "error")
+
+
+@dataclass
+class ApiFault:
+    operation: str
+    kind: str
+    remaining: int
+
+
+@dataclass(frozen=True)
+class PushFault:
+    """What to do to one pushed item on every socket of its contact."""
+
+    delay_ms: int = 0
+    duplicate: bool = False
+    reorder: bool = False
+
+
+@dataclass
+class _PushFaultBudget:
+    fault: PushFault
+    remaining: int
+
+
+class FaultBook:
+    """Pending faults, consumed one call (or one pushed item) at a time, first added first."""
+
+    def __init__(self) -> None:
+        self._api: deque[ApiFault] = deque()
+        self._push: dict[str, deque[_PushFaultBudget]] = {}
+
+    def clear(self) -> None:
+        self._api.clear()
+        self._push.clear()
+
+    def add_api(self, operation: str, kind: str, count: int) -> ApiFault:
+        fault = ApiFault(operation, kind, count)
+        self._api.append(fault)
+        return fault
+
+    def take_api(self, operation: str) -> str | None:
+        """The fault kind for this call of ``operation``, if one is pending."""
+        for fault in self._api:
+            if fault.operation == operation and fault.remaining > 0:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._api.remove(fault)
+                return fault.kind
+        return None
+
+    def add_push(self, contact_id: str, fault: PushFault, count: int) -> None:
+        self._push.setdefault(contact_id, deque()).append(_PushFaultBudget(fault, count))
+
+    def take_push(self, contact_id: str) -> PushFault | None:
+        budgets = self._push.get(contact_id)
+        if not budgets:
+            return None
+        budget = budgets[0]
+        budget.remaining -= 1
+        if budget.remaining <= 0:
+            budgets.popleft()
+        return budget.fault
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "api": [asdict(fault) for fault in self._api],
+            "websockets": [
+                {"contact_id": contact_id, "remaining": b.remaining, **asdict(b.fault)}
+                for contact_id, budgets in self._push.items()
+                for b in budgets
+            ],
+        }
