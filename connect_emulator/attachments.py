@@ -20,7 +20,10 @@ from .state import Attachment, Contact, Participant, Store
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 ALLOWED_EXTENSIONS = frozenset(
-    ["csv", "doc", "docx", "heic", "jfif", "jpeg", "jpg", "mov", "mp4", "pdf", "png", "ppt", "pptx", "rtf", "txt", "wav", "xls", "xlsx"]
+    {
+        *("csv", "doc", "docx", "heic", "jfif", "jpeg", "jpg", "mov", "mp4"),
+        *("pdf", "png", "ppt", "pptx", "rtf", "txt", "wav", "xls", "xlsx"),
+    }
 )
 UPLOAD_URL_TTL = 300
 DEFAULT_DOWNLOAD_TTL = 300
