@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "chatbridge",
+    "chatbridge.archive",
     "webwidget",
 ]
 # The emulator is a development and test tool: deployments may leave the package out.
@@ -168,6 +169,23 @@ CHATBRIDGE_REFRESH_MARGIN = env_float("CHATBRIDGE_REFRESH_MARGIN", 60.0)
 # How long an ended chat's session stays readable (history, "chat ended" answers).
 CHATBRIDGE_ENDED_SESSION_TTL = env_int("CHATBRIDGE_ENDED_SESSION_TTL", 3600)
 CHATBRIDGE_REDIS_PREFIX = env_str("CHATBRIDGE_REDIS_PREFIX", "chatbridge")
+
+# The Connect websocket of each chat (one per chat across all processes).
+CHATBRIDGE_UPSTREAM_HEARTBEAT = env_float("CHATBRIDGE_UPSTREAM_HEARTBEAT", 10.0)
+CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL", 1.0)
+CHATBRIDGE_UPSTREAM_BACKOFF_MAX = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_MAX", 30.0)
+CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
+CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0)
+
+# The client websocket (/ws/chat/): limits that keep one client from hurting the others.
+CHATBRIDGE_WS_AUTH_TIMEOUT = env_float("CHATBRIDGE_WS_AUTH_TIMEOUT", 10.0)
+CHATBRIDGE_WS_IDLE_TIMEOUT = env_float("CHATBRIDGE_WS_IDLE_TIMEOUT", 120.0)
+CHATBRIDGE_WS_MAX_FRAME_BYTES = env_int("CHATBRIDGE_WS_MAX_FRAME_BYTES", 65536)
+CHATBRIDGE_WS_MESSAGES_PER_SECOND = env_float("CHATBRIDGE_WS_MESSAGES_PER_SECOND", 5.0)
+CHATBRIDGE_WS_MESSAGE_BURST = env_int("CHATBRIDGE_WS_MESSAGE_BURST", 10)
+CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE = env_int("CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE", 60)
+CHATBRIDGE_TYPING_INTERVAL = env_float("CHATBRIDGE_TYPING_INTERVAL", 3.0)
+CHATBRIDGE_RECEIPT_DELAY = env_float("CHATBRIDGE_RECEIPT_DELAY", 0.3)
 
 LOGGING = {
     "version": 1,

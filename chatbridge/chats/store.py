@@ -7,6 +7,7 @@ Layout (every key under settings.CHATBRIDGE_REDIS_PREFIX):
   same contact (same ClientToken) lands on the same chat.
 - ``token:<sha256 of a session token>``: the chat id the token opens.
 - ``chat:<chat_id>:tokens``: the digests of the chat's session tokens, to expire them with it.
+- ``active``: the ids of the chats that have not ended.
 
 Every key lives as long as the chat may (Connect's chat duration plus a grace period); once a
 chat ends they are kept for settings.CHATBRIDGE_ENDED_SESSION_TTL so that clients can still
@@ -29,6 +30,7 @@ from chatbridge.errors import UnknownChat
 # that the first reason to end a chat is the one kept.
 _END_SCRIPT = """
 local chat = KEYS[1]
+redis.call('SREM', KEYS[4], ARGV[5])
 if redis.call('EXISTS', chat) == 0 then return 0 end
 if redis.call('HGET', chat, 'status') == 'active' then
   redis.call('HSET', chat, 'status', 'ended', 'ended_at', ARGV[1], 'ended_reason', ARGV[2])
@@ -77,6 +79,14 @@ class SessionStore:
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 
+    @property
+    def active_key(self) -> str:
+        """The set of chats that have not ended: each needs an upstream somewhere."""
+        return self._key("active")
+
+    async def active_chat_ids(self) -> list[str]:
+        return [chat_id.decode() async for chat_id in self._redis.sscan_iter(self.active_key)]
+
     async def create(
         self,
         *,
@@ -114,7 +124,9 @@ class SessionStore:
         claimed = await self._redis.set(
             self._key("contact", contact.contact_id), session.chat_id, nx=True, ex=ttl
         )
-        if not claimed:
+        if claimed:
+            await self._redis.sadd(self.active_key, session.chat_id)
+        else:
             await self._redis.delete(chat_key)
             existing = await self._redis.get(self._key("contact", contact.contact_id))
             if existing is None:
@@ -184,8 +196,9 @@ class SessionStore:
                 self._key("chat", session.chat_id),
                 self._key("contact", session.contact_id),
                 self._key("chat", session.chat_id, "tokens"),
+                self.active_key,
             ],
-            args=[_iso(_now()), reason, self._ended_ttl, self._key("token", "")],
+            args=[_iso(_now()), reason, self._ended_ttl, self._key("token", ""), session.chat_id],
         )
         try:
             return await self.load(session.chat_id)

@@ -8,7 +8,7 @@ import pytest
 from chatbridge.chats.records import ChatStatus
 from chatbridge.chats.service import get_chat_service
 from chatbridge.errors import ChatEnded, InvalidInput, UnknownChat
-from tests.support.participant_socket import wait_for_item
+from tests.support.participant_socket import subscribed
 
 
 @pytest.fixture
@@ -52,14 +52,11 @@ async def test_echo_agent_answers_a_customer_message(service, emulator):
     emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
     started = await service.start_chat(display_name="Ada")
     session, connection = await service.open_connection(started.session)
-    waiting = asyncio.create_task(
-        wait_for_item(
-            connection.websocket_url,
-            lambda item: item.get("ParticipantRole") == "AGENT" and item.get("Type") == "MESSAGE",
+    async with subscribed(connection.websocket_url) as socket:
+        await service.send_message(session, content="ping", client_id="m-1")
+        echo = await socket.wait_for_item(
+            lambda item: item.get("ParticipantRole") == "AGENT" and item.get("Type") == "MESSAGE"
         )
-    )
-    await service.send_message(session, content="ping", client_id="m-1")
-    echo = await waiting
     assert "ping" in echo["Content"]
 
 
@@ -120,6 +117,7 @@ async def test_invalid_start_is_refused_with_the_field_named(service, emulator, 
 
 
 async def test_full_transcript_reads_every_page(service, chat, emulator):
+    emulator.agent_join(chat.session.contact_id)
     for n in range(120):
         emulator.agent_message(chat.session.contact_id, f"agent {n}")
     transcript = await service.full_transcript(chat.session)
@@ -131,6 +129,7 @@ async def test_full_transcript_reads_every_page(service, chat, emulator):
 async def test_full_transcript_after_an_item_returns_only_what_follows(service, chat, emulator):
     first = await service.send_message(chat.session, content="one")
     await service.send_message(chat.session, content="two")
+    emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "three")
     after = await service.full_transcript(chat.session, after_id=first.id)
     assert [m.content for m in messages_of(after)] == ["two", "three"]

@@ -1,0 +1,70 @@
+"""Archived chats and their events.
+
+Rows are written only by the archiver (chatbridge.archive.writer), idempotently: the stream
+it drains may deliver an entry more than once, so every event is unique by (chat, seq) and by
+(chat, item_id), and a chat's counters are recomputed from its events rather than incremented.
+"""
+
+from django.db import models
+
+# Column sizes follow Connect's own limits (ids and display names are at most 256 characters).
+ID_LENGTH = 256
+NAME_LENGTH = 256
+CHAT_ID_LENGTH = 64
+
+
+class Chat(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ENDED = "ended"
+
+    chat_id = models.CharField(max_length=CHAT_ID_LENGTH, unique=True)
+    contact_id = models.CharField(max_length=ID_LENGTH, blank=True, db_index=True)
+    participant_id = models.CharField(max_length=ID_LENGTH, blank=True)
+    display_name = models.CharField(max_length=NAME_LENGTH, blank=True)
+    widget_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=128, blank=True)
+    # The first agent who spoke or joined, for the transcript list.
+    agent_name = models.CharField(max_length=NAME_LENGTH, blank=True)
+    # Messages and attachments, not receipts or participant events.
+    message_count = models.PositiveIntegerField(default=0)
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.display_name or 'Chat'} ({self.chat_id})"
+
+
+class ChatEvent(models.Model):
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    item_id = models.CharField(max_length=ID_LENGTH)
+    type = models.CharField(max_length=16)
+    content_type = models.CharField(max_length=ID_LENGTH, blank=True)
+    content = models.TextField(null=True, blank=True)
+    participant_role = models.CharField(max_length=32, blank=True)
+    participant_id = models.CharField(max_length=ID_LENGTH, blank=True)
+    display_name = models.CharField(max_length=NAME_LENGTH, blank=True)
+    absolute_time = models.DateTimeField(null=True, blank=True)
+    attachments = models.JSONField(default=list, blank=True)
+    receipts = models.JSONField(default=list, blank=True)
+    # The message a receipt is about; empty for other events.
+    message_id = models.CharField(max_length=ID_LENGTH, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chat", "seq"], name="archive_event_chat_seq"),
+            models.UniqueConstraint(fields=["chat", "item_id"], name="archive_event_chat_item"),
+        ]
+        indexes = [models.Index(fields=["chat", "absolute_time"], name="archive_event_chat_time")]
+
+    def __str__(self) -> str:
+        return f"{self.chat_id} #{self.seq} {self.type}"

@@ -1,0 +1,114 @@
+"""The event log of a chat: a Redis stream that is the source of truth for clients.
+
+Every logged event gets the next sequence number of its chat, and its stream entry id is
+``<seq>-0``, so "everything after seq N" is one XRANGE. Appending is one Lua script, atomic
+across processes: an item Connect delivers twice (websocket and transcript, or a duplicated
+frame, or the send path and the websocket echo) is logged once, whoever sees it first.
+
+The same script queues the event for the SQL archive on a second stream, which the archiver
+drains off the hot path.
+"""
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from chatbridge.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
+
+_APPEND_SCRIPT = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[2])
+local last_time = redis.call('HGET', KEYS[3], 'last_time')
+if ARGV[7] == '1' and (not last_time or ARGV[3] >= last_time) then
+  redis.call('HSET', KEYS[3], 'last_item', ARGV[1], 'last_time', ARGV[3])
+end
+local ttl = tonumber(ARGV[4])
+for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'chat', ARGV[5], 'seq', seq, 'e', ARGV[2])
+return seq
+"""
+
+ARCHIVE_STREAM_MAXLEN = 1_000_000
+# Event types that GetTranscript returns, so their ids can start a gap fill.
+TRANSCRIPT_TYPES = frozenset({MESSAGE, ATTACHMENT, EVENT})
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    seq: int
+    event: ChatEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where the log stands: its last seq, and the newest transcript item (for gap fill)."""
+
+    last_seq: int
+    last_item_id: str | None
+    last_time: str | None
+
+
+class EventLog:
+    def __init__(self, redis: aioredis.Redis, *, prefix: str, ttl: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl
+        self._append = redis.register_script(_APPEND_SCRIPT)
+
+    def _key(self, chat_id: str, name: str) -> str:
+        return f"{self._prefix}:chat:{chat_id}:{name}"
+
+    @property
+    def archive_stream(self) -> str:
+        return f"{self._prefix}:archive"
+
+    async def append(self, chat_id: str, event: ChatEvent) -> int | None:
+        """Logs the event; its seq, or None if an event with its id was already logged."""
+        seq = await self._append(
+            keys=[
+                self._key(chat_id, "events"),
+                self._key(chat_id, "ids"),
+                self._key(chat_id, "cursor"),
+                self.archive_stream,
+            ],
+            args=[
+                event.id,
+                event.to_json(),
+                event.absolute_time,
+                self._ttl,
+                chat_id,
+                ARCHIVE_STREAM_MAXLEN,
+                "1" if event.type in TRANSCRIPT_TYPES else "0",
+            ],
+        )
+        return int(seq) or None
+
+    async def read_after(
+        self, chat_id: str, after: int, *, limit: int | None = None
+    ) -> list[LoggedEvent]:
+        """The logged events with seq > `after`, in order."""
+        entries = await self._redis.xrange(
+            self._key(chat_id, "events"), min=f"({max(after, 0)}-0", count=limit
+        )
+        return [_logged(entry_id, fields) for entry_id, fields in entries]
+
+    async def read_before(self, chat_id: str, before: int, *, limit: int) -> list[LoggedEvent]:
+        """Up to `limit` events with seq < `before`, in ascending order."""
+        entries = await self._redis.xrevrange(
+            self._key(chat_id, "events"), max=f"({before}-0", count=limit
+        )
+        return [_logged(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+    async def cursor(self, chat_id: str) -> Cursor:
+        data = await self._redis.hgetall(self._key(chat_id, "cursor"))
+        return Cursor(
+            last_seq=int(data.get(b"seq", 0)),
+            last_item_id=data[b"last_item"].decode() if b"last_item" in data else None,
+            last_time=data[b"last_time"].decode() if b"last_time" in data else None,
+        )
+
+
+def _logged(entry_id: bytes, fields: dict[bytes, bytes]) -> LoggedEvent:
+    seq = int(entry_id.split(b"-", 1)[0])
+    return LoggedEvent(seq=seq, event=ChatEvent.from_json(fields[b"e"]))

@@ -1,0 +1,97 @@
+"""ChatBridge's events: Connect items, normalized for clients.
+
+Connect items carry a Type (MESSAGE, EVENT, ATTACHMENT, MESSAGEMETADATA, CONNECTION_ACK) and
+a ContentType. Clients get one flat shape with a lowercase `type`:
+
+- ``message``: a message of any participant (text, markdown, interactive JSON);
+- ``attachment``: a file a participant shared;
+- ``event``: participant joined or left, transfer, chat ended;
+- ``receipt``: a delivered or read receipt for a message;
+- ``typing``: ephemeral; fanned out live but never logged or archived.
+
+CONNECTION_ACK items are Connect's own bookkeeping and are dropped.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from chatbridge.connect.types import ContentType, TranscriptItem
+
+MESSAGE = "message"
+ATTACHMENT = "attachment"
+EVENT = "event"
+RECEIPT = "receipt"
+TYPING = "typing"
+
+_TYPES = {"MESSAGE": MESSAGE, "ATTACHMENT": ATTACHMENT, "EVENT": EVENT, "MESSAGEMETADATA": RECEIPT}
+ENDING_CONTENT_TYPES = frozenset({ContentType.CHAT_ENDED})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatEvent:
+    id: str
+    type: str
+    content_type: str
+    content: str | None
+    participant_role: str
+    participant_id: str
+    display_name: str
+    absolute_time: str
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    message_id: str | None = None
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self.type == TYPING
+
+    @property
+    def ends_chat(self) -> bool:
+        return self.type == EVENT and self.content_type in ENDING_CONTENT_TYPES
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> "ChatEvent":
+        return cls(**json.loads(raw))
+
+
+def from_item(item: TranscriptItem) -> ChatEvent | None:
+    """The client-facing event of a Connect item, or None for Connect's bookkeeping."""
+    if item.type == "EVENT" and item.content_type == ContentType.TYPING:
+        kind = TYPING
+    else:
+        kind = _TYPES.get(item.type)
+    if kind is None:
+        return None
+    metadata = item.message_metadata or {}
+    return ChatEvent(
+        id=item.id,
+        type=kind,
+        content_type=item.content_type,
+        content=item.content,
+        participant_role=item.participant_role,
+        participant_id=item.participant_id,
+        display_name=item.display_name,
+        absolute_time=item.absolute_time,
+        attachments=[
+            {
+                "id": attachment.get("AttachmentId"),
+                "name": attachment.get("AttachmentName"),
+                "content_type": attachment.get("ContentType"),
+                "status": attachment.get("Status"),
+            }
+            for attachment in item.attachments
+        ],
+        receipts=[
+            {
+                "participant_id": receipt.get("RecipientParticipantId"),
+                "delivered_at": receipt.get("DeliveredTimestamp"),
+                "read_at": receipt.get("ReadTimestamp"),
+            }
+            for receipt in metadata.get("Receipts") or ()
+        ],
+        message_id=metadata.get("MessageId"),
+    )

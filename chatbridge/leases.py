@@ -1,0 +1,47 @@
+"""Redis leases: which process holds a chat's Connect websocket.
+
+A lease is a key set with NX and a TTL, renewed by its owner while it is alive. If the owner
+dies, the key lapses and another process's supervisor may claim the chat.
+"""
+
+import os
+import socket
+import uuid
+
+import redis.asyncio as aioredis
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def process_identity() -> str:
+    """Names this process in lease values, for operators reading Redis."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Lease:
+    def __init__(self, redis: aioredis.Redis, key: str, owner: str, ttl_ms: int) -> None:
+        self._redis = redis
+        self.key = key
+        self.owner = owner
+        self.ttl_ms = ttl_ms
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    async def acquire(self) -> bool:
+        return bool(await self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
+
+    async def renew(self) -> bool:
+        """True while this process still holds the lease."""
+        return bool(await self._renew(keys=[self.key], args=[self.owner, self.ttl_ms]))
+
+    async def release(self) -> None:
+        await self._release(keys=[self.key], args=[self.owner])

@@ -1,0 +1,44 @@
+"""Publishes a chat's events: into its event log, then to every client through Channels.
+
+The channel layer is a doorbell, not a log: it drops messages when a channel is full, so
+each message carries the event's seq and consumers re-read the log when they see a gap.
+"""
+
+from channels.layers import BaseChannelLayer
+
+from chatbridge.eventlog import EventLog
+from chatbridge.events import ChatEvent
+
+
+def chat_group(chat_id: str) -> str:
+    return f"chat.{chat_id}"
+
+
+class Relay:
+    def __init__(self, log: EventLog, layer: BaseChannelLayer) -> None:
+        self.log = log
+        self.layer = layer
+
+    async def publish(self, chat_id: str, event: ChatEvent) -> int | None:
+        """Logs and fans out the event; its seq, or None if ephemeral or already logged."""
+        if event.is_ephemeral:
+            await self.layer.group_send(
+                chat_group(chat_id), {"type": "chat.ephemeral", "event": event.to_json()}
+            )
+            return None
+        seq = await self.log.append(chat_id, event)
+        if seq is not None:
+            await self.layer.group_send(
+                chat_group(chat_id), {"type": "chat.event", "seq": seq, "event": event.to_json()}
+            )
+        return seq
+
+    async def upstream_status(self, chat_id: str, status: str) -> None:
+        """Tells clients whether ChatBridge is connected to Connect ("connected" or
+        "reconnecting"), so that a UI can say so."""
+        await self.layer.group_send(
+            chat_group(chat_id), {"type": "chat.upstream", "status": status}
+        )
+
+    async def ended(self, chat_id: str, reason: str) -> None:
+        await self.layer.group_send(chat_group(chat_id), {"type": "chat.ended", "reason": reason})

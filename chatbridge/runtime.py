@@ -1,0 +1,89 @@
+"""The per-process machinery behind the entry points, one set per event loop.
+
+daphne speaks no ASGI lifespan, so the runtime starts on first use (a websocket or API
+request) rather than at start-up; `manage.py relay` runs it in a process of its own.
+"""
+
+import asyncio
+import weakref
+from dataclasses import dataclass
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from chatbridge.chats.service import ChatService, get_chat_service
+from chatbridge.eventlog import EventLog
+from chatbridge.leases import process_identity
+from chatbridge.redis import get_redis
+from chatbridge.relay import Relay
+from chatbridge.supervisor import Supervisor
+from chatbridge.upstream import Upstream, UpstreamConfig
+
+
+@dataclass
+class Runtime:
+    service: ChatService
+    log: EventLog
+    relay: Relay
+    supervisor: Supervisor
+
+    def start(self) -> None:
+        self.supervisor.start()
+
+    async def stop(self) -> None:
+        await self.supervisor.stop()
+
+
+_runtimes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def upstream_config() -> UpstreamConfig:
+    return UpstreamConfig(
+        heartbeat_interval=settings.CHATBRIDGE_UPSTREAM_HEARTBEAT,
+        backoff_initial=settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL,
+        backoff_max=settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX,
+        refresh_margin=settings.CHATBRIDGE_REFRESH_MARGIN,
+    )
+
+
+def build_runtime(*, owner: str | None = None) -> Runtime:
+    redis = get_redis()
+    service = get_chat_service()
+    log = EventLog(
+        redis,
+        prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+        ttl=settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL,
+    )
+    relay = Relay(log, get_channel_layer())
+    config = upstream_config()
+    supervisor = Supervisor(
+        redis=redis,
+        store=service.store,
+        make_upstream=lambda chat_id: Upstream(
+            chat_id, service=service, relay=relay, log=log, config=config
+        ),
+        owner=owner or process_identity(),
+        prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+        lease_ttl=settings.CHATBRIDGE_LEASE_TTL,
+        scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
+    )
+    return Runtime(service=service, log=log, relay=relay, supervisor=supervisor)
+
+
+def get_runtime() -> Runtime:
+    """The started runtime of the running event loop."""
+    loop = asyncio.get_running_loop()
+    runtime = _runtimes.get(loop)
+    if runtime is None:
+        runtime = build_runtime()
+        runtime.start()
+        _runtimes[loop] = runtime
+    return runtime
+
+
+async def stop_runtime() -> None:
+    runtime = _runtimes.pop(asyncio.get_running_loop(), None)
+    if runtime is not None:
+        await runtime.stop()

@@ -1,0 +1,119 @@
+"""Keeps exactly one upstream per active chat across all ChatBridge processes.
+
+Each process runs one Supervisor. A chat's upstream runs in the process that holds the chat's
+lease; the supervisor renews it while the upstream lives. Every scan, it claims active chats
+whose lease has lapsed (their process died) and opens their upstream, which fills the gap
+from the last logged item.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from chatbridge.chats.store import SessionStore
+from chatbridge.leases import Lease
+from chatbridge.upstream import Upstream
+
+logger = logging.getLogger(__name__)
+
+
+class Supervisor:
+    def __init__(
+        self,
+        *,
+        redis: aioredis.Redis,
+        store: SessionStore,
+        make_upstream: Callable[[str], Upstream],
+        owner: str,
+        prefix: str,
+        lease_ttl: float,
+        scan_interval: float,
+    ) -> None:
+        self._redis = redis
+        self._store = store
+        self._make_upstream = make_upstream
+        self.owner = owner
+        self._prefix = prefix
+        self._lease_ttl_ms = int(lease_ttl * 1000)
+        self._scan_interval = scan_interval
+        self._tasks: dict[str, asyncio.Task] = {}
+        self.upstreams: dict[str, Upstream] = {}
+        self._scanner: asyncio.Task | None = None
+
+    def lease(self, chat_id: str) -> Lease:
+        return Lease(
+            self._redis, f"{self._prefix}:chat:{chat_id}:lease", self.owner, self._lease_ttl_ms
+        )
+
+    def start(self) -> None:
+        if self._scanner is None:
+            self._scanner = asyncio.create_task(self._scan_forever(), name="supervisor-scan")
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._scanner, *self._tasks.values()) if task]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._scanner = None
+
+    def holds(self, chat_id: str) -> bool:
+        return chat_id in self._tasks
+
+    async def ensure(self, chat_id: str) -> None:
+        """Opens the chat's upstream here, unless some process already holds it."""
+        if chat_id in self._tasks:
+            return
+        lease = self.lease(chat_id)
+        if not await lease.acquire():
+            return
+        if chat_id in self._tasks:  # claimed by a concurrent ensure() of this process
+            await lease.release()
+            return
+        upstream = self._make_upstream(chat_id)
+        self.upstreams[chat_id] = upstream
+        self._tasks[chat_id] = asyncio.create_task(
+            self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
+        )
+
+    async def scan(self) -> None:
+        for chat_id in await self._store.active_chat_ids():
+            if chat_id not in self._tasks and not await self._redis.exists(self.lease(chat_id).key):
+                await self.ensure(chat_id)
+
+    async def _scan_forever(self) -> None:
+        while True:
+            try:
+                await self.scan()
+            except Exception:
+                logger.exception("supervisor scan failed")
+            await asyncio.sleep(self._scan_interval)
+
+    async def _hold(self, chat_id: str, lease: Lease, upstream: Upstream) -> None:
+        relay = asyncio.create_task(upstream.run(), name=f"relay-{chat_id}")
+        try:
+            while not relay.done():
+                done, _ = await asyncio.wait({relay}, timeout=self._lease_ttl_ms / 3000)
+                if done:
+                    break
+                if not await lease.renew():
+                    logger.warning("lease lost chat_id=%s", chat_id)
+                    relay.cancel()
+                    break
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+        except Exception:
+            logger.exception("upstream failed chat_id=%s", chat_id)
+        finally:
+            if not relay.done():
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await relay
+            self._tasks.pop(chat_id, None)
+            self.upstreams.pop(chat_id, None)
+            with contextlib.suppress(Exception):
+                await lease.release()

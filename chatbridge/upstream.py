@@ -1,0 +1,229 @@
+"""One chat's Connect participant websocket, kept open while this process holds the lease.
+
+The loop: get a fresh websocket URL (create_participant_connection), connect well within its
+100 s validity, subscribe to aws/chat, fill the gap since the last logged item with
+get_transcript, then relay every item until the socket drops, a heartbeat goes unanswered or
+the connection token is about to expire. Then reconnect, after a jittered exponential backoff
+if something failed. It stops when the chat ends or the lease is lost.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from chatbridge.chats.records import ChatSession
+from chatbridge.chats.service import ChatService
+from chatbridge.connect.types import TranscriptItem
+from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
+from chatbridge.eventlog import EventLog
+from chatbridge.events import from_item
+from chatbridge.relay import Relay
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIBE = json.dumps({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})
+HEARTBEAT = json.dumps({"topic": "aws/heartbeat"})
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    heartbeat_interval: float = 10.0
+    backoff_initial: float = 1.0
+    backoff_max: float = 30.0
+    backoff_jitter: float = 0.3
+    refresh_margin: float = 60.0
+    open_timeout: float = 10.0
+
+
+class Backoff:
+    """1 s doubling to 30 s, each delay jittered by ±30 %, as chatjs does."""
+
+    def __init__(self, config: UpstreamConfig) -> None:
+        self._config = config
+        self._attempt = 0
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        base = min(self._config.backoff_max, self._config.backoff_initial * 2**self._attempt)
+        self._attempt += 1
+        jitter = self._config.backoff_jitter
+        return base * random.uniform(1 - jitter, 1 + jitter)
+
+
+class _Reconnect(Exception):
+    """The socket must be replaced (dropped, silent or about to expire)."""
+
+
+class Upstream:
+    def __init__(
+        self,
+        chat_id: str,
+        *,
+        service: ChatService,
+        relay: Relay,
+        log: EventLog,
+        config: UpstreamConfig,
+    ) -> None:
+        self.chat_id = chat_id
+        self.service = service
+        self.relay = relay
+        self.log = log
+        self.config = config
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        """Relays until the chat ends; cancel the task to stop early."""
+        backoff = Backoff(self.config)
+        while True:
+            try:
+                session = await self.service.store.load(self.chat_id)
+            except UnknownChat:
+                return
+            if not session.is_active:
+                await self.relay.ended(self.chat_id, session.ended_reason)
+                return
+            try:
+                await self._connect_and_relay(session, backoff)
+            except ChatEnded:
+                await self._end("connect_access_denied")
+                return
+            except _ChatOver as over:
+                await self._end(over.reason)
+                return
+            except (_Reconnect, ChatBridgeError, OSError, TimeoutError) as exc:
+                logger.info(
+                    "upstream reconnecting chat_id=%s reason=%s", self.chat_id, type(exc).__name__
+                )
+            except websockets.WebSocketException as exc:
+                logger.info(
+                    "upstream reconnecting chat_id=%s reason=%s", self.chat_id, type(exc).__name__
+                )
+            if self.connected.is_set():
+                self.connected.clear()
+                await self.relay.upstream_status(self.chat_id, "reconnecting")
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _connect_and_relay(self, session: ChatSession, backoff: Backoff) -> None:
+        session, connection = await self.service.open_connection(session)
+        async with websockets.connect(
+            connection.websocket_url,
+            open_timeout=self.config.open_timeout,
+            ping_interval=None,
+            max_size=2**20,
+        ) as socket:
+            await socket.send(SUBSCRIBE)
+            await self._await_subscribed(socket)
+            await self._fill_gap(session)
+            backoff.reset()
+            self.connected.set()
+            await self.relay.upstream_status(self.chat_id, "connected")
+            refresh_at = connection.connection_expires_at.timestamp() - self.config.refresh_margin
+            await self._relay_frames(socket, refresh_at)
+            raise _Reconnect()
+
+    async def _await_subscribed(self, socket: ClientConnection) -> None:
+        async with asyncio.timeout(self.config.open_timeout):
+            async for raw in socket:
+                frame = _parse(raw)
+                if frame.get("topic") == "aws/subscribe":
+                    status = (frame.get("content") or {}).get("status")
+                    if status != "success":
+                        raise _Reconnect()
+                    return
+                if frame.get("topic") == "aws/chat":
+                    await self._relay_frame(frame)
+        raise _Reconnect()
+
+    async def _fill_gap(self, session: ChatSession) -> None:
+        """Everything Connect has that the log lacks, in AbsoluteTime order."""
+        cursor = await self.log.cursor(self.chat_id)
+        try:
+            items = await self.service.full_transcript(session, after_id=cursor.last_item_id)
+        except InvalidInput:
+            items = await self.service.full_transcript(session)
+        for item in items:
+            await self._relay_item(item)
+
+    async def _relay_frames(self, socket: ClientConnection, refresh_at: float) -> None:
+        answered = asyncio.Event()
+        answered.set()
+        heartbeat = asyncio.create_task(self._heartbeat(socket, answered))
+        try:
+            while True:
+                timeout = refresh_at - datetime.now(UTC).timestamp()
+                if timeout <= 0:
+                    return
+                try:
+                    async with asyncio.timeout(timeout):
+                        raw = await socket.recv()
+                except TimeoutError:
+                    return
+                frame = _parse(raw)
+                topic = frame.get("topic")
+                if topic == "aws/heartbeat":
+                    answered.set()
+                elif topic == "aws/chat":
+                    await self._relay_frame(frame)
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, socket: ClientConnection, answered: asyncio.Event) -> None:
+        """Sends aws/heartbeat every interval; closes the socket if one goes unanswered."""
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            if not answered.is_set():
+                logger.info("upstream heartbeat missed chat_id=%s", self.chat_id)
+                await socket.close(code=4000, reason="heartbeat missed")
+                return
+            answered.clear()
+            await socket.send(HEARTBEAT)
+
+    async def _relay_frame(self, frame: dict) -> None:
+        try:
+            item = TranscriptItem.from_connect(json.loads(frame["content"]))
+        except (KeyError, TypeError, ValueError):
+            logger.warning("upstream dropped a malformed aws/chat frame chat_id=%s", self.chat_id)
+            return
+        await self._relay_item(item)
+
+    async def _relay_item(self, item: TranscriptItem) -> None:
+        event = from_item(item)
+        if event is None:
+            return
+        await self.relay.publish(self.chat_id, event)
+        if event.ends_chat:
+            raise _ChatOver("chat_ended")
+
+    async def _end(self, reason: str) -> None:
+        self.connected.clear()
+        try:
+            session = await self.service.store.load(self.chat_id)
+        except UnknownChat:
+            return
+        session = await self.service.store.mark_ended(session, reason)
+        await self.relay.ended(self.chat_id, session.ended_reason)
+
+
+class _ChatOver(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _parse(raw: str | bytes) -> dict:
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return {}
+    return frame if isinstance(frame, dict) else {}
