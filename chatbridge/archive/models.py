@@ -48,7 +48,8 @@ class ChatEvent(models.Model):
     item_id = models.CharField(max_length=ID_LENGTH)
     type = models.CharField(max_length=16)
     content_type = models.CharField(max_length=ID_LENGTH, blank=True)
-    content = models.TextField(null=True, blank=True)
+    # None (events, attachments) differs from an empty message, as in the live event.
+    content = models.TextField(null=True, blank=True)  # noqa: DJ001
     participant_role = models.CharField(max_length=32, blank=True)
     participant_id = models.CharField(max_length=ID_LENGTH, blank=True)
     display_name = models.CharField(max_length=NAME_LENGTH, blank=True)
