@@ -90,3 +90,14 @@ class UpstreamUnavailable(ChatBridgeError):
 
     code = "upstream_unavailable"
     default_message = "Amazon Connect is unavailable right now; retry shortly."
+
+
+class RateLimited(ChatBridgeError):
+    """ChatBridge's own limits (per connection, per chat, per address) were exceeded."""
+
+    code = "rate_limited"
+    default_message = "Too many requests; slow down."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -4,6 +4,7 @@ The channel layer is a doorbell, not a log: it drops messages when a channel is 
 each message carries the event's seq and consumers re-read the log when they see a gap.
 """
 
+import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.eventlog import EventLog
@@ -15,9 +16,16 @@ def chat_group(chat_id: str) -> str:
 
 
 class Relay:
-    def __init__(self, log: EventLog, layer: BaseChannelLayer) -> None:
+    def __init__(
+        self, log: EventLog, layer: BaseChannelLayer, redis: aioredis.Redis, *, prefix: str
+    ) -> None:
         self.log = log
         self.layer = layer
+        self._redis = redis
+        self._prefix = prefix
+
+    def _status_key(self, chat_id: str) -> str:
+        return f"{self._prefix}:chat:{chat_id}:upstream"
 
     async def publish(self, chat_id: str, event: ChatEvent) -> int | None:
         """Logs and fans out the event; its seq, or None if ephemeral or already logged."""
@@ -36,9 +44,15 @@ class Relay:
     async def upstream_status(self, chat_id: str, status: str) -> None:
         """Tells clients whether ChatBridge is connected to Connect ("connected" or
         "reconnecting"), so that a UI can say so."""
+        await self._redis.set(self._status_key(chat_id), status, ex=3600)
         await self.layer.group_send(
             chat_group(chat_id), {"type": "chat.upstream", "status": status}
         )
+
+    async def current_upstream_status(self, chat_id: str) -> str:
+        """The last status any process published; "reconnecting" until one connects."""
+        status = await self._redis.get(self._status_key(chat_id))
+        return status.decode() if status else "reconnecting"
 
     async def ended(self, chat_id: str, reason: str) -> None:
         await self.layer.group_send(chat_group(chat_id), {"type": "chat.ended", "reason": reason})

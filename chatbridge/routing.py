@@ -1,5 +1,9 @@
 """Websocket URL routes, kept apart from the HTTP URLconf as Channels suggests."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from chatbridge.consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+]

@@ -56,7 +56,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
         ttl=settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL,
     )
-    relay = Relay(log, get_channel_layer())
+    relay = Relay(log, get_channel_layer(), redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX)
     config = upstream_config()
     supervisor = Supervisor(
         redis=redis,

@@ -1,0 +1,79 @@
+"""What a customer does in a chat, shared by the websocket consumer and the REST API.
+
+Each action calls Connect through the chat service and records its result in the event log at
+once, so the customer's own message appears exactly once whether or not, and whenever,
+Connect echoes it on the websocket (the log de-duplicates by Connect's item id).
+"""
+
+from chatbridge.chats.records import ChatSession
+from chatbridge.connect.types import ContentType, SentItem
+from chatbridge.events import MESSAGE, ChatEvent
+from chatbridge.ratelimit import RedisWindow, first_within
+from chatbridge.redis import get_redis, key
+from chatbridge.runtime import Runtime
+
+
+async def send_message(
+    runtime: Runtime,
+    session: ChatSession,
+    *,
+    content: str,
+    content_type: str = ContentType.TEXT,
+    client_id: str | None = None,
+    chat_limit: RedisWindow | None = None,
+) -> tuple[SentItem, int | None]:
+    """Sends and logs a message; the Connect item and its seq (None if already logged)."""
+    if chat_limit is not None:
+        await chat_limit.hit(key("chat", session.chat_id, "send-rate"))
+    sent = await runtime.service.send_message(
+        session,
+        content=content,
+        content_type=content_type,
+        client_id=_client_token(session, client_id),
+    )
+    seq = await runtime.relay.publish(
+        session.chat_id,
+        ChatEvent(
+            id=sent.id,
+            type=MESSAGE,
+            content_type=content_type,
+            content=content,
+            participant_role="CUSTOMER",
+            participant_id=session.participant_id,
+            display_name=session.display_name,
+            absolute_time=sent.absolute_time,
+        ),
+    )
+    return sent, seq
+
+
+async def send_typing(runtime: Runtime, session: ChatSession, *, interval: float) -> bool:
+    """Sends a typing event at most once per `interval` per chat; True if it was sent."""
+    if not await first_within(get_redis(), key("chat", session.chat_id, "typing"), interval):
+        return False
+    await runtime.service.send_typing(session)
+    return True
+
+
+async def send_receipt(
+    runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
+) -> bool:
+    """Sends a receipt once per message and kind, whichever tab asks first."""
+    marker = key("chat", session.chat_id, "receipt", kind, message_id)
+    if not await first_within(get_redis(), marker, 24 * 3600):
+        return False
+    await runtime.service.send_receipt(session, message_id=message_id, kind=kind)
+    return True
+
+
+async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
+    ended = await runtime.service.disconnect(session)
+    await runtime.relay.ended(session.chat_id, ended.ended_reason)
+    return ended
+
+
+def _client_token(session: ChatSession, client_id: str | None) -> str | None:
+    """Connect's ClientToken for a client id, scoped to the chat so ids never collide."""
+    if client_id is None:
+        return None
+    return f"{session.chat_id}:{client_id}"

@@ -1,0 +1,252 @@
+"""The browser's websocket, /ws/chat/ (protocol in docs/websocket-protocol.md).
+
+Thin: it authenticates, validates each frame, calls an action, and relays the chat's events
+from the log and the channel layer. Every bad frame is answered with an error frame and the
+connection stays open; only a connection that never authenticates, or goes idle, is closed.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chatbridge import actions
+from chatbridge.chats.records import ChatSession
+from chatbridge.errors import ChatBridgeError, ChatEnded
+from chatbridge.events import ChatEvent
+from chatbridge.ratelimit import RedisWindow, TokenBucket
+from chatbridge.redis import get_redis
+from chatbridge.relay import chat_group
+from chatbridge.runtime import Runtime, get_runtime
+from chatbridge.wsprotocol import (
+    PROTOCOL_VERSION,
+    Auth,
+    End,
+    Ping,
+    ProtocolError,
+    Receipt,
+    Send,
+    Sync,
+    Typing,
+    error_frame,
+    event_frame,
+    parse_client_frame,
+    ref_of,
+)
+
+logger = logging.getLogger(__name__)
+
+CLOSE_AUTH_TIMEOUT = 4001
+CLOSE_IDLE = 4008
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.runtime: Runtime = get_runtime()
+        self.session: ChatSession | None = None
+        self.group: str | None = None
+        self.last_seq = 0
+        self.delivery = asyncio.Lock()
+        self.last_activity = time.monotonic()
+        self.bucket = TokenBucket(
+            settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND, settings.CHATBRIDGE_WS_MESSAGE_BURST
+        )
+        self.chat_limit = RedisWindow(
+            get_redis(), limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE, window=60
+        )
+        self.pending_receipts: dict[str, str] = {}
+        self.receipt_flush: asyncio.Task | None = None
+        await self.accept()
+        self.watchdog = asyncio.create_task(self._watch())
+
+    async def disconnect(self, code: int) -> None:
+        for task in (getattr(self, "watchdog", None), getattr(self, "receipt_flush", None)):
+            if task is not None:
+                task.cancel()
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        self.last_activity = time.monotonic()
+        ref = None
+        try:
+            if text_data is None:
+                raise ProtocolError("binary_not_supported", "Send frames as JSON text.")
+            if len(text_data.encode()) > settings.CHATBRIDGE_WS_MAX_FRAME_BYTES:
+                raise ProtocolError(
+                    "frame_too_large",
+                    f"Frames may be at most {settings.CHATBRIDGE_WS_MAX_FRAME_BYTES} bytes.",
+                )
+            ref = ref_of(text_data)
+            frame = parse_client_frame(text_data)
+            await self._dispatch(frame)
+        except ChatBridgeError as error:
+            await self._send(error_frame(error, ref))
+        except Exception:
+            logger.exception("websocket frame failed")
+            await self._send(error_frame(ChatBridgeError(), ref))
+
+    async def _dispatch(self, frame: Any) -> None:
+        if isinstance(frame, Ping):
+            await self._send({"type": "pong", "ref": frame.ref})
+            return
+        if isinstance(frame, Auth):
+            await self._authenticate(frame)
+            return
+        if self.session is None:
+            raise ProtocolError("not_authenticated", "Send an auth frame first.")
+        session = self.session
+        if isinstance(frame, Send):
+            self.bucket.take()
+            sent, seq = await actions.send_message(
+                self.runtime,
+                session,
+                content=frame.content,
+                content_type=frame.content_type,
+                client_id=frame.client_id,
+                chat_limit=self.chat_limit,
+            )
+            await self._send(
+                {"type": "ack", "ref": frame.ref or frame.client_id, "id": sent.id, "seq": seq}
+            )
+        elif isinstance(frame, Typing):
+            sent = await actions.send_typing(
+                self.runtime, session, interval=settings.CHATBRIDGE_TYPING_INTERVAL
+            )
+            await self._send({"type": "ack", "ref": frame.ref, "sent": sent})
+        elif isinstance(frame, Receipt):
+            self._queue_receipt(frame.message_id, frame.kind)
+            await self._send({"type": "ack", "ref": frame.ref})
+        elif isinstance(frame, End):
+            self.session = await actions.end_chat(self.runtime, session)
+            await self._send({"type": "ack", "ref": frame.ref})
+        elif isinstance(frame, Sync):
+            async with self.delivery:
+                self.last_seq = min(self.last_seq, frame.after)
+                await self._catch_up()
+            await self._send({"type": "ack", "ref": frame.ref, "last_seq": self.last_seq})
+
+    async def _authenticate(self, frame: Auth) -> None:
+        if self.session is not None:
+            raise ProtocolError("already_authenticated", "This connection is authenticated.")
+        session = await self.runtime.service.authenticate(frame.token)
+        self.session = session
+        self.group = chat_group(session.chat_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        cursor = await self.runtime.log.cursor(session.chat_id)
+        await self._send(
+            {
+                "type": "ready",
+                "ref": frame.ref,
+                "protocol": PROTOCOL_VERSION,
+                "chat_id": session.chat_id,
+                "status": session.status.value,
+                "participant_id": session.participant_id,
+                "display_name": session.display_name,
+                "last_seq": cursor.last_seq,
+            }
+        )
+        async with self.delivery:
+            self.last_seq = frame.after
+            await self._catch_up()
+        if session.is_active:
+            await self.runtime.supervisor.ensure(session.chat_id)
+            status = await self.runtime.relay.current_upstream_status(session.chat_id)
+            await self._send({"type": "upstream", "status": status})
+        else:
+            await self._send({"type": "ended", "reason": session.ended_reason})
+
+    async def _catch_up(self) -> None:
+        """Sends every logged event after last_seq; callers hold the delivery lock."""
+        assert self.session is not None
+        while True:
+            batch = await self.runtime.log.read_after(
+                self.session.chat_id, self.last_seq, limit=500
+            )
+            for logged in batch:
+                await self.send(text_data=event_frame(logged.seq, logged.event.to_json()))
+                self.last_seq = logged.seq
+            if len(batch) < 500:
+                return
+
+    # Channel layer handlers: the doorbell rings with the event and its seq.
+
+    async def chat_event(self, message: dict[str, Any]) -> None:
+        seq = message["seq"]
+        async with self.delivery:
+            if seq <= self.last_seq:
+                return
+            if seq == self.last_seq + 1:
+                await self.send(text_data=event_frame(seq, message["event"]))
+                self.last_seq = seq
+            else:
+                await self._catch_up()
+
+    async def chat_ephemeral(self, message: dict[str, Any]) -> None:
+        event = ChatEvent.from_json(message["event"])
+        if self.session and event.participant_id != self.session.participant_id:
+            await self.send(text_data=f'{{"type":"typing","event":{message["event"]}}}')
+
+    async def chat_upstream(self, message: dict[str, Any]) -> None:
+        await self._send({"type": "upstream", "status": message["status"]})
+
+    async def chat_ended(self, message: dict[str, Any]) -> None:
+        if self.session is not None:
+            async with self.delivery:
+                await self._catch_up()
+            with contextlib.suppress(ChatBridgeError):
+                self.session = await self.runtime.service.store.load(self.session.chat_id)
+        await self._send({"type": "ended", "reason": message["reason"]})
+
+    def _queue_receipt(self, message_id: str, kind: str) -> None:
+        """Batches receipts: a delivered receipt waits briefly so a read one can replace it."""
+        if self.pending_receipts.get(message_id) != "read":
+            self.pending_receipts[message_id] = kind
+        if self.receipt_flush is None or self.receipt_flush.done():
+            self.receipt_flush = asyncio.create_task(self._flush_receipts())
+
+    async def _flush_receipts(self) -> None:
+        await asyncio.sleep(settings.CHATBRIDGE_RECEIPT_DELAY)
+        pending, self.pending_receipts = self.pending_receipts, {}
+        for message_id, kind in pending.items():
+            if self.session is None:
+                return
+            try:
+                await actions.send_receipt(
+                    self.runtime, self.session, message_id=message_id, kind=kind
+                )
+            except ChatEnded:
+                return
+            except ChatBridgeError as error:
+                await self._send(error_frame(error))
+
+    async def _watch(self) -> None:
+        """Closes a connection that never authenticates or falls silent."""
+        auth_deadline = time.monotonic() + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
+        while True:
+            now = time.monotonic()
+            if self.session is None and now >= auth_deadline:
+                await self._close_with(
+                    "auth_timeout", "No auth frame arrived in time.", CLOSE_AUTH_TIMEOUT
+                )
+                return
+            idle_deadline = self.last_activity + settings.CHATBRIDGE_WS_IDLE_TIMEOUT
+            if now >= idle_deadline:
+                await self._close_with(
+                    "idle_timeout", "The connection was idle too long.", CLOSE_IDLE
+                )
+                return
+            next_check = idle_deadline if self.session else min(auth_deadline, idle_deadline)
+            await asyncio.sleep(max(next_check - now, 0.05))
+
+    async def _close_with(self, code: str, message: str, close_code: int) -> None:
+        await self._send({"type": "error", "code": code, "message": message})
+        await self.close(code=close_code)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))

@@ -1,0 +1,54 @@
+"""Rate limits: a token bucket per connection (in memory) and windows per chat (in Redis).
+
+A chat may be open in several tabs and processes, so its limits live in Redis; a single
+connection's burst control needs no round trip.
+"""
+
+import time
+
+import redis.asyncio as aioredis
+
+from chatbridge.errors import RateLimited
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.capacity = float(burst)
+        self._tokens = float(burst)
+        self._stamp = time.monotonic()
+
+    def take(self) -> None:
+        """Spends one token, or raises RateLimited saying when one will be back."""
+        now = time.monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if self._tokens < 1:
+            raise RateLimited(retry_after=round((1 - self._tokens) / self.rate, 3))
+        self._tokens -= 1
+
+
+_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+"""
+
+
+class RedisWindow:
+    """At most `limit` hits per `window` seconds for one key, across all processes."""
+
+    def __init__(self, redis: aioredis.Redis, *, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window_ms = int(window * 1000)
+        self._script = redis.register_script(_WINDOW)
+
+    async def hit(self, key: str) -> None:
+        count, ttl_ms = await self._script(keys=[key], args=[self.window_ms])
+        if int(count) > self.limit:
+            raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
+
+
+async def first_within(redis: aioredis.Redis, key: str, interval: float) -> bool:
+    """True for the first call per `interval` seconds for a key (typing, receipts)."""
+    return bool(await redis.set(key, b"1", nx=True, px=max(int(interval * 1000), 1)))

@@ -1,0 +1,292 @@
+"""/ws/chat/ end to end: consumer, Redis channel layer, upstream and the emulator."""
+
+import json
+
+import pytest
+
+from chatbridge.runtime import get_runtime, stop_runtime
+from tests.support.ws_client import ChatClient, is_agent_message
+
+
+@pytest.fixture(autouse=True)
+def fast_timings(settings):
+    settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = 0.05
+    settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX = 0.5
+    settings.CHATBRIDGE_LEASE_TTL = 2.0
+    settings.CHATBRIDGE_SUPERVISOR_INTERVAL = 0.2
+    settings.CHATBRIDGE_RECEIPT_DELAY = 0.05
+
+
+@pytest.fixture
+async def runtime(redis_client, emulator):
+    runtime = get_runtime()
+    yield runtime
+    await stop_runtime()
+
+
+@pytest.fixture
+async def chat(runtime):
+    return await runtime.service.start_chat(display_name="Ada")
+
+
+@pytest.fixture
+async def client(chat):
+    client = ChatClient()
+    assert await client.connect()
+    yield client
+    await client.close()
+
+
+async def authed(chat, after: int = 0) -> ChatClient:
+    client = ChatClient()
+    assert await client.connect()
+    ready = await client.auth(chat.session_token, after=after)
+    assert ready["type"] == "ready"
+    await client.receive_until(lambda f: f["type"] == "upstream")
+    return client
+
+
+async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, client):
+    ready = await client.auth(chat.session_token)
+    assert ready["type"] == "ready"
+    assert ready["protocol"] == 1
+    assert ready["chat_id"] == chat.session.chat_id
+    assert ready["status"] == "active"
+    text = json.dumps(ready)
+    assert chat.session.participant_token not in text
+    assert chat.session.connection_token not in text
+
+
+async def test_a_conversation_with_the_echo_agent(emulator, runtime):
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
+    chat = await runtime.service.start_chat(display_name="Ada")
+    client = await authed(chat)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    ack = await client.request({"type": "send", "content": "hello", "client_id": "m1"})
+    assert ack["type"] == "ack" and ack["id"]
+    await client.receive_until(is_agent_message("Echo: hello"))
+    assert client.messages() == ["hello", "Echo: hello"]
+    seqs = [f["seq"] for f in client.events()]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
+    await client.close()
+
+
+async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emulator):
+    client = await authed(chat)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    ack = await client.request({"type": "send", "content": "only once", "client_id": "m1"})
+    emulator.agent_join(chat.session.contact_id)
+    emulator.agent_message(chat.session.contact_id, "after")
+    await client.receive_until(is_agent_message("after"))
+    own = [f for f in client.events() if f["event"]["content"] == "only once"]
+    assert [f["event"]["id"] for f in own] == [ack["id"]]
+    await client.close()
+
+
+async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
+    first, second = await authed(chat), await authed(chat)
+    for tab in (first, second):
+        await tab.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    emulator.agent_join(chat.session.contact_id)
+    await first.request({"type": "send", "content": "from tab one"})
+    for n in range(5):
+        emulator.agent_message(chat.session.contact_id, f"agent {n}")
+    for tab in (first, second):
+        await tab.receive_until(is_agent_message("agent 4"))
+    assert [f["seq"] for f in first.events()] == [f["seq"] for f in second.events()]
+    assert [f["event"]["id"] for f in first.events()] == [f["event"]["id"] for f in second.events()]
+    await first.close()
+    await second.close()
+
+
+async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulator):
+    client = await authed(chat)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    emulator.agent_join(chat.session.contact_id)
+    emulator.agent_message(chat.session.contact_id, "seen")
+    seen = await client.receive_until(is_agent_message("seen"))
+    await client.close()
+    for n in range(3):
+        emulator.agent_message(chat.session.contact_id, f"missed {n}")
+    probe = await authed(chat)
+    await probe.receive_until(is_agent_message("missed 2"))
+    await probe.close()
+    resumed = ChatClient()
+    assert await resumed.connect()
+    await resumed.auth(chat.session_token, after=seen["seq"])
+    await resumed.receive_until(is_agent_message("missed 2"))
+    assert resumed.messages() == ["missed 0", "missed 1", "missed 2"]
+    assert [f["seq"] for f in resumed.events()] == [seen["seq"] + n for n in (1, 2, 3)]
+    await resumed.close()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "malformed_frame"),
+        ("[1, 2]", "malformed_frame"),
+        ('{"type": "shout"}', "unknown_type"),
+        ('{"content": "no type"}', "unknown_type"),
+        ('{"type": "auth"}', "invalid_frame"),
+        ('{"type": "auth", "token": 42}', "invalid_frame"),
+        ('{"type": "auth", "token": "t", "after": -1}', "invalid_frame"),
+        ('{"type": "auth", "token": "t", "protocol": 2}', "invalid_frame"),
+        ('{"type": "send", "content": "hi"}', "not_authenticated"),
+        ('{"type": "auth", "token": "cbs_unknown"}', "unknown_chat"),
+    ],
+)
+async def test_bad_frames_before_auth_get_an_error_and_keep_the_connection(client, frame, code):
+    await client.send(frame)
+    error = await client.receive()
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["message"]
+    pong = await client.request({"type": "ping"})
+    assert pong["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "field"),
+    [
+        ({"type": "send", "content": ""}, "invalid_frame", "content"),
+        ({"type": "send", "content": "x" * 16385}, "invalid_frame", "content"),
+        ({"type": "send", "content": 5}, "invalid_frame", "content"),
+        (
+            {"type": "send", "content": "hi", "content_type": "text/html"},
+            "invalid_frame",
+            "content_type",
+        ),
+        ({"type": "send", "content": "hi", "extra": 1}, "invalid_frame", "extra"),
+        ({"type": "receipt", "message_id": "m", "kind": "seen"}, "invalid_frame", "kind"),
+        ({"type": "auth", "token": "again"}, "already_authenticated", None),
+    ],
+)
+async def test_bad_frames_after_auth_get_an_error_and_keep_the_connection(chat, frame, code, field):
+    client = await authed(chat)
+    answer = await client.request(frame)
+    assert answer["type"] == "error"
+    assert answer["code"] == code
+    assert answer.get("field") == field
+    ack = await client.request({"type": "send", "content": "still fine"})
+    assert ack["type"] == "ack"
+    await client.close()
+
+
+async def test_binary_frames_are_refused_with_an_error(client):
+    await client.send_bytes(b"\x00\x01")
+    error = await client.receive()
+    assert error["code"] == "binary_not_supported"
+
+
+async def test_oversized_frames_are_refused_with_an_error(client, settings):
+    await client.send(
+        json.dumps({"type": "ping", "pad": "x" * settings.CHATBRIDGE_WS_MAX_FRAME_BYTES})
+    )
+    error = await client.receive()
+    assert error["code"] == "frame_too_large"
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_sending_faster_than_the_connection_limit_is_refused_then_recovers(chat, settings):
+    settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND = 0.001
+    settings.CHATBRIDGE_WS_MESSAGE_BURST = 2
+    client = await authed(chat)
+    answers = [await client.request({"type": "send", "content": f"m{n}"}) for n in range(3)]
+    assert [a["type"] for a in answers] == ["ack", "ack", "error"]
+    assert answers[2]["code"] == "rate_limited"
+    assert answers[2]["retry_after"] > 0
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+    await client.close()
+
+
+async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(chat, settings):
+    settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE = 2
+    first, second = await authed(chat), await authed(chat)
+    assert (await first.request({"type": "send", "content": "a"}))["type"] == "ack"
+    assert (await second.request({"type": "send", "content": "b"}))["type"] == "ack"
+    refused = await first.request({"type": "send", "content": "c"})
+    assert refused["code"] == "rate_limited"
+    await first.close()
+    await second.close()
+
+
+async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
+    client = await authed(chat)
+    first = await client.request({"type": "typing"})
+    second = await client.request({"type": "typing"})
+    assert (first["sent"], second["sent"]) == (True, False)
+    items = emulator.contact(chat.session.contact_id)["items"]
+    typing = [i for i in items if i["ContentType"].endswith("typing")]
+    assert len(typing) == 1
+    await client.close()
+
+
+async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, runtime):
+    client = await authed(chat)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    emulator.agent_join(chat.session.contact_id)
+    message = emulator.agent_message(chat.session.contact_id, "read me")
+    await client.receive_until(is_agent_message("read me"))
+    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "delivered"})
+    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "read"})
+    await client.receive_until(lambda f: f["type"] == "event" and f["event"]["type"] == "receipt")
+    items = emulator.contact(chat.session.contact_id)["items"]
+    receipts = [i for i in items if i["Type"] == "MESSAGEMETADATA"]
+    assert len(receipts) == 1
+    assert receipts[0]["MessageMetadata"]["Receipts"][0]["ReadTimestamp"]
+    await client.close()
+
+
+async def test_end_chat_tells_every_tab(chat, emulator):
+    first, second = await authed(chat), await authed(chat)
+    ack = await first.request({"type": "end"})
+    assert ack["type"] == "ack"
+    for tab in (first, second):
+        ended = await tab.receive_until(lambda f: f["type"] == "ended")
+        assert ended["reason"]
+    assert emulator.contact(chat.session.contact_id)["status"] == "ENDED"
+    await first.close()
+    await second.close()
+
+
+async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
+    await runtime.service.disconnect(chat.session)
+    client = ChatClient()
+    assert await client.connect()
+    ready = await client.auth(chat.session_token)
+    assert ready["status"] == "ended"
+    await client.receive_until(lambda f: f["type"] == "ended")
+    refused = await client.request({"type": "send", "content": "late"})
+    assert refused["code"] == "chat_ended"
+    await client.close()
+
+
+async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
+    client = await authed(chat)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    emulator.end_chat(chat.session.contact_id)
+    ended = await client.receive_until(lambda f: f["type"] == "ended")
+    assert ended["reason"] == "chat_ended"
+    await client.close()
+
+
+async def test_a_connection_that_never_authenticates_is_closed(chat, settings):
+    settings.CHATBRIDGE_WS_AUTH_TIMEOUT = 0.2
+    client = ChatClient()
+    assert await client.connect()
+    error = await client.receive()
+    assert error["code"] == "auth_timeout"
+    closed = await client.communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4001}
+
+
+async def test_an_idle_connection_is_closed(chat, settings):
+    settings.CHATBRIDGE_WS_IDLE_TIMEOUT = 0.3
+    client = await authed(chat)
+    error = await client.receive_until(lambda f: f["type"] == "error")
+    assert error["code"] == "idle_timeout"
+
+
+async def test_a_foreign_origin_is_refused_at_the_handshake(chat):
+    client = ChatClient(origin="https://evil.example")
+    assert not await client.connect()

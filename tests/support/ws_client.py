@@ -1,0 +1,79 @@
+"""A chat client on /ws/chat/ through Channels' communicator: the real consumer, real Redis
+channel layer and the emulator behind it, in the test's own event loop."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from channels.testing import WebsocketCommunicator
+
+from chatbridge.asgi import application
+
+ORIGIN = "http://localhost:8000"
+Frame = dict[str, Any]
+
+
+class ChatClient:
+    def __init__(self, origin: str = ORIGIN) -> None:
+        self.communicator = WebsocketCommunicator(
+            application, "/ws/chat/", headers=[(b"origin", origin.encode())]
+        )
+        self.frames: list[Frame] = []
+
+    async def connect(self) -> bool:
+        connected, _ = await self.communicator.connect(timeout=10)
+        return connected
+
+    async def send(self, frame: Frame | str) -> None:
+        text = frame if isinstance(frame, str) else json.dumps(frame)
+        await self.communicator.send_to(text_data=text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.communicator.send_to(bytes_data=data)
+
+    async def receive(self, timeout: float = 10) -> Frame:
+        frame = json.loads(await self.communicator.receive_from(timeout=timeout))
+        self.frames.append(frame)
+        return frame
+
+    async def receive_until(self, predicate: Callable[[Frame], bool], timeout: float = 15) -> Frame:
+        """Reads frames until one matches; all of them are kept in self.frames."""
+        while True:
+            frame = await self.receive(timeout=timeout)
+            if predicate(frame):
+                return frame
+
+    async def auth(self, token: str, after: int = 0) -> Frame:
+        await self.send({"type": "auth", "token": token, "after": after, "ref": "auth"})
+        return await self.receive_until(lambda f: f["type"] in {"ready", "error"})
+
+    async def request(self, frame: Frame) -> Frame:
+        """Sends a frame with a ref and returns the ack or error that answers it."""
+        ref = frame.setdefault("ref", f"r{len(self.frames)}-{frame['type']}")
+        await self.send(frame)
+        return await self.receive_until(
+            lambda f: f["type"] in {"ack", "error", "pong"} and f.get("ref") == ref
+        )
+
+    def events(self) -> list[Frame]:
+        return [f for f in self.frames if f["type"] == "event"]
+
+    def messages(self, role: str | None = None) -> list[str]:
+        return [
+            f["event"]["content"]
+            for f in self.events()
+            if f["event"]["type"] == "message"
+            and (role is None or f["event"]["participant_role"] == role)
+        ]
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+def is_agent_message(content: str) -> Callable[[Frame], bool]:
+    return lambda f: (
+        f["type"] == "event"
+        and f["event"]["type"] == "message"
+        and f["event"]["participant_role"] == "AGENT"
+        and f["event"]["content"] == content
+    )
