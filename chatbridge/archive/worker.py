@@ -80,8 +80,20 @@ class Archiver:
         Returns the number of stream entries handled (archived or skipped).
         """
         await self._ensure_group()
-        await self._claim_stale()
-        handled = await self._drain_own_pending()
+        try:
+            return await self._drain(block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The stream or its group was deleted (e.g. Redis lost its data): start again.
+            logger.warning("The archive's consumer group is gone; creating it again")
+            self._group_ready = False
+            await self._ensure_group()
+            return 0
+
+    async def _drain(self, block_ms: int) -> int:
+        handled = await self._claim_stale()
+        handled += await self._drain_own_pending()
         block = block_ms if block_ms > 0 else None
         while True:
             records = await self._read(">", block)
@@ -103,12 +115,11 @@ class Archiver:
                 raise
         self._group_ready = True
 
-    async def _claim_stale(self) -> None:
-        """Takes over entries that another (presumably dead) consumer left pending too long.
-
-        Only their ids move here (JUSTID); `_drain_own_pending` then reads and archives them.
-        """
-        start = "0-0"
+    async def _claim_stale(self) -> int:
+        """Takes over and archives entries that another (presumably dead) consumer left
+        pending for longer than `claim_idle_ms`."""
+        handled = 0
+        start: bytes | str = "0-0"
         for _ in range(100):  # bounded: a huge backlog is claimed over several drains
             answer = await self._redis.xautoclaim(
                 self._stream,
@@ -117,11 +128,16 @@ class Archiver:
                 min_idle_time=self._claim_idle_ms,
                 start_id=start,
                 count=self._batch_size,
-                justid=True,
             )
-            start = answer[0]
+            start, claimed = answer[0], answer[1]
+            # Redis 6.2 reports claimed entries that were trimmed meanwhile as (None, None);
+            # they are pending here now and `_drain_own_pending` acknowledges them.
+            records = [(entry_id, fields) for entry_id, fields in claimed if entry_id]
+            if records:
+                handled += await self._handle(records)
             if start in (b"0-0", "0-0"):
-                return
+                return handled
+        return handled
 
     async def _drain_own_pending(self) -> int:
         """Archives the entries delivered to this consumer but not acknowledged yet."""
@@ -135,17 +151,9 @@ class Archiver:
             cursor = records[-1][0]
 
     async def _read(self, start: bytes | str, block: int | None) -> list[Record]:
-        try:
-            answer = await self._redis.xreadgroup(
-                GROUP, self._consumer, {self._stream: start}, count=self._batch_size, block=block
-            )
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            # The stream or its group was deleted (e.g. Redis lost its data): start again.
-            self._group_ready = False
-            await self._ensure_group()
-            return []
+        answer = await self._redis.xreadgroup(
+            GROUP, self._consumer, {self._stream: start}, count=self._batch_size, block=block
+        )
         return list(answer[0][1]) if answer else []
 
     async def _handle(self, records: Sequence[Record]) -> int:
