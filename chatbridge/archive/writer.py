@@ -41,10 +41,13 @@ def archive_entries(entries: Sequence[Entry]) -> list[Entry]:
     try:
         write_batch(entries)
         return []
-    except Exception:
+    except Exception as exc:
         if not database_answers():
             raise
-        logger.warning("An archive batch failed; writing its entries one by one", exc_info=True)
+        # The class name only: database errors may quote the values of a row.
+        logger.warning(
+            "An archive batch failed (%s); writing it entry by entry", type(exc).__name__
+        )
     refused = []
     for entry in entries:
         try:
