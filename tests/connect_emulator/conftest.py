@@ -128,7 +128,8 @@ def _reset_emulator(control: Control) -> None:
 
 def client(service: str, url: str, **config: Any) -> Any:
     # One attempt only: faults must reach the test, not be retried away.
-    settings = Config(retries={"total_max_attempts": 1, "mode": "standard"}, **config)
+    options = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}
+    settings = Config(**options)
     return boto3.client(
         service,
         endpoint_url=url,
