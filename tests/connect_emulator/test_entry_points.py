@@ -1,0 +1,45 @@
+"""How the emulator is started: the module CLI and the Django management command."""
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, start_emulator, stop_emulator
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def test_port_0_announces_the_real_port():
+    emulator = start_emulator("--agent", "echo", "--echo-delay", "0.5")
+    try:
+        assert emulator.url.startswith("http://127.0.0.1:")
+        assert not emulator.url.endswith(":0")
+    finally:
+        stop_emulator(emulator)
+
+
+def test_the_package_runs_without_django_or_chatbridge():
+    code = (
+        "import sys, connect_emulator.app, connect_emulator.cli, connect_emulator.runner;"
+        "assert 'django' not in sys.modules, 'django';"
+        "assert 'chatbridge' not in sys.modules, 'chatbridge'"
+    )
+
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_the_management_command_takes_the_same_options():
+    from connect_emulator.management.commands.connect_emulator import Command
+
+    parser = Command().create_parser("manage.py", "connect_emulator")
+    options = vars(
+        parser.parse_args(
+            ["--port", "8901", "--agent", "none", "--echo-delay", "0.1", "--instance-id", "i-1"]
+        )
+    )
+
+    assert options["port"] == 8901
+    assert options["agent"] == "none"
+    assert options["echo_delay"] == 0.1
+    assert options["instance_id"] == "i-1"
