@@ -43,6 +43,7 @@ async def send_message(
             display_name=session.display_name,
             absolute_time=sent.absolute_time,
         ),
+        from_connect=False,
     )
     return sent, seq
 

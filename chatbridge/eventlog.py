@@ -63,8 +63,14 @@ class EventLog:
     def archive_stream(self) -> str:
         return f"{self._prefix}:archive"
 
-    async def append(self, chat_id: str, event: ChatEvent) -> int | None:
-        """Logs the event; its seq, or None if an event with its id was already logged."""
+    async def append(
+        self, chat_id: str, event: ChatEvent, *, from_connect: bool = True
+    ) -> int | None:
+        """Logs the event; its seq, or None if an event with its id was already logged.
+
+        Only events read from Connect (websocket or transcript) move the gap-fill cursor:
+        a message the send path logs may be newer than items the upstream has not seen yet.
+        """
         seq = await self._append(
             keys=[
                 self._key(chat_id, "events"),
@@ -79,7 +85,7 @@ class EventLog:
                 self._ttl,
                 chat_id,
                 ARCHIVE_STREAM_MAXLEN,
-                "1" if event.type in TRANSCRIPT_TYPES else "0",
+                "1" if from_connect and event.type in TRANSCRIPT_TYPES else "0",
             ],
         )
         return int(seq) or None

@@ -27,14 +27,19 @@ class Relay:
     def _status_key(self, chat_id: str) -> str:
         return f"{self._prefix}:chat:{chat_id}:upstream"
 
-    async def publish(self, chat_id: str, event: ChatEvent) -> int | None:
-        """Logs and fans out the event; its seq, or None if ephemeral or already logged."""
+    async def publish(
+        self, chat_id: str, event: ChatEvent, *, from_connect: bool = True
+    ) -> int | None:
+        """Logs and fans out the event; its seq, or None if ephemeral or already logged.
+
+        `from_connect` is False for what ChatBridge logs on its own (a message it just sent).
+        """
         if event.is_ephemeral:
             await self.layer.group_send(
                 chat_group(chat_id), {"type": "chat.ephemeral", "event": event.to_json()}
             )
             return None
-        seq = await self.log.append(chat_id, event)
+        seq = await self.log.append(chat_id, event, from_connect=from_connect)
         if seq is not None:
             await self.layer.group_send(
                 chat_group(chat_id), {"type": "chat.event", "seq": seq, "event": event.to_json()}

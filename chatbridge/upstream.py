@@ -211,7 +211,7 @@ class Upstream:
             session = await self.service.store.load(self.chat_id)
         except UnknownChat:
             return
-        session = await self.service.store.mark_ended(session, reason)
+        session = await self.service.end(session, reason)
         await self.relay.ended(self.chat_id, session.ended_reason)
 
 

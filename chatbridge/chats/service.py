@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
+from chatbridge.archive.queue import queue_chat
 from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.records import ChatSession, StartedChat
 from chatbridge.chats.store import SessionStore
@@ -40,6 +41,7 @@ MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTE_LENGTH = 32767
 RECEIPT_TYPES = {"delivered": ContentType.DELIVERED, "read": ContentType.READ}
 MAX_TRANSCRIPT_PAGES = 1000
+REFRESH_ROUNDS = 3
 
 
 def _require_text(value: object, field: str, *, max_length: int) -> str:
@@ -135,6 +137,7 @@ class ChatService:
             widget_id=widget_id,
             lifetime=self.chat_duration + self.ended_grace,
         )
+        await queue_chat(self.store.redis, started.session, prefix=self.store.prefix)
         logger.info(
             "chat started chat_id=%s contact_id=%s", started.session.chat_id, contact.contact_id
         )
@@ -250,7 +253,13 @@ class ChatService:
         if session.is_active:
             with contextlib.suppress(ChatEnded):
                 await self._with_connection(session, self.gateway.disconnect)
-        return await self.store.mark_ended(session, "customer_disconnected")
+        return await self.end(session, "customer_disconnected")
+
+    async def end(self, session: ChatSession, reason: str) -> ChatSession:
+        """Records that the chat ended (the first reason wins) and tells the archive."""
+        ended = await self.store.mark_ended(session, reason)
+        await queue_chat(self.store.redis, ended, prefix=self.store.prefix)
+        return ended
 
     async def open_connection(
         self, session: ChatSession
@@ -275,7 +284,7 @@ class ChatService:
             try:
                 connection = await self.gateway.create_connection(current.participant_token)
             except AccessDenied:
-                await self.store.mark_ended(current, "connect_access_denied")
+                await self.end(current, "connect_access_denied")
                 raise ChatEnded() from None
             logger.info("connection refreshed chat_id=%s", current.chat_id)
             return await self.store.save_connection(current, connection), connection
@@ -286,18 +295,25 @@ class ChatService:
     async def _with_connection(
         self, session: ChatSession, call: Callable[[str], Awaitable[T]]
     ) -> T:
+        """Runs a call with a fresh connection token.
+
+        A refused call is retried after a refresh. Another process may have refreshed in
+        between with a token that is itself already refused, hence a few rounds; the chat
+        counts as ended when Connect refuses the refresh itself (the participant token).
+        """
         if not session.is_active:
             raise ChatEnded()
         if self._needs_refresh(session):
             session = await self.refresh(session)
+        for _ in range(REFRESH_ROUNDS):
+            try:
+                return await call(session.connection_token)
+            except AccessDenied:
+                session = await self.refresh(session)
         try:
             return await call(session.connection_token)
         except AccessDenied:
-            session = await self.refresh(session)
-        try:
-            return await call(session.connection_token)
-        except AccessDenied:
-            await self.store.mark_ended(session, "connect_access_denied")
+            await self.end(session, "connect_access_denied")
             raise ChatEnded() from None
 
 

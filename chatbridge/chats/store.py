@@ -76,6 +76,14 @@ class SessionStore:
         self._ended_ttl = ended_ttl
         self._end_script = redis.register_script(_END_SCRIPT)
 
+    @property
+    def redis(self) -> aioredis.Redis:
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
     def _key(self, *parts: str) -> str:
         return ":".join((self._prefix, *parts))
 

@@ -7,6 +7,9 @@ import pytest
 from chatbridge.runtime import get_runtime, stop_runtime
 from tests.support.ws_client import ChatClient, is_agent_message
 
+# Channels closes stale database connections around every consumer event.
+pytestmark = pytest.mark.django_db(transaction=True)
+
 
 @pytest.fixture(autouse=True)
 def fast_timings(settings):
