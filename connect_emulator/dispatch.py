@@ -3,6 +3,7 @@ parse, validate, call the handler, serialise the answer or the error."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,6 +16,8 @@ from .service_model import parse_request, serialize_output, validate
 
 if TYPE_CHECKING:
     from .app import Emulator
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ async def handle_api(request: Request) -> Response:
         result = await handler(_context(request, emulator), params)
     except ServiceError as error:
         return error_response(error, spec.model, operation)
+    except Exception:
+        # A bug in the emulator still answers as the service would, so clients see a 5xx
+        # they know how to handle, and the traceback goes to the log.
+        logger.exception("%s failed", operation.name)
+        failure = ServiceError(spec.server_error, "Internal failure")
+        return error_response(failure, spec.model, operation)
     status, headers, body = serialize_output(operation.output_shape, result)
     headers["x-amzn-RequestId"] = str(uuid.uuid4())
     return Response(body, status_code=status, headers=headers, media_type="application/json")
