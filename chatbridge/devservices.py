@@ -63,7 +63,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "RedisServer":
-        self.workdir = tempfile.mkdtemp(prefix="chatbridge-redis-")
+        self.workdir = self.workdir or tempfile.mkdtemp(prefix="chatbridge-redis-")
         self.process = subprocess.Popen(
             [
                 redis_server_binary(),
@@ -86,10 +86,20 @@ class RedisServer:
             time.sleep(0.05)
         return self
 
+    def restart(self) -> None:
+        """Saves, stops and starts the server again on the same port with the same data, as
+        an operator's restart would."""
+        with contextlib.suppress(redis.ConnectionError):
+            redis.Redis.from_url(self.url).shutdown(save=True)
+        if self.process is not None:
+            self.process.wait(timeout=STARTUP_TIMEOUT)
+        self.start()
+
     def stop(self) -> None:
         stop_process(self.process)
         self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = ""
 
 
 def redis_for(url: str) -> RedisServer | None:

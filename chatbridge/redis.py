@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from chatbridge.redis_options import redis_options
+
 _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
     weakref.WeakKeyDictionary()
 )
@@ -22,13 +24,7 @@ def get_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL,
-            decode_responses=False,
-            health_check_interval=30,
-            socket_connect_timeout=5,
-            retry_on_timeout=True,
-        )
+        client = aioredis.Redis.from_url(settings.REDIS_URL, **redis_options())
         _clients[loop] = client
     return client
 

@@ -5,12 +5,14 @@ request) rather than at start-up; `manage.py relay` runs it in a process of its 
 """
 
 import asyncio
+import contextlib
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chatbridge.archive.worker import Archiver
 from chatbridge.chats.service import ChatService, get_chat_service
 from chatbridge.eventlog import EventLog
 from chatbridge.leases import process_identity
@@ -26,12 +28,22 @@ class Runtime:
     log: EventLog
     relay: Relay
     supervisor: Supervisor
+    archiver: Archiver | None = None
+    _archiving: asyncio.Task | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
         self.supervisor.start()
+        if self.archiver is not None and self._archiving is None:
+            self._archiving = asyncio.create_task(self.archiver.run(self._stopping))
 
     async def stop(self) -> None:
+        self._stopping.set()
         await self.supervisor.stop()
+        if self._archiving is not None:
+            with contextlib.suppress(Exception):
+                await self._archiving
+            self._archiving = None
 
 
 _runtimes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime]" = (
@@ -69,7 +81,12 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         lease_ttl=settings.CHATBRIDGE_LEASE_TTL,
         scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
     )
-    return Runtime(service=service, log=log, relay=relay, supervisor=supervisor)
+    archiver = None
+    if settings.CHATBRIDGE_RUN_ARCHIVER:
+        archiver = Archiver(
+            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=supervisor.owner
+        )
+    return Runtime(service=service, log=log, relay=relay, supervisor=supervisor, archiver=archiver)
 
 
 def get_runtime() -> Runtime:

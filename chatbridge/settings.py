@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from chatbridge.redis_options import channel_layer_hosts
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -132,7 +134,7 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": channel_layer_hosts(REDIS_URL),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
             "expiry": 60,
         },
@@ -176,6 +178,9 @@ CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_INI
 CHATBRIDGE_UPSTREAM_BACKOFF_MAX = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_MAX", 30.0)
 CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
 CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0)
+# Every process drains the archive stream into the database unless told not to (for
+# deployments that run `manage.py archiver` on their own).
+CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
 
 # The client websocket (/ws/chat/): limits that keep one client from hurting the others.
 CHATBRIDGE_WS_AUTH_TIMEOUT = env_float("CHATBRIDGE_WS_AUTH_TIMEOUT", 10.0)

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import override_settings
 
 from chatbridge.devservices import EmulatorProcess, RedisServer
+from chatbridge.redis_options import channel_layer_hosts
 from tests.support.emulator import EmulatorControl
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
@@ -40,7 +41,10 @@ def _point_settings_at_services(
     layers = {
         "default": {
             **settings.CHANNEL_LAYERS["default"],
-            "CONFIG": {**settings.CHANNEL_LAYERS["default"]["CONFIG"], "hosts": [redis_server.url]},
+            "CONFIG": {
+                **settings.CHANNEL_LAYERS["default"]["CONFIG"],
+                "hosts": channel_layer_hosts(redis_server.url),
+            },
         }
     }
     with override_settings(

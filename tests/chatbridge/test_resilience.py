@@ -1,0 +1,99 @@
+"""ChatBridge keeps a live chat going through a Redis restart, and archives what it relays."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.test import override_settings
+
+from chatbridge.archive.models import ChatEvent
+from chatbridge.devservices import RedisServer
+from chatbridge.redis_options import channel_layer_hosts
+from chatbridge.runtime import get_runtime, stop_runtime
+from tests.support.ws_client import ChatClient, is_agent_message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def fast_timings(settings):
+    settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = 0.05
+    settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX = 0.5
+    settings.CHATBRIDGE_SUPERVISOR_INTERVAL = 0.2
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis of this test's own, which it may restart."""
+    server = RedisServer().start()
+    layer = django_settings.CHANNEL_LAYERS["default"]
+    layers = {
+        "default": {
+            **layer,
+            "CONFIG": {**layer["CONFIG"], "hosts": channel_layer_hosts(server.url)},
+        }
+    }
+    with override_settings(REDIS_URL=server.url, CHANNEL_LAYERS=layers):
+        yield server
+    server.stop()
+
+
+async def connected_client(chat) -> ChatClient:
+    client = ChatClient()
+    assert await client.connect()
+    await client.auth(chat.session_token)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    return client
+
+
+async def test_a_live_chat_survives_a_redis_restart(own_redis, emulator):
+    runtime = get_runtime()
+    try:
+        chat = await runtime.service.start_chat(display_name="Ada")
+        emulator.agent_join(chat.session.contact_id)
+        client = await connected_client(chat)
+        emulator.agent_message(chat.session.contact_id, "before the restart")
+        await client.receive_until(is_agent_message("before the restart"))
+        await asyncio.to_thread(own_redis.restart)
+        emulator.agent_message(chat.session.contact_id, "after the restart")
+        await client.receive_until(is_agent_message("after the restart"))
+        ack = await client.request({"type": "send", "content": "customer after the restart"})
+        assert ack["type"] == "ack"
+        assert client.messages("AGENT") == ["before the restart", "after the restart"]
+        await client.close()
+    finally:
+        await stop_runtime()
+
+
+async def test_relayed_events_reach_the_archive(redis_client, emulator):
+    runtime = get_runtime()
+    try:
+        chat = await runtime.service.start_chat(display_name="Ada")
+        emulator.agent_join(chat.session.contact_id, "Sam")
+        client = await connected_client(chat)
+        await client.request({"type": "send", "content": "archive me"})
+        emulator.agent_message(chat.session.contact_id, "archived too")
+        await client.receive_until(is_agent_message("archived too"))
+        await client.close()
+        contents = await wait_for_archive(chat.session.chat_id, count=2)
+        assert contents == ["archive me", "archived too"]
+    finally:
+        await stop_runtime()
+
+
+async def wait_for_archive(chat_id: str, *, count: int, timeout: float = 10) -> list[str]:
+    """The archived message contents once `count` have arrived (the archiver runs apart)."""
+
+    def contents() -> list[str]:
+        return list(
+            ChatEvent.objects.filter(chat__chat_id=chat_id, type="message")
+            .order_by("seq")
+            .values_list("content", flat=True)
+        )
+
+    # The archiver signals nothing: its rows are the event to wait for.
+    async with asyncio.timeout(timeout):
+        while len(found := await sync_to_async(contents)()) < count:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+    return found
