@@ -1,0 +1,65 @@
+"""`python -m bench` (`make bench`): see bench/__init__.py and README.md's Benchmarks."""
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from bench import report
+from bench.bridge import ORIGIN
+from bench.options import parse_args
+from bench.run import run
+from bench.stack import Stack, StackFailed
+
+EXIT_STACK_FAILED = 2
+EXIT_INTERRUPTED = 130
+
+
+async def _cancel_on_sigterm(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """SIGTERM stops a run like Ctrl-C does: the task is cancelled and the stack stopped."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await work
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    started_at = datetime.now(UTC)
+    stack = Stack(ORIGIN, options.results_dir)
+    daphne_log = ""
+    try:
+        print("Starting redis-server, the Connect emulator and daphne…", file=sys.stderr)
+        try:
+            stack.start()
+        except StackFailed as error:
+            print(f"The stack did not start: {error}", file=sys.stderr)
+            return EXIT_STACK_FAILED
+        pids = ", ".join(f"{name} {pid}" for name, pid in stack.pids().items())
+        print(
+            f"ChatBridge {stack.base_url}, emulator {stack.emulator_url} (pids: {pids})",
+            file=sys.stderr,
+        )
+        try:
+            raw = asyncio.run(_cancel_on_sigterm(run(stack, options)))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            print("\nInterrupted: stopping the stack.", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if stack.daphne_log is not None and stack.daphne_log.exists():
+            daphne_log = stack.daphne_log.read_text(errors="replace")
+    finally:
+        stack.stop()
+    built = report.build(raw, options, daphne_log, started_at)
+    latencies = {name: stats.latencies_ms for name, stats in raw["phases"].items()}
+    path = report.write(built, latencies, options.results_dir)
+    print(report.render(built))
+    print(
+        f"\n  results: {path} (also latest.json), histogram: {options.results_dir / 'latest.png'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Customers that chat through ChatBridge: /ws/chat/ with an auth frame, then send frames.
+
+Starting the chat is the one step that does not go over the wire yet: start_bridge_chat()
+calls ChatBridge's chat service in this process, against the same Redis and Connect as the
+server. When the REST API exists, only that function changes.
+"""
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from bench.customers import ConnectFailed, Customer, message_id_of_echo
+from bench.stats import PhaseStats
+
+ORIGIN = "http://bench.chatbridge.localhost"
+
+
+async def start_bridge_chat(display_name: str) -> str:
+    """Starts a chat as a widget would and returns its ChatBridge session token."""
+    from chatbridge.chats.service import get_chat_service
+
+    started = await get_chat_service().start_chat(display_name=display_name)
+    return started.session_token
+
+
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+class BridgeCustomer(Customer):
+    def __init__(self, index: int, stats: PhaseStats, ws_url: str) -> None:
+        super().__init__(index, stats)
+        self.ws_url = ws_url
+        self.socket: ClientConnection | None = None
+        self.reader: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        began = time.perf_counter()
+        try:
+            token = await start_bridge_chat(f"Bench customer {self.index}")
+        except Exception as error:
+            raise ConnectFailed(f"start_chat_{type(error).__name__}") from None
+        opened = time.perf_counter()
+        self.stats.on_setup_step("start_chat", opened - began)
+        try:
+            # Browsers send no pings and daphne offers no compression: neither do we.
+            self.socket = await websockets.connect(
+                self.ws_url, origin=ORIGIN, ping_interval=None, compression=None, open_timeout=30
+            )
+        except Exception as error:
+            raise ConnectFailed(f"ws_open_{type(error).__name__}") from None
+        await self.socket.send(_dumps({"type": "auth", "token": token, "ref": "auth"}))
+        ready = False
+        async for raw in self.socket:
+            frame = json.loads(raw)
+            kind = frame.get("type")
+            if kind == "error":
+                raise ConnectFailed(f"auth_{frame.get('code')}")
+            if kind == "ready":
+                ready = True
+                self.stats.on_setup_step("ws_ready", time.perf_counter() - opened)
+            elif kind == "upstream" and frame.get("status") == "connected" and ready:
+                self.stats.on_setup_step("upstream_connected", time.perf_counter() - opened)
+                break
+            elif kind == "ended":
+                raise ConnectFailed("chat_ended")
+        else:
+            raise ConnectFailed("ws_closed_during_auth")
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.socket is not None
+        try:
+            async for raw in self.socket:
+                frame = json.loads(raw)
+                kind = frame.get("type")
+                if kind == "event":
+                    event = frame["event"]
+                    if event.get("type") == "message" and event.get("participant_role") == "AGENT":
+                        message_id = message_id_of_echo(event.get("content"))
+                        if message_id is not None:
+                            self.echoed(message_id)
+                elif kind == "error":
+                    self.failed(frame.get("ref"), f"error_{frame.get('code')}")
+                elif kind == "ended":
+                    self.lost_connection("chat_ended")
+                    return
+            self.lost_connection("ws_closed")
+        except websockets.ConnectionClosed:
+            self.lost_connection("ws_closed")
+
+    async def send(self, message_id: str, content: str) -> None:
+        assert self.socket is not None
+        try:
+            await self.socket.send(
+                _dumps(
+                    {"type": "send", "content": content, "client_id": message_id, "ref": message_id}
+                )
+            )
+        except websockets.ConnectionClosed:
+            self.failed(message_id, "send_ws_closed")
+
+    async def close(self) -> None:
+        if self.reader is not None:
+            self.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader
+        if self.socket is not None:
+            await self.socket.close()

@@ -1,0 +1,207 @@
+"""Simulated customers and the population that drives them through one phase.
+
+A phase: connect the customers gradually (the ramp), let each send a message every interval
+from a random phase, measure a steady window of `duration` seconds once every customer is
+connected (or has failed), stop sending, wait for the last echoes, close. Each message carries
+a unique id, and the echo agent answers "Echo: <content>", so an echo is matched to its send.
+"""
+
+import asyncio
+import contextlib
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bench.stats import PhaseStats
+
+ECHO_PREFIX = "Echo: "
+
+
+class ConnectFailed(Exception):
+    """A customer could not get its chat going; `kind` names the step or error."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def content_for(message_id: str) -> str:
+    """A chat line of ordinary size that starts with its id."""
+    return f"{message_id} Hi, I have a question about my order, could you help me please?"
+
+
+def message_id_of_echo(content: object) -> str | None:
+    if isinstance(content, str) and content.startswith(ECHO_PREFIX):
+        return content[len(ECHO_PREFIX) :].split(" ", 1)[0]
+    return None
+
+
+class Customer(ABC):
+    """One chat. Subclasses open it and send over their path; the base class keeps time."""
+
+    def __init__(self, index: int, stats: PhaseStats) -> None:
+        self.index = index
+        self.stats = stats
+        self.pending: dict[str, float] = {}
+        self.connected = False
+        self._count = 0
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Starts the chat and opens its websocket; raises ConnectFailed."""
+
+    @abstractmethod
+    async def send(self, message_id: str, content: str) -> None:
+        """Sends one message; failures are reported through failed()."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    def next_message_id(self) -> str:
+        self._count += 1
+        return f"{self.stats.name[0]}{self.index}-{self._count}"
+
+    async def send_one(self) -> None:
+        message_id = self.next_message_id()
+        now = time.perf_counter()
+        self.pending[message_id] = now
+        self.stats.on_sent(now)
+        await self.send(message_id, content_for(message_id))
+
+    def echoed(self, message_id: str) -> None:
+        now = time.perf_counter()
+        sent_at = self.pending.pop(message_id, None)
+        if sent_at is not None:
+            self.stats.on_echo(sent_at, now)
+
+    def failed(self, message_id: str | None, kind: str) -> None:
+        if message_id is not None and self.pending.pop(message_id, None) is None:
+            return
+        self.stats.on_error(kind)
+
+    def lost_connection(self, kind: str) -> None:
+        """The websocket closed under a live chat: its pending messages are lost too."""
+        if self.connected:
+            self.connected = False
+            self.stats.on_disconnected()
+            self.stats.on_error(kind)
+        for message_id in list(self.pending):
+            self.failed(message_id, f"{kind}_pending")
+
+
+@dataclass
+class PhasePlan:
+    ramp_rate: float
+    interval: float
+    duration: float
+    drain: float
+    connect_timeout: float
+
+
+class Population:
+    """Drives a list of customers through one phase and returns its stats."""
+
+    def __init__(
+        self, stats: PhaseStats, customers: list[Customer], plan: PhasePlan, seed: int
+    ) -> None:
+        self.stats = stats
+        self.customers = customers
+        self.plan = plan
+        self.random = random.Random(seed)
+        self._stop = asyncio.Event()
+        self._ready = [asyncio.Event() for _ in customers]
+
+    async def run(
+        self,
+        on_connected: Callable[[], Awaitable[None]] | None = None,
+        on_window_end: Callable[[], Awaitable[None]] | None = None,
+    ) -> PhaseStats:
+        plan = self.plan
+        started = time.perf_counter()
+        tasks = [
+            asyncio.create_task(self._live(customer, ready, started + i / plan.ramp_rate))
+            for i, (customer, ready) in enumerate(zip(self.customers, self._ready, strict=True))
+        ]
+        try:
+            # Every attempt ends by its connect timeout; the bound only guards against a bug.
+            ramp_bound = len(self.customers) / plan.ramp_rate + plan.connect_timeout + 5
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(ramp_bound):
+                    await asyncio.gather(*(ready.wait() for ready in self._ready))
+            if on_connected is not None:
+                await on_connected()
+            window_start = time.perf_counter()
+            self.stats.window = (window_start, window_start + plan.duration)
+            self.stats.state = "steady"
+            await asyncio.sleep(plan.duration)
+            self._stop.set()
+            self.stats.state = "drain"
+            if on_window_end is not None:
+                await on_window_end()
+            await self._drain()
+        finally:
+            self._stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.stats.state = "closing"
+            await self._close_all()
+            self.stats.state = "done"
+        return self.stats
+
+    async def _live(self, customer: Customer, ready: asyncio.Event, start_at: float) -> None:
+        """One customer's life: wait for its turn, connect, then send until told to stop."""
+        await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+        try:
+            async with asyncio.timeout(self.plan.connect_timeout):
+                await customer.connect()
+        except ConnectFailed as failure:
+            self.stats.on_connect_failure(failure.kind)
+            return
+        except TimeoutError:
+            self.stats.on_connect_failure("connect_timeout")
+            return
+        except Exception as error:  # a bench must survive anything one chat does
+            self.stats.on_connect_failure(type(error).__name__)
+            return
+        finally:
+            ready.set()
+        customer.connected = True
+        self.stats.on_connected()
+        next_at = time.perf_counter() + self.random.uniform(0, self.plan.interval)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_at - time.perf_counter())):
+                    await self._stop.wait()
+            if self._stop.is_set() or not customer.connected:
+                return
+            next_at += self.plan.interval
+            try:
+                await customer.send_one()
+            except Exception as error:
+                customer.failed(None, f"send_{type(error).__name__}")
+
+    async def _drain(self) -> None:
+        """Waits for the last echoes; what has not come by the deadline timed out."""
+        deadline = time.perf_counter() + self.plan.drain
+        while time.perf_counter() < deadline:
+            if not any(customer.pending for customer in self.customers):
+                break
+            await asyncio.sleep(0.05)
+        for customer in self.customers:
+            for message_id in list(customer.pending):
+                customer.failed(message_id, "echo_timeout")
+
+    async def _close_all(self) -> None:
+        semaphore = asyncio.Semaphore(200)
+
+        async def close(customer: Customer) -> None:
+            async with semaphore:
+                customer.connected = False
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(10):
+                        await customer.close()
+
+        await asyncio.gather(*(close(customer) for customer in self.customers))

@@ -1,0 +1,159 @@
+"""Customers that talk to Connect (the emulator) directly, as a browser with chatjs would.
+
+Setting a chat up uses boto3 on a thread pool (StartChatContact, CreateParticipantConnection),
+as a site's backend and chatjs would; it is not measured. The measured send is SendMessage as
+chatjs does it, one HTTPS request: here httpx.AsyncClient posting the same REST request that
+botocore builds (POST /participant/message, X-Amz-Bearer, JSON body), so that the direct path
+pays no thread hop or botocore overhead that a browser would not pay either.
+"""
+
+import asyncio
+import contextlib
+import functools
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import httpx
+import websockets
+from botocore.config import Config
+from websockets.asyncio.client import ClientConnection
+
+from bench.customers import ConnectFailed, Customer, message_id_of_echo
+from bench.stats import PhaseStats
+
+SUBSCRIBE = json.dumps({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})
+HEARTBEAT = json.dumps({"topic": "aws/heartbeat"})
+HEARTBEAT_INTERVAL = 10.0  # chatjs's
+
+
+class DirectConnect:
+    """What the direct customers share: boto3 clients, their threads and one HTTP pool."""
+
+    def __init__(self, endpoint_url: str, *, instance_id: str, contact_flow_id: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.instance_id = instance_id
+        self.contact_flow_id = contact_flow_id
+        threads = 16
+        config = Config(region_name="us-east-1", max_pool_connections=threads)
+        session = boto3.session.Session(
+            aws_access_key_id="emulator", aws_secret_access_key="emulator"
+        )
+        self.connect = session.client("connect", endpoint_url=endpoint_url, config=config)
+        self.participant = session.client(
+            "connectparticipant", endpoint_url=endpoint_url, config=config
+        )
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-boto3")
+        self.http = httpx.AsyncClient(
+            base_url=endpoint_url,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+            timeout=httpx.Timeout(30.0),
+        )
+
+    async def call(self, method: Any, **params: Any) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(method, **params))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DirectCustomer(Customer):
+    def __init__(self, index: int, stats: PhaseStats, shared: DirectConnect) -> None:
+        super().__init__(index, stats)
+        self.shared = shared
+        self.token = ""
+        self.socket: ClientConnection | None = None
+        self.tasks: list[asyncio.Task] = []
+
+    async def connect(self) -> None:
+        shared = self.shared
+        began = time.perf_counter()
+        try:
+            contact = await shared.call(
+                shared.connect.start_chat_contact,
+                InstanceId=shared.instance_id,
+                ContactFlowId=shared.contact_flow_id,
+                ParticipantDetails={"DisplayName": f"Bench customer {self.index}"},
+            )
+            connection = await shared.call(
+                shared.participant.create_participant_connection,
+                Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
+                ParticipantToken=contact["ParticipantToken"],
+                ConnectParticipant=True,
+            )
+        except Exception as error:
+            raise ConnectFailed(f"start_chat_{type(error).__name__}") from None
+        opened = time.perf_counter()
+        self.stats.on_setup_step("start_chat", opened - began)
+        self.token = connection["ConnectionCredentials"]["ConnectionToken"]
+        try:
+            self.socket = await websockets.connect(
+                connection["Websocket"]["Url"],
+                ping_interval=None,
+                compression=None,
+                open_timeout=30,
+            )
+        except Exception as error:
+            raise ConnectFailed(f"ws_open_{type(error).__name__}") from None
+        await self.socket.send(SUBSCRIBE)
+        async for raw in self.socket:
+            frame = json.loads(raw)
+            if frame.get("topic") == "aws/subscribe":
+                if (frame.get("content") or {}).get("status") != "success":
+                    raise ConnectFailed("subscribe_refused")
+                self.stats.on_setup_step("subscribed", time.perf_counter() - opened)
+                break
+        else:
+            raise ConnectFailed("ws_closed_during_subscribe")
+        self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
+
+    async def _read(self) -> None:
+        assert self.socket is not None
+        try:
+            async for raw in self.socket:
+                frame = json.loads(raw)
+                if frame.get("topic") != "aws/chat":
+                    continue
+                item = json.loads(frame["content"])
+                if item.get("Type") == "MESSAGE" and item.get("ParticipantRole") == "AGENT":
+                    message_id = message_id_of_echo(item.get("Content"))
+                    if message_id is not None:
+                        self.echoed(message_id)
+            self.lost_connection("ws_closed")
+        except websockets.ConnectionClosed:
+            self.lost_connection("ws_closed")
+
+    async def _heartbeat(self) -> None:
+        assert self.socket is not None
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            await self.socket.send(HEARTBEAT)
+
+    async def send(self, message_id: str, content: str) -> None:
+        body = {"ContentType": "text/plain", "Content": content, "ClientToken": str(uuid.uuid4())}
+        try:
+            response = await self.shared.http.post(
+                "/participant/message",
+                content=json.dumps(body),
+                headers={"X-Amz-Bearer": self.token, "Content-Type": "application/json"},
+            )
+        except httpx.HTTPError as error:
+            self.failed(message_id, f"send_{type(error).__name__}")
+            return
+        if response.status_code != 200:
+            kind = response.headers.get("x-amzn-ErrorType", f"http_{response.status_code}")
+            self.failed(message_id, f"send_{kind.split(':')[0]}")
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.socket is not None:
+            await self.socket.close()

@@ -1,0 +1,70 @@
+"""Command-line options of `python -m bench`."""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True)
+class Options:
+    chats: int
+    direct_chats: int
+    interval: float
+    duration: float
+    ramp_rate: float
+    drain: float
+    connect_timeout: float
+    runaway_ms: float
+    seed: int
+    results_dir: Path
+
+
+def parse_args(argv: list[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Load ChatBridge with simulated customers and compare it with talking to "
+        "the Connect emulator directly. Exits 0 whatever the figures; non-zero only if the "
+        "stack does not start.",
+    )
+    parser.add_argument("--chats", type=int, default=1000, help="customers through ChatBridge")
+    parser.add_argument(
+        "--direct-chats",
+        type=int,
+        default=None,
+        help="customers straight to the emulator (default: --chats; 0 skips that phase)",
+    )
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
+    parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
+    parser.add_argument("--ramp-rate", type=float, default=100.0, help="new chats per second")
+    parser.add_argument("--drain", type=float, default=10.0, help="wait for last echoes, s")
+    parser.add_argument(
+        "--connect-timeout", type=float, default=60.0, help="seconds to get one chat going"
+    )
+    parser.add_argument(
+        "--runaway-ms",
+        type=float,
+        default=1000.0,
+        help="a second whose median latency exceeds this counts as the run breaking",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    args = parser.parse_args(argv)
+    if args.chats < 0 or (args.direct_chats is not None and args.direct_chats < 0):
+        parser.error("chat counts must be >= 0")
+    for name in ("interval", "duration", "ramp_rate", "connect_timeout"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be > 0")
+    return Options(
+        chats=args.chats,
+        direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
+        interval=args.interval,
+        duration=args.duration,
+        ramp_rate=args.ramp_rate,
+        drain=args.drain,
+        connect_timeout=args.connect_timeout,
+        runaway_ms=args.runaway_ms,
+        seed=args.seed,
+        results_dir=args.results_dir,
+    )

@@ -1,0 +1,49 @@
+"""Memory and CPU of a process, read from /proc so that no extra package is needed."""
+
+import os
+from dataclasses import dataclass
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int | None:
+    """Resident set size (VmRSS), or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time the process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, man 5 proc).
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass
+class CpuMeter:
+    """CPU share of some processes between start() and stop(), in % of one core."""
+
+    pids: dict[str, int]
+
+    def start(self, now: float) -> None:
+        self._started = now
+        self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self, now: float) -> dict[str, float]:
+        elapsed = max(now - self._started, 1e-9)
+        shares: dict[str, float] = {}
+        for name, pid in self.pids.items():
+            before, after = self._before.get(name), cpu_seconds(pid)
+            if before is not None and after is not None:
+                shares[name] = round(100 * (after - before) / elapsed, 1)
+        return shares

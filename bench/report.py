@@ -1,0 +1,281 @@
+"""Turns the raw figures into the report: summary, targets, breaks, JSON, PNG and text.
+
+The targets are the ones ChatBridge is held to on a 2-core machine: at 1,000 chats it may add
+at most 3 ms at the median and 15 ms at p99 to the send → echo path, and daphne may hold at
+most 60 KiB of RSS per connected chat.
+"""
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.options import Options
+from bench.plot import plot_latencies
+from bench.stats import PhaseStats, summarize
+
+TARGET_CHATS = 1000
+TARGETS = (
+    ("added p50 latency", "added_p50_ms", 3.0, "ms"),
+    ("added p99 latency", "added_p99_ms", 15.0, "ms"),
+    ("daphne RSS per chat", "rss_per_chat_kib", 60.0, "KiB"),
+)
+NAMES = {"direct": "direct (emulator)", "bridge": "through ChatBridge"}
+
+
+def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
+    window = options.duration
+    return {
+        "planned_chats": stats.planned,
+        "connected_at_window_start": stats.extra.get("connected_at_window_start", 0),
+        "connected_peak": stats.connected_peak,
+        "connect_failures": dict(stats.connect_failures),
+        "errors": dict(stats.errors),
+        "sent_in_window": stats.sent_in_window,
+        "echoed_in_window": stats.echoed_in_window,
+        "sent_total": stats.sent_total,
+        "echoed_total": stats.echoed_total,
+        "sent_per_s": round(stats.sent_in_window / window, 2),
+        "echoed_per_s": round(stats.echoed_in_window / window, 2),
+        "latency_ms": summarize(stats.latencies_ms),
+        "setup_ms": {step: summarize(values) for step, values in stats.setup_ms.items()},
+        "cpu_percent_of_one_core": stats.extra.get("cpu_percent", {}),
+        "bench_loop_lag_ms": stats.extra.get("loop_lag_ms", {}),
+        "break": find_break(stats, options.runaway_ms),
+        "timeline": stats.timeline_rows(),
+    }
+
+
+def find_break(stats: PhaseStats, runaway_ms: float) -> dict[str, Any] | None:
+    """The first second with a connect failure, an error or a runaway median, and the load
+    at that moment; None if the phase ran clean."""
+    rows = stats.timeline_rows()
+    for index, row in enumerate(rows):
+        reasons = []
+        if row["connect_failures"]:
+            reasons.append(f"{row['connect_failures']} connect failure(s)")
+        if row["errors"]:
+            reasons.append(f"{row['errors']} error(s)")
+        if row["p50_ms"] is not None and row["p50_ms"] > runaway_ms:
+            reasons.append(f"median latency {row['p50_ms']:.0f} ms > {runaway_ms:.0f} ms")
+        if reasons:
+            recent = rows[max(0, index - 4) : index + 1]
+            return {
+                "t_s": row["t"],
+                "connected_chats": row["connected"],
+                "send_rate_per_s": round(sum(r["sent"] for r in recent) / len(recent), 1),
+                "reasons": reasons,
+            }
+    return None
+
+
+def _git_commit() -> str | None:
+    git = shutil.which("git")
+    if git is None:
+        return None
+    result = subprocess.run(
+        [git, "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent,
+        check=False,
+    )
+    return result.stdout.strip() or None
+
+
+def _kib(value: int | None) -> float | None:
+    return round(value / 1024, 1) if value is not None else None
+
+
+def build(
+    raw: dict[str, Any], options: Options, daphne_log: str, started_at: datetime
+) -> dict[str, Any]:
+    phases: dict[str, PhaseStats] = raw["phases"]
+    summaries = {name: phase_summary(stats, options) for name, stats in phases.items()}
+    rss = raw["rss"]
+    comparison: dict[str, Any] = {}
+    if "direct" in summaries and "bridge" in summaries:
+        direct, bridge = summaries["direct"]["latency_ms"], summaries["bridge"]["latency_ms"]
+        if direct.get("count") and bridge.get("count"):
+            for key in ("p50", "p95", "p99", "max"):
+                comparison[f"added_{key}_ms"] = round(bridge[key] - direct[key], 3)
+                comparison[f"ratio_{key}"] = round(bridge[key] / max(direct[key], 1e-9), 2)
+    memory: dict[str, Any] = {
+        key: _kib(value) for key, value in rss.items() if key != "connected_chats"
+    }
+    memory = {f"{key}_kib": value for key, value in memory.items()}
+    chats = rss.get("connected_chats") or 0
+    if chats and rss.get("connected") and rss.get("idle"):
+        memory["per_chat_kib"] = round((rss["connected"] - rss["idle"]) / chats / 1024, 1)
+        comparison["rss_per_chat_kib"] = memory["per_chat_kib"]
+    memory["connected_chats"] = chats
+    targets = []
+    for label, key, limit, unit in TARGETS:
+        value = comparison.get(key)
+        targets.append(
+            {
+                "target": label,
+                "limit": limit,
+                "unit": unit,
+                "value": value,
+                "result": "n/a" if value is None else ("PASS" if value <= limit else "MISS"),
+                "at_chats": options.chats,
+                "target_chats": TARGET_CHATS,
+            }
+        )
+    log_lines = daphne_log.splitlines()
+    return {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+        "commit": _git_commit(),
+        "machine": {"cpus": _cpu_count(), "python": platform.python_version()},
+        "options": {
+            key: str(value) if isinstance(value, Path) else value
+            for key, value in asdict(options).items()
+        },
+        "method": {
+            "phases": "sequential: direct first, then the emulator is reset, then ChatBridge",
+            "direct_send": "httpx.AsyncClient POST /participant/message (SendMessage's REST call)",
+            "direct_setup": "boto3 StartChatContact + CreateParticipantConnection in a thread pool",
+            "bridge_start_chat": "chatbridge.chats.service.ChatService.start_chat in the bench",
+            "latency": "send (ws send frame / HTTP POST) to the agent's echo on the websocket; "
+            "only messages sent in the steady window after the ramp count",
+        },
+        "phases": summaries,
+        "comparison": comparison,
+        "daphne_rss": memory,
+        "targets": targets,
+        "stack_alive_at_end": raw["stack_alive"],
+        "daphne_log": {
+            "lines": len(log_lines),
+            "errors": sum(" ERROR " in line or "Traceback" in line for line in log_lines),
+            "warnings": sum(" WARNING " in line for line in log_lines),
+            "first_problems": [
+                line for line in log_lines if " ERROR " in line or " WARNING " in line
+            ][:10],
+        },
+    }
+
+
+def _cpu_count() -> int | None:
+    import os
+
+    return os.cpu_count()
+
+
+def write(report: dict[str, Any], latencies: dict[str, list[float]], results_dir: Path) -> Path:
+    """Writes <timestamp>.json, latest.json and latest.png; returns the timestamped path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = report["started_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = results_dir / f"{stamp}.json"
+    text = json.dumps(report, indent=2)
+    path.write_text(text)
+    (results_dir / "latest.json").write_text(text)
+    options = report["options"]
+    title = (
+        f"send → echo latency, {options['chats']} chats via ChatBridge / "
+        f"{options['direct_chats']} direct, one message per {options['interval']:g} s each"
+    )
+    if plot_latencies(latencies, title, results_dir / f"{stamp}.png"):
+        shutil.copyfile(results_dir / f"{stamp}.png", results_dir / "latest.png")
+    return path
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render(report: dict[str, Any]) -> str:
+    options = report["options"]
+    lines = [
+        "",
+        f"ChatBridge bench ({report['started_at']}, commit {report['commit']}, "
+        f"{report['machine']['cpus']} CPUs)",
+        f"  {options['chats']} chats through ChatBridge, {options['direct_chats']} direct; "
+        f"one message per {options['interval']:g} s each; {options['duration']:g} s steady "
+        f"window after a ramp of {options['ramp_rate']:g} chats/s",
+        "  phases ran one after the other (direct first), each with the machine to itself",
+        "",
+        f"  {'send → echo (ms)':<22}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}"
+        f"{'msg/s':>8}{'errors':>8}{'conn.fail':>10}",
+    ]
+    for name, phase in report["phases"].items():
+        latency = phase["latency_ms"]
+        lines.append(
+            f"  {NAMES.get(name, name):<22}{_fmt(latency.get('p50'), 2):>8}"
+            f"{_fmt(latency.get('p95'), 2):>8}{_fmt(latency.get('p99'), 2):>8}"
+            f"{_fmt(latency.get('max'), 1):>9}{phase['echoed_per_s']:>8.1f}"
+            f"{sum(phase['errors'].values()):>8}{sum(phase['connect_failures'].values()):>10}"
+        )
+    comparison = report["comparison"]
+    if "added_p50_ms" in comparison:
+        lines.append(
+            f"  {'added by ChatBridge':<22}"
+            + "".join(
+                f"{'+' + _fmt(comparison[f'added_{key}_ms'], 2):>{width}}"
+                for key, width in (("p50", 8), ("p95", 8), ("p99", 8), ("max", 9))
+            )
+        )
+        lines.append(
+            f"  {'ratio':<22}"
+            + "".join(
+                f"{_fmt(comparison[f'ratio_{key}'], 1) + 'x':>{width}}"
+                for key, width in (("p50", 8), ("p95", 8), ("p99", 8), ("max", 9))
+            )
+        )
+    lines.append("")
+    for name, phase in report["phases"].items():
+        problems = {
+            **phase["errors"],
+            **{f"connect:{k}": v for k, v in phase["connect_failures"].items()},
+        }
+        if problems:
+            lines.append(f"  {NAMES.get(name, name)} problems: {problems}")
+        cpu = ", ".join(f"{k} {v:.0f}%" for k, v in phase["cpu_percent_of_one_core"].items())
+        lag = phase["bench_loop_lag_ms"]
+        lines.append(
+            f"  {NAMES.get(name, name)}: CPU (% of one core) {cpu}; bench loop lag p99 "
+            f"{_fmt(lag.get('p99'))} ms"
+        )
+        setup = ", ".join(
+            f"{step} p50 {_fmt(s.get('p50'))} / p99 {_fmt(s.get('p99'))} ms"
+            for step, s in phase["setup_ms"].items()
+        )
+        lines.append(f"    setup: {setup}")
+        if phase["break"]:
+            broke = phase["break"]
+            lines.append(
+                f"    first trouble at t={broke['t_s']} s with {broke['connected_chats']} chats "
+                f"connected, {broke['send_rate_per_s']} msg/s: {'; '.join(broke['reasons'])}"
+            )
+    memory = report["daphne_rss"]
+    lines.append(
+        f"  daphne RSS: cold {_fmt(memory.get('cold_idle_kib', 0) / 1024 if memory.get('cold_idle_kib') else None)} MiB, "
+        f"idle after warm-up {_fmt((memory.get('idle_kib') or 0) / 1024)} MiB, "
+        f"{memory.get('connected_chats')} chats connected "
+        f"{_fmt((memory.get('connected_kib') or 0) / 1024)} MiB, end of window "
+        f"{_fmt((memory.get('end_of_window_kib') or 0) / 1024)} MiB → "
+        f"{_fmt(memory.get('per_chat_kib'))} KiB per chat"
+    )
+    log = report["daphne_log"]
+    if log["errors"] or log["warnings"]:
+        lines.append(
+            f"  daphne log: {log['errors']} errors, {log['warnings']} warnings (bench/results/latest-daphne.log)"
+        )
+    lines.append("")
+    for target in report["targets"]:
+        note = ""
+        if target["at_chats"] != target["target_chats"]:
+            note = f" (target is for {target['target_chats']} chats; this run had {target['at_chats']})"
+        lines.append(
+            f"  {target['result']:<5} {target['target']}: {_fmt(target['value'], 2)} {target['unit']} "
+            f"(≤ {target['limit']:g} {target['unit']}){note}"
+        )
+    if not report["stack_alive_at_end"]:
+        lines.append("  WARNING: a process of the stack died during the run")
+    return "\n".join(lines)

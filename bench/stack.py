@@ -1,0 +1,176 @@
+"""The stack under test, as child processes on free ports of 127.0.0.1.
+
+A private redis-server, the Connect emulator with an echo agent that answers at once, and
+daphne serving ChatBridge with a migrated SQLite database in a temporary directory. The rate
+limits are raised so that they never throttle the load: the bench measures the path, not the
+limits. Everything started here is stopped by stop(), whatever state start() reached.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from chatbridge.devservices import EmulatorProcess, RedisServer, free_port, stop_process
+
+ROOT = Path(__file__).resolve().parent.parent
+HEALTH_TIMEOUT = 60.0
+
+# Far above what any bench run sends, so that no limit answers rate_limited.
+UNTHROTTLED = {
+    "CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE": "1000000",
+    "CHATBRIDGE_WS_MESSAGES_PER_SECOND": "10000",
+    "CHATBRIDGE_WS_MESSAGE_BURST": "10000",
+    "CHATBRIDGE_WS_IDLE_TIMEOUT": "3600",
+    "CHATBRIDGE_WS_AUTH_TIMEOUT": "60",
+}
+
+
+class StackFailed(RuntimeError):
+    """The stack did not come up; the bench cannot run."""
+
+
+class Stack:
+    def __init__(self, origin: str, log_dir: Path) -> None:
+        self.origin = origin
+        self.log_dir = log_dir
+        self.workdir = ""
+        self.redis: RedisServer | None = None
+        self.emulator: EmulatorProcess | None = None
+        self.daphne: subprocess.Popen | None = None
+        self.daphne_log: Path | None = None
+        self.port = 0
+        self.env: dict[str, str] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/chat/"
+
+    @property
+    def emulator_url(self) -> str:
+        assert self.emulator is not None
+        return self.emulator.url
+
+    def pids(self) -> dict[str, int]:
+        found = {"bench": os.getpid()}
+        for name, process in (
+            ("daphne", self.daphne),
+            ("emulator", self.emulator and self.emulator.process),
+            ("redis", self.redis and self.redis.process),
+        ):
+            if process is not None:
+                found[name] = process.pid
+        return found
+
+    def start(self) -> None:
+        """Starts redis, the emulator and daphne; raises StackFailed with the reason."""
+        try:
+            self.workdir = tempfile.mkdtemp(prefix="chatbridge-bench-")
+            self.redis = RedisServer().start()
+            self.emulator = EmulatorProcess(
+                agent="echo", extra_args=("--agent-join-delay", "0", "--echo-delay", "0")
+            ).start()
+            self.env = self._environment()
+            self._migrate()
+            self._start_daphne()
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            raise StackFailed(str(error)) from error
+
+    def _environment(self) -> dict[str, str]:
+        assert self.redis is not None and self.emulator is not None
+        return {
+            "DJANGO_SETTINGS_MODULE": "chatbridge.settings",
+            "DEBUG": "1",
+            "LOG_LEVEL": "WARNING",
+            "REDIS_URL": self.redis.url,
+            "DATABASE_URL": f"sqlite:///{self.workdir}/bench.sqlite3",
+            "CONNECT_ENDPOINT_URL": self.emulator.url,
+            "CONNECT_PARTICIPANT_ENDPOINT_URL": self.emulator.url,
+            "AWS_ACCESS_KEY_ID": "emulator",
+            "AWS_SECRET_ACCESS_KEY": "emulator",
+            "CHATBRIDGE_ALLOWED_ORIGINS": self.origin,
+            **UNTHROTTLED,
+        }
+
+    def _migrate(self) -> None:
+        result = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if result.returncode != 0:
+            raise StackFailed("manage.py migrate failed:\n" + result.stdout + result.stderr)
+
+    def _start_daphne(self) -> None:
+        self.port = free_port()
+        self.daphne_log = Path(self.workdir) / "daphne.log"
+        with open(self.daphne_log, "wb") as log:
+            self.daphne = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                 "chatbridge.asgi:application"],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while True:
+            if self.daphne.poll() is not None:
+                raise StackFailed(
+                    f"daphne exited with {self.daphne.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise StackFailed(f"daphne was not healthy within {HEALTH_TIMEOUT:.0f} s")
+            time.sleep(0.2)
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.daphne_log is None or not self.daphne_log.exists():
+            return ""
+        return "\n".join(self.daphne_log.read_text(errors="replace").splitlines()[-lines:])
+
+    def alive(self) -> bool:
+        return all(
+            process is not None and process.poll() is None
+            for process in (
+                self.daphne,
+                self.emulator and self.emulator.process,
+                self.redis and self.redis.process,
+            )
+        )
+
+    def reset_emulator(self) -> None:
+        """Forgets every chat of the emulator, so the next phase starts from a clean one."""
+        request = urllib.request.Request(f"{self.emulator_url}/_emulator/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def stop(self) -> None:
+        """Stops daphne, the emulator and redis (in that order), and keeps daphne's log."""
+        stop_process(self.daphne)
+        self.daphne = None
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.daphne_log is not None and self.daphne_log.exists():
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.daphne_log, self.log_dir / "latest-daphne.log")
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
