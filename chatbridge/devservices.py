@@ -9,6 +9,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,20 @@ from urllib.parse import urlparse
 import redis
 
 STARTUP_TIMEOUT = 30.0
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, ask for SIGTERM when the parent dies."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def child_options() -> dict[str, object]:
+    """Popen options for a service child: its own session, so a terminal's Ctrl-C reaches
+    only the parent, which stops the children in order; and no orphans if the parent dies."""
+    return {"start_new_session": True, "preexec_fn": _die_with_parent}
 
 
 def free_port() -> int:
@@ -76,6 +91,7 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            **child_options(),
         )  # fmt: skip
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not redis_answers(self.url):
@@ -138,6 +154,7 @@ class EmulatorProcess:
             stderr=subprocess.STDOUT,
             text=True,
             cwd=Path(__file__).resolve().parent.parent,
+            **child_options(),
         )  # fmt: skip
         assert self.process.stdout is not None
         lines = []

@@ -11,7 +11,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from chatbridge.devservices import EmulatorProcess, redis_for, stop_process
+from chatbridge.devservices import EmulatorProcess, child_options, redis_for, stop_process
 
 
 class Command(BaseCommand):
@@ -52,6 +52,7 @@ class Command(BaseCommand):
                 [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
                  "chatbridge.asgi:application"],
                 env=env,
+                **child_options(),
             )  # fmt: skip
             base = f"http://{host}:{port}"
             self._wait_until_healthy(base, server, stopping)
