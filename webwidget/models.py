@@ -1,0 +1,125 @@
+"""A widget: one embedding of the chat bubble, with its look, its form and its trust rules.
+
+Each site or app gets its own widget id. What a browser may learn (title, colours, form
+fields) is served as public configuration; the secrets (identity verification, webhooks)
+never leave the server.
+"""
+
+import secrets
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+
+DEFAULT_ATTACHMENT_TYPES = (
+    "csv doc docx heic jfif jpeg jpg mov mp4 pdf png ppt pptx rtf txt wav xls xlsx"
+)
+COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")
+
+
+def default_prechat_fields() -> list[dict]:
+    return [{"name": "name", "label": "Name", "type": "text", "required": True}]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def normalize_origin(value: str) -> str:
+    """scheme://host[:port], lowercased, as browsers send it in the Origin header."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ValidationError(f"{value!r} is not an origin like https://www.example.com")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Widget(models.Model):
+    class Position(models.TextChoices):
+        RIGHT = "right", "Bottom right"
+        LEFT = "left", "Bottom left"
+
+    widget_id = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    enabled = models.BooleanField(default=True)
+
+    title = models.CharField(max_length=80, default="Chat with us")
+    greeting = models.CharField(max_length=300, blank=True, default="Hi! How can we help?")
+    primary_color = models.CharField(max_length=7, default="#1f6feb", validators=[COLOR])
+    text_color = models.CharField(max_length=7, default="#ffffff", validators=[COLOR])
+    position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
+    logo_url = models.URLField(blank=True)
+    locale = models.CharField(
+        max_length=16, default="auto", help_text="A language code, or 'auto' for the browser's."
+    )
+    prechat_fields = models.JSONField(
+        default=default_prechat_fields,
+        blank=True,
+        help_text='A list of {"name", "label", "type": text|email|tel|select, "required", '
+        '"options"}; each answer becomes a contact attribute.',
+    )
+    attachment_types = models.CharField(
+        max_length=300,
+        default=DEFAULT_ATTACHMENT_TYPES,
+        help_text="File extensions customers may send, separated by spaces.",
+    )
+    allowed_origins = models.TextField(
+        blank=True,
+        help_text="Origins of the sites that may embed this widget or call the API for it, "
+        "one per line (https://www.example.com).",
+    )
+
+    require_identity = models.BooleanField(
+        default=False,
+        help_text="Chats start only with an identity token signed by the site's own backend.",
+    )
+    identity_secret = models.CharField(max_length=128, default=new_secret)
+    webhook_url = models.URLField(blank=True)
+    webhook_secret = models.CharField(max_length=128, default=new_secret)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.widget_id})"
+
+    def clean(self) -> None:
+        try:
+            self.allowed_origins = "\n".join(self.origins())
+        except ValidationError as error:
+            raise ValidationError({"allowed_origins": error.messages}) from None
+
+    def origins(self) -> list[str]:
+        return [
+            normalize_origin(line) for line in self.allowed_origins.splitlines() if line.strip()
+        ]
+
+    def allows_origin(self, origin: str | None) -> bool:
+        if not origin:
+            return False
+        try:
+            return normalize_origin(origin) in self.origins()
+        except ValidationError:
+            return False
+
+    def extensions(self) -> list[str]:
+        return sorted({ext.lower().lstrip(".") for ext in self.attachment_types.split() if ext})
+
+    def public_config(self) -> dict:
+        """What any browser may read: no secrets, no webhook address."""
+        return {
+            "widget_id": self.widget_id,
+            "title": self.title,
+            "greeting": self.greeting,
+            "primary_color": self.primary_color,
+            "text_color": self.text_color,
+            "position": self.position,
+            "logo_url": self.logo_url,
+            "locale": self.locale,
+            "prechat_fields": self.prechat_fields,
+            "attachment_types": self.extensions(),
+            "require_identity": self.require_identity,
+        }
