@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install migrate run test lint format bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install migrate run test lint format bench browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatBridge needs Python 3.11 or newer")'
@@ -30,7 +32,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install lint
+# Browser tests drive Debian's chromium; install it where this machine can (root with apt).
+browser:
+	@test -x $(CHROMIUM) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "Note: no $(CHROMIUM); browser tests will be skipped (install Debian's chromium to run them)."
+
+test: install lint browser
 	$(BIN)/python -m pytest
 
 bench: install
