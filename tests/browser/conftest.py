@@ -1,0 +1,135 @@
+"""Browser tests: Debian's chromium driven by Playwright, against a live daphne.
+
+The live server is a real daphne process sharing the test run's Redis and Connect emulator,
+with a file SQLite database of its own (migrated here). Screenshots go to test-artifacts/.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chatbridge.devservices import (
+    EmulatorProcess,
+    RedisServer,
+    child_options,
+    free_port,
+    stop_process,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+
+    def manage(self, *args: str) -> str:
+        """Runs a management command against the live server's database."""
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI"):
+            pytest.fail(f"Browser tests need chromium at {CHROMIUM}; .ci/run installs it.")
+        pytest.skip(f"No chromium at {CHROMIUM} (apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh browser context and page; a screenshot is saved when the test ends."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = request.node.name.replace("/", "_").replace("[", "-").replace("]", "")
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    redis_server: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
+) -> Iterator[LiveServer]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    database = tmp_path_factory.mktemp("live") / "db.sqlite3"
+    env = dict(
+        os.environ,
+        DJANGO_SETTINGS_MODULE="chatbridge.settings",
+        DEBUG="1",
+        LOG_LEVEL="WARNING",
+        DATABASE_URL=f"sqlite:///{database}",
+        REDIS_URL=redis_server.url,
+        CONNECT_ENDPOINT_URL=emulator_server.url,
+        CONNECT_PARTICIPANT_ENDPOINT_URL=emulator_server.url,
+        AWS_ACCESS_KEY_ID="emulator",
+        AWS_SECRET_ACCESS_KEY="emulator",
+        CHATBRIDGE_ALLOWED_ORIGINS=f"{url},http://localhost:{port}",
+        CHATBRIDGE_REDIS_PREFIX="live",
+    )
+    server = LiveServer(url=url, env=env)
+    server.manage("migrate", "--noinput", "-v0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "chatbridge.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        **child_options(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError("the live daphne did not start")
+        time.sleep(0.1)
+    yield server
+    stop_process(process)
