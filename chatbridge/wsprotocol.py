@@ -17,19 +17,12 @@ PROTOCOL_VERSION = 1
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class ProtocolError(ChatBridgeError):
+class ProtocolError(InvalidInput):
     """A frame the protocol does not allow. The connection stays open."""
 
     def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, field=field)
         self.code = code
-        self.field = field
-
-    def as_dict(self) -> dict[str, object]:
-        data = super().as_dict()
-        if self.field:
-            data["field"] = self.field
-        return data
 
 
 class _Frame(BaseModel):
@@ -123,8 +116,6 @@ def error_frame(error: ChatBridgeError, ref: str | None = None) -> dict[str, Any
     frame: dict[str, Any] = {"type": "error", **error.as_dict()}
     if isinstance(error, Throttled | RateLimited):
         frame["retry_after"] = error.retry_after
-    if isinstance(error, InvalidInput) and error.field:
-        frame["field"] = error.field
     if ref is not None:
         frame["ref"] = ref
     return frame

@@ -4,27 +4,10 @@ import json
 
 import pytest
 
-from chatbridge.runtime import get_runtime, stop_runtime
 from tests.support.ws_client import ChatClient, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fast_timings(settings):
-    settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = 0.05
-    settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX = 0.5
-    settings.CHATBRIDGE_LEASE_TTL = 2.0
-    settings.CHATBRIDGE_SUPERVISOR_INTERVAL = 0.2
-    settings.CHATBRIDGE_RECEIPT_DELAY = 0.05
-
-
-@pytest.fixture
-async def runtime(redis_client, emulator):
-    runtime = get_runtime()
-    yield runtime
-    await stop_runtime()
 
 
 @pytest.fixture

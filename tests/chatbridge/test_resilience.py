@@ -13,14 +13,7 @@ from chatbridge.redis_options import channel_layer_hosts
 from chatbridge.runtime import get_runtime, stop_runtime
 from tests.support.ws_client import ChatClient, is_agent_message
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def fast_timings(settings):
-    settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = 0.05
-    settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX = 0.5
-    settings.CHATBRIDGE_SUPERVISOR_INTERVAL = 0.2
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_relay")]
 
 
 @pytest.fixture
