@@ -1,8 +1,8 @@
 """`manage.py relay` claims active chats and stops cleanly on SIGTERM."""
 
+import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,21 +26,24 @@ async def test_relay_process_takes_the_upstream_of_an_active_chat(
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CHATBRIDGE_RUN_ARCHIVER="0",
     )
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "relay"],
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        "relay",
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
+    lease = runtime.supervisor.lease(chat.session.chat_id)
     try:
         assert process.stdout is not None
-        assert "Relay running" in process.stdout.readline()
-        lease = runtime.supervisor.lease(chat.session.chat_id)
+        async with asyncio.timeout(30):
+            assert b"Relay running" in await process.stdout.readline()
         holder = await runtime.service.store.redis.get(lease.key)
         assert holder is not None and holder.decode() != runtime.supervisor.owner
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
     assert await runtime.service.store.redis.get(lease.key) is None
