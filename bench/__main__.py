@@ -28,7 +28,7 @@ async def _cancel_on_sigterm(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     started_at = datetime.now(UTC)
-    stack = Stack(ORIGIN, options.results_dir)
+    stack = Stack(ORIGIN, options.results_dir, options.server_env)
     daphne_log = ""
     try:
         print("Starting redis-server, the Connect emulator and daphne…", file=sys.stderr)

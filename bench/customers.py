@@ -98,6 +98,8 @@ class PhasePlan:
     duration: float
     drain: float
     connect_timeout: float
+    max_connecting: int
+    ramp_timeout: float
 
 
 class Population:
@@ -112,6 +114,9 @@ class Population:
         self.random = random.Random(seed)
         self._stop = asyncio.Event()
         self._ready = [asyncio.Event() for _ in customers]
+        # At most this many chats being set up at once: the ramp slows to what the server
+        # sustains instead of piling up attempts that all time out.
+        self._connecting = asyncio.Semaphore(plan.max_connecting)
 
     async def run(
         self,
@@ -125,11 +130,13 @@ class Population:
             for i, (customer, ready) in enumerate(zip(self.customers, self._ready, strict=True))
         ]
         try:
-            # Every attempt ends by its connect timeout; the bound only guards against a bug.
-            ramp_bound = len(self.customers) / plan.ramp_rate + plan.connect_timeout + 5
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(ramp_bound):
+                async with asyncio.timeout(plan.ramp_timeout):
                     await asyncio.gather(*(ready.wait() for ready in self._ready))
+            ramp = time.perf_counter() - started
+            self.stats.extra["ramp_s"] = round(ramp, 2)
+            self.stats.extra["ramp_chats_per_s"] = round(self.stats.connected / ramp, 1)
+            self.stats.extra["ramp_complete"] = all(ready.is_set() for ready in self._ready)
             if on_connected is not None:
                 await on_connected()
             window_start = time.perf_counter()
@@ -155,7 +162,7 @@ class Population:
         """One customer's life: wait for its turn, connect, then send until told to stop."""
         await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
         try:
-            async with asyncio.timeout(self.plan.connect_timeout):
+            async with self._connecting, asyncio.timeout(self.plan.connect_timeout):
                 await customer.connect()
         except ConnectFailed as failure:
             self.stats.on_connect_failure(failure.kind)

@@ -16,9 +16,12 @@ class Options:
     ramp_rate: float
     drain: float
     connect_timeout: float
+    max_connecting: int
+    ramp_timeout: float
     runaway_ms: float
     seed: int
     results_dir: Path
+    server_env: dict[str, str]
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -43,6 +46,18 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--connect-timeout", type=float, default=60.0, help="seconds to get one chat going"
     )
     parser.add_argument(
+        "--max-connecting",
+        type=int,
+        default=50,
+        help="chats being set up at once; the ramp slows down to what the server sustains",
+    )
+    parser.add_argument(
+        "--ramp-timeout",
+        type=float,
+        default=300.0,
+        help="seconds after which the steady window starts whoever is connected",
+    )
+    parser.add_argument(
         "--runaway-ms",
         type=float,
         default=1000.0,
@@ -50,12 +65,33 @@ def parse_args(argv: list[str] | None = None) -> Options:
     )
     parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the server (and the bench's chat service), e.g. "
+        "CHATBRIDGE_RUN_ARCHIVER=0; repeatable",
+    )
     args = parser.parse_args(argv)
     if args.chats < 0 or (args.direct_chats is not None and args.direct_chats < 0):
         parser.error("chat counts must be >= 0")
-    for name in ("interval", "duration", "ramp_rate", "connect_timeout"):
+    for name in (
+        "interval",
+        "duration",
+        "ramp_rate",
+        "connect_timeout",
+        "max_connecting",
+        "ramp_timeout",
+    ):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0")
+    server_env = {}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--server-env takes NAME=VALUE, not {item!r}")
+        server_env[name] = value
     return Options(
         chats=args.chats,
         direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
@@ -64,7 +100,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
         ramp_rate=args.ramp_rate,
         drain=args.drain,
         connect_timeout=args.connect_timeout,
+        max_connecting=args.max_connecting,
+        ramp_timeout=args.ramp_timeout,
         runaway_ms=args.runaway_ms,
         seed=args.seed,
         results_dir=args.results_dir,
+        server_env=server_env,
     )

@@ -34,6 +34,9 @@ def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
         "planned_chats": stats.planned,
         "connected_at_window_start": stats.extra.get("connected_at_window_start", 0),
         "connected_peak": stats.connected_peak,
+        "ramp_s": stats.extra.get("ramp_s"),
+        "ramp_chats_per_s": stats.extra.get("ramp_chats_per_s"),
+        "ramp_complete": stats.extra.get("ramp_complete"),
         "connect_failures": dict(stats.connect_failures),
         "errors": dict(stats.errors),
         "sent_in_window": stats.sent_in_window,
@@ -247,6 +250,10 @@ def render(report: dict[str, Any]) -> str:
             for step, s in phase["setup_ms"].items()
         )
         lines.append(f"    setup: {setup}")
+        lines.append(
+            f"    ramp: {phase['connected_at_window_start']} chats connected in {phase['ramp_s']} s "
+            f"({phase['ramp_chats_per_s']} chats/s)"
+        )
         if phase["break"]:
             broke = phase["break"]
             lines.append(

@@ -66,6 +66,8 @@ def plan_of(options: Options) -> PhasePlan:
         duration=options.duration,
         drain=options.drain,
         connect_timeout=options.connect_timeout,
+        max_connecting=options.max_connecting,
+        ramp_timeout=options.ramp_timeout,
     )
 
 

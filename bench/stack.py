@@ -35,8 +35,11 @@ class StackFailed(RuntimeError):
 
 
 class Stack:
-    def __init__(self, origin: str, log_dir: Path) -> None:
+    def __init__(
+        self, origin: str, log_dir: Path, server_env: dict[str, str] | None = None
+    ) -> None:
         self.origin = origin
+        self.server_env = dict(server_env or {})
         self.log_dir = log_dir
         self.workdir = ""
         self.redis: RedisServer | None = None
@@ -98,6 +101,7 @@ class Stack:
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "CHATBRIDGE_ALLOWED_ORIGINS": self.origin,
             **UNTHROTTLED,
+            **self.server_env,
         }
 
     def _migrate(self) -> None:
