@@ -63,6 +63,14 @@ class _Reconnect(Exception):
     """The socket must be replaced (dropped, silent or about to expire)."""
 
 
+class _ChatOver(Exception):
+    """Connect said the chat ended."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Upstream:
     def __init__(
         self,
@@ -213,12 +221,6 @@ class Upstream:
             return
         session = await self.service.end(session, reason)
         await self.relay.ended(self.chat_id, session.ended_reason)
-
-
-class _ChatOver(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def _parse(raw: str | bytes) -> dict:
