@@ -72,6 +72,8 @@ if importlib.util.find_spec("connect_emulator") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chatbridge.cors.ApiCorsMiddleware",
+    "chatbridge.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -207,3 +209,35 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# REST API (/api/v1/), its identity tokens and webhooks.
+# Requests per minute: per client address, chat starts per address, and per chat.
+CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP = env_int(
+    "CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP", 600
+)
+CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP = env_int(
+    "CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP", 10
+)
+CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT = env_int(
+    "CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT", 300
+)
+# Behind a reverse proxy that sets X-Forwarded-For, rate-limit by its first address.
+CHATBRIDGE_API_TRUST_X_FORWARDED_FOR = env_bool("CHATBRIDGE_API_TRUST_X_FORWARDED_FOR", False)
+# Longest long-poll (GET .../events?wait=) and the SSE heartbeat interval, in seconds.
+CHATBRIDGE_API_MAX_WAIT = env_float("CHATBRIDGE_API_MAX_WAIT", 30.0)
+CHATBRIDGE_API_SSE_HEARTBEAT = env_float("CHATBRIDGE_API_SSE_HEARTBEAT", 15.0)
+# How long a history token reads its chat's archived transcript (seconds; 30 days).
+CHATBRIDGE_API_HISTORY_TOKEN_TTL = env_int("CHATBRIDGE_API_HISTORY_TOKEN_TTL", 30 * 24 * 3600)
+# Connect's attachment size limit.
+CHATBRIDGE_API_ATTACHMENT_MAX_BYTES = env_int(
+    "CHATBRIDGE_API_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024
+)
+# Identity tokens (JWT HS256): allowed clock skew and longest lifetime (exp - iat), seconds.
+CHATBRIDGE_IDENTITY_LEEWAY = env_int("CHATBRIDGE_IDENTITY_LEEWAY", 60)
+CHATBRIDGE_IDENTITY_MAX_LIFETIME = env_int("CHATBRIDGE_IDENTITY_MAX_LIFETIME", 3600)
+# Webhooks to each widget's webhook_url: every process delivers them unless told not to.
+CHATBRIDGE_RUN_WEBHOOKS = env_bool("CHATBRIDGE_RUN_WEBHOOKS", True)
+CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
+CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
+CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
+CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)

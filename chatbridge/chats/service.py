@@ -22,6 +22,8 @@ from chatbridge.connect import ConnectGateway, get_gateway
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
     MESSAGE_CONTENT_TYPES,
+    AttachmentDownload,
+    AttachmentUpload,
     ContentType,
     ParticipantConnection,
     SentItem,
@@ -247,6 +249,53 @@ class ChatService:
                 break
         unique = {item.id: item for item in items}
         return sorted(unique.values(), key=lambda item: item.absolute_time)
+
+    async def start_attachment_upload(
+        self,
+        session: ChatSession,
+        *,
+        name: str,
+        content_type: str,
+        size_bytes: int,
+        client_id: str | None = None,
+    ) -> AttachmentUpload:
+        """Asks Connect for a pre-signed upload URL; the caller checks size and type."""
+        name = _require_text(name, "name", max_length=256)
+        content_type = _require_text(content_type, "content_type", max_length=256)
+        client_id = _optional_token(client_id, "client_id")
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.start_attachment_upload(
+                token,
+                content_type=content_type,
+                size_bytes=size_bytes,
+                name=name,
+                client_token=client_id,
+            ),
+        )
+
+    async def complete_attachment_upload(
+        self, session: ChatSession, *, attachment_id: str, client_id: str | None = None
+    ) -> None:
+        """Tells Connect the upload is done; the attachment then appears in the chat."""
+        attachment_id = _require_text(attachment_id, "attachment_id", max_length=256)
+        client_id = _optional_token(client_id, "client_id")
+        await self._with_connection(
+            session,
+            lambda token: self.gateway.complete_attachment_upload(
+                token, attachment_ids=[attachment_id], client_token=client_id
+            ),
+        )
+
+    async def attachment_url(
+        self, session: ChatSession, *, attachment_id: str
+    ) -> AttachmentDownload:
+        """A short-lived download URL of an attachment of the chat."""
+        attachment_id = _require_text(attachment_id, "attachment_id", max_length=256)
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.get_attachment(token, attachment_id=attachment_id),
+        )
 
     async def disconnect(self, session: ChatSession) -> ChatSession:
         """The customer leaves: the chat ends for everyone. Safe to call twice."""

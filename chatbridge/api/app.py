@@ -1,0 +1,93 @@
+"""The REST API: /api/v1/, its OpenAPI schema (/api/v1/openapi.json) and docs (/api/v1/docs).
+
+Exceptions become problem+json here, once: ChatBridge's errors (chatbridge.errors and the
+API's own), ninja's validation and authentication errors, and anything unexpected (logged,
+answered as a bare 500 that says nothing of the cause).
+"""
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from chatbridge.api import problems
+from chatbridge.errors import ChatBridgeError
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+ChatBridge's REST API for mobile apps and server-side integrations: start an Amazon Connect
+chat, send messages idempotently, and read its events resumably (JSON pages, long-poll or
+Server-Sent Events). Authenticate chat calls with `Authorization: Bearer <session_token>`.
+Every error is `application/problem+json`. See docs/rest-api.md.
+"""
+
+
+class ChatBridgeApi(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """ninja's schema, with error answers declared as application/problem+json."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content") or {}
+                    if str(status)[:1] in {"4", "5"} and "application/json" in content:
+                        response["content"] = {
+                            problems.PROBLEM_CONTENT_TYPE: content.pop("application/json")
+                        }
+        return schema
+
+
+api = ChatBridgeApi(
+    title="ChatBridge REST API",
+    version="1.0.0",
+    description=DESCRIPTION,
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(ChatBridgeError)
+def _chatbridge_error(request: HttpRequest, error: ChatBridgeError) -> HttpResponse:
+    return problems.from_error(error)
+
+
+@api.exception_handler(ValidationError)
+def _validation_error(request: HttpRequest, error: ValidationError) -> HttpResponse:
+    return problems.from_validation(error.errors)
+
+
+@api.exception_handler(AuthenticationError)
+def _authentication_error(request: HttpRequest, error: AuthenticationError) -> HttpResponse:
+    return problems.from_error(problems.NotAuthenticated())
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    return problems.for_status(error.status_code, request)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, error: Http404) -> HttpResponse:
+    return problems.for_status(404, request)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
+    logger.exception("API request failed: %s %s", request.method, request.path)
+    return problems.for_status(500, request)
+
+
+def _register() -> None:
+    from chatbridge.api import attachments, chats, transcript, widgets
+
+    api.add_router("", chats.router)
+    api.add_router("", transcript.router)
+    api.add_router("", attachments.router)
+    api.add_router("", widgets.router)
+
+
+_register()

@@ -1,0 +1,289 @@
+"""Chats: start, status, end, send messages and events, read events (page, long-poll, SSE)."""
+
+import logging
+from dataclasses import asdict
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Header, Query, Router, Status
+
+from chatbridge import actions
+from chatbridge.api import limits
+from chatbridge.api.auth import chat_of, issue_history_token, session_auth
+from chatbridge.api.common import ERRORS
+from chatbridge.api.events import find_seq, sse_stream, wait_for_events
+from chatbridge.api.idempotency import IdempotencyRecord, check_key, digest, fingerprint
+from chatbridge.api.problems import OriginNotAllowed
+from chatbridge.api.schemas import (
+    Accepted,
+    ChatStatusOut,
+    EventsPageOut,
+    SendEventIn,
+    SendMessageIn,
+    SentMessageOut,
+    StartChatIn,
+    StartChatOut,
+)
+from chatbridge.chats.records import ChatSession
+from chatbridge.cors import own_origin
+from chatbridge.errors import InvalidInput
+from chatbridge.identity import IdentityRequired, verify_identity
+from chatbridge.runtime import get_runtime
+
+logger = logging.getLogger(__name__)
+
+router = Router(tags=["chats"])
+
+RESERVED_ATTRIBUTE_PREFIX = "identity_"
+
+
+def _enabled_widget(widget_id: str):
+    from webwidget.models import Widget
+
+    return Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+
+
+@router.post(
+    "/chats",
+    response={201: StartChatOut, **ERRORS},
+    auth=None,
+    summary="Start a chat",
+    description="Starts an Amazon Connect chat. With an `Idempotency-Key`, a retried start "
+    "returns the same chat (with a fresh session token).",
+)
+async def start_chat(
+    request: HttpRequest,
+    payload: StartChatIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+):
+    runtime = get_runtime()
+    idempotency_key = check_key(idempotency_key)
+    await limits.chat_starts(request)
+    widget = await sync_to_async(_enabled_widget)(payload.widget_id)
+    if widget is None:
+        raise InvalidInput("No enabled widget has this id.", field="widget_id")
+    origin = request.headers.get("Origin")
+    if origin and origin.lower() != own_origin(request) and not widget.allows_origin(origin):
+        raise OriginNotAllowed()
+    attributes = dict(payload.attributes or {})
+    for name in attributes:
+        if name.startswith(RESERVED_ATTRIBUTE_PREFIX):
+            raise InvalidInput(
+                f"Attribute names starting with {RESERVED_ATTRIBUTE_PREFIX!r} are reserved for "
+                "the verified identity.",
+                field=f"attributes.{name}",
+            )
+    subject = ""
+    if payload.identity is not None:
+        identity = verify_identity(
+            payload.identity, secret=widget.identity_secret, widget_id=widget.widget_id
+        )
+        attributes.update(identity.attributes())
+        subject = identity.sub
+    elif widget.require_identity:
+        raise IdentityRequired()
+    client_token = None
+    if idempotency_key is not None:
+        scope = digest(widget.widget_id, subject)
+        body = payload.dict()
+        body.pop("identity", None)
+        await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
+        client_token = digest("start", widget.widget_id, subject, idempotency_key)
+    started = await runtime.service.start_chat(
+        display_name=payload.display_name,
+        widget_id=widget.widget_id,
+        attributes=attributes,
+        initial_message=payload.initial_message,
+        client_token=client_token,
+    )
+    session = started.session
+    if session.is_active:
+        await runtime.supervisor.ensure(session.chat_id)
+    return Status(
+        201,
+        {
+            "chat_id": session.chat_id,
+            "session_token": started.session_token,
+            "expires_at": session.expires_at,
+            "status": session.status.value,
+            "participant_id": session.participant_id,
+            "display_name": session.display_name,
+            "history_token": issue_history_token(session.chat_id),
+        },
+    )
+
+
+async def _status(session: ChatSession) -> dict:
+    runtime = get_runtime()
+    cursor = await runtime.log.cursor(session.chat_id)
+    upstream = (
+        await runtime.relay.current_upstream_status(session.chat_id)
+        if session.is_active
+        else "closed"
+    )
+    return {
+        "chat_id": session.chat_id,
+        "status": session.status.value,
+        "ended_reason": session.ended_reason,
+        "display_name": session.display_name,
+        "created_at": session.created_at,
+        "last_seq": cursor.last_seq,
+        "upstream": upstream,
+    }
+
+
+@router.get(
+    "/chats/{chat_id}",
+    response={200: ChatStatusOut, **ERRORS},
+    auth=session_auth,
+    summary="A chat's status",
+)
+async def chat_status(request: HttpRequest, chat_id: str):
+    session = await chat_of(request, chat_id)
+    if session.is_active:
+        await get_runtime().supervisor.ensure(chat_id)
+    return await _status(session)
+
+
+@router.post(
+    "/chats/{chat_id}/end",
+    response={200: ChatStatusOut, **ERRORS},
+    auth=session_auth,
+    summary="End the chat (the customer leaves)",
+)
+async def end_chat(request: HttpRequest, chat_id: str):
+    session = await chat_of(request, chat_id)
+    ended = await actions.end_chat(get_runtime(), session)
+    return await _status(ended)
+
+
+@router.post(
+    "/chats/{chat_id}/messages",
+    response={201: SentMessageOut, **ERRORS},
+    auth=session_auth,
+    summary="Send a message",
+    description="With an `Idempotency-Key` (Connect's ClientToken), a retried send returns "
+    "the first result and the agent sees the message once.",
+)
+async def send_message(
+    request: HttpRequest,
+    chat_id: str,
+    payload: SendMessageIn,
+    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+):
+    session = await chat_of(request, chat_id)
+    runtime = get_runtime()
+    idempotency_key = check_key(idempotency_key)
+    record = None
+    if idempotency_key is not None:
+        record = IdempotencyRecord(f"send:{chat_id}", idempotency_key, fingerprint(payload.dict()))
+        stored = await record.claim()
+        if stored is not None:
+            return Status(201, stored)
+    sent, seq = await actions.send_message(
+        runtime,
+        session,
+        content=payload.content,
+        content_type=payload.content_type,
+        client_id=idempotency_key,
+        chat_limit=limits.message_limit(),
+    )
+    if seq is None:
+        seq = await find_seq(runtime.log, chat_id, sent.id)
+    result = {"id": sent.id, "seq": seq, "absolute_time": sent.absolute_time}
+    if record is not None:
+        await record.save(result)
+    return Status(201, result)
+
+
+@router.post(
+    "/chats/{chat_id}/events",
+    response={202: Accepted, **ERRORS},
+    auth=session_auth,
+    summary="Send typing or a delivered/read receipt",
+)
+async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
+    session = await chat_of(request, chat_id)
+    runtime = get_runtime()
+    if payload.type == "typing":
+        sent = await actions.send_typing(
+            runtime, session, interval=settings.CHATBRIDGE_TYPING_INTERVAL
+        )
+    else:
+        if not payload.message_id:
+            raise InvalidInput("A receipt needs the message_id it is about.", field="message_id")
+        sent = await actions.send_receipt(
+            runtime, session, message_id=payload.message_id, kind=payload.type
+        )
+    return Status(202, {"accepted": True, "sent": sent})
+
+
+@router.get(
+    "/chats/{chat_id}/events",
+    response={200: EventsPageOut, **ERRORS},
+    auth=session_auth,
+    summary="Events after a seq (a page, or a long-poll with wait=)",
+    description="The chat's events with seq > `after`, oldest first. With `wait` (seconds), "
+    "an empty answer waits until an event arrives or the chat ends. More events are waiting "
+    "when `last_seq` is above the last returned seq.",
+)
+async def read_events(
+    request: HttpRequest,
+    chat_id: str,
+    after: int = Query(0, ge=0, le=2**31 - 1),
+    limit: int = Query(100, ge=1, le=500),
+    wait: float = Query(0, ge=0, le=30),
+):
+    session = await chat_of(request, chat_id)
+    runtime = get_runtime()
+    if session.is_active:
+        await runtime.supervisor.ensure(chat_id)
+    wait = min(wait, settings.CHATBRIDGE_API_MAX_WAIT)
+    events, session = await wait_for_events(runtime, session, after=after, limit=limit, wait=wait)
+    cursor = await runtime.log.cursor(chat_id)
+    return {
+        "events": [{"seq": e.seq, "event": asdict(e.event)} for e in events],
+        "last_seq": cursor.last_seq,
+        "status": session.status.value,
+    }
+
+
+@router.get(
+    "/chats/{chat_id}/events/stream",
+    response={200: None, **ERRORS},
+    auth=session_auth,
+    summary="Server-Sent Events of the chat, resumable with Last-Event-ID",
+    description="`text/event-stream`: `event: chat` (id = seq, data = the event JSON), "
+    "`event: typing`, `event: upstream`, `event: ended` (then the stream ends), and a "
+    "`: keep-alive` comment every 15 s. Resume with the `Last-Event-ID` header or `after`.",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "An event stream",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
+async def stream_events(
+    request: HttpRequest,
+    chat_id: str,
+    after: int | None = Query(None, ge=0, le=2**31 - 1),
+    last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
+):
+    session = await chat_of(request, chat_id)
+    start = after or 0
+    if last_event_id is not None:
+        if not last_event_id.isdigit() or len(last_event_id) > 10:
+            raise InvalidInput("Last-Event-ID must be a seq.", field="Last-Event-ID")
+        start = int(last_event_id)
+    runtime = get_runtime()
+    if session.is_active:
+        await runtime.supervisor.ensure(chat_id)
+    response = StreamingHttpResponse(
+        sse_stream(runtime, session, after=start), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response

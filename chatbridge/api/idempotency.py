@@ -1,0 +1,61 @@
+"""Idempotency-Key handling: a retried request gets the first answer and does nothing twice.
+
+The key itself becomes Connect's ClientToken (Connect de-duplicates the call); Redis keeps a
+fingerprint of the first request, so the same key with a different request is refused (409),
+and its result, so a retry is answered without calling Connect at all.
+"""
+
+import hashlib
+import json
+from typing import Any
+
+from chatbridge.api.problems import IdempotencyConflict
+from chatbridge.errors import InvalidInput
+from chatbridge.redis import get_redis, key
+
+MAX_KEY_LENGTH = 255
+RECORD_TTL = 24 * 3600
+
+
+def check_key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable():
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            field="Idempotency-Key",
+        )
+    return value
+
+
+def digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def fingerprint(request_body: Any) -> str:
+    return digest(json.dumps(request_body, sort_keys=True, separators=(",", ":"), default=str))
+
+
+class IdempotencyRecord:
+    """The Redis record of one Idempotency-Key in one scope (a chat's sends, chat starts)."""
+
+    def __init__(self, scope: str, idempotency_key: str, request_fingerprint: str) -> None:
+        self._key = key("api", "idem", scope, digest(idempotency_key))
+        self._fingerprint = request_fingerprint
+
+    async def claim(self) -> dict[str, Any] | None:
+        """Records this request under the key; the stored result of an earlier one, if any.
+
+        Raises IdempotencyConflict if the key was used for a different request.
+        """
+        redis = get_redis()
+        await redis.hsetnx(self._key, "fingerprint", self._fingerprint)
+        await redis.expire(self._key, RECORD_TTL, nx=True)
+        stored = await redis.hgetall(self._key)
+        if stored.get(b"fingerprint", b"").decode() != self._fingerprint:
+            raise IdempotencyConflict()
+        result = stored.get(b"result")
+        return json.loads(result) if result else None
+
+    async def save(self, result: dict[str, Any]) -> None:
+        await get_redis().hset(self._key, "result", json.dumps(result, default=str))

@@ -1,0 +1,159 @@
+"""Request and response bodies of the REST API; ninja derives validation and OpenAPI from them."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+from pydantic import ConfigDict
+
+from chatbridge.chats.service import MAX_ATTRIBUTES, MAX_DISPLAY_NAME
+from chatbridge.connect.types import MAX_CONTENT_LENGTH, MESSAGE_CONTENT_TYPES
+
+MessageContentType = Literal[tuple(sorted(str(t) for t in MESSAGE_CONTENT_TYPES))]  # type: ignore[valid-type]
+
+
+class Strict(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(Schema):
+    """application/problem+json: every 4xx and 5xx answer."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    field: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class StartChatIn(Strict):
+    widget_id: str = Field(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
+    display_name: str = Field(min_length=1, max_length=MAX_DISPLAY_NAME)
+    attributes: dict[str, str] | None = Field(
+        default=None,
+        max_length=MAX_ATTRIBUTES,
+        description="Contact attributes for Amazon Connect, e.g. the widget's pre-chat answers.",
+    )
+    initial_message: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT_LENGTH)
+    identity: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="A signed identity token (JWT, HS256) from the site's own backend.",
+    )
+
+
+class StartChatOut(Schema):
+    chat_id: str
+    session_token: str = Field(description="Send it as 'Authorization: Bearer <token>'.")
+    expires_at: datetime
+    status: str
+    participant_id: str
+    display_name: str
+    history_token: str = Field(
+        description="Reads this chat's transcript (only) for longer than the session lives."
+    )
+
+
+class ChatStatusOut(Schema):
+    chat_id: str
+    status: Literal["active", "ended"]
+    ended_reason: str
+    display_name: str
+    created_at: datetime
+    last_seq: int
+    upstream: str = Field(description="'connected' or 'reconnecting' (ChatBridge to Connect).")
+
+
+class SendMessageIn(Strict):
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content_type: MessageContentType = "text/plain"  # type: ignore[valid-type]
+
+
+class SentMessageOut(Schema):
+    id: str
+    seq: int | None = Field(description="The message's seq in the chat's event log.")
+    absolute_time: str
+
+
+class SendEventIn(Strict):
+    type: Literal["typing", "delivered", "read"]
+    message_id: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+class Accepted(Schema):
+    accepted: bool
+    sent: bool = Field(description="False when ChatBridge skipped it (typing throttled, repeat).")
+
+
+class Event(Schema):
+    """One event of the chat, as on the websocket."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    content_type: str
+    content: str | None
+    participant_role: str
+    participant_id: str
+    display_name: str
+    absolute_time: str
+    attachments: list[dict[str, Any]]
+    receipts: list[dict[str, Any]]
+    message_id: str | None
+
+
+class LoggedEventOut(Schema):
+    seq: int
+    event: Event
+
+
+class EventsPageOut(Schema):
+    events: list[LoggedEventOut]
+    last_seq: int
+    status: Literal["active", "ended"]
+
+
+class TranscriptPageOut(Schema):
+    chat_id: str
+    status: str
+    direction: Literal["forward", "backward"]
+    events: list[LoggedEventOut] = Field(description="In ascending seq order, in both directions.")
+    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page.")
+
+
+class AttachmentIn(Strict):
+    name: str = Field(min_length=1, max_length=256)
+    content_type: str = Field(min_length=1, max_length=256)
+    size: int = Field(gt=0, description="Bytes; at most 20 MB.")
+
+
+class AttachmentUploadOut(Schema):
+    attachment_id: str
+    upload_url: str
+    upload_headers: dict[str, str]
+    upload_expires_at: datetime
+
+
+class AttachmentUrlOut(Schema):
+    url: str
+    expires_at: datetime
+
+
+class WidgetConfigOut(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    widget_id: str
+    title: str
+    greeting: str
+    primary_color: str
+    text_color: str
+    position: str
+    logo_url: str
+    locale: str
+    prechat_fields: list[dict[str, Any]]
+    attachment_types: list[str]
+    require_identity: bool

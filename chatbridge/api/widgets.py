@@ -1,0 +1,37 @@
+"""A widget's public configuration, for native apps that build their own pre-chat form."""
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from ninja import Path, Router
+
+from chatbridge.api.common import ERRORS
+from chatbridge.api.problems import ApiError
+from chatbridge.api.schemas import WidgetConfigOut
+
+router = Router(tags=["widgets"])
+
+
+class UnknownWidget(ApiError):
+    code = "unknown_widget"
+    status = 404
+    default_message = "No enabled widget has this id."
+
+
+def _config(widget_id: str) -> dict | None:
+    from webwidget.models import Widget
+
+    widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    return widget.public_config() if widget is not None else None
+
+
+@router.get(
+    "/widgets/{widget_id}/config",
+    response={200: WidgetConfigOut, **ERRORS},
+    auth=None,
+    summary="A widget's public configuration (no authentication)",
+)
+async def widget_config(request: HttpRequest, widget_id: str = Path(..., max_length=64)):
+    config = await sync_to_async(_config)(widget_id)
+    if config is None:
+        raise UnknownWidget()
+    return config

@@ -1,0 +1,119 @@
+"""CORS for the REST API, decided per widget (Widget.allows_origin).
+
+- ``/api/v1/widgets/<id>/config`` is public configuration: any origin may read it.
+- ``/api/v1/chats/<chat_id>/…``: the origins of the chat's widget (from its Redis record).
+- ``/api/v1/chats`` (start): an origin that some enabled widget allows; the start itself then
+  checks the body's widget (chatbridge.api.chats), since a preflight carries no body.
+
+ChatBridge's own origin (the widget frame) is always allowed. Preflights (OPTIONS with
+Access-Control-Request-Method) are answered here, before routing. No credentials mode: the
+API authenticates by bearer token only, never by cookie.
+"""
+
+import re
+from collections.abc import Callable
+
+from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import sync_and_async_middleware
+
+API_PREFIX = "/api/v1/"
+ALLOW_METHODS = "GET, POST, PUT, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, Last-Event-ID"
+EXPOSE_HEADERS = "Retry-After, Location, Content-Type"
+MAX_AGE = "600"
+_CHAT_PATH = re.compile(r"^/api/v1/chats/([^/]+)(/|$)")
+_CONFIG_PATH = re.compile(r"^/api/v1/widgets/[^/]+/config$")
+
+
+@sync_and_async_middleware
+def ApiCorsMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's style)
+    if not iscoroutinefunction(get_response):
+        raise RuntimeError("ApiCorsMiddleware needs an ASGI server (daphne, uvicorn).")
+
+    async def middleware(request: HttpRequest) -> HttpResponse:
+        origin = request.headers.get("Origin")
+        if not request.path.startswith(API_PREFIX) or not origin:
+            return await get_response(request)
+        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in (
+            request.headers
+        )
+        if preflight:
+            response = HttpResponse(status=204)
+        else:
+            response = await get_response(request)
+        allowed = await origin_allowed(request, origin)
+        if allowed == "*":
+            response["Access-Control-Allow-Origin"] = "*"
+        elif allowed:
+            response["Access-Control-Allow-Origin"] = origin
+            _vary(response)
+        else:
+            _vary(response)
+            return response
+        if preflight:
+            response["Access-Control-Allow-Methods"] = ALLOW_METHODS
+            response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            response["Access-Control-Max-Age"] = MAX_AGE
+        else:
+            response["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        return response
+
+    return middleware
+
+
+def own_origin(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}".lower()
+
+
+async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
+    """ "*" for public paths, True if the origin may call this path, False otherwise."""
+    if _CONFIG_PATH.match(request.path):
+        return "*"
+    try:
+        if origin.lower() == own_origin(request):
+            return True
+    except Exception:  # a Host not in ALLOWED_HOSTS: Django refuses the request anyway
+        return False
+    match = _CHAT_PATH.match(request.path)
+    if match:
+        widget_id = await _chat_widget_id(match.group(1))
+        if widget_id is None:
+            return False
+        return await sync_to_async(widget_allows)(widget_id, origin)
+    if request.path.rstrip("/") == API_PREFIX + "chats":
+        return await sync_to_async(any_widget_allows)(origin)
+    return False
+
+
+async def _chat_widget_id(chat_id: str) -> str | None:
+    from chatbridge.redis import get_redis, key
+
+    if len(chat_id) > 64:
+        return None
+    widget_id = await get_redis().hget(key("chat", chat_id), "widget_id")
+    return widget_id.decode() if widget_id is not None else None
+
+
+def widget_allows(widget_id: str, origin: str) -> bool:
+    from webwidget.models import Widget
+
+    widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    return widget is not None and widget.allows_origin(origin)
+
+
+def any_widget_allows(origin: str) -> bool:
+    from webwidget.models import Widget
+
+    return any(
+        widget.allows_origin(origin)
+        for widget in Widget.objects.filter(enabled=True).exclude(allowed_origins="")
+    )
+
+
+def _vary(response: HttpResponse) -> None:
+    existing = response.get("Vary")
+    if not existing:
+        response["Vary"] = "Origin"
+    elif "origin" not in existing.lower():
+        response["Vary"] = f"{existing}, Origin"
