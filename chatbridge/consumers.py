@@ -18,6 +18,8 @@ from django.conf import settings
 from chatbridge import actions
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
+from chatbridge.eventfeed import EventLogFollower
+from chatbridge.eventlog import EventLog
 from chatbridge.events import ChatEvent
 from chatbridge.ratelimit import RedisWindow, TokenBucket
 from chatbridge.redis import get_redis
@@ -34,7 +36,6 @@ from chatbridge.wsprotocol import (
     Sync,
     Typing,
     error_frame,
-    event_frame,
     parse_client_frame,
     ref_of,
 )
@@ -45,7 +46,7 @@ CLOSE_AUTH_TIMEOUT = 4001
 CLOSE_IDLE = 4008
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
+class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.runtime: Runtime = get_runtime()
         self.session: ChatSession | None = None
@@ -161,31 +162,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             await self._send({"type": "ended", "reason": session.ended_reason})
 
-    async def _catch_up(self) -> None:
-        """Sends every logged event after last_seq; callers hold the delivery lock."""
+    def followed_chat(self) -> tuple[EventLog, str]:
         assert self.session is not None
-        while True:
-            batch = await self.runtime.log.read_after(
-                self.session.chat_id, self.last_seq, limit=500
-            )
-            for logged in batch:
-                await self.send(text_data=event_frame(logged.seq, logged.event.to_json()))
-                self.last_seq = logged.seq
-            if len(batch) < 500:
-                return
+        return self.runtime.log, self.session.chat_id
 
-    # Channel layer handlers: the doorbell rings with the event and its seq.
-
-    async def chat_event(self, message: dict[str, Any]) -> None:
-        seq = message["seq"]
-        async with self.delivery:
-            if seq <= self.last_seq:
-                return
-            if seq == self.last_seq + 1:
-                await self.send(text_data=event_frame(seq, message["event"]))
-                self.last_seq = seq
-            else:
-                await self._catch_up()
+    # Channel layer handlers: chat_event (the doorbell) comes from EventLogFollower.
 
     async def chat_ephemeral(self, message: dict[str, Any]) -> None:
         event = ChatEvent.from_json(message["event"])

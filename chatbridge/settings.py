@@ -241,3 +241,11 @@ CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
 CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
 CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
 CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)
+
+# Archive viewer (the admin's transcript pages and exports).
+# Chats whose last activity is older than this many days are removed by
+# `manage.py purge_transcripts` (run it daily); 0 keeps transcripts forever.
+CHATBRIDGE_RETENTION_DAYS = env_int("CHATBRIDGE_RETENTION_DAYS", 365)
+# Show e-mail addresses, phone numbers and card numbers as [email], [phone], [card] in the
+# viewer and in exports (the archive keeps the text as it was said).
+CHATBRIDGE_REDACT_PII = env_bool("CHATBRIDGE_REDACT_PII", False)

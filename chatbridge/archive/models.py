@@ -5,6 +5,9 @@ it drains may deliver an entry more than once, so every event is unique by (chat
 (chat, item_id), and a chat's counters are recomputed from its events rather than incremented.
 """
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
 
 # Column sizes follow Connect's own limits (ids and display names are at most 256 characters).
@@ -37,9 +40,18 @@ class Chat(models.Model):
 
     class Meta:
         ordering = ["-created"]
+        indexes = [models.Index(fields=["started_at"], name="archive_chat_started")]
+        permissions = [("export_chat", "Can export transcripts")]
 
     def __str__(self) -> str:
         return f"{self.display_name or 'Chat'} ({self.chat_id})"
+
+    @property
+    def duration(self) -> timedelta | None:
+        end = self.ended_at or (self.last_event_at if self.status == self.Status.ENDED else None)
+        if self.started_at is None or end is None:
+            return None
+        return max(end - self.started_at, timedelta(0))
 
 
 class ChatEvent(models.Model):
@@ -69,3 +81,37 @@ class ChatEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.chat_id} #{self.seq} {self.type}"
+
+
+class AuditEntry(models.Model):
+    """Who read or exported which transcripts, and when. Written by the viewer, never edited.
+
+    Chats are referred to by their chat id, not a foreign key: the record outlives a purge.
+    """
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed a transcript"
+        LIVE = "live", "Watched a live chat"
+        EXPORT = "export", "Exported transcripts"
+        PURGE = "purge", "Purged transcripts"
+
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # Kept as written, so the entry still names its user after the account is deleted.
+    username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # One chat's id, or empty for many (then `chat_count` and `detail` say which).
+    chat_id = models.CharField(max_length=CHAT_ID_LENGTH, blank=True, db_index=True)
+    chat_count = models.PositiveIntegerField(default=0)
+    # The format of an export, the filter of a bulk export, the cut-off of a purge.
+    detail = models.CharField(max_length=1000, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.username or 'system'} {self.action} {self.chat_id or self.chat_count}"

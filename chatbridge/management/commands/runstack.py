@@ -11,6 +11,7 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from chatbridge.archive.demo import DEMO_USERNAME, ensure_demo_user
 from chatbridge.devservices import EmulatorProcess, child_options, redis_for, stop_process
 
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stopping.set())
 
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="chatbridge.settings")
+        demo_password = ensure_demo_user() if settings.DEBUG else None
         redis_server = redis_for(settings.REDIS_URL)
         if redis_server:
             self.stdout.write(f"Started redis-server on {redis_server.url}")
@@ -57,6 +59,11 @@ class Command(BaseCommand):
             base = f"http://{host}:{port}"
             self._wait_until_healthy(base, server, stopping)
             self._print_urls(base, emulator)
+            if demo_password:
+                self.stdout.write(
+                    f"  Transcript viewer  {base}/admin/archive/chat/  "
+                    f"(user {DEMO_USERNAME}, password {demo_password})\n"
+                )
             while not stopping.is_set():
                 if server.poll() is not None:
                     raise CommandError(f"daphne exited with {server.returncode}")

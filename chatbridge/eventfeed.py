@@ -1,0 +1,54 @@
+"""Following a chat's event log on a websocket: in order, without gaps or duplicates.
+
+Shared by the customer's consumer (/ws/chat/) and the staff's live transcript view. The
+consumer joins the chat's channel layer group; each doorbell (a ``chat.event`` message) names
+the event's seq. The next seq is sent at once; an older one is a duplicate; a newer one means
+the layer dropped something, so the log is re-read after the last seq sent.
+"""
+
+import asyncio
+from typing import Any
+
+from chatbridge.eventlog import EventLog
+from chatbridge.wsprotocol import event_frame
+
+CATCH_UP_BATCH = 500
+
+
+class EventLogFollower:
+    """A websocket consumer mixin. The consumer sets `last_seq` and `delivery` (a lock held
+    while sending events) and says which chat it follows with `followed_chat()`."""
+
+    last_seq: int
+    delivery: asyncio.Lock
+
+    def followed_chat(self) -> tuple[EventLog, str]:
+        raise NotImplementedError
+
+    async def send_logged(self, seq: int, event_json: str) -> None:
+        """Sends one logged event; the default is the chat protocol's event frame."""
+        await self.send(text_data=event_frame(seq, event_json))  # type: ignore[attr-defined]
+
+    async def _catch_up(self) -> None:
+        """Sends every logged event after last_seq; callers hold the delivery lock."""
+        log, chat_id = self.followed_chat()
+        while True:
+            batch = await log.read_after(chat_id, self.last_seq, limit=CATCH_UP_BATCH)
+            for logged in batch:
+                await self.send_logged(logged.seq, logged.event.to_json())
+                self.last_seq = logged.seq
+            if len(batch) < CATCH_UP_BATCH:
+                return
+
+    # Channel layer handler: the doorbell rings with the event and its seq.
+
+    async def chat_event(self, message: dict[str, Any]) -> None:
+        seq = message["seq"]
+        async with self.delivery:
+            if seq <= self.last_seq:
+                return
+            if seq == self.last_seq + 1:
+                await self.send_logged(seq, message["event"])
+                self.last_seq = seq
+            else:
+                await self._catch_up()
