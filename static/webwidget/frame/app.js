@@ -1,0 +1,1024 @@
+// The chat frame: launcher, panel, pre-chat form, message list and composer. It talks to the
+// host page's loader by postMessage (origin-checked both ways), to ChatBridge by REST and
+// the /ws/chat/ websocket. Its session token lives in this frame's own localStorage.
+
+import { h, icon, uid } from "./dom.js";
+import { pickLocale, translator } from "./i18n.js";
+import {
+  INTERACTIVE, INTERACTIVE_RESPONSE, parseInteractive, renderInteractive, responseText, summary,
+} from "./interactive.js";
+import { renderMarkdown } from "./markdown.js";
+import { ApiError, Link, api, putFile } from "./net.js";
+
+const cfg = JSON.parse(document.documentElement.dataset.config);
+const t = translator(pickLocale(cfg.locale));
+const MAX_FILE = 20 * 1024 * 1024;
+const TYPING_EVERY = 10000;
+const TYPING_CLEARS = 12000;
+const OTHERS = new Set(["AGENT", "SYSTEM", "CUSTOM_BOT", "SUPERVISOR"]);
+const MIME = { pdf: "application/pdf", png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg",
+  jfif: "image/jpeg", heic: "image/heic", txt: "text/plain", csv: "text/csv", rtf: "application/rtf",
+  mp4: "video/mp4", mov: "video/quicktime", wav: "audio/wav", doc: "application/msword",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xls: "application/vnd.ms-excel", xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  ppt: "application/vnd.ms-powerpoint", pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation" };
+
+const KEY = `chatbridge:${cfg.widget_id}`;
+const store = {
+  get(name, fallback) {
+    try { return JSON.parse(localStorage.getItem(`${KEY}:${name}`)) ?? fallback; } catch { return fallback; }
+  },
+  set(name, value) {
+    try {
+      if (value == null) localStorage.removeItem(`${KEY}:${name}`);
+      else localStorage.setItem(`${KEY}:${name}`, JSON.stringify(value));
+    } catch { /* storage full or blocked: the chat still works for this page */ }
+  },
+};
+
+// ---- host page (loader) messaging ----------------------------------------------------------
+
+const framed = window.parent !== window;
+const allowedHosts = new Set(cfg.allowed_origins || []);
+let hostOrigin = null;
+const toHost = (message) => {
+  if (framed && hostOrigin) window.parent.postMessage({ ...message, cb: 1 }, hostOrigin);
+};
+const emit = (name, data = {}) => toHost({ type: "event", name, data });
+
+// ---- state -----------------------------------------------------------------------------------
+
+const state = {
+  session: store.get("session", null), // {token, chat_id, participant_id, display_name}
+  outbox: [], link: null, lastSeq: 0, replaying: false, ended: false, upstream: "connected",
+  linkDown: false, open: false, full: !framed, agent: null, identity: {}, startKey: null,
+  lastTyping: 0, unread: 0, prefs: store.get("prefs", { sound: false, notify: false }),
+};
+const events = new Map(); // event id -> {event, seq, node}
+const receipts = new Map(); // message id -> {delivered, read, mine}
+const pendingNodes = new Map(); // client_id -> node
+const uploads = new Map(); // attachment id -> node
+let typingTimer = null;
+let bannerSince = 0;
+let bannerTimer = null;
+
+// ---- skeleton --------------------------------------------------------------------------------
+
+document.documentElement.lang = t.locale;
+document.documentElement.dir = t.dir;
+const rootStyle = document.documentElement.style;
+rootStyle.setProperty("--cb-primary", cfg.primary_color);
+rootStyle.setProperty("--cb-on-primary", readableOn(cfg.primary_color, cfg.text_color));
+
+const badge = h("span", { class: "cb-badge", hidden: true, "aria-hidden": "true" });
+const launcherLabel = h("span", { class: "cb-sr" });
+const launcher = h("button", { type: "button", class: "cb-launcher", "aria-controls": "cb-panel", "aria-expanded": "false" },
+  icon("chat", 28), icon("down", 28), badge, launcherLabel);
+const title = h("h1", { class: "cb-title", id: "cb-title", text: cfg.title });
+const subtitle = h("p", { class: "cb-subtitle" });
+const menuButton = h("button", { type: "button", class: "cb-icon-btn cb-menu-btn", "aria-label": t("menu"), "aria-expanded": "false", "aria-controls": "cb-menu" }, icon("dots"));
+const closeButton = h("button", { type: "button", class: "cb-icon-btn cb-close", "aria-label": t("close") }, icon(framed ? "down" : "close"));
+const soundBox = h("input", { type: "checkbox", id: "cb-sound" });
+const notifyBox = h("input", { type: "checkbox", id: "cb-notify" });
+const transcriptButton = h("button", { type: "button", class: "cb-menu-item", text: t("transcript") });
+const endButton = h("button", { type: "button", class: "cb-menu-item cb-danger", text: t("endChat") });
+const menu = h("div", { class: "cb-menu", id: "cb-menu", hidden: true },
+  h("label", { class: "cb-menu-item" }, soundBox, " ", t("sound")),
+  h("label", { class: "cb-menu-item" }, notifyBox, " ", t("notifications")),
+  transcriptButton, endButton);
+const banner = h("div", { class: "cb-banner", role: "status" });
+const confirmEnd = h("button", { type: "button", class: "cb-btn cb-danger-btn", text: t("endChat") });
+const confirmCancel = h("button", { type: "button", class: "cb-btn cb-quiet", text: t("cancel") });
+const confirmBar = h("div", { class: "cb-confirm", hidden: true, role: "alertdialog", "aria-labelledby": "cb-confirm-text" },
+  h("p", { id: "cb-confirm-text", text: t("confirmEnd") }), confirmEnd, confirmCancel);
+const greeting = cfg.greeting ? h("div", { class: "cb-msg cb-from-bot cb-greeting" }, h("div", { class: "cb-bubble", text: cfg.greeting })) : null;
+const log = h("div", { class: "cb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t("chat") });
+const pendingBox = h("div", { class: "cb-pending", "aria-live": "polite" });
+const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
+const notice = h("p", { class: "cb-notice", role: "alert" });
+const prechat = h("form", { class: "cb-prechat", novalidate: true });
+const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
+const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
+  accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
+const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
+const textarea = h("textarea", { id: "cb-input", rows: "1", maxlength: "16384", placeholder: t("placeholder"), "aria-label": t("message") });
+const sendButton = h("button", { type: "submit", class: "cb-send", "aria-label": t("send") }, icon("send"));
+const composer = h("form", { class: "cb-composer" }, fileInput, attachButton, textarea, sendButton);
+const newChatButton = h("button", { type: "button", class: "cb-btn cb-primary", text: t("newChat") });
+const endedTranscript = h("button", { type: "button", class: "cb-btn cb-quiet", text: t("transcript") });
+const endedBar = h("div", { class: "cb-ended", hidden: true }, h("p", { text: t("ended") }), newChatButton, endedTranscript);
+const drop = h("div", { class: "cb-drop", hidden: true, text: t("dropHere") });
+const logo = cfg.logo_url ? h("img", { class: "cb-logo", src: cfg.logo_url, alt: "" }) : null;
+const panel = h("section", { class: "cb-panel", id: "cb-panel", role: "dialog", "aria-labelledby": "cb-title", hidden: true },
+  h("header", { class: "cb-header" }, logo, h("div", { class: "cb-titles" }, title, subtitle), menuButton, closeButton),
+  menu, banner, confirmBar, scroller, notice, composer, endedBar, drop);
+const root = h("div", { class: `cb-root cb-${cfg.position === "left" ? "left" : "right"}` }, panel, launcher);
+document.body.append(root);
+
+// ---- open, close, layout -----------------------------------------------------------------
+
+function setOpen(open, { restoreFocus = false } = {}) {
+  if (!framed) open = true;
+  if (state.open === open) return;
+  state.open = open;
+  root.classList.toggle("cb-open", open);
+  panel.hidden = !open;
+  launcher.setAttribute("aria-expanded", String(open));
+  launcherLabel.textContent = open ? t("close") : t("open");
+  toHost({ type: "state", open, restoreFocus });
+  if (open) {
+    scrollDown(true);
+    focusPanel();
+    markRead();
+  } else {
+    menu.hidden = true;
+    if (!restoreFocus) launcher.focus();
+  }
+}
+
+function setFull(full) {
+  state.full = !framed || !!full;
+  root.classList.toggle("cb-full", state.full);
+}
+
+function focusPanel() {
+  const target = !confirmBar.hidden ? confirmCancel
+    : !endedBar.hidden ? newChatButton
+    : !prechat.hidden ? prechat.querySelector("[aria-invalid=true]") || prechat.querySelector("input,select")
+    : textarea;
+  if (target) target.focus();
+}
+
+launcher.addEventListener("click", () => setOpen(!state.open));
+closeButton.addEventListener("click", () => setOpen(false));
+panel.addEventListener("keydown", (e) => {
+  if (e.key !== "Escape") return;
+  e.preventDefault();
+  if (!menu.hidden) {
+    toggleMenu(false);
+    menuButton.focus();
+  } else if (!confirmBar.hidden) {
+    hideConfirm();
+  } else {
+    setOpen(false);
+  }
+});
+
+function toggleMenu(show = menu.hidden) {
+  menu.hidden = !show;
+  menuButton.setAttribute("aria-expanded", String(show));
+  if (show) menu.querySelector("input,button").focus();
+}
+menuButton.addEventListener("click", () => toggleMenu());
+document.addEventListener("click", (e) => {
+  if (!menu.hidden && !menu.contains(e.target) && !menuButton.contains(e.target)) toggleMenu(false);
+});
+
+// ---- banner, notices, subtitle ---------------------------------------------------------------
+
+function updateBanner() {
+  const down = !state.ended && !!state.session && (state.linkDown || state.upstream === "reconnecting");
+  clearTimeout(bannerTimer);
+  if (down) {
+    if (!root.classList.contains("cb-reconnecting")) {
+      bannerSince = Date.now();
+      root.dataset.reconnects = String(Number(root.dataset.reconnects || 0) + 1);
+    }
+    banner.textContent = t("reconnecting");
+    root.classList.add("cb-reconnecting");
+  } else {
+    // Shown at least a moment, so a blink of a reconnect is still readable.
+    const left = 1200 - (Date.now() - bannerSince);
+    if (left > 0) bannerTimer = setTimeout(updateBanner, left);
+    else {
+      root.classList.remove("cb-reconnecting");
+      banner.textContent = "";
+    }
+  }
+}
+
+function showNotice(text) {
+  notice.textContent = text || "";
+}
+
+function updateSubtitle() {
+  subtitle.textContent = state.agent || (state.session && !state.ended ? t("waiting") : "");
+}
+
+// ---- views ---------------------------------------------------------------------------------
+
+function setView(view) {
+  root.dataset.view = view;
+  prechat.hidden = view !== "prechat";
+  log.hidden = view === "prechat";
+  composer.hidden = view !== "chat";
+  endedBar.hidden = view !== "ended";
+  endButton.hidden = !state.session || state.ended;
+  transcriptButton.hidden = !state.session;
+  attachButton.disabled = !state.session;
+  updateSubtitle();
+}
+
+const formFields = () => (Array.isArray(cfg.prechat_fields) ? cfg.prechat_fields : []).filter((f) => f && f.name);
+
+function buildPrechat() {
+  prechat.replaceChildren();
+  for (const field of formFields()) {
+    const id = `cb-f-${field.name}`;
+    const type = ["email", "tel", "select", "textarea"].includes(field.type) ? field.type : "text";
+    const known = state.identity[field.name] ?? (field.name === "name" ? state.identity.name : undefined);
+    let control;
+    if (type === "select") {
+      control = h("select", { id, name: field.name },
+        h("option", { value: "", text: t("choose") }),
+        (field.options || []).map((o) => (typeof o === "object"
+          ? h("option", { value: String(o.value ?? o.label), text: String(o.label ?? o.value) })
+          : h("option", { value: String(o), text: String(o) }))));
+    } else if (type === "textarea") {
+      control = h("textarea", { id, name: field.name, rows: "3", maxlength: "1024" });
+    } else {
+      control = h("input", { id, name: field.name, type, maxlength: "256",
+        autocomplete: { name: "name", email: "email", tel: "tel", phone: "tel" }[field.name] || (type === "text" ? "off" : type) });
+    }
+    if (known != null) control.value = String(known);
+    if (field.required) control.setAttribute("aria-required", "true");
+    const error = h("p", { class: "cb-error", id: `${id}-error` });
+    control.setAttribute("aria-describedby", error.id);
+    prechat.append(h("div", { class: "cb-field" },
+      h("label", { for: id }, String(field.label || field.name), field.required ? h("span", { class: "cb-req", "aria-hidden": "true", text: " *" }) : null),
+      control, error));
+  }
+  prechat.append(h("button", { type: "submit", class: "cb-btn cb-primary cb-start", text: t("start") }));
+}
+
+function checkField(field, value) {
+  if (!value) return field.required ? t("required") : "";
+  if (field.type === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)) return t("email");
+  if (field.type === "tel" && !/^\+?[0-9][0-9 ().-]{4,22}$/.test(value)) return t("tel");
+  return "";
+}
+
+function setFieldError(name, message) {
+  const control = prechat.elements.namedItem(name);
+  if (!control) return false;
+  control.setAttribute("aria-invalid", message ? "true" : "false");
+  prechat.querySelector(`#cb-f-${CSS.escape(name)}-error`).textContent = message;
+  return true;
+}
+
+function formAnswers() {
+  const answers = {};
+  let firstBad = null;
+  for (const field of formFields()) {
+    const control = prechat.elements.namedItem(field.name);
+    const value = control.value.trim();
+    const problem = checkField(field, value);
+    setFieldError(field.name, problem);
+    if (problem && !firstBad) firstBad = control;
+    if (value) answers[field.name] = value;
+  }
+  if (firstBad) {
+    firstBad.focus();
+    return null;
+  }
+  return answers;
+}
+
+function identityComplete() {
+  return formFields().every((f) => !f.required || checkField(f, String(state.identity[f.name] ?? "").trim()) === "");
+}
+
+prechat.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const answers = formAnswers();
+  if (!answers) return;
+  await startChat(answers);
+});
+
+async function startChat(answers = {}, initialMessage) {
+  const button = prechat.querySelector(".cb-start");
+  if (button) button.disabled = true;
+  showNotice("");
+  const attributes = { ...(state.identity.attributes || {}) };
+  for (const [name, value] of Object.entries({ ...pickStrings(state.identity), ...answers })) {
+    if (name !== "attributes" && name !== "identity") attributes[name] = value;
+  }
+  const body = {
+    widget_id: cfg.widget_id,
+    display_name: answers.name || state.identity.name || t("you"),
+    attributes,
+  };
+  if (initialMessage) body.initial_message = initialMessage;
+  if (state.identity.identity) body.identity = state.identity.identity;
+  state.startKey = state.startKey || uid();
+  try {
+    const started = await api("POST", "/api/v1/chats", { body, idempotencyKey: state.startKey });
+    state.startKey = null;
+    state.session = {
+      token: started.session_token, chat_id: started.chat_id,
+      participant_id: started.participant_id, display_name: started.display_name,
+    };
+    store.set("session", state.session);
+    connect();
+    return true;
+  } catch (error) {
+    if (error.status && error.status < 500) state.startKey = null;
+    const field = error.field && (error.field === "display_name" ? "name" : error.field.replace(/^attributes\./, ""));
+    if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
+    return false;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+function pickStrings(object) {
+  const out = {};
+  for (const [key, value] of Object.entries(object || {})) if (typeof value === "string") out[key] = value.slice(0, 1024);
+  return out;
+}
+
+// ---- the chat ------------------------------------------------------------------------------
+
+function boot() {
+  state.link?.close();
+  Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1 });
+  events.clear();
+  receipts.clear();
+  uploads.clear();
+  pendingNodes.clear();
+  log.replaceChildren();
+  pendingBox.replaceChildren();
+  setTyping(null);
+  state.session = store.get("session", null);
+  if (state.session) {
+    connect();
+  } else {
+    state.outbox = [];
+    buildPrechat();
+    setView(formFields().length && !identityComplete() ? "prechat" : "chat");
+  }
+  updateUnread();
+  updateBanner();
+}
+
+function connect() {
+  const session = state.session;
+  state.outbox = store.get(`outbox:${session.chat_id}`, []);
+  for (const item of state.outbox) showPending(item);
+  setView("chat");
+  state.link = new Link({
+    token: session.token,
+    after: () => state.lastSeq,
+    onFrame,
+    onStatus(status) {
+      state.linkDown = status === "down";
+      updateBanner();
+    },
+  });
+}
+
+function saveOutbox() {
+  if (state.session) store.set(`outbox:${state.session.chat_id}`, state.outbox.length ? state.outbox.map(({ client_id, content, content_type, at }) => ({ client_id, content, content_type, at })) : null);
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "ready":
+      state.replaying = true;
+      state.session.participant_id = frame.participant_id;
+      if (frame.status === "ended") state.ended = true;
+      break;
+    case "event":
+      if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
+      onEvent(frame.event, frame.seq);
+      break;
+    case "upstream":
+      state.upstream = frame.status;
+      finishReplay();
+      updateBanner();
+      break;
+    case "typing":
+      if (frame.event && frame.event.participant_id !== state.session.participant_id) setTyping(frame.event.display_name || t("someone"));
+      break;
+    case "ended":
+      finishReplay();
+      endedNow();
+      break;
+    case "ack":
+      onAck(frame);
+      break;
+    case "error":
+      onError(frame);
+      break;
+    default:
+  }
+}
+
+function finishReplay() {
+  if (!state.replaying) return;
+  state.replaying = false;
+  flushOutbox();
+  markRead();
+  updateUnread();
+  scrollDown(true);
+}
+
+function endedNow() {
+  const wasEnded = state.ended && root.dataset.view === "ended";
+  state.ended = true;
+  state.outbox = [];
+  saveOutbox();
+  pendingBox.replaceChildren();
+  setTyping(null);
+  state.link?.close();
+  setView("ended");
+  updateBanner();
+  if (!wasEnded) emit("ended");
+  if (state.open && panel.contains(document.activeElement) === false) newChatButton.focus();
+  else if (state.open && (document.activeElement === textarea || document.activeElement === confirmEnd)) newChatButton.focus();
+}
+
+// ---- events into the list --------------------------------------------------------------------
+
+const isMine = (event) => state.session && event.participant_id === state.session.participant_id;
+const roleClass = (event) => (isMine(event) ? "me" : event.participant_role === "AGENT" || event.participant_role === "SUPERVISOR" ? "agent" : event.participant_role === "CUSTOMER" ? "agent" : "bot");
+const timeFormat = new Intl.DateTimeFormat(t.locale, { hour: "2-digit", minute: "2-digit" });
+
+function onEvent(event, seq) {
+  if (event.type === "receipt") return applyReceipt(event);
+  if (!event.id || events.has(event.id)) return;
+  const entry = { event, seq, node: null };
+  events.set(event.id, entry);
+  if (event.type === "event") return systemEvent(entry);
+  entry.node = messageNode(event);
+  if (!entry.node) return;
+  place(entry);
+  if (isMine(event)) {
+    for (const [clientId, node] of pendingNodes) {
+      if (node.dataset.id === event.id || (node.dataset.initial && node.dataset.content === event.content)) dropPending(clientId);
+    }
+    for (const attachment of event.attachments || []) {
+      uploads.get(attachment.id)?.remove();
+      uploads.delete(attachment.id);
+    }
+    disableAnsweredChoices(entry);
+    scrollDown(true);
+  } else {
+    setTyping(null);
+    arrived(event);
+    scrollDown(false);
+  }
+}
+
+function systemEvent(entry) {
+  const { event } = entry;
+  const kind = event.content_type.split(".").slice(-2).join(".");
+  const name = event.display_name || t("someone");
+  let text = null;
+  if (kind === "participant.joined" && OTHERS.has(event.participant_role)) {
+    if (event.participant_role === "AGENT") state.agent = name;
+    text = t("joined", { name });
+  } else if (kind === "participant.left" && OTHERS.has(event.participant_role)) {
+    if (state.agent === name) state.agent = null;
+    text = t("left", { name });
+  } else if (kind === "transfer.succeeded") {
+    text = null;
+  } else if (kind === "chat.ended") {
+    text = t("chatEnded");
+  }
+  updateSubtitle();
+  if (!text) return;
+  entry.node = h("div", { class: "cb-system", "data-id": event.id, "data-time": event.absolute_time, "data-seq": String(entry.seq) },
+    h("span", { text }));
+  entry.text = text;
+  place(entry);
+}
+
+function place(entry) {
+  const { node, event, seq } = entry;
+  node.dataset.time = event.absolute_time || "";
+  node.dataset.seq = String(seq || 0);
+  let after = log.lastElementChild;
+  while (after && (after.dataset.time > node.dataset.time || (after.dataset.time === node.dataset.time && Number(after.dataset.seq) > seq))) {
+    after = after.previousElementSibling;
+  }
+  if (after) after.after(node);
+  else log.prepend(node);
+  groupAuthors(node);
+  if (node.nextElementSibling) groupAuthors(node.nextElementSibling);
+}
+
+function groupAuthors(node) {
+  const previous = node.previousElementSibling;
+  const same = previous && previous.dataset.author && previous.dataset.author === node.dataset.author;
+  node.classList.toggle("cb-continued", !!same);
+}
+
+function messageNode(event) {
+  const mine = isMine(event);
+  const name = mine ? t("you") : event.display_name || t("someone");
+  const bubble = h("div", { class: "cb-bubble" });
+  if (event.type === "attachment") {
+    for (const attachment of event.attachments || []) bubble.append(attachmentView(attachment));
+  } else if (event.content_type === "text/markdown" && !mine) {
+    bubble.append(renderMarkdown(event.content || "", t));
+  } else if (event.content_type === INTERACTIVE || (event.content_type === "application/json" && parseInteractive(event.content))) {
+    const parsed = parseInteractive(event.content);
+    if (parsed) bubble.append(renderInteractive(parsed, (choice) => sendMessage(choice.content, choice.content_type)));
+    else bubble.textContent = event.content || "";
+    bubble.classList.add("cb-rich");
+  } else if (event.content_type === INTERACTIVE_RESPONSE) {
+    bubble.textContent = responseText(event.content || "");
+  } else {
+    bubble.textContent = event.content || "";
+  }
+  const time = h("time", { datetime: event.absolute_time, text: formatTime(event.absolute_time) });
+  const meta = h("div", { class: "cb-meta" }, time);
+  const node = h("div", { class: `cb-msg cb-from-${roleClass(event)}`, "data-id": event.id, "data-author": event.participant_id || "" },
+    h("div", { class: "cb-author", text: name }),
+    h("span", { class: "cb-sr", text: `${name}: ` }),
+    bubble, meta);
+  if (mine) {
+    meta.append(h("span", { class: "cb-ticks" }));
+    setTicks(node, receipts.get(event.id));
+  }
+  return node;
+}
+
+function formatTime(iso) {
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "" : timeFormat.format(date);
+}
+
+function setTicks(node, receipt = {}) {
+  const ticks = node.querySelector(".cb-ticks");
+  if (!ticks) return;
+  const status = node.dataset.pending ? node.dataset.pending : receipt.read ? "read" : receipt.delivered ? "delivered" : "sent";
+  node.dataset.status = status;
+  ticks.replaceChildren(status === "sending" || status === "retrying" ? "" : icon(status === "sent" ? "tick" : "ticks", 16));
+  ticks.setAttribute("aria-label", t(status));
+  ticks.title = t(status);
+}
+
+function applyReceipt(event) {
+  const id = event.message_id;
+  if (!id) return;
+  const mineNow = state.session && state.session.participant_id;
+  const current = receipts.get(id) || {};
+  for (const r of event.receipts || []) {
+    if (r.participant_id === mineNow) current.mine = current.mine || (r.read_at ? "read" : "delivered");
+    else {
+      current.delivered = current.delivered || !!(r.delivered_at || r.read_at);
+      current.read = current.read || !!r.read_at;
+    }
+  }
+  receipts.set(id, current);
+  const entry = events.get(id);
+  if (entry && entry.node) setTicks(entry.node, current);
+  updateUnread();
+}
+
+function disableAnsweredChoices(entry) {
+  for (const other of events.values()) {
+    if (other.node && other.node.dataset.time <= entry.node.dataset.time && other !== entry) {
+      for (const button of other.node.querySelectorAll(".cb-option")) button.disabled = true;
+    }
+  }
+}
+
+// ---- attachments ---------------------------------------------------------------------------
+
+function attachmentView(attachment) {
+  const name = String(attachment.name || "file");
+  const isImage = /^image\/(png|jpe?g|gif|webp)$/.test(attachment.content_type || "");
+  const download = h("button", { type: "button", class: "cb-file", "aria-label": t("download", { name }) },
+    icon("file"), h("span", { class: "cb-file-name", text: name }));
+  download.addEventListener("click", () => openAttachment(attachment.id, name));
+  if (!isImage) return download;
+  const image = h("img", { class: "cb-image", alt: t("image", { name }), hidden: true });
+  image.addEventListener("load", () => { image.hidden = false; scrollDown(false); });
+  image.addEventListener("click", () => openAttachment(attachment.id, name));
+  attachmentUrl(attachment.id).then((url) => { if (url) image.src = url; });
+  return h("figure", { class: "cb-figure" }, image, download);
+}
+
+async function attachmentUrl(id) {
+  try {
+    const { url } = await api("GET", `/api/v1/chats/${encodeURIComponent(state.session.chat_id)}/attachments/${encodeURIComponent(id)}`, { token: state.session.token });
+    return url;
+  } catch {
+    return null;
+  }
+}
+
+async function openAttachment(id, name) {
+  const url = await attachmentUrl(id);
+  if (!url) return showNotice(t("failed"));
+  const a = h("a", { href: url, download: name, target: "_blank", rel: "noopener noreferrer" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function checkFile(file) {
+  const ext = (file.name.split(".").pop() || "").toLowerCase();
+  if (!file.name.includes(".") || !(cfg.attachment_types || []).includes(ext)) return t("badType", { name: file.name });
+  if (file.size > MAX_FILE) return t("tooBig", { name: file.name });
+  if (file.size === 0) return t("uploadFailed", { name: file.name });
+  return "";
+}
+
+async function upload(file) {
+  const problem = checkFile(file);
+  if (problem) return showNotice(problem);
+  if (!state.session || state.ended) return;
+  showNotice("");
+  const bar = h("progress", { max: "100", value: "0", "aria-label": t("uploading", { name: file.name }) });
+  const node = h("div", { class: "cb-msg cb-from-me cb-upload" },
+    h("div", { class: "cb-bubble" }, h("span", { class: "cb-file-name", text: file.name }), bar));
+  pendingBox.append(node);
+  scrollDown(true);
+  const ext = file.name.split(".").pop().toLowerCase();
+  const contentType = file.type || MIME[ext] || "application/octet-stream";
+  const base = `/api/v1/chats/${encodeURIComponent(state.session.chat_id)}/attachments`;
+  const token = state.session.token;
+  try {
+    const started = await api("POST", base, { token, body: { name: file.name, content_type: contentType, size: file.size } });
+    await putFile(`${base}/${encodeURIComponent(started.attachment_id)}/content`, file, contentType, token, (share) => {
+      bar.value = Math.round(share * 100);
+    });
+    bar.value = 100;
+    await api("POST", `${base}/${encodeURIComponent(started.attachment_id)}/complete`, { token, body: {} });
+    if ([...events.values()].some((e) => (e.event.attachments || []).some((a) => a.id === started.attachment_id))) node.remove();
+    else uploads.set(started.attachment_id, node);
+  } catch (error) {
+    node.remove();
+    showNotice(error instanceof ApiError && error.status === 413 ? t("tooBig", { name: file.name }) : t("uploadFailed", { name: file.name }));
+  }
+}
+
+attachButton.addEventListener("click", () => fileInput.click());
+fileInput.addEventListener("change", () => {
+  for (const file of fileInput.files) upload(file);
+  fileInput.value = "";
+});
+panel.addEventListener("dragover", (e) => {
+  if (!state.session || state.ended || ![...e.dataTransfer.types].includes("Files")) return;
+  e.preventDefault();
+  drop.hidden = false;
+});
+drop.addEventListener("dragleave", () => { drop.hidden = true; });
+panel.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.hidden = true;
+  if (state.session && !state.ended) for (const file of e.dataTransfer.files) upload(file);
+});
+
+// ---- sending -------------------------------------------------------------------------------
+
+function showPending(item) {
+  const node = h("div", { class: "cb-msg cb-from-me", "data-pending": "sending" },
+    h("div", { class: "cb-bubble", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
+    h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks" })));
+  if (item.initial) {
+    node.dataset.initial = "1";
+    node.dataset.content = item.content;
+  }
+  setTicks(node);
+  pendingNodes.set(item.client_id, node);
+  pendingBox.append(node);
+  scrollDown(true);
+}
+
+function dropPending(clientId) {
+  pendingNodes.get(clientId)?.remove();
+  pendingNodes.delete(clientId);
+}
+
+async function sendMessage(content, contentType = "text/plain") {
+  if (state.ended) return;
+  const item = { client_id: uid(), content, content_type: contentType, at: new Date().toISOString() };
+  if (!state.session) {
+    item.initial = true;
+    showPending(item);
+    const started = await startChat({}, content);
+    if (!started) dropPending(item.client_id);
+    return;
+  }
+  state.outbox.push(item);
+  saveOutbox();
+  showPending(item);
+  flushOutbox();
+}
+
+function flushOutbox() {
+  if (state.replaying) return;
+  for (const item of state.outbox) {
+    if (item.inflight || !state.link) continue;
+    if (!state.link.send({ type: "send", content: item.content, content_type: item.content_type, client_id: item.client_id, ref: item.client_id })) continue;
+    item.inflight = true;
+    clearTimeout(item.timer);
+    item.timer = setTimeout(() => retryLater(item, 0), 15000);
+  }
+}
+
+function retryLater(item, seconds) {
+  item.inflight = false;
+  const node = pendingNodes.get(item.client_id);
+  if (node) {
+    node.dataset.pending = "retrying";
+    setTicks(node);
+  }
+  clearTimeout(item.timer);
+  item.timer = setTimeout(flushOutbox, Math.max(seconds, 1) * 1000);
+}
+
+function onAck(frame) {
+  const index = state.outbox.findIndex((item) => item.client_id === frame.ref);
+  if (index < 0) return;
+  const [item] = state.outbox.splice(index, 1);
+  clearTimeout(item.timer);
+  saveOutbox();
+  if (events.has(frame.id)) return dropPending(item.client_id);
+  const node = pendingNodes.get(item.client_id);
+  if (node) {
+    node.dataset.id = frame.id;
+    delete node.dataset.pending;
+    setTicks(node);
+  }
+}
+
+function onError(frame) {
+  const item = state.outbox.find((entry) => entry.client_id === frame.ref);
+  if (frame.code === "unknown_chat") {
+    store.set("session", null);
+    return boot();
+  }
+  if (frame.code === "chat_ended") return endedNow();
+  if (!item) return;
+  if (["rate_limited", "throttled", "upstream_unavailable", "internal_error"].includes(frame.code)) {
+    if (frame.code === "rate_limited") showNotice(t("waitAMoment"));
+    return retryLater(item, frame.retry_after || 2);
+  }
+  state.outbox.splice(state.outbox.indexOf(item), 1);
+  saveOutbox();
+  dropPending(item.client_id);
+  showNotice(frame.message || t("failed"));
+}
+
+composer.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const content = textarea.value.trim();
+  if (!content) return;
+  textarea.value = "";
+  grow();
+  showNotice("");
+  sendMessage(content);
+  textarea.focus();
+});
+textarea.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    composer.requestSubmit();
+  }
+});
+textarea.addEventListener("input", () => {
+  grow();
+  const now = Date.now();
+  if (textarea.value && state.link && now - state.lastTyping > TYPING_EVERY && state.link.send({ type: "typing", ref: "typing" })) {
+    state.lastTyping = now;
+  }
+});
+function grow() {
+  textarea.style.height = "auto";
+  textarea.style.height = `${Math.min(textarea.scrollHeight, 120)}px`;
+}
+
+// ---- typing, unread, receipts, notifications -------------------------------------------------
+
+function setTyping(name) {
+  clearTimeout(typingTimer);
+  typingLine.replaceChildren();
+  if (!name) return;
+  typingLine.append(h("span", { class: "cb-dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { text: t("typing", { name }) }));
+  typingTimer = setTimeout(() => setTyping(null), TYPING_CLEARS);
+  scrollDown(false);
+}
+
+const visible = () => state.open && document.visibilityState === "visible";
+
+function othersMessages() {
+  return [...events.values()].filter((e) => e.node && e.event.type !== "event" && !isMine(e.event) && OTHERS.has(e.event.participant_role));
+}
+
+function markRead() {
+  if (!visible() || state.replaying || !state.link || state.ended) return;
+  for (const entry of othersMessages()) {
+    const receipt = receipts.get(entry.event.id) || {};
+    if (receipt.mine === "read" || receipt.localRead) continue;
+    receipt.localRead = true;
+    receipts.set(entry.event.id, receipt);
+    state.link.send({ type: "receipt", message_id: entry.event.id, kind: "read", ref: "receipt" });
+  }
+  updateUnread();
+}
+
+function updateUnread() {
+  const count = othersMessages().filter((e) => {
+    const r = receipts.get(e.event.id);
+    return !(r && (r.mine === "read" || r.localRead));
+  }).length;
+  if (count === state.unread) return;
+  state.unread = count;
+  badge.hidden = count === 0;
+  badge.textContent = count > 99 ? "99+" : String(count);
+  launcher.setAttribute("aria-description", count ? t("unread", { n: count }) : "");
+  emit("unread", { count });
+}
+
+function arrived(event) {
+  if (state.replaying) return;
+  emit("message", { from: roleClass(event), at: event.absolute_time });
+  if (visible()) return markRead();
+  if (state.link && event.type !== "event") state.link.send({ type: "receipt", message_id: event.id, kind: "delivered", ref: "receipt" });
+  updateUnread();
+  if (state.prefs.sound) ding();
+  if (state.prefs.notify) {
+    toHost({ type: "notify", title: cfg.title, body: t("newMessageFrom", { name: event.display_name || t("someone") }) });
+  }
+}
+
+let audio = null;
+function ding() {
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.frequency.value = 880;
+    gain.gain.setValueAtTime(0.0001, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.2, audio.currentTime + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.3);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.32);
+  } catch { /* no audio here */ }
+}
+
+soundBox.checked = !!state.prefs.sound;
+notifyBox.checked = !!state.prefs.notify;
+soundBox.addEventListener("change", () => {
+  state.prefs.sound = soundBox.checked;
+  store.set("prefs", state.prefs);
+  if (soundBox.checked) {
+    audio = audio || new AudioContext();
+    audio.resume();
+  }
+});
+notifyBox.addEventListener("change", () => {
+  state.prefs.notify = notifyBox.checked;
+  store.set("prefs", state.prefs);
+  if (notifyBox.checked) toHost({ type: "notify", request: true });
+});
+document.addEventListener("visibilitychange", () => {
+  markRead();
+  if (document.visibilityState === "visible" && state.link && !state.link.ready && !state.link.stopped) state.link.retryNow();
+});
+
+// ---- ending, new chat, transcript ------------------------------------------------------------
+
+function showConfirm() {
+  toggleMenu(false);
+  confirmBar.hidden = false;
+  confirmCancel.focus();
+}
+function hideConfirm() {
+  confirmBar.hidden = true;
+  textarea.focus();
+}
+endButton.addEventListener("click", showConfirm);
+confirmCancel.addEventListener("click", hideConfirm);
+confirmEnd.addEventListener("click", () => {
+  confirmBar.hidden = true;
+  endChat();
+});
+
+function endChat() {
+  if (!state.session || state.ended) return;
+  if (!(state.link && state.link.send({ type: "end", ref: "end" }))) {
+    api("POST", `/api/v1/chats/${encodeURIComponent(state.session.chat_id)}/end`, { token: state.session.token, body: {} })
+      .then(endedNow, () => showNotice(t("failed")));
+  }
+}
+
+newChatButton.addEventListener("click", () => {
+  if (state.session) store.set(`outbox:${state.session.chat_id}`, null);
+  store.set("session", null);
+  boot();
+  focusPanel();
+});
+
+function transcriptText() {
+  const lines = [`${cfg.title}`, new Date().toLocaleString(t.locale), ""];
+  for (const node of log.children) {
+    const entry = events.get(node.dataset.id);
+    if (!entry) continue;
+    const { event } = entry;
+    const stamp = new Date(event.absolute_time).toLocaleString(t.locale);
+    if (entry.text) {
+      lines.push(`[${stamp}] — ${entry.text}`);
+      continue;
+    }
+    const who = isMine(event) ? state.session.display_name || t("you") : event.display_name || t("someone");
+    let text = event.content || "";
+    if (event.type === "attachment") text = (event.attachments || []).map((a) => `[${a.name}]`).join(" ");
+    else if (event.content_type === INTERACTIVE) text = summary(text);
+    else if (event.content_type === INTERACTIVE_RESPONSE) text = responseText(text);
+    lines.push(`[${stamp}] ${who}: ${text}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function downloadTranscript() {
+  toggleMenu(false);
+  const url = URL.createObjectURL(new Blob([transcriptText()], { type: "text/plain;charset=utf-8" }));
+  const a = h("a", { href: url, download: `chat-${(state.session && state.session.chat_id) || "transcript"}.txt` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+transcriptButton.addEventListener("click", downloadTranscript);
+endedTranscript.addEventListener("click", downloadTranscript);
+
+// ---- scrolling -------------------------------------------------------------------------------
+
+function scrollDown(force) {
+  const near = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+  if (force || near) requestAnimationFrame(() => { scroller.scrollTop = scroller.scrollHeight; });
+}
+
+// ---- host commands -----------------------------------------------------------------------
+
+const commands = {
+  open: () => setOpen(true, { restoreFocus: true }),
+  close: () => setOpen(false, { restoreFocus: true }),
+  toggle: () => setOpen(!state.open, { restoreFocus: true }),
+  endChat,
+  identify(details) {
+    if (!details || typeof details !== "object" || state.session) return;
+    const next = { ...pickStrings(details) };
+    if (details.attributes && typeof details.attributes === "object") next.attributes = pickStrings(details.attributes);
+    state.identity = next;
+    if (!state.session) boot();
+  },
+};
+
+window.addEventListener("message", (e) => {
+  if (!framed || e.source !== window.parent || !allowedHosts.has(e.origin)) return;
+  const message = e.data;
+  if (!message || message.cb !== 1) return;
+  if (message.type === "hello") {
+    hostOrigin = e.origin;
+    setFull(message.full);
+    toHost({ type: "ready", side: cfg.position === "left" ? "left" : "right" });
+    toHost({ type: "state", open: state.open });
+    state.unread = -1;
+    updateUnread();
+    return;
+  }
+  if (e.origin !== hostOrigin) return;
+  if (message.type === "layout") setFull(message.full);
+  else if (message.type === "permission" && message.state !== "granted") {
+    notifyBox.checked = false;
+    state.prefs.notify = false;
+    store.set("prefs", state.prefs);
+  } else if (message.type === "command" && Object.hasOwn(commands, message.name)) {
+    commands[message.name](...(Array.isArray(message.args) ? message.args : []));
+  }
+});
+
+window.addEventListener("storage", (e) => {
+  if (e.key === `${KEY}:session` && JSON.stringify(state.session) !== e.newValue) boot();
+});
+
+// ---- colours ---------------------------------------------------------------------------------
+
+function luminance(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((m, n) => n - m);
+  return (x + 0.05) / (y + 0.05);
+}
+// The configured text colour, unless it fails WCAG AA on the primary colour.
+function readableOn(background, wanted) {
+  if (contrast(background, wanted) >= 4.5) return wanted;
+  return contrast(background, "#ffffff") >= contrast(background, "#111111") ? "#ffffff" : "#111111";
+}
+
+setFull(!framed);
+launcherLabel.textContent = t("open");
+boot();
+if (!framed) setOpen(true);

@@ -1,0 +1,110 @@
+// ChatBridge's REST API (same origin as the frame) and the chat websocket, kept alive.
+
+export class ApiError extends Error {
+  constructor(status, problem = {}) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || (status ? `http_${status}` : "network");
+    this.field = problem.field || null;
+  }
+}
+
+export async function api(method, path, { token, body, idempotencyKey } = {}) {
+  const headers = { Accept: "application/json, application/problem+json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  let response;
+  try {
+    response = await fetch(path, {
+      method, headers, credentials: "omit", cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new ApiError(0, { code: "network", detail: error.message });
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+export function putFile(path, file, contentType, token, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", path);
+    xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    xhr.setRequestHeader("Content-Type", contentType);
+    xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded / e.total));
+    xhr.addEventListener("load", () => {
+      let problem = {};
+      try { problem = JSON.parse(xhr.responseText || "{}"); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(problem);
+      else reject(new ApiError(xhr.status, problem));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, { code: "network" })));
+    xhr.send(file);
+  });
+}
+
+// One websocket to /ws/chat/: authenticates with `after` = the last seq held, pings, and
+// reconnects with jittered backoff whenever it drops, until closed on purpose.
+export class Link {
+  constructor({ token, after, onFrame, onStatus }) {
+    Object.assign(this, { token, after, onFrame, onStatus });
+    this.attempt = 0;
+    this.ready = false;
+    this.stopped = false;
+    this.url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws/chat/`;
+    this.wake = () => this.ws && this.ws.readyState > 1 && this.retryNow();
+    addEventListener("online", this.wake);
+    this.open();
+  }
+
+  open() {
+    clearTimeout(this.retry);
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), ref: "auth" }));
+      this.pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
+    });
+    ws.addEventListener("message", (e) => {
+      let frame;
+      try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame.type === "ready") {
+        this.ready = true;
+        this.attempt = 0;
+        this.onStatus("up");
+      }
+      this.onFrame(frame);
+    });
+    ws.addEventListener("close", () => {
+      clearInterval(this.pinger);
+      if (this.ws !== ws) return;
+      this.ready = false;
+      if (this.stopped) return;
+      this.onStatus("down");
+      const delay = Math.min(500 * 2 ** this.attempt++, 10000) * (0.7 + Math.random() * 0.6);
+      this.retry = setTimeout(() => this.open(), delay);
+    });
+  }
+
+  retryNow() {
+    this.attempt = 0;
+    this.open();
+  }
+
+  send(frame) {
+    if (!this.ready || this.ws.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  close() {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    clearInterval(this.pinger);
+    removeEventListener("online", this.wake);
+    if (this.ws) this.ws.close(1000);
+  }
+}

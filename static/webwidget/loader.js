@@ -1,0 +1,135 @@
+/* ChatBridge widget loader: <script src="https://HOST/static/webwidget/loader.js"
+   data-chatbridge-widget="WIDGET_ID" async></script>
+   It draws one fixed-position iframe (the chat lives in it, on ChatBridge's origin) and offers
+   window.ChatBridge: open, close, toggle, endChat, identify, on, off. Calls made before it
+   loaded are queued by this stub:
+   window.ChatBridge=window.ChatBridge||function(){(window.ChatBridge.q=window.ChatBridge.q||[]).push(arguments)}; */
+(function () {
+  "use strict";
+  var w = window, d = document;
+  var prior = w.ChatBridge;
+  if (prior && prior.loaded) return;
+  var script = d.currentScript || d.querySelector("script[data-chatbridge-widget]");
+  if (!script) return;
+  var widget = script.getAttribute("data-chatbridge-widget") || "default";
+  var host = new URL(script.src, location.href).origin;
+  var queue = (prior && prior.q) || [];
+  var listeners = {};
+  var outbox = [];
+  var frameReady = false;
+  var state = { open: false, full: false };
+  var previousFocus = null;
+
+  var frame = d.createElement("iframe");
+  frame.src = host + "/widget/" + encodeURIComponent(widget) + "/frame";
+  frame.title = "Chat";
+  frame.setAttribute("allow", "autoplay");
+
+  function css(el, props) {
+    for (var k in props) el.style.setProperty(k, props[k], "important");
+  }
+
+  function small() {
+    return w.innerWidth < 520 || w.innerHeight < 560;
+  }
+
+  function layout() {
+    var full = state.open && small();
+    var side = frame.getAttribute("data-side") === "left" ? "left" : "right";
+    css(frame, {
+      position: "fixed", display: "block", visibility: "visible", opacity: "1",
+      border: "0", margin: "0", padding: "0", "z-index": "2147483000",
+      background: "transparent", "color-scheme": "light", "box-shadow": "none",
+      transform: "none", filter: "none", "clip-path": "none", "pointer-events": "auto",
+      "max-width": "none", "max-height": "none", "min-width": "0", "min-height": "0",
+      float: "none", outline: "none", transition: "none", animation: "none", zoom: "1",
+      top: full ? "0" : "auto", bottom: "0",
+      left: full || side === "left" ? "0" : "auto", right: full || side === "right" ? "0" : "auto",
+      width: full ? "100%" : state.open ? Math.min(424, w.innerWidth) + "px" : "100px",
+      height: full ? "100%" : state.open ? Math.min(760, w.innerHeight) + "px" : "100px",
+    });
+    if (full !== state.full) {
+      state.full = full;
+      post({ type: "layout", full: full });
+    }
+  }
+
+  function post(msg) {
+    msg.cb = 1;
+    if (frameReady && frame.contentWindow) frame.contentWindow.postMessage(msg, host);
+    else outbox.push(msg);
+  }
+
+  function emit(name, data) {
+    (listeners[name] || []).slice().forEach(function (fn) {
+      try { fn(data); } catch (e) { setTimeout(function () { throw e; }); }
+    });
+  }
+
+  function notify(msg) {
+    if (!("Notification" in w)) return;
+    if (msg.request) {
+      Notification.requestPermission().then(function (p) { post({ type: "permission", state: p }); });
+      return;
+    }
+    if (Notification.permission === "granted") {
+      var n = new Notification(String(msg.title || ""), { body: String(msg.body || ""), tag: "chatbridge" });
+      n.onclick = function () { w.focus(); api.open(); n.close(); };
+    }
+  }
+
+  w.addEventListener("message", function (e) {
+    if (e.source !== frame.contentWindow || e.origin !== host) return;
+    var m = e.data;
+    if (!m || m.cb !== 1 || typeof m.type !== "string") return;
+    if (m.type === "ready") {
+      frameReady = true;
+      frame.setAttribute("data-side", m.side === "left" ? "left" : "right");
+      frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
+      layout();
+      outbox.splice(0).forEach(post);
+    } else if (m.type === "state") {
+      var was = state.open;
+      state.open = !!m.open;
+      if (state.open && !was) previousFocus = d.activeElement;
+      layout();
+      if (state.open !== was) {
+        if (state.open) frame.focus();
+        else if (m.restoreFocus && previousFocus && previousFocus !== frame && previousFocus.focus) previousFocus.focus();
+        emit(state.open ? "open" : "close", {});
+      }
+    } else if (m.type === "event" && /^(message|unread|ended)$/.test(m.name)) {
+      emit(m.name, m.data || {});
+    } else if (m.type === "notify") {
+      notify(m);
+    }
+  });
+  w.addEventListener("resize", function () { if (frameReady) layout(); });
+
+  function command(name) {
+    return function () {
+      post({ type: "command", name: name, args: JSON.parse(JSON.stringify([].slice.call(arguments))) });
+    };
+  }
+  function api(cmd) {
+    if (typeof api[cmd] === "function" && cmd !== "q") return api[cmd].apply(null, [].slice.call(arguments, 1));
+  }
+  api.loaded = true;
+  api.open = command("open");
+  api.close = command("close");
+  api.toggle = command("toggle");
+  api.endChat = command("endChat");
+  api.identify = command("identify");
+  api.on = function (name, fn) {
+    if (typeof fn === "function") (listeners[name] = listeners[name] || []).push(fn);
+  };
+  api.off = function (name, fn) {
+    listeners[name] = (listeners[name] || []).filter(function (f) { return f !== fn; });
+  };
+  api.isOpen = function () { return state.open; };
+  w.ChatBridge = api;
+
+  css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0" });
+  d.documentElement.appendChild(frame);
+  queue.forEach(function (args) { api.apply(null, [].slice.call(args)); });
+})();
