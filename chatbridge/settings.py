@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from chatbridge.redis_options import channel_layer_hosts
@@ -62,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "chatbridge",
     "chatbridge.archive",
     "webwidget",
@@ -80,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chatbridge.urls"
@@ -209,6 +212,31 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# Widget and CSP. ChatBridge's own pages (admin, widget frame, demo site) run no inline script
+# or style: everything comes from its own origin. A view that needs an inline script asks for
+# request.csp_nonce. The widget frame replaces frame-ancestors with its widget's allowed origins
+# (webwidget/views.py); every other page refuses to be framed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", csp_constants.NONCE],
+        "style-src": ["'self'", csp_constants.NONCE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# The widget frame is served from ChatBridge's own origin and opens /ws/chat/ from it: name
+# that origin here (e.g. https://chat.example.com) when it is not in CHATBRIDGE_ALLOWED_ORIGINS.
+CHATBRIDGE_PUBLIC_ORIGIN = env_str("CHATBRIDGE_PUBLIC_ORIGIN").rstrip("/")
+if CHATBRIDGE_PUBLIC_ORIGIN and CHATBRIDGE_PUBLIC_ORIGIN not in CHATBRIDGE_ALLOWED_ORIGINS:
+    CHATBRIDGE_ALLOWED_ORIGINS.append(CHATBRIDGE_PUBLIC_ORIGIN)
 
 # REST API (/api/v1/), its identity tokens and webhooks.
 # Requests per minute: per client address, chat starts per address, and per chat.

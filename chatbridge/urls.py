@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+from django.urls import include, path
 
 from chatbridge import health
 from chatbridge.api.app import api
@@ -8,4 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", api.urls),
+    path("", include("webwidget.urls")),
 ]
+# The admin's own assets under a plain ASGI server while DEBUG is on (the widget serves its own).
+urlpatterns += staticfiles_urlpatterns()
