@@ -20,6 +20,7 @@ from chatbridge.redis import get_redis
 from chatbridge.relay import Relay
 from chatbridge.supervisor import Supervisor
 from chatbridge.upstream import Upstream, UpstreamConfig
+from chatbridge.webhooks import WebhookWorker
 
 
 @dataclass
@@ -29,13 +30,17 @@ class Runtime:
     relay: Relay
     supervisor: Supervisor
     archiver: Archiver | None = None
+    webhooks: WebhookWorker | None = None
     _archiving: asyncio.Task | None = None
+    _webhooking: asyncio.Task | None = None
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
         self.supervisor.start()
         if self.archiver is not None and self._archiving is None:
             self._archiving = asyncio.create_task(self.archiver.run(self._stopping))
+        if self.webhooks is not None and self._webhooking is None:
+            self._webhooking = asyncio.create_task(self.webhooks.run(self._stopping))
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -44,6 +49,10 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._archiving
             self._archiving = None
+        if self._webhooking is not None:
+            with contextlib.suppress(Exception):
+                await self._webhooking
+            self._webhooking = None
 
 
 _runtimes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime]" = (
@@ -86,7 +95,19 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         archiver = Archiver(
             redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=supervisor.owner
         )
-    return Runtime(service=service, log=log, relay=relay, supervisor=supervisor, archiver=archiver)
+    webhooks = None
+    if settings.CHATBRIDGE_RUN_WEBHOOKS:
+        webhooks = WebhookWorker(
+            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=supervisor.owner
+        )
+    return Runtime(
+        service=service,
+        log=log,
+        relay=relay,
+        supervisor=supervisor,
+        archiver=archiver,
+        webhooks=webhooks,
+    )
 
 
 def get_runtime() -> Runtime:

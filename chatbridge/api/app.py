@@ -67,6 +67,8 @@ def _authentication_error(request: HttpRequest, error: AuthenticationError) -> H
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, error: HttpError) -> HttpResponse:
+    if error.status_code == 400:
+        return problems.problem(400, "malformed_request", "The request body is not valid JSON.")
     return problems.for_status(error.status_code, request)
 
 

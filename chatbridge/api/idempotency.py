@@ -49,8 +49,8 @@ class IdempotencyRecord:
         Raises IdempotencyConflict if the key was used for a different request.
         """
         redis = get_redis()
-        await redis.hsetnx(self._key, "fingerprint", self._fingerprint)
-        await redis.expire(self._key, RECORD_TTL, nx=True)
+        if await redis.hsetnx(self._key, "fingerprint", self._fingerprint):
+            await redis.expire(self._key, RECORD_TTL)
         stored = await redis.hgetall(self._key)
         if stored.get(b"fingerprint", b"").decode() != self._fingerprint:
             raise IdempotencyConflict()

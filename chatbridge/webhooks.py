@@ -1,0 +1,333 @@
+"""Webhooks: ChatBridge tells a widget's backend about agent messages and ended chats.
+
+So an app's backend can wake a sleeping phone with a push notification. The worker reads the
+archive stream that the event log already writes (``<prefix>:archive``) with its own consumer
+group, "webhooks", so the relay never waits for it. For every widget with a webhook_url:
+
+- ``message.created``: an agent's message or attachment (event entries, role AGENT);
+- ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat).
+
+Each delivery is a POST of JSON signed with HMAC-SHA256 of ``<timestamp>.<body>`` under the
+widget's webhook_secret (headers in docs/rest-api.md). A delivery that fails (network error,
+timeout, non-2xx) is retried with exponential backoff from a Redis sorted set, at most
+settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS times in all, by whichever process comes first.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import httpx
+import redis.asyncio as aioredis
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from redis.exceptions import ResponseError
+
+from chatbridge.archive.entries import EventEntry, MalformedEntry, MetaEntry, parse_entry
+from chatbridge.archive.queue import archive_stream
+from chatbridge.events import ATTACHMENT, MESSAGE
+
+logger = logging.getLogger(__name__)
+
+GROUP = "webhooks"
+SIGNATURE_HEADER = "ChatBridge-Webhook-Signature"
+TIMESTAMP_HEADER = "ChatBridge-Webhook-Timestamp"
+ID_HEADER = "ChatBridge-Webhook-Id"
+ATTEMPT_HEADER = "ChatBridge-Webhook-Attempt"
+NOTIFIED_ROLES = frozenset({"AGENT", "SYSTEM"})
+NOTIFIED_TYPES = frozenset({MESSAGE, ATTACHMENT})
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: ``v1=<hex HMAC-SHA256 of "<timestamp>.<body>">``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"v1={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, *, tolerance: int = 300
+) -> bool:
+    """How a receiver checks a delivery (also documented in docs/rest-api.md)."""
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
+        return False
+    expected = sign(secret, int(timestamp), body)
+    return any(hmac.compare_digest(expected, part.strip()) for part in signature.split(","))
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    widget_id: str
+    body: str
+    delivery_id: str
+    attempt: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "Delivery":
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    url: str
+    secret: str
+
+
+def _endpoint(widget_id: str) -> Endpoint | None:
+    from webwidget.models import Widget
+
+    widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    if widget is None or not widget.webhook_url:
+        return None
+    return Endpoint(widget.webhook_url, widget.webhook_secret)
+
+
+def _archived_widget_id(chat_id: str) -> str:
+    from chatbridge.archive.models import Chat
+
+    return Chat.objects.filter(chat_id=chat_id).values_list("widget_id", flat=True).first() or ""
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry number `attempt` (1 = the first retry), with ±20 % jitter."""
+    base = min(
+        settings.CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL * 2 ** (attempt - 1),
+        settings.CHATBRIDGE_WEBHOOK_BACKOFF_MAX,
+    )
+    return base * random.uniform(0.8, 1.2)
+
+
+class WebhookWorker:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        prefix: str,
+        consumer_name: str,
+        batch_size: int = 100,
+        block_ms: int = 1_000,
+        claim_idle_ms: int = 60_000,
+        concurrency: int = 20,
+    ) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._stream = archive_stream(prefix)
+        self._retries = f"{prefix}:webhooks:retry"
+        self._consumer = consumer_name
+        self._batch_size = batch_size
+        self._block_ms = block_ms
+        self._claim_idle_ms = claim_idle_ms
+        self._slots = asyncio.Semaphore(concurrency)
+        self._group_ready = False
+        self._client: httpx.AsyncClient | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Delivers until `stop` is set; outages of Redis or the database are waited out."""
+        delay = 1.0
+        try:
+            while not stop.is_set():
+                try:
+                    await self.drain_once(block_ms=await self._block_for())
+                except Exception:
+                    logger.exception("Webhook delivery failed; retrying in %.0f s", delay)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    delay = min(delay * 2, 30.0)
+                else:
+                    delay = 1.0
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+                self._client = None
+
+    async def ensure_group(self) -> None:
+        """Creates the group at the stream's end: deliveries start with what happens next."""
+        if self._group_ready:
+            return
+        try:
+            await self._redis.xgroup_create(self._stream, GROUP, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    async def drain_once(self, block_ms: int = 0) -> int:
+        """Handles new (and stale pending) stream entries, then the retries that are due."""
+        await self.ensure_group()
+        try:
+            handled = await self._drain_stream(block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            self._group_ready = False
+            return 0
+        return handled + await self.retry_due()
+
+    async def _block_for(self) -> int:
+        due = await self._redis.zrange(self._retries, 0, 0, withscores=True)
+        if not due:
+            return self._block_ms
+        wait_ms = int((due[0][1] - time.time()) * 1000)
+        return max(1, min(self._block_ms, wait_ms)) if wait_ms > 0 else 1
+
+    async def _drain_stream(self, block_ms: int) -> int:
+        answer = await self._redis.xautoclaim(
+            self._stream,
+            GROUP,
+            self._consumer,
+            min_idle_time=self._claim_idle_ms,
+            start_id="0-0",
+            count=self._batch_size,
+        )
+        records = [(entry_id, fields) for entry_id, fields in answer[1] if entry_id]
+        pending = await self._redis.xreadgroup(
+            GROUP, self._consumer, {self._stream: "0"}, count=self._batch_size
+        )
+        records += list(pending[0][1]) if pending else []
+        fresh = await self._redis.xreadgroup(
+            GROUP,
+            self._consumer,
+            {self._stream: ">"},
+            count=self._batch_size,
+            block=block_ms if block_ms > 0 and not records else None,
+        )
+        records += list(fresh[0][1]) if fresh else []
+        if not records:
+            return 0
+        deliveries = []
+        for entry_id, fields in records:
+            if not fields:
+                continue
+            try:
+                entry = parse_entry(entry_id, fields)
+            except MalformedEntry:
+                continue
+            delivery = await self._delivery_of(entry)
+            if delivery is not None:
+                deliveries.append(delivery)
+        await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
+        await self._redis.xack(self._stream, GROUP, *[entry_id for entry_id, _ in records])
+        return len(records)
+
+    async def _delivery_of(self, entry: EventEntry | MetaEntry) -> Delivery | None:
+        now = datetime.now(UTC).isoformat()
+        if isinstance(entry, EventEntry):
+            event = entry.event
+            if event.type not in NOTIFIED_TYPES or event.participant_role not in NOTIFIED_ROLES:
+                return None
+            widget_id = await self._widget_id(entry.chat_id)
+            delivery_id = f"{entry.chat_id}:{entry.seq}"
+            payload = {
+                "id": delivery_id,
+                "type": "message.created",
+                "created_at": now,
+                "widget_id": widget_id,
+                "chat_id": entry.chat_id,
+                "data": {"seq": entry.seq, "event": asdict(event)},
+            }
+        else:
+            meta = entry.meta
+            if meta.status != "ended":
+                return None
+            marker = f"{self._prefix}:webhooks:ended:{entry.chat_id}"
+            if not await self._redis.set(marker, b"1", nx=True, ex=7 * 24 * 3600):
+                return None
+            widget_id = meta.widget_id or await self._widget_id(entry.chat_id)
+            delivery_id = f"{entry.chat_id}:ended"
+            payload = {
+                "id": delivery_id,
+                "type": "chat.ended",
+                "created_at": now,
+                "widget_id": widget_id,
+                "chat_id": entry.chat_id,
+                "data": {
+                    "reason": meta.ended_reason,
+                    "ended_at": meta.ended_at.isoformat() if meta.ended_at else None,
+                },
+            }
+        if not widget_id:
+            return None
+        body = json.dumps(payload, separators=(",", ":"))
+        return Delivery(widget_id=widget_id, body=body, delivery_id=delivery_id)
+
+    async def _widget_id(self, chat_id: str) -> str:
+        stored = await self._redis.hget(f"{self._prefix}:chat:{chat_id}", "widget_id")
+        if stored is not None:
+            return stored.decode()
+        return await sync_to_async(_archived_widget_id)(chat_id)
+
+    async def retry_due(self) -> int:
+        """Attempts the scheduled retries whose time has come; each is claimed by one process."""
+        due = await self._redis.zrangebyscore(
+            self._retries, "-inf", time.time(), start=0, num=self._batch_size
+        )
+        mine = [raw for raw in due if await self._redis.zrem(self._retries, raw)]
+        await asyncio.gather(*(self._attempt(Delivery.from_json(raw)) for raw in mine))
+        return len(mine)
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        async with self._slots:
+            endpoint = await sync_to_async(_endpoint)(delivery.widget_id)
+            if endpoint is None:
+                return
+            if await self._post(endpoint, delivery):
+                return
+        if delivery.attempt >= settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS:
+            logger.warning(
+                "Webhook %s to widget %s failed %d times; giving up",
+                delivery.delivery_id,
+                delivery.widget_id,
+                delivery.attempt,
+            )
+            return
+        retry = Delivery(
+            widget_id=delivery.widget_id,
+            body=delivery.body,
+            delivery_id=delivery.delivery_id,
+            attempt=delivery.attempt + 1,
+        )
+        await self._redis.zadd(
+            self._retries, {retry.to_json(): time.time() + backoff(delivery.attempt)}
+        )
+
+    async def _post(self, endpoint: Endpoint, delivery: Delivery) -> bool:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=settings.CHATBRIDGE_WEBHOOK_TIMEOUT)
+        body = delivery.body.encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "ChatBridge-Webhooks/1",
+            ID_HEADER: delivery.delivery_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
+            ATTEMPT_HEADER: str(delivery.attempt),
+        }
+        try:
+            response = await self._client.post(endpoint.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            logger.info(
+                "Webhook %s attempt %d failed: %s",
+                delivery.delivery_id,
+                delivery.attempt,
+                type(exc).__name__,
+            )
+            return False
+        if 200 <= response.status_code < 300:
+            return True
+        logger.info(
+            "Webhook %s attempt %d answered %d",
+            delivery.delivery_id,
+            delivery.attempt,
+            response.status_code,
+        )
+        return False
