@@ -122,7 +122,7 @@ class SseStream:
         self.task = asyncio.create_task(application(scope, receive, send))
         start = await asyncio.wait_for(self.started, 10)
         self.status = start["status"]
-        self.response_headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        self.response_headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
         return self
 
     async def __aexit__(self, *exc: object) -> None:

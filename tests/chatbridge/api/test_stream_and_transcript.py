@@ -1,0 +1,149 @@
+"""SSE with resume, and the archived transcript of an ended chat, paged both ways."""
+
+import pytest
+
+from tests.chatbridge.api.conftest import SseStream, assert_problem, bearer
+from tests.chatbridge.api.test_chats import contact_id, wait_for_agent_message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_sse_resumes_after_last_event_id_then_streams_live_until_the_end(
+    api, chat, runtime, emulator, settings
+):
+    settings.CHATBRIDGE_API_SSE_HEARTBEAT = 0.2
+    contact = await contact_id(runtime, chat)
+    emulator.agent_join(contact)
+    for n in range(3):
+        emulator.agent_message(contact, f"before {n}")
+    seen = await wait_for_agent_message(api, chat, "before 2")
+    resume_from = seen[1]["seq"]
+    path = f"/api/v1/chats/{chat['chat_id']}/events/stream"
+    headers = {**bearer(chat), "Last-Event-ID": str(resume_from)}
+    async with SseStream(path, headers) as stream:
+        assert stream.status == 200
+        assert stream.response_headers["content-type"].startswith("text/event-stream")
+        replayed = []
+        while len(replayed) < len(seen) - 2:
+            event = await stream.next_event()
+            assert event["event"] == "chat"
+            replayed.append(event)
+        assert [int(e["id"]) for e in replayed] == [e["seq"] for e in seen[2:]]
+        assert [e["data"]["content"] for e in replayed] == [e["event"]["content"] for e in seen[2:]]
+        upstream = await stream.next_event()
+        assert upstream["event"] == "upstream"
+        # Quiet: a heartbeat comment keeps proxies open.
+        while (await stream.next_block()) != ": keep-alive":
+            pass
+        emulator.agent_message(contact, "live")
+        while True:
+            event = await stream.next_event()
+            if event["event"] == "chat" and event["data"]["content"] == "live":
+                break
+        ended = await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+        assert ended.status_code == 200
+        while (event := await stream.next_event()) is not None:
+            last = event
+        assert last["event"] == "ended"
+        assert last["data"]["reason"] == "customer_disconnected"
+
+
+async def test_sse_of_an_ended_chat_replays_after_the_query_seq_and_closes(api, chat, runtime):
+    for n in range(3):
+        await api.post(
+            f"/chats/{chat['chat_id']}/messages", json={"content": f"m{n}"}, headers=bearer(chat)
+        )
+    await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    logged = (await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))).json()
+    first = next(e["seq"] for e in logged["events"] if e["event"]["content"] == "m0")
+    path = f"/api/v1/chats/{chat['chat_id']}/events/stream?after={first}"
+    async with SseStream(path, bearer(chat)) as stream:
+        events = []
+        while (event := await stream.next_event()) is not None:
+            events.append(event)
+    replayed = [e for e in events if e["event"] == "chat"]
+    assert [int(e["id"]) for e in replayed] == [
+        e["seq"] for e in logged["events"] if e["seq"] > first
+    ]
+    assert [e["data"]["content"] for e in replayed][:2] == ["m1", "m2"]
+    assert events[-1]["event"] == "ended"
+
+
+async def test_sse_refuses_a_bad_last_event_id(api, chat):
+    response = await api.get(
+        f"/chats/{chat['chat_id']}/events/stream",
+        headers={**bearer(chat), "Last-Event-ID": "abc"},
+    )
+    assert assert_problem(response, 422, "invalid_input")["field"] == "Last-Event-ID"
+
+
+async def archive_everything(runtime) -> None:
+    """Drains the archive stream now: afterwards everything logged so far is in the database."""
+    await runtime.archiver.drain_once()
+
+
+async def test_transcript_of_an_ended_chat_pages_both_ways_and_outlives_redis(
+    api, chat, runtime, emulator
+):
+    contact = await contact_id(runtime, chat)
+    for n in range(3):
+        response = await api.post(
+            f"/chats/{chat['chat_id']}/messages", json={"content": f"c{n}"}, headers=bearer(chat)
+        )
+        assert response.status_code == 201
+    emulator.agent_join(contact)
+    emulator.agent_message(contact, "a0")
+    await wait_for_agent_message(api, chat, "a0")
+    await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    await archive_everything(runtime)
+    logged = (await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))).json()
+    all_seqs = [e["seq"] for e in logged["events"]]
+
+    path = f"/chats/{chat['chat_id']}/transcript"
+    forward, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(path, params=params, headers=bearer(chat))).json()
+        assert page["status"] == "ended" and page["direction"] == "forward"
+        assert len(page["events"]) <= 2
+        forward += page["events"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["seq"] for e in forward] == all_seqs
+    messages = [e["event"]["content"] for e in forward if e["event"]["type"] == "message"]
+    assert messages == ["c0", "c1", "c2", "a0"]
+    assert [e["event"]["id"] for e in forward] == [e["event"]["id"] for e in logged["events"]]
+
+    backward, cursor = [], None
+    while True:
+        params = {"limit": 2, "direction": "backward", **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(path, params=params, headers=bearer(chat))).json()
+        assert [e["seq"] for e in page["events"]] == sorted(e["seq"] for e in page["events"])
+        backward = page["events"] + backward
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [e["seq"] for e in backward] == all_seqs
+
+    # Redis forgets the ended chat: the session token stops working, the history token not.
+    redis = runtime.service.store.redis
+    await redis.delete(*[k async for k in redis.scan_iter("chatbridge:*")])
+    gone = await api.get(path, headers=bearer(chat))
+    assert_problem(gone, 401, "not_authenticated")
+    history = {"Authorization": f"Bearer {chat['history_token']}"}
+    page = await api.get(path, params={"limit": 200}, headers=history)
+    assert page.status_code == 200
+    assert [e["seq"] for e in page.json()["events"]] == all_seqs
+    # The history token reads the transcript only, and only of its own chat.
+    status = await api.get(f"/chats/{chat['chat_id']}", headers=history)
+    assert_problem(status, 401, "not_authenticated")
+    other = await api.get(f"/chats/{'0' * 32}/transcript", headers=history)
+    assert_problem(other, 404, "unknown_chat")
+
+
+async def test_transcript_refuses_a_cursor_it_did_not_issue(api, chat):
+    response = await api.get(
+        f"/chats/{chat['chat_id']}/transcript", params={"cursor": "nonsense"}, headers=bearer(chat)
+    )
+    assert assert_problem(response, 422, "invalid_input")["field"] == "cursor"
