@@ -23,8 +23,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from chatbridge.archive.models import Chat, ChatEvent
 from chatbridge.archive.transcript import Entry, conversation
 
-CHAT_PAGE = 200
-EVENT_CHUNK = 2000
+CHAT_PAGE = 100
+EVENT_CHUNK = 500
 ASYNC_BATCH = 64
 CSV_COLUMNS = [
     "chat_id",

@@ -1,9 +1,10 @@
 """Archived chats written straight into the database, as the archiver would leave them."""
 
 from datetime import UTC, datetime, timedelta
+from importlib import import_module
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 from chatbridge.archive.models import Chat, ChatEvent
 from chatbridge.connect.types import ContentType
@@ -12,10 +13,24 @@ T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 VIEWER_GROUP = "Transcript viewer"
 
 
+GROUP_MIGRATION = import_module("chatbridge.archive.migrations.0004_transcript_viewer_group")
+
+
+def viewer_group() -> Group:
+    """The migration's "Transcript viewer" group (transactional tests flush it: re-made)."""
+    group, created = Group.objects.get_or_create(name=VIEWER_GROUP)
+    if created:
+        for app_label, codename in GROUP_MIGRATION.PERMISSIONS:
+            group.permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+    return group
+
+
 def viewer(username: str = "quinn", password: str = "s3cret-pass-word"):
-    """A staff member in the "Transcript viewer" group (the migration's group)."""
+    """A staff member in the "Transcript viewer" group."""
     user = get_user_model().objects.create_user(username, password=password, is_staff=True)
-    user.groups.add(Group.objects.get(name=VIEWER_GROUP))
+    user.groups.add(viewer_group())
     return user
 
 
