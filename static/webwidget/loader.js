@@ -85,7 +85,6 @@
     if (m.type === "ready") {
       frameReady = true;
       frame.setAttribute("data-side", m.side === "left" ? "left" : "right");
-      frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
       layout();
       outbox.splice(0).forEach(post);
     } else if (m.type === "state") {
@@ -103,6 +102,10 @@
     } else if (m.type === "notify") {
       notify(m);
     }
+  });
+  frame.addEventListener("load", function () {
+    frameReady = false;
+    frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
   });
   w.addEventListener("resize", function () { if (frameReady) layout(); });
 

@@ -4,6 +4,7 @@ The live server is a real daphne process sharing the test run's Redis and Connec
 with a file SQLite database of its own (migrated here). Screenshots go to test-artifacts/.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -133,3 +134,41 @@ def live_server(
         time.sleep(0.1)
     yield server
     stop_process(process)
+
+
+@pytest.fixture
+def widget_setup(live_server: LiveServer):
+    """Sets the live server's default widget: allowed on the live server's origins, English,
+    a name and an email field, plus any fields given; returns the origins it allows."""
+    port = live_server.url.rsplit(":", 1)[1]
+    origins = [live_server.url, f"http://localhost:{port}"]
+
+    def configure(**fields) -> list[str]:
+        values = {
+            "allowed_origins": "\n".join(origins),
+            "locale": "en",
+            "title": "Chat with us",
+            "greeting": "Hi! How can we help?",
+            "prechat_fields": [
+                {"name": "name", "label": "Name", "type": "text", "required": True},
+                {"name": "email", "label": "Email", "type": "email", "required": False},
+            ],
+            **fields,
+        }
+        live_server.manage(
+            "shell",
+            "-c",
+            "import json; from webwidget.models import Widget; "
+            "w = Widget.objects.get(widget_id='default'); "
+            f"[setattr(w, k, v) for k, v in json.loads({json.dumps(values)!r}).items()]; "
+            "w.save()",
+        )
+        return origins
+
+    return configure
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper():
+    """Replaces pytest-django's helper of the same name, which opens a test database for any
+    test using a fixture called live_server: this live_server is a daphne with its own."""

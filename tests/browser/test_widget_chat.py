@@ -1,0 +1,64 @@
+"""The widget in real Chromium: a whole chat with the emulator's echo agent, resume after a
+reload and in a second tab, and a dropped Connect websocket."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.webwidget.pages import active_contact, bubbles, open_widget, send, start_chat
+
+ECHO = {"agent": "echo", "agent_join_delay": 0, "echo_delay": 0.2}
+
+
+@pytest.fixture
+def echo(emulator, widget_setup):
+    widget_setup()
+    emulator.configure(**ECHO)
+    return emulator
+
+
+def test_a_full_chat_with_the_echo_agent(page, live_server, echo):
+    frame = open_widget(page, live_server.url + "/")
+    expect(frame.locator(".cb-greeting")).to_have_text("Hi! How can we help?")
+
+    # The form checks its fields before anything is sent.
+    frame.get_by_label("Email").fill("not-an-email")
+    frame.get_by_role("button", name="Start chat").click()
+    expect(frame.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    expect(frame.locator("#cb-f-name-error")).to_have_text("Please fill in this field.")
+    expect(frame.locator("#cb-f-email-error")).to_contain_text("email address")
+    start_chat(frame, email="ada@example.com")
+    contact = echo.contact(active_contact(echo))
+    assert contact["attributes"] == {"name": "Ada Lovelace", "email": "ada@example.com"}
+
+    expect(frame.locator(".cb-subtitle")).to_have_text("Alex (echo)")
+    expect(frame.locator(".cb-system").first).to_have_text("Alex (echo) joined the chat")
+
+    send(frame, "Hello there")
+    expect(bubbles(frame, "me")).to_have_text(["Hello there"])
+    # The agent's typing shows, then its echo replaces it.
+    expect(frame.locator(".cb-typing")).to_contain_text("Alex (echo) is typing…")
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: Hello there"])
+    expect(frame.locator(".cb-typing")).to_have_text("")
+    # The agent read the message: two ticks, marked read.
+    mine = frame.locator(".cb-log .cb-from-me").first
+    expect(mine).to_have_attribute("data-status", "read")
+    expect(mine.locator(".cb-ticks")).to_have_attribute("aria-label", "Read")
+    expect(mine.locator("time")).to_have_text(re.compile(r"\d{1,2}:\d{2}"))
+
+    # Typing the message sent a typing event to Connect before the message itself.
+    items = echo.contact(contact["contact_id"])["items"]
+    kinds = [(i.get("ParticipantRole"), i.get("ContentType", "").rsplit(".", 1)[-1]) for i in items]
+    assert kinds.index(("CUSTOMER", "typing")) < kinds.index(("CUSTOMER", "text/plain"))
+
+    frame.get_by_role("button", name="Chat options").click()
+    frame.get_by_role("button", name="End chat").click()
+    frame.locator(".cb-confirm").get_by_role("button", name="End chat").click()
+    expect(frame.locator(".cb-ended")).to_contain_text("This chat has ended.")
+    new_chat = frame.get_by_role("button", name="Start a new chat")
+    expect(new_chat).to_be_focused()
+    assert echo.contact(contact["contact_id"])["status"] == "ENDED"
+    new_chat.click()
+    expect(frame.get_by_label("Name")).to_be_visible()
+    expect(bubbles(frame)).to_have_count(0)
