@@ -29,15 +29,28 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores of the machine have spent busy (not idle or iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / _TICKS
+
+
 @dataclass
 class CpuMeter:
-    """CPU share of some processes between start() and stop(), in % of one core."""
+    """CPU share of some processes between start() and stop(), in % of one core.
+
+    "others" is what the rest of the machine used meanwhile: on a shared machine, a busy
+    neighbour slows both paths and makes a run worthless, and the report should say so.
+    """
 
     pids: dict[str, int]
 
     def start(self, now: float) -> None:
         self._started = now
         self._before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._machine_before = machine_busy_seconds()
 
     def stop(self, now: float) -> dict[str, float]:
         elapsed = max(now - self._started, 1e-9)
@@ -46,4 +59,6 @@ class CpuMeter:
             before, after = self._before.get(name), cpu_seconds(pid)
             if before is not None and after is not None:
                 shares[name] = round(100 * (after - before) / elapsed, 1)
+        machine = 100 * (machine_busy_seconds() - self._machine_before) / elapsed
+        shares["others"] = round(max(0.0, machine - sum(shares.values())), 1)
         return shares

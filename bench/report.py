@@ -25,6 +25,8 @@ TARGETS = (
     ("added p99 latency", "added_p99_ms", 15.0, "ms"),
     ("daphne RSS per chat", "rss_per_chat_kib", 60.0, "KiB"),
 )
+# More CPU than this (% of one core) used by processes outside the bench spoils a run.
+BUSY_NEIGHBOURS = 25.0
 NAMES = {"direct": "direct (emulator)", "bridge": "through ChatBridge"}
 
 
@@ -282,6 +284,16 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  {target['result']:<5} {target['target']}: {_fmt(target['value'], 2)} {target['unit']} "
             f"(≤ {target['limit']:g} {target['unit']}){note}"
+        )
+    busy = [
+        name
+        for name, phase in report["phases"].items()
+        if phase["cpu_percent_of_one_core"].get("others", 0) > BUSY_NEIGHBOURS
+    ]
+    if busy:
+        lines.append(
+            f"  WARNING: other processes used more than {BUSY_NEIGHBOURS:g}% of a core during "
+            f"{', '.join(busy)}: the figures are not representative; rerun on a quiet machine"
         )
     if not report["stack_alive_at_end"]:
         lines.append("  WARNING: a process of the stack died during the run")
