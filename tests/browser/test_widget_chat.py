@@ -62,3 +62,53 @@ def test_a_full_chat_with_the_echo_agent(page, live_server, echo):
     new_chat.click()
     expect(frame.get_by_label("Name")).to_be_visible()
     expect(bubbles(frame)).to_have_count(0)
+
+
+def test_a_reload_and_a_second_tab_show_the_same_conversation(page, live_server, echo):
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    for text in ("one", "two"):
+        send(frame, text)
+        expect(bubbles(frame, "agent").last).to_have_text(f"Echo: {text}")
+    expected_mine = ["one", "two"]
+    expected_agent = ["Echo: one", "Echo: two"]
+
+    page.reload()
+    frame = open_widget(page, live_server.url + "/")
+    expect(bubbles(frame, "me")).to_have_text(expected_mine)
+    expect(bubbles(frame, "agent")).to_have_text(expected_agent)
+    expect(frame.locator(".cb-system")).to_have_count(1)
+
+    second = page.context.new_page()
+    other = open_widget(second, live_server.url + "/")
+    expect(bubbles(other, "me")).to_have_text(expected_mine)
+    # A message from the second tab shows once in both.
+    send(other, "three")
+    for view in (frame, other):
+        expect(bubbles(view, "me")).to_have_text([*expected_mine, "three"])
+        expect(bubbles(view, "agent")).to_have_text([*expected_agent, "Echo: three"])
+    expect(frame.locator(".cb-pending .cb-msg")).to_have_count(0)
+    second.close()
+
+
+def test_a_dropped_connect_websocket_shows_reconnecting_and_fills_the_gap(
+    page, live_server, echo
+):
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    send(frame, "before")
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: before"])
+    root = frame.locator(".cb-root")
+    expect(root).not_to_have_attribute("data-reconnects", re.compile("."))
+
+    echo.websocket_faults(active_contact(echo), delay_ms=1500, count=2)
+    echo.drop_websockets(active_contact(echo))
+    expect(root).to_have_attribute("data-reconnects", "1")
+    expect(frame.locator(".cb-banner")).to_have_text("Reconnecting…")
+    send(frame, "during one")
+    send(frame, "during two")
+    expect(frame.locator(".cb-banner")).to_be_hidden()
+    expect(bubbles(frame, "me")).to_have_text(["before", "during one", "during two"])
+    expect(bubbles(frame, "agent")).to_have_text(
+        ["Echo: before", "Echo: during one", "Echo: during two"]
+    )

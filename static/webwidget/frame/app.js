@@ -177,7 +177,8 @@ document.addEventListener("click", (e) => {
 // ---- banner, notices, subtitle ---------------------------------------------------------------
 
 function updateBanner() {
-  const down = !state.ended && !!state.session && (state.linkDown || state.upstream === "reconnecting");
+  // The first connection of a chat is not a reconnect: messages can already be sent.
+  const down = state.everUp && !state.ended && !!state.session && (state.linkDown || state.upstream === "reconnecting");
   clearTimeout(bannerTimer);
   if (down) {
     if (!root.classList.contains("cb-reconnecting")) {
@@ -341,7 +342,7 @@ function pickStrings(object) {
 
 function boot() {
   state.link?.close();
-  Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1 });
+  Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1, everUp: false });
   events.clear();
   receipts.clear();
   uploads.clear();
@@ -394,6 +395,7 @@ function onFrame(frame) {
       break;
     case "upstream":
       state.upstream = frame.status;
+      if (frame.status === "connected") state.everUp = true;
       finishReplay();
       updateBanner();
       break;
