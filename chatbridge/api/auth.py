@@ -15,6 +15,7 @@ from ninja.security import HttpBearer
 
 from chatbridge.api import limits
 from chatbridge.api.problems import ChatNotFound
+from chatbridge.chats.crypto import SESSION_TOKEN_PREFIX
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
 from chatbridge.runtime import get_runtime
@@ -53,7 +54,7 @@ class SessionBearer(HttpBearer):
     """Authorization: Bearer <session token> → the chat's ChatSession."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> ChatSession | None:
-        if not token or token.startswith(HISTORY_PREFIX) or len(token) > 512:
+        if not token.startswith(SESSION_TOKEN_PREFIX) or len(token) > 512:
             return None
         try:
             return await get_runtime().service.authenticate(token)

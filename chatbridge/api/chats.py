@@ -57,7 +57,6 @@ async def start_chat(
     payload: StartChatIn,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
 ):
-    runtime = get_runtime()
     idempotency_key = check_key(idempotency_key)
     await limits.chat_starts(request)
     widget = await sync_to_async(_enabled_widget)(payload.widget_id)
@@ -90,6 +89,7 @@ async def start_chat(
         body.pop("identity", None)
         await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
         client_token = digest("start", widget.widget_id, subject, idempotency_key)
+    runtime = get_runtime()
     started = await runtime.service.start_chat(
         display_name=payload.display_name,
         widget_id=widget.widget_id,

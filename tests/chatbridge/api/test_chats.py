@@ -199,9 +199,13 @@ async def test_events_page_after_and_limit(api, chat, runtime, emulator):
 async def test_a_long_poll_is_answered_when_the_agent_writes(api, chat, runtime, emulator):
     contact = await contact_id(runtime, chat)
     emulator.agent_join(contact)
-    page = await events_after(api, chat, 0, wait=10)
-    last = page["last_seq"]
-    assert last >= 1
+    last = 0
+    while True:  # until the agent's join is logged: the poll below then waits for the message
+        page = await events_after(api, chat, last, wait=10)
+        assert page["events"], "the long-poll timed out"
+        last = page["events"][-1]["seq"]
+        if any(e["event"]["participant_role"] == "AGENT" for e in page["events"]):
+            break
     started = time.monotonic()
     poll = asyncio.create_task(events_after(api, chat, last, wait=25))
     # Nothing new yet: the poll is waiting, not answered.
