@@ -93,7 +93,7 @@
       if (state.open && !was) previousFocus = d.activeElement;
       layout();
       if (state.open !== was) {
-        if (state.open) frame.focus();
+        if (state.open && d.activeElement !== frame) frame.focus();
         else if (m.restoreFocus && previousFocus && previousFocus !== frame && previousFocus.focus) previousFocus.focus();
         emit(state.open ? "open" : "close", {});
       }

@@ -91,9 +91,7 @@ def test_a_reload_and_a_second_tab_show_the_same_conversation(page, live_server,
     second.close()
 
 
-def test_a_dropped_connect_websocket_shows_reconnecting_and_fills_the_gap(
-    page, live_server, echo
-):
+def test_a_dropped_connect_websocket_shows_reconnecting_and_fills_the_gap(page, live_server, echo):
     frame = open_widget(page, live_server.url + "/")
     start_chat(frame)
     send(frame, "before")

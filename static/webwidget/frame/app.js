@@ -293,7 +293,7 @@ prechat.addEventListener("submit", async (e) => {
   e.preventDefault();
   const answers = formAnswers();
   if (!answers) return;
-  await startChat(answers);
+  if (await startChat(answers)) textarea.focus();
 });
 
 async function startChat(answers = {}, initialMessage) {

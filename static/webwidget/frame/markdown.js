@@ -67,7 +67,7 @@ export function inline(text, out, t, depth = 0) {
         }
       }
     }
-    if (c === "[" && (m = /^\[([^\]\n]{0,500})\]\(\s*<?([^()\s<>]{1,2048})>?\s*\)/.exec(rest))) {
+    if (c === "[" && (m = /^\[([^\]\n]{0,500})\]\(\s*<?((?:[^()\s<>]|\([^()\s<>]*\)){1,2048})>?\s*\)/.exec(rest))) {
       flush();
       out.append(link(m[1], m[2], t));
       i += m[0].length;
