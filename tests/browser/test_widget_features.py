@@ -1,0 +1,184 @@
+"""Widget features in real Chromium: attachments, interactive messages, the transcript, the
+host page's JS API (queued calls, identify, events) and the unread badge."""
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from tests.webwidget.pages import (
+    active_contact,
+    bubbles,
+    open_widget,
+    send,
+    start_chat,
+    widget_frame,
+)
+
+
+def png(width: int = 40, height: int = 24) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    rows = b"".join(b"\x00" + bytes((31, 111, 235)) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_attachments_are_checked_uploaded_previewed_and_downloadable(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup(attachment_types="png pdf")
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    picker = frame.locator("input[type=file]")
+    picker.set_input_files(
+        {"name": "virus.exe", "mimeType": "application/octet-stream", "buffer": b"MZ"}
+    )
+    expect(frame.locator(".cb-notice")).to_have_text(
+        "virus.exe: files of this type can't be sent here."
+    )
+    picker.set_input_files({"name": "kettle.png", "mimeType": "image/png", "buffer": png()})
+    image = frame.locator(".cb-log .cb-from-me img.cb-image")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("alt", "Image kettle.png")
+    assert image.evaluate("img => img.naturalWidth") == 40
+    expect(frame.locator(".cb-upload")).to_have_count(0)
+    picker.set_input_files(
+        {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 manual"}
+    )
+    download = frame.get_by_role("button", name="Download manual.pdf")
+    expect(download).to_be_visible()
+    contact = emulator.contact(active_contact(emulator))
+    names = [a["AttachmentName"] for i in contact["items"] for a in i.get("Attachments") or []]
+    assert names == ["kettle.png", "manual.pdf"]
+
+
+def test_interactive_messages_become_buttons_and_the_choice_is_the_reply(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Bot")
+    quick = {
+        "templateType": "QuickReply",
+        "version": "1.0",
+        "data": {
+            "content": {
+                "title": "How was your kettle?",
+                "elements": [{"title": "Great"}, {"title": "Too loud"}],
+            }
+        },
+    }
+    picker = {
+        "templateType": "ListPicker",
+        "version": "1.0",
+        "data": {
+            "content": {
+                "title": "Which colour?",
+                "subtitle": "Tap to select",
+                "elements": [
+                    {"title": "Copper", "subtitle": "€99"},
+                    {"title": "Steel", "subtitle": "€89"},
+                ],
+            }
+        },
+    }
+    interactive = "application/vnd.amazonaws.connect.message.interactive"
+    emulator.agent_message(contact, json.dumps(quick), interactive)
+    frame.get_by_role("button", name="Great").click()
+    expect(bubbles(frame, "me")).to_have_text(["Great"])
+    expect(frame.get_by_role("button", name="Too loud")).to_be_disabled()
+    emulator.agent_message(contact, json.dumps(picker), interactive)
+    expect(frame.locator(".cb-interactive-subtitle")).to_have_text("Tap to select")
+    frame.get_by_role("button", name="Steel €89").click()
+    expect(bubbles(frame, "me")).to_have_text(["Great", "Steel"])
+    sent = [
+        i
+        for i in emulator.contact(contact)["items"]
+        if i.get("ParticipantRole") == "CUSTOMER" and i["Type"] == "MESSAGE"
+    ]
+    assert [(i["Content"], i["ContentType"]) for i in sent] == [
+        ("Great", "text/plain"),
+        ("Steel", "text/plain"),
+    ]
+
+
+def test_the_transcript_downloads_as_text(page, live_server, emulator, widget_setup):
+    widget_setup()
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0.1)
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame, name="Ada")
+    send(frame, "Keep this")
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: Keep this"])
+    frame.get_by_role("button", name="Chat options").click()
+    with page.expect_download() as info:
+        frame.get_by_role("button", name="Download transcript").click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    assert text.startswith("Chat with us\n")
+    assert "Alex (echo) joined the chat" in text
+    assert "] Ada: Keep this\n" in text
+    assert "] Alex (echo): Echo: Keep this\n" in text
+
+
+def test_the_host_api_queues_calls_identifies_and_reports_events(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0.1)
+    # The documented stub, then calls made before the loader arrives.
+    page.add_init_script(
+        """
+        window.ChatBridge = window.ChatBridge || function () {
+          (window.ChatBridge.q = window.ChatBridge.q || []).push(arguments);
+        };
+        window.seen = [];
+        ChatBridge("identify", {name: "Grace", email: "grace@example.com", attributes: {plan: "gold"}});
+        for (const name of ["open", "close", "message", "unread", "ended"]) {
+          ChatBridge("on", name, (data) => window.seen.push([name, data]));
+        }
+        """
+    )
+    page.goto(live_server.url + "/")
+    page.wait_for_function("window.ChatBridge && window.ChatBridge.loaded")
+    frame = widget_frame(page)
+    expect(frame.locator(".cb-launcher")).to_be_visible()
+    page.evaluate("ChatBridge.open()")
+    # Identified with every required field: no form, the first message starts the chat.
+    expect(frame.locator(".cb-prechat")).to_be_hidden()
+    send(frame, "Hi from Grace")
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: Hi from Grace"])
+    contact = emulator.contact(active_contact(emulator))
+    assert contact["attributes"] == {"plan": "gold", "name": "Grace", "email": "grace@example.com"}
+    assert [p["display_name"] for p in contact["participants"] if p["role"] == "CUSTOMER"] == [
+        "Grace"
+    ]
+
+    page.evaluate("ChatBridge.close()")
+    expect(frame.locator(".cb-panel")).to_be_hidden()
+    emulator.agent_message(contact["contact_id"], "Are you still there?")
+    badge = frame.locator(".cb-badge")
+    expect(badge).to_have_text("1")
+    page.wait_for_function("window.seen.some(([n, d]) => n === 'unread' && d.count === 1)")
+    page.evaluate("ChatBridge.toggle()")
+    expect(badge).to_be_hidden()
+    page.evaluate("ChatBridge.endChat()")
+    expect(frame.locator(".cb-ended")).to_be_visible()
+    page.wait_for_function("window.seen.some(([n]) => n === 'ended')")
+    names = page.evaluate("window.seen.map(([n]) => n)")
+    assert names[:2] == ["unread", "open"] or "open" in names
+    assert {"open", "close", "message", "unread", "ended"} <= set(names)
+    messages = page.evaluate("window.seen.filter(([n]) => n === 'message').map(([, d]) => d)")
+    # The host learns that a message arrived and from whom, never what it says.
+    assert all(set(m) == {"from", "at"} for m in messages)
