@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import report
+from bench import report, sizes
 from bench.bridge import ORIGIN
 from bench.options import parse_args
 from bench.run import run
@@ -27,6 +27,7 @@ async def _cancel_on_sigterm(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
+    print(sizes.render(sizes.measure()), end="\n\n")
     started_at = datetime.now(UTC)
     stack = Stack(ORIGIN, options.results_dir, options.server_env)
     daphne_log = ""
