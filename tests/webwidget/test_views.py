@@ -1,0 +1,84 @@
+"""The widget's pages: the frame's embedding policy, assets served gzipped, the demo site."""
+
+import gzip
+import json
+
+import pytest
+from django.test import AsyncClient
+
+from bench import sizes
+from webwidget.models import Widget
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def policy(response) -> dict[str, str]:
+    parts = (p.strip().split(" ", 1) for p in response["Content-Security-Policy"].split(";"))
+    return {name: value for name, value in parts}
+
+
+async def test_the_frame_may_be_embedded_only_by_the_widgets_origins():
+    await Widget.objects.acreate(
+        widget_id="shop", name="Shop", allowed_origins="https://shop.example.com\nhttps://b.example"
+    )
+    response = await AsyncClient().get("/widget/shop/frame")
+    assert response.status_code == 200
+    assert policy(response)["frame-ancestors"] == "https://shop.example.com https://b.example"
+    assert policy(response)["script-src"] == "'self'"
+    assert "X-Frame-Options" not in response
+    config = json.loads(
+        response.content.decode()
+        .split('data-config="', 1)[1]
+        .split('"', 1)[0]
+        .replace("&quot;", '"')
+    )
+    assert config["widget_id"] == "shop"
+    assert config["allowed_origins"] == ["https://shop.example.com", "https://b.example"]
+    assert "identity_secret" not in config and "webhook_secret" not in config
+
+
+async def test_a_widget_without_origins_cannot_be_embedded_and_a_disabled_one_is_gone():
+    await Widget.objects.acreate(widget_id="nowhere", name="Nowhere")
+    await Widget.objects.acreate(widget_id="off", name="Off", enabled=False)
+    response = await AsyncClient().get("/widget/nowhere/frame")
+    assert policy(response)["frame-ancestors"] == "'none'"
+    assert (await AsyncClient().get("/widget/off/frame")).status_code == 404
+
+
+async def test_the_config_in_the_frame_is_escaped():
+    await Widget.objects.acreate(widget_id="esc", name="Esc", title='"><script>alert(1)</script>')
+    body = (await AsyncClient().get("/widget/esc/frame")).content.decode()
+    assert "<script>alert(1)" not in body
+
+
+async def test_assets_are_served_gzipped_and_revalidated():
+    client = AsyncClient()
+    plain = await client.get("/static/webwidget/loader.js")
+    assert plain["Content-Type"].startswith("text/javascript")
+    assert plain["Cross-Origin-Resource-Policy"] == "cross-origin"
+    packed = await client.get("/static/webwidget/loader.js", headers={"Accept-Encoding": "gzip"})
+    assert packed["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.content) == plain.content
+    again = await client.get(
+        "/static/webwidget/loader.js", headers={"If-None-Match": plain["ETag"]}
+    )
+    assert again.status_code == 304
+    assert (await client.get("/static/webwidget/nothing.js")).status_code == 404
+    assert (await client.get("/static/webwidget/../README.md")).status_code == 404
+
+
+async def test_the_demo_site_carries_the_tag_under_a_strict_policy():
+    response = await AsyncClient().get("/")
+    body = response.content.decode()
+    assert 'data-chatbridge-widget="default"' in body
+    assert "/static/webwidget/loader.js" in body
+    assert "<script>" not in body and " style=" not in body and " onclick" not in body
+    assert policy(response)["script-src"] == "'self'"
+    assert policy(response)["frame-ancestors"] == "'none'"
+
+
+def test_the_widget_fits_its_size_budgets():
+    measured = sizes.measure()
+    assert measured["loader_gzip"] <= sizes.LOADER_BUDGET
+    assert measured["widget_gzip"] <= sizes.WIDGET_BUDGET
+    assert "loader.js" in sizes.render(measured)
