@@ -65,8 +65,10 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str):
+    """Per module: Playwright's sync API keeps an event loop running in this thread, which
+    the async tests that follow must not find."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
