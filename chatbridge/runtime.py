@@ -31,28 +31,29 @@ class Runtime:
     supervisor: Supervisor
     archiver: Archiver | None = None
     webhooks: WebhookWorker | None = None
-    _archiving: asyncio.Task | None = None
-    _webhooking: asyncio.Task | None = None
+    _workers: list[asyncio.Task] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def start(self) -> None:
         self.supervisor.start()
-        if self.archiver is not None and self._archiving is None:
-            self._archiving = asyncio.create_task(self.archiver.run(self._stopping))
-        if self.webhooks is not None and self._webhooking is None:
-            self._webhooking = asyncio.create_task(self.webhooks.run(self._stopping))
+        if not self._workers:
+            self._workers = [
+                asyncio.create_task(worker.run(self._stopping))
+                for worker in (self.archiver, self.webhooks)
+                if worker is not None
+            ]
 
     async def stop(self) -> None:
+        """Stops at once: the stream workers may be blocked reading, and what they have not
+        acknowledged is delivered again to whoever reads next."""
         self._stopping.set()
         await self.supervisor.stop()
-        if self._archiving is not None:
-            with contextlib.suppress(Exception):
-                await self._archiving
-            self._archiving = None
-        if self._webhooking is not None:
-            with contextlib.suppress(Exception):
-                await self._webhooking
-            self._webhooking = None
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._workers = []
 
 
 _runtimes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime]" = (
@@ -79,11 +80,12 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
     )
     relay = Relay(log, get_channel_layer(), redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX)
     config = upstream_config()
+    upstream_service = get_chat_service(background=True)
     supervisor = Supervisor(
         redis=redis,
         store=service.store,
         make_upstream=lambda chat_id: Upstream(
-            chat_id, service=service, relay=relay, log=log, config=config
+            chat_id, service=upstream_service, relay=relay, log=log, config=config
         ),
         owner=owner or process_identity(),
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
@@ -93,7 +95,10 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
     archiver = None
     if settings.CHATBRIDGE_RUN_ARCHIVER:
         archiver = Archiver(
-            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=supervisor.owner
+            redis,
+            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+            consumer_name=supervisor.owner,
+            linger=settings.CHATBRIDGE_ARCHIVE_LINGER,
         )
     webhooks = None
     if settings.CHATBRIDGE_RUN_WEBHOOKS:

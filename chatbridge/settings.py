@@ -159,6 +159,8 @@ CONNECT_CONNECT_TIMEOUT = env_float("CONNECT_CONNECT_TIMEOUT", 5.0)
 CONNECT_READ_TIMEOUT = env_float("CONNECT_READ_TIMEOUT", 15.0)
 # Threads that run boto3 calls; botocore's HTTP pool is sized to match.
 CONNECT_THREADS = env_int("CONNECT_THREADS", 32)
+# Threads for the upstreams' own calls (new connections, gap fills), kept apart from sends.
+CONNECT_BACKGROUND_THREADS = env_int("CONNECT_BACKGROUND_THREADS", 8)
 # Connect's default chat duration is 25 hours; sessions live as long as their chat may.
 CONNECT_CHAT_DURATION_MINUTES = env_int("CONNECT_CHAT_DURATION_MINUTES", 1500)
 
@@ -186,6 +188,8 @@ CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0
 # Every process drains the archive stream into the database unless told not to (for
 # deployments that run `manage.py archiver` on their own).
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
+# Seconds the archiver gathers events before writing them in one transaction.
+CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
 
 # The client websocket (/ws/chat/): limits that keep one client from hurting the others.
 CHATBRIDGE_WS_AUTH_TIMEOUT = env_float("CHATBRIDGE_WS_AUTH_TIMEOUT", 10.0)

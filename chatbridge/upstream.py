@@ -127,6 +127,8 @@ class Upstream:
             open_timeout=self.config.open_timeout,
             ping_interval=None,
             max_size=2**20,
+            # Chat frames are small; per-message deflate would cost ~40 KiB per chat.
+            compression=None,
         ) as socket:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)

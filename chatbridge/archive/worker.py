@@ -41,6 +41,7 @@ class Archiver:
         claim_idle_ms: int = 60_000,
         block_ms: int = 1_000,
         forget_idle_consumers_ms: int = 3_600_000,
+        linger: float = 0.0,
     ) -> None:
         self._redis = redis
         self._stream = archive_stream(prefix)
@@ -49,6 +50,7 @@ class Archiver:
         self._claim_idle_ms = claim_idle_ms
         self._block_ms = block_ms
         self._forget_idle_consumers_ms = forget_idle_consumers_ms
+        self._linger = linger
         self._group_ready = False
 
     @property
@@ -56,12 +58,19 @@ class Archiver:
         return self._stream
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Archives until `stop` is set; Redis or database outages are waited out."""
+        """Archives until `stop` is set; Redis or database outages are waited out.
+
+        After a drain that did not fill a batch, it lingers before the next one, so that a
+        busy process writes one transaction per `linger` seconds rather than one per event.
+        """
         delay = 1.0
         next_cleanup = 0.0
         while not stop.is_set():
             try:
-                await self.drain_once(block_ms=self._block_ms)
+                handled = await self.drain_once(block_ms=self._block_ms)
+                if 0 < handled < self._batch_size and self._linger > 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self._linger)
                 if time.monotonic() >= next_cleanup:
                     await self._forget_idle_consumers()
                     next_cleanup = time.monotonic() + 600

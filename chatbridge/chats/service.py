@@ -366,8 +366,9 @@ class ChatService:
             raise ChatEnded() from None
 
 
-def get_chat_service() -> ChatService:
-    """The chat service of the running event loop, built from settings."""
+def get_chat_service(*, background: bool = False) -> ChatService:
+    """The chat service of the running event loop, built from settings; `background` for the
+    upstreams, whose Connect calls run on a thread pool of their own."""
     return ChatService(
         SessionStore(
             get_redis(),
@@ -375,7 +376,7 @@ def get_chat_service() -> ChatService:
             prefix=settings.CHATBRIDGE_REDIS_PREFIX,
             ended_ttl=settings.CHATBRIDGE_ENDED_SESSION_TTL,
         ),
-        get_gateway(),
+        get_gateway(background=background),
         refresh_margin=timedelta(seconds=settings.CHATBRIDGE_REFRESH_MARGIN),
         chat_duration=timedelta(minutes=settings.CONNECT_CHAT_DURATION_MINUTES),
         ended_grace=timedelta(seconds=settings.CHATBRIDGE_ENDED_SESSION_TTL),

@@ -21,7 +21,7 @@ def _config() -> Config:
             "mode": settings.CONNECT_RETRY_MODE,
             "total_max_attempts": settings.CONNECT_MAX_ATTEMPTS,
         },
-        max_pool_connections=settings.CONNECT_THREADS,
+        max_pool_connections=settings.CONNECT_THREADS + settings.CONNECT_BACKGROUND_THREADS,
         connect_timeout=settings.CONNECT_CONNECT_TIMEOUT,
         read_timeout=settings.CONNECT_READ_TIMEOUT,
         user_agent_appid="chatbridge",
@@ -50,6 +50,15 @@ def participant_client():
 def executor() -> ThreadPoolExecutor:
     """The bounded pool that runs every boto3 call, off the event loop."""
     return ThreadPoolExecutor(max_workers=settings.CONNECT_THREADS, thread_name_prefix="connect")
+
+
+@functools.cache
+def background_executor() -> ThreadPoolExecutor:
+    """A pool of its own for the upstreams' calls (new connections, transcript gap fills),
+    so that a wave of chats reconnecting never queues ahead of customers' sends."""
+    return ThreadPoolExecutor(
+        max_workers=settings.CONNECT_BACKGROUND_THREADS, thread_name_prefix="connect-bg"
+    )
 
 
 @receiver(setting_changed)

@@ -7,6 +7,7 @@ own retry mode; what is left after them is mapped to a ChatBridge error.
 
 import asyncio
 import functools
+from concurrent.futures import Executor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,11 +30,13 @@ from chatbridge.connect.types import (
 MAX_TRANSCRIPT_PAGES = 1000
 
 
-async def _call(client_factory, operation: str, **params: Any) -> dict[str, Any]:
+async def _call(
+    client_factory, operation: str, *, executor: Executor, **params: Any
+) -> dict[str, Any]:
     method = getattr(client_factory(), operation)
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(clients.executor(), functools.partial(method, **params))
+        return await loop.run_in_executor(executor, functools.partial(method, **params))
     except (BotoCoreError, ClientError) as exc:
         raise map_error(exc) from None
 
@@ -43,7 +46,18 @@ def _without_none(**params: Any) -> dict[str, Any]:
 
 
 class ConnectGateway:
-    """One method per Connect operation ChatBridge uses, with typed results."""
+    """One method per Connect operation ChatBridge uses, with typed results.
+
+    `background` gateways run on their own thread pool: the upstreams use one, so that
+    reconnecting many chats at once does not delay what customers are waiting for.
+    """
+
+    def __init__(self, *, background: bool = False) -> None:
+        self.background = background
+
+    @property
+    def _executor(self) -> Executor:
+        return clients.background_executor() if self.background else clients.executor()
 
     async def start_chat_contact(
         self,
@@ -72,7 +86,9 @@ class ConnectGateway:
         if initial_message is not None:
             content_type, content = initial_message
             params["InitialMessage"] = {"ContentType": content_type, "Content": content}
-        response = await _call(clients.connect_client, "start_chat_contact", **params)
+        response = await _call(
+            clients.connect_client, "start_chat_contact", executor=self._executor, **params
+        )
         return StartedContact(
             contact_id=response["ContactId"],
             participant_id=response["ParticipantId"],
@@ -83,6 +99,7 @@ class ConnectGateway:
         await _call(
             clients.connect_client,
             "stop_contact",
+            executor=self._executor,
             ContactId=contact_id,
             InstanceId=settings.CONNECT_INSTANCE_ID,
         )
@@ -93,6 +110,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "create_participant_connection",
+            executor=self._executor,
             Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
             ParticipantToken=participant_token,
             ConnectParticipant=connect_participant,
@@ -112,6 +130,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "send_message",
+            executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -132,6 +151,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "send_event",
+            executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -154,6 +174,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "get_transcript",
+            executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
                 MaxResults=max_results,
@@ -173,6 +194,7 @@ class ConnectGateway:
         await _call(
             clients.participant_client,
             "disconnect_participant",
+            executor=self._executor,
             **_without_none(ConnectionToken=connection_token, ClientToken=client_token),
         )
 
@@ -188,6 +210,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "start_attachment_upload",
+            executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -210,6 +233,7 @@ class ConnectGateway:
         await _call(
             clients.participant_client,
             "complete_attachment_upload",
+            executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
                 AttachmentIds=attachment_ids,
@@ -223,6 +247,7 @@ class ConnectGateway:
         response = await _call(
             clients.participant_client,
             "get_attachment",
+            executor=self._executor,
             ConnectionToken=connection_token,
             AttachmentId=attachment_id,
         )
@@ -234,5 +259,5 @@ class ConnectGateway:
 
 
 @functools.cache
-def get_gateway() -> ConnectGateway:
-    return ConnectGateway()
+def get_gateway(*, background: bool = False) -> ConnectGateway:
+    return ConnectGateway(background=background)
