@@ -10,6 +10,7 @@ import urllib.request
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from chatbridge.archive.demo import DEMO_USERNAME, ensure_demo_user
 from chatbridge.devservices import EmulatorProcess, child_options, redis_for, stop_process
@@ -35,7 +36,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stopping.set())
 
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="chatbridge.settings")
-        demo_password = ensure_demo_user() if settings.DEBUG else None
+        demo_password = self._demo_user() if settings.DEBUG else None
         redis_server = redis_for(settings.REDIS_URL)
         if redis_server:
             self.stdout.write(f"Started redis-server on {redis_server.url}")
@@ -77,6 +78,14 @@ class Command(BaseCommand):
                 emulator.stop()
             if redis_server:
                 redis_server.stop()
+
+    def _demo_user(self) -> str | None:
+        """The demo viewer's fresh password; None (and a hint) before the first migrate."""
+        try:
+            return ensure_demo_user()
+        except DatabaseError:
+            self.stdout.write("No demo user: the database is not migrated (make migrate).")
+            return None
 
     def _wait_until_healthy(self, base: str, server, stopping: threading.Event) -> None:
         deadline = time.monotonic() + 60
