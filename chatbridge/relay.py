@@ -4,11 +4,15 @@ The channel layer is a doorbell, not a log: it drops messages when a channel is 
 each message carries the event's seq and consumers re-read the log when they see a gap.
 """
 
+import logging
+
 import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.eventlog import EventLog
 from chatbridge.events import ChatEvent
+
+logger = logging.getLogger(__name__)
 
 
 def chat_group(chat_id: str) -> str:
@@ -40,6 +44,7 @@ class Relay:
             )
             return None
         seq = await self.log.append(chat_id, event, from_connect=from_connect)
+        logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
         if seq is not None:
             await self.layer.group_send(
                 chat_group(chat_id), {"type": "chat.event", "seq": seq, "event": event.to_json()}

@@ -50,7 +50,7 @@ async def test_a_conversation_with_the_echo_agent(emulator, runtime):
     await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
     ack = await client.request({"type": "send", "content": "hello", "client_id": "m1"})
     assert ack["type"] == "ack" and ack["id"]
-    await client.receive_until(is_agent_message("Echo: hello"))
+    await client.wait_for(is_agent_message("Echo: hello"))
     assert client.messages() == ["hello", "Echo: hello"]
     seqs = [f["seq"] for f in client.events()]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
@@ -63,7 +63,7 @@ async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emula
     ack = await client.request({"type": "send", "content": "only once", "client_id": "m1"})
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "after")
-    await client.receive_until(is_agent_message("after"))
+    await client.wait_for(is_agent_message("after"))
     own = [f for f in client.events() if f["event"]["content"] == "only once"]
     assert [f["event"]["id"] for f in own] == [ack["id"]]
     await client.close()
@@ -78,7 +78,7 @@ async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
     for n in range(5):
         emulator.agent_message(chat.session.contact_id, f"agent {n}")
     for tab in (first, second):
-        await tab.receive_until(is_agent_message("agent 4"))
+        await tab.wait_for(is_agent_message("agent 4"))
     assert [f["seq"] for f in first.events()] == [f["seq"] for f in second.events()]
     assert [f["event"]["id"] for f in first.events()] == [f["event"]["id"] for f in second.events()]
     await first.close()
@@ -90,17 +90,17 @@ async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulat
     await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "seen")
-    seen = await client.receive_until(is_agent_message("seen"))
+    seen = await client.wait_for(is_agent_message("seen"))
     await client.close()
     for n in range(3):
         emulator.agent_message(chat.session.contact_id, f"missed {n}")
     probe = await authed(chat)
-    await probe.receive_until(is_agent_message("missed 2"))
+    await probe.wait_for(is_agent_message("missed 2"))
     await probe.close()
     resumed = ChatClient()
     assert await resumed.connect()
     await resumed.auth(chat.session_token, after=seen["seq"])
-    await resumed.receive_until(is_agent_message("missed 2"))
+    await resumed.wait_for(is_agent_message("missed 2"))
     assert resumed.messages() == ["missed 0", "missed 1", "missed 2"]
     assert [f["seq"] for f in resumed.events()] == [seen["seq"] + n for n in (1, 2, 3)]
     await resumed.close()
@@ -212,10 +212,10 @@ async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, r
     await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
     emulator.agent_join(chat.session.contact_id)
     message = emulator.agent_message(chat.session.contact_id, "read me")
-    await client.receive_until(is_agent_message("read me"))
+    await client.wait_for(is_agent_message("read me"))
     await client.request({"type": "receipt", "message_id": message["Id"], "kind": "delivered"})
     await client.request({"type": "receipt", "message_id": message["Id"], "kind": "read"})
-    await client.receive_until(lambda f: f["type"] == "event" and f["event"]["type"] == "receipt")
+    await client.wait_for(lambda f: f["type"] == "event" and f["event"]["type"] == "receipt")
     items = emulator.contact(chat.session.contact_id)["items"]
     receipts = [i for i in items if i["Type"] == "MESSAGEMETADATA"]
     assert len(receipts) == 1
@@ -228,7 +228,7 @@ async def test_end_chat_tells_every_tab(chat, emulator):
     ack = await first.request({"type": "end"})
     assert ack["type"] == "ack"
     for tab in (first, second):
-        ended = await tab.receive_until(lambda f: f["type"] == "ended")
+        ended = await tab.wait_for(lambda f: f["type"] == "ended")
         assert ended["reason"]
     assert emulator.contact(chat.session.contact_id)["status"] == "ENDED"
     await first.close()
@@ -241,7 +241,7 @@ async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
     assert await client.connect()
     ready = await client.auth(chat.session_token)
     assert ready["status"] == "ended"
-    await client.receive_until(lambda f: f["type"] == "ended")
+    await client.wait_for(lambda f: f["type"] == "ended")
     refused = await client.request({"type": "send", "content": "late"})
     assert refused["code"] == "chat_ended"
     await client.close()
@@ -251,7 +251,7 @@ async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
     client = await authed(chat)
     await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
     emulator.end_chat(chat.session.contact_id)
-    ended = await client.receive_until(lambda f: f["type"] == "ended")
+    ended = await client.wait_for(lambda f: f["type"] == "ended")
     assert ended["reason"] == "chat_ended"
     await client.close()
 
@@ -269,7 +269,7 @@ async def test_a_connection_that_never_authenticates_is_closed(chat, settings):
 async def test_an_idle_connection_is_closed(chat, settings):
     settings.CHATBRIDGE_WS_IDLE_TIMEOUT = 0.3
     client = await authed(chat)
-    error = await client.receive_until(lambda f: f["type"] == "error")
+    error = await client.wait_for(lambda f: f["type"] == "error")
     assert error["code"] == "idle_timeout"
 
 

@@ -47,10 +47,10 @@ async def test_a_live_chat_survives_a_redis_restart(own_redis, emulator):
         emulator.agent_join(chat.session.contact_id)
         client = await connected_client(chat)
         emulator.agent_message(chat.session.contact_id, "before the restart")
-        await client.receive_until(is_agent_message("before the restart"))
+        await client.wait_for(is_agent_message("before the restart"))
         await asyncio.to_thread(own_redis.restart)
         emulator.agent_message(chat.session.contact_id, "after the restart")
-        await client.receive_until(is_agent_message("after the restart"))
+        await client.wait_for(is_agent_message("after the restart"))
         ack = await client.request({"type": "send", "content": "customer after the restart"})
         assert ack["type"] == "ack"
         assert client.messages("AGENT") == ["before the restart", "after the restart"]
@@ -67,7 +67,7 @@ async def test_relayed_events_reach_the_archive(redis_client, emulator):
         client = await connected_client(chat)
         await client.request({"type": "send", "content": "archive me"})
         emulator.agent_message(chat.session.contact_id, "archived too")
-        await client.receive_until(is_agent_message("archived too"))
+        await client.wait_for(is_agent_message("archived too"))
         await client.close()
         contents = await wait_for_archive(chat.session.chat_id, count=2)
         assert contents == ["archive me", "archived too"]

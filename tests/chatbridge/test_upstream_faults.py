@@ -46,13 +46,13 @@ def agent_messages_as_delivered(client: ChatClient) -> list[str]:
 
 async def test_upstream_dropped_mid_chat_loses_nothing(chat, client, emulator):
     emulator.agent_message(chat.session.contact_id, "before")
-    await client.receive_until(is_agent_message("before"))
+    await client.wait_for(is_agent_message("before"))
     emulator.drop_websockets(chat.session.contact_id)
     for n in range(3):
         emulator.agent_message(chat.session.contact_id, f"during {n}")
-    await client.receive_until(is_agent_message("during 2"))
+    await client.wait_for(is_agent_message("during 2"))
     emulator.agent_message(chat.session.contact_id, "after")
-    await client.receive_until(is_agent_message("after"))
+    await client.wait_for(is_agent_message("after"))
     assert agent_messages_as_delivered(client) == [
         "before",
         "during 0",
@@ -72,9 +72,9 @@ async def test_duplicated_frames_are_delivered_once(chat, client, emulator):
     emulator.websocket_faults(chat.session.contact_id, duplicate=True, count=10)
     for n in range(4):
         emulator.agent_message(chat.session.contact_id, f"dup {n}")
-    await client.receive_until(is_agent_message("dup 3"))
+    await client.wait_for(is_agent_message("dup 3"))
     emulator.agent_message(chat.session.contact_id, "last")
-    await client.receive_until(is_agent_message("last"))
+    await client.wait_for(is_agent_message("last"))
     assert agent_messages_as_delivered(client) == ["dup 0", "dup 1", "dup 2", "dup 3", "last"]
 
 
@@ -83,7 +83,7 @@ async def test_reordered_frames_are_delivered_once_and_carry_connect_order(chat,
     for n in range(4):
         emulator.agent_message(chat.session.contact_id, f"swap {n}")
     emulator.agent_message(chat.session.contact_id, "last")
-    await client.receive_until(is_agent_message("last"))
+    await client.wait_for(is_agent_message("last"))
     expected = ["swap 0", "swap 1", "swap 2", "swap 3", "last"]
     assert sorted(agent_messages_as_delivered(client)) == sorted(expected)
     assert agent_messages_in_connect_order(client) == expected
@@ -114,7 +114,7 @@ async def test_a_send_that_still_fails_is_reported_and_can_be_retried_once(
     second = await client.request({"type": "send", "content": "again", "client_id": "c2"})
     assert first["id"] == second["id"]
     await client.request({"type": "send", "content": "marker"})
-    await client.receive_until(lambda f: f["type"] == "event" and f["event"]["content"] == "marker")
+    await client.wait_for(lambda f: f["type"] == "event" and f["event"]["content"] == "marker")
     assert client.messages("CUSTOMER") == ["again", "marker"]
 
 
@@ -124,7 +124,7 @@ async def test_expired_connection_token_is_replaced_without_losing_messages(chat
     ack = await client.request({"type": "send", "content": "customer after expiry"})
     assert ack["type"] == "ack", ack
     emulator.agent_message(chat.session.contact_id, "after refresh")
-    await client.receive_until(is_agent_message("after refresh"))
+    await client.wait_for(is_agent_message("after refresh"))
     assert agent_messages_as_delivered(client) == ["while expired", "after refresh"]
     assert client.messages("CUSTOMER") == ["customer after expiry"]
 
@@ -136,14 +136,14 @@ async def test_another_process_takes_over_when_the_lease_owner_stops(
     second.start()
     try:
         emulator.agent_message(chat.session.contact_id, "first owner")
-        await client.receive_until(is_agent_message("first owner"))
+        await client.wait_for(is_agent_message("first owner"))
         assert runtime.supervisor.holds(chat.session.chat_id)
         await runtime.supervisor.stop()
         emulator.agent_message(chat.session.contact_id, "while nobody holds it")
-        await client.receive_until(is_agent_message("while nobody holds it"))
+        await client.wait_for(is_agent_message("while nobody holds it"))
         assert second.supervisor.holds(chat.session.chat_id)
         emulator.agent_message(chat.session.contact_id, "second owner")
-        await client.receive_until(is_agent_message("second owner"))
+        await client.wait_for(is_agent_message("second owner"))
     finally:
         await second.stop()
     assert agent_messages_as_delivered(client) == [
@@ -166,7 +166,7 @@ async def test_another_process_takes_over_after_the_owner_crashes(
     second.start()
     try:
         emulator.agent_message(chat.session.contact_id, "after the crash")
-        await client.receive_until(is_agent_message("after the crash"))
+        await client.wait_for(is_agent_message("after the crash"))
         assert second.supervisor.holds(chat.session.chat_id)
     finally:
         await second.stop()
@@ -181,7 +181,7 @@ async def test_no_connect_token_appears_in_any_frame_or_log_record(
     await client.request({"type": "send", "content": 5})
     await client.request({"type": "auth", "token": "x"})
     emulator.agent_message(chat.session.contact_id, "bye")
-    await client.receive_until(is_agent_message("bye"))
+    await client.wait_for(is_agent_message("bye"))
     current = await runtime.service.store.load(chat.session.chat_id)
     secrets = {
         chat.session.participant_token,

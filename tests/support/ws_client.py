@@ -43,6 +43,14 @@ class ChatClient:
             if predicate(frame):
                 return frame
 
+    async def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 15) -> Frame:
+        """The first frame ever received that matches, reading on if none has yet. For
+        frames that happen once (a given message), whichever frame brought them in."""
+        for frame in self.frames:
+            if predicate(frame):
+                return frame
+        return await self.receive_until(predicate, timeout)
+
     async def auth(self, token: str, after: int = 0) -> Frame:
         await self.send({"type": "auth", "token": token, "after": after, "ref": "auth"})
         return await self.receive_until(lambda f: f["type"] in {"ready", "error"})
