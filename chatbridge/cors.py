@@ -13,7 +13,7 @@ API authenticates by bearer token only, never by cookie.
 import re
 from collections.abc import Callable
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
@@ -28,38 +28,47 @@ _CONFIG_PATH = re.compile(r"^/api/v1/widgets/[^/]+/config$")
 
 @sync_and_async_middleware
 def ApiCorsMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's style)
-    if not iscoroutinefunction(get_response):
-        raise RuntimeError("ApiCorsMiddleware needs an ASGI server (daphne, uvicorn).")
+    if iscoroutinefunction(get_response):
 
-    async def middleware(request: HttpRequest) -> HttpResponse:
-        origin = request.headers.get("Origin")
-        if not request.path.startswith(API_PREFIX) or not origin:
-            return await get_response(request)
-        preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in (
-            request.headers
-        )
-        if preflight:
-            response = HttpResponse(status=204)
-        else:
-            response = await get_response(request)
-        allowed = await origin_allowed(request, origin)
-        if allowed == "*":
-            response["Access-Control-Allow-Origin"] = "*"
-        elif allowed:
-            response["Access-Control-Allow-Origin"] = origin
-            _vary(response)
-        else:
-            _vary(response)
-            return response
-        if preflight:
-            response["Access-Control-Allow-Methods"] = ALLOW_METHODS
-            response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-            response["Access-Control-Max-Age"] = MAX_AGE
-        else:
-            response["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            if not request.path.startswith(API_PREFIX) or "Origin" not in request.headers:
+                return await get_response(request)
+            return await _with_cors(request, get_response)
+
+        return middleware
+
+    # Under WSGI (Django's test client, scripts): the same rules, through a loop.
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX) or "Origin" not in request.headers:
+            return get_response(request)
+        return async_to_sync(_with_cors)(request, sync_to_async(get_response))
+
+    return sync_middleware
+
+
+async def _with_cors(request: HttpRequest, get_response: Callable) -> HttpResponse:
+    origin = request.headers["Origin"]
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    if preflight:
+        response = HttpResponse(status=204)
+    else:
+        response = await get_response(request)
+    allowed = await origin_allowed(request, origin)
+    if allowed == "*":
+        response["Access-Control-Allow-Origin"] = "*"
+    elif allowed:
+        response["Access-Control-Allow-Origin"] = origin
+        _vary(response)
+    else:
+        _vary(response)
         return response
-
-    return middleware
+    if preflight:
+        response["Access-Control-Allow-Methods"] = ALLOW_METHODS
+        response["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+        response["Access-Control-Max-Age"] = MAX_AGE
+    else:
+        response["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    return response
 
 
 def own_origin(request: HttpRequest) -> str:

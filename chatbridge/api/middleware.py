@@ -4,6 +4,7 @@ that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
 import logging
 from collections.abc import Awaitable, Callable
 
+from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
@@ -19,20 +20,35 @@ UNLIMITED_SUFFIXES = ("/openapi.json", "/docs")
 
 @sync_and_async_middleware
 def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's middleware style)
-    async def middleware(request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(API_PREFIX):
-            return await get_response(request)
-        if request.method != "OPTIONS" and not request.path.endswith(UNLIMITED_SUFFIXES):
-            try:
-                await limits.per_address(request)
-            except ChatBridgeError as error:
-                return problems.from_error(error)
-        response = await get_response(request)
-        return as_problem(request, response)
+    if _is_async(get_response):
 
-    if not _is_async(get_response):
-        raise RuntimeError("ApiMiddleware needs an ASGI server (daphne, uvicorn).")
-    return middleware
+        async def middleware(request: HttpRequest) -> HttpResponse:
+            if not request.path.startswith(API_PREFIX):
+                return await get_response(request)
+            limited = await _limit(request)
+            return limited or as_problem(request, await get_response(request))
+
+        return middleware
+
+    # Under WSGI (Django's test client, scripts) the same rules, the limit through a loop.
+    def sync_middleware(request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(API_PREFIX):
+            return get_response(request)
+        limited = async_to_sync(_limit)(request)
+        return limited or as_problem(request, get_response(request))
+
+    return sync_middleware
+
+
+async def _limit(request: HttpRequest) -> HttpResponse | None:
+    """The per-address limit's refusal, or None."""
+    if request.method == "OPTIONS" or request.path.endswith(UNLIMITED_SUFFIXES):
+        return None
+    try:
+        await limits.per_address(request)
+    except ChatBridgeError as error:
+        return problems.from_error(error)
+    return None
 
 
 def as_problem(request: HttpRequest, response: HttpResponse) -> HttpResponse:
