@@ -1,9 +1,5 @@
-"""Customers that chat through ChatBridge: /ws/chat/ with an auth frame, then send frames.
-
-Starting the chat is the one step that does not go over the wire yet: start_bridge_chat()
-calls ChatBridge's chat service in this process, against the same Redis and Connect as the
-server. When the REST API exists, only that function changes.
-"""
+"""Customers that chat through ChatBridge as the web widget does: the chat starts with
+POST /api/v1/chats, then /ws/chat/ with an auth frame, then send frames."""
 
 import asyncio
 import contextlib
@@ -15,17 +11,10 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from bench.customers import ConnectFailed, Customer, message_id_of_echo
+from bench.rest import RestApi
 from bench.stats import PhaseStats
 
 ORIGIN = "http://bench.chatbridge.localhost"
-
-
-async def start_bridge_chat(display_name: str) -> str:
-    """Starts a chat as a widget would and returns its ChatBridge session token."""
-    from chatbridge.chats.service import get_chat_service
-
-    started = await get_chat_service().start_chat(display_name=display_name)
-    return started.session_token
 
 
 def _dumps(frame: dict[str, Any]) -> str:
@@ -33,16 +22,19 @@ def _dumps(frame: dict[str, Any]) -> str:
 
 
 class BridgeCustomer(Customer):
-    def __init__(self, index: int, stats: PhaseStats, ws_url: str) -> None:
+    def __init__(self, index: int, stats: PhaseStats, ws_url: str, api: RestApi) -> None:
         super().__init__(index, stats)
         self.ws_url = ws_url
+        self.api = api
         self.socket: ClientConnection | None = None
         self.reader: asyncio.Task | None = None
 
     async def connect(self) -> None:
         began = time.perf_counter()
         try:
-            token = await start_bridge_chat(f"Bench customer {self.index}")
+            token = (await self.api.start_chat(f"Bench customer {self.index}"))["session_token"]
+        except ConnectFailed:
+            raise
         except Exception as error:
             raise ConnectFailed(f"start_chat_{type(error).__name__}") from None
         opened = time.perf_counter()

@@ -11,6 +11,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 class Options:
     chats: int
     direct_chats: int
+    rest_chats: int
     interval: float
     duration: float
     ramp_rate: float
@@ -37,6 +38,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         type=int,
         default=None,
         help="customers straight to the emulator (default: --chats; 0 skips that phase)",
+    )
+    parser.add_argument(
+        "--rest-chats",
+        type=int,
+        default=None,
+        help="mobile-app customers over REST (long-poll), a third phase (default: --chats; "
+        "0 skips it)",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -74,7 +82,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "CHATBRIDGE_RUN_ARCHIVER=0; repeatable",
     )
     args = parser.parse_args(argv)
-    if args.chats < 0 or (args.direct_chats is not None and args.direct_chats < 0):
+    if args.chats < 0 or any(
+        count is not None and count < 0 for count in (args.direct_chats, args.rest_chats)
+    ):
         parser.error("chat counts must be >= 0")
     for name in (
         "interval",
@@ -95,6 +105,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     return Options(
         chats=args.chats,
         direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
+        rest_chats=args.chats if args.rest_chats is None else args.rest_chats,
         interval=args.interval,
         duration=args.duration,
         ramp_rate=args.ramp_rate,

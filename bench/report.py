@@ -27,7 +27,7 @@ TARGETS = (
 )
 # More CPU than this (% of one core) used by processes outside the bench spoils a run.
 BUSY_NEIGHBOURS = 25.0
-NAMES = {"direct": "direct (emulator)", "bridge": "through ChatBridge"}
+NAMES = {"direct": "direct (emulator)", "bridge": "through ChatBridge", "rest": "REST long-poll"}
 
 
 def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
@@ -49,6 +49,9 @@ def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
         "echoed_per_s": round(stats.echoed_in_window / window, 2),
         "latency_ms": summarize(stats.latencies_ms),
         "setup_ms": {step: summarize(values) for step, values in stats.setup_ms.items()},
+        "send_request_ms": summarize(stats.extra.get("send_request_ms", [])),
+        "send_requests_per_s": round(len(stats.extra.get("send_request_ms", [])) / window, 2),
+        "long_poll_wakeup_ms": summarize(stats.extra.get("wakeup_ms", [])),
         "cpu_percent_of_one_core": stats.extra.get("cpu_percent", {}),
         "bench_loop_lag_ms": stats.extra.get("loop_lag_ms", {}),
         "break": find_break(stats, options.runaway_ms),
@@ -144,7 +147,7 @@ def build(
             for key, value in asdict(options).items()
         },
         "method": {
-            "phases": "sequential: direct first, then the emulator is reset, then ChatBridge",
+            "phases": "sequential: direct first, then the emulator is reset, then ChatBridge, then REST",
             "direct_send": "httpx.AsyncClient POST /participant/message (SendMessage's REST call)",
             "direct_setup": "boto3 StartChatContact + CreateParticipantConnection in a thread pool",
             "bridge_start_chat": "chatbridge.chats.service.ChatService.start_chat in the bench",
@@ -252,6 +255,14 @@ def render(report: dict[str, Any]) -> str:
             for step, s in phase["setup_ms"].items()
         )
         lines.append(f"    setup: {setup}")
+        if phase["send_request_ms"].get("count"):
+            send, wake = phase["send_request_ms"], phase["long_poll_wakeup_ms"]
+            lines.append(
+                f"    REST: {phase['send_requests_per_s']} sends/s, POST .../messages p50 "
+                f"{_fmt(send.get('p50'))} / p99 {_fmt(send.get('p99'))} ms; long-poll wake-up "
+                f"(agent message created → answered) p50 {_fmt(wake.get('p50'))} / p99 "
+                f"{_fmt(wake.get('p99'))} ms"
+            )
         lines.append(
             f"    ramp: {phase['connected_at_window_start']} chats connected in {phase['ramp_s']} s "
             f"({phase['ramp_chats_per_s']} chats/s)"

@@ -1,4 +1,4 @@
-"""One bench run: start the stack, warm ChatBridge up, run both phases, stop everything.
+"""One bench run: start the stack, warm ChatBridge up, run the phases, stop everything.
 
 The phases run one after the other, never together: on a 2-core machine two populations at
 once would fight over the same cores and each would slow the other. The direct phase comes
@@ -19,6 +19,7 @@ from bench.lag import lag_summary, loop_lag
 from bench.options import Options
 from bench.procstat import CpuMeter, rss_bytes
 from bench.progress import progress
+from bench.rest import RestApi, RestCustomer
 from bench.stack import Stack
 from bench.stats import PhaseStats
 
@@ -37,7 +38,8 @@ async def warm_up(stack: Stack) -> None:
     """One chat through ChatBridge, so that "idle" RSS includes what the first chat loads
     once per process (boto3 clients, thread pool, runtime) rather than charging it to chats."""
     stats = PhaseStats("warmup", 1)
-    customer = BridgeCustomer(0, stats, stack.ws_url)
+    api = RestApi(stack.base_url)
+    customer = BridgeCustomer(0, stats, stack.ws_url, api)
     try:
         async with asyncio.timeout(30):
             await customer.connect()
@@ -57,6 +59,7 @@ async def warm_up(stack: Stack) -> None:
         customer.connected = False
         with contextlib.suppress(Exception):
             await customer.close()
+        await api.aclose()
 
 
 def plan_of(options: Options) -> PhasePlan:
@@ -90,8 +93,24 @@ async def run_direct(stack: Stack, options: Options) -> PhaseStats:
 
 async def run_bridge(stack: Stack, options: Options, rss: dict[str, Any]) -> PhaseStats:
     stats = PhaseStats("bridge", options.chats)
-    customers = [BridgeCustomer(i, stats, stack.ws_url) for i in range(options.chats)]
-    await _run_population(stats, customers, stack, options, rss_of=rss)
+    api = RestApi(stack.base_url)
+    customers = [BridgeCustomer(i, stats, stack.ws_url, api) for i in range(options.chats)]
+    try:
+        await _run_population(stats, customers, stack, options, rss_of=rss)
+    finally:
+        await api.aclose()
+    return stats
+
+
+async def run_rest(stack: Stack, options: Options) -> PhaseStats:
+    """Mobile apps: REST sends and long-polls instead of a websocket."""
+    stats = PhaseStats("rest", options.rest_chats)
+    api = RestApi(stack.base_url)
+    customers = [RestCustomer(i, stats, api) for i in range(options.rest_chats)]
+    try:
+        await _run_population(stats, customers, stack, options, rss_of=None)
+    finally:
+        await api.aclose()
     return stats
 
 
@@ -141,4 +160,7 @@ async def run(stack: Stack, options: Options) -> dict[str, Any]:
     if options.chats:
         phases["bridge"] = await run_bridge(stack, options, rss)
     rss["after"] = rss_bytes(daphne_pid)
+    if options.rest_chats:
+        await asyncio.sleep(SETTLE)
+        phases["rest"] = await run_rest(stack, options)
     return {"phases": phases, "rss": rss, "stack_alive": stack.alive()}
