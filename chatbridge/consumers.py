@@ -70,6 +70,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             if task is not None:
                 task.cancel()
         if self.group:
+            assert self.session is not None
+            self.runtime.relay.fanout.unfollow(self.session.chat_id, self)
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -139,6 +141,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.session = session
         self.group = chat_group(session.chat_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.runtime.relay.fanout.follow(session.chat_id, self)
         cursor = await self.runtime.log.cursor(session.chat_id)
         await self._send(
             {

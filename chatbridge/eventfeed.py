@@ -9,7 +9,10 @@ the layer dropped something, so the log is re-read after the last seq sent.
 import asyncio
 from typing import Any
 
+from channels.consumer import get_handler_name
+
 from chatbridge.eventlog import EventLog
+from chatbridge.fanout import SeenMessages
 from chatbridge.wsprotocol import event_frame
 
 CATCH_UP_BATCH = 500
@@ -21,6 +24,22 @@ class EventLogFollower:
 
     last_seq: int
     delivery: asyncio.Lock
+    _seen_messages: SeenMessages | None = None
+
+    def _first_time(self, message: dict[str, Any]) -> bool:
+        if self._seen_messages is None:
+            self._seen_messages = SeenMessages()
+        return self._seen_messages.first_time(message.get("mid"))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch, minus the second copy of a message already rung locally."""
+        if self._first_time(message):
+            await super().dispatch(message)  # type: ignore[misc]
+
+    async def ring(self, message: dict[str, Any]) -> None:
+        """A message rung by the relay in this process: straight to its handler."""
+        if self._first_time(message):
+            await getattr(self, get_handler_name(message))(message)
 
     def followed_chat(self) -> tuple[EventLog, str]:
         raise NotImplementedError

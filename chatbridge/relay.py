@@ -1,18 +1,29 @@
-"""Publishes a chat's events: into its event log, then to every client through Channels.
+"""Publishes a chat's events: into its event log, then to every client.
 
-The channel layer is a doorbell, not a log: it drops messages when a channel is full, so
-each message carries the event's seq and consumers re-read the log when they see a gap.
+Clients in this process are rung directly (chatbridge.fanout), the others through the
+channel layer group of the chat. The channel layer is a doorbell, not a log: it drops
+messages when a channel is full, so each message carries the event's seq and consumers
+re-read the log when they see a gap.
 """
 
+import asyncio
+import contextlib
 import logging
+import uuid
+from typing import Any
 
 import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.eventlog import EventLog
 from chatbridge.events import ChatEvent
+from chatbridge.fanout import LocalFanout
 
 logger = logging.getLogger(__name__)
+
+# Doorbells waiting for the channel layer; past this (Redis down), the oldest are dropped:
+# followers elsewhere re-read the log when they notice the gap.
+OUTBOX_SIZE = 10_000
 
 
 def chat_group(chat_id: str) -> str:
@@ -21,12 +32,49 @@ def chat_group(chat_id: str) -> str:
 
 class Relay:
     def __init__(
-        self, log: EventLog, layer: BaseChannelLayer, redis: aioredis.Redis, *, prefix: str
+        self,
+        log: EventLog,
+        layer: BaseChannelLayer,
+        redis: aioredis.Redis,
+        *,
+        prefix: str,
+        fanout: LocalFanout | None = None,
     ) -> None:
         self.log = log
         self.layer = layer
+        self.fanout = fanout or LocalFanout()
         self._redis = redis
         self._prefix = prefix
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
+        self._courier: asyncio.Task | None = None
+
+    async def _ring(self, chat_id: str, message: dict[str, Any]) -> None:
+        """Rings this process's followers at once; the other processes' through the channel
+        layer, in order, from a task of its own, so that Redis round trips stay off the path
+        from Connect to the clients here."""
+        message["mid"] = uuid.uuid4().hex
+        await self.fanout.ring(chat_id, message)
+        if self._outbox.full():
+            self._outbox.get_nowait()
+            logger.warning("channel layer backlog full; dropped the oldest doorbell")
+        self._outbox.put_nowait((chat_group(chat_id), message))
+        if self._courier is None or self._courier.done():
+            self._courier = asyncio.create_task(self._carry(), name="relay-courier")
+
+    async def _carry(self) -> None:
+        while True:
+            group, message = await self._outbox.get()
+            try:
+                await self.layer.group_send(group, message)
+            except Exception:
+                logger.exception("channel layer group_send failed; followers will catch up")
+
+    async def close(self) -> None:
+        if self._courier is not None:
+            self._courier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._courier
+            self._courier = None
 
     def _status_key(self, chat_id: str) -> str:
         return f"{self._prefix}:chat:{chat_id}:upstream"
@@ -39,25 +87,19 @@ class Relay:
         `from_connect` is False for what ChatBridge logs on its own (a message it just sent).
         """
         if event.is_ephemeral:
-            await self.layer.group_send(
-                chat_group(chat_id), {"type": "chat.ephemeral", "event": event.to_json()}
-            )
+            await self._ring(chat_id, {"type": "chat.ephemeral", "event": event.to_json()})
             return None
         seq = await self.log.append(chat_id, event, from_connect=from_connect)
         logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
         if seq is not None:
-            await self.layer.group_send(
-                chat_group(chat_id), {"type": "chat.event", "seq": seq, "event": event.to_json()}
-            )
+            await self._ring(chat_id, {"type": "chat.event", "seq": seq, "event": event.to_json()})
         return seq
 
     async def upstream_status(self, chat_id: str, status: str) -> None:
         """Tells clients whether ChatBridge is connected to Connect ("connected" or
         "reconnecting"), so that a UI can say so."""
         await self._redis.set(self._status_key(chat_id), status, ex=3600)
-        await self.layer.group_send(
-            chat_group(chat_id), {"type": "chat.upstream", "status": status}
-        )
+        await self._ring(chat_id, {"type": "chat.upstream", "status": status})
 
     async def current_upstream_status(self, chat_id: str) -> str:
         """The last status any process published; "reconnecting" until one connects."""
@@ -65,4 +107,4 @@ class Relay:
         return status.decode() if status else "reconnecting"
 
     async def ended(self, chat_id: str, reason: str) -> None:
-        await self.layer.group_send(chat_group(chat_id), {"type": "chat.ended", "reason": reason})
+        await self._ring(chat_id, {"type": "chat.ended", "reason": reason})

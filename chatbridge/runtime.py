@@ -15,6 +15,7 @@ from django.conf import settings
 from chatbridge.archive.worker import Archiver
 from chatbridge.chats.service import ChatService, get_chat_service
 from chatbridge.eventlog import EventLog
+from chatbridge.fanout import LocalFanout
 from chatbridge.leases import process_identity
 from chatbridge.redis import get_redis
 from chatbridge.relay import Relay
@@ -48,6 +49,7 @@ class Runtime:
         acknowledged is delivered again to whoever reads next."""
         self._stopping.set()
         await self.supervisor.stop()
+        await self.relay.close()
         for task in self._workers:
             task.cancel()
         for task in self._workers:
@@ -78,7 +80,13 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
         ttl=settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL,
     )
-    relay = Relay(log, get_channel_layer(), redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX)
+    relay = Relay(
+        log,
+        get_channel_layer(),
+        redis,
+        prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+        fanout=LocalFanout(),
+    )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)
     supervisor = Supervisor(
