@@ -43,8 +43,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--rest-chats",
         type=int,
         default=None,
-        help="mobile-app customers over REST (long-poll), a third phase (default: --chats; "
-        "0 skips it)",
+        help="mobile-app customers over REST (long-poll), a third phase (default: --chats, at "
+        "most 200: more long-polls than that saturate the bench's own HTTP client; 0 skips it)",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -105,7 +105,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     return Options(
         chats=args.chats,
         direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
-        rest_chats=args.chats if args.rest_chats is None else args.rest_chats,
+        rest_chats=min(args.chats, 200) if args.rest_chats is None else args.rest_chats,
         interval=args.interval,
         duration=args.duration,
         ramp_rate=args.ramp_rate,

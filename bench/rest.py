@@ -126,5 +126,8 @@ class RestCustomer(Customer):
             self.reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.reader
-        with contextlib.suppress(httpx.HTTPError):
-            await self.api.client.post(f"/api/v1/chats/{self.chat_id}/end", headers=self.headers)
+        if self.chat_id:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.api.client.post(
+                    f"/api/v1/chats/{self.chat_id}/end", headers=self.headers
+                )

@@ -54,12 +54,30 @@ class Relay:
         from Connect to the clients here."""
         message["mid"] = uuid.uuid4().hex
         await self.fanout.ring(chat_id, message)
+        if not await self._followed_elsewhere(chat_id):
+            return
         if self._outbox.full():
             self._outbox.get_nowait()
             logger.warning("channel layer backlog full; dropped the oldest doorbell")
         self._outbox.put_nowait((chat_group(chat_id), message))
         if self._courier is None or self._courier.done():
             self._courier = asyncio.create_task(self._carry(), name="relay-courier")
+
+    async def _followed_elsewhere(self, chat_id: str) -> bool:
+        """Whether the chat's group has members besides this process's followers: one
+        ZCARD instead of a group send whose every copy would be dropped here."""
+        group = chat_group(chat_id)
+        group_key = getattr(self.layer, "_group_key", None)
+        connection = getattr(self.layer, "connection", None)
+        if group_key is None or connection is None:
+            return True
+        try:
+            redis = connection(self.layer.consistent_hash(group))
+            members = await redis.zcard(group_key(group))
+        except Exception:
+            logger.exception("could not count the followers of chat %s", chat_id)
+            return True
+        return members > self.fanout.followers(chat_id)
 
     async def _carry(self) -> None:
         while True:
