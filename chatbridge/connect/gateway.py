@@ -127,18 +127,9 @@ class ConnectGateway:
     async def send_message(
         self, connection_token: str, *, content_type: str, content: str, client_token: str | None
     ) -> SentItem:
-        response = await _call(
-            clients.participant_client,
-            "send_message",
-            executor=self._executor,
-            **_without_none(
-                ConnectionToken=connection_token,
-                ContentType=content_type,
-                Content=content,
-                ClientToken=client_token,
-            ),
+        return await self._send(
+            "send_message", connection_token, content_type, content, client_token
         )
-        return SentItem(id=response["Id"], absolute_time=response["AbsoluteTime"])
 
     async def send_event(
         self,
@@ -148,9 +139,20 @@ class ConnectGateway:
         content: str | None = None,
         client_token: str | None = None,
     ) -> SentItem:
+        return await self._send("send_event", connection_token, content_type, content, client_token)
+
+    async def _send(
+        self,
+        operation: str,
+        connection_token: str,
+        content_type: str,
+        content: str | None,
+        client_token: str | None,
+    ) -> SentItem:
+        """SendMessage and SendEvent take the same members and answer the same shape."""
         response = await _call(
             clients.participant_client,
-            "send_event",
+            operation,
             executor=self._executor,
             **_without_none(
                 ConnectionToken=connection_token,
