@@ -58,6 +58,7 @@ class Relay:
             return
         if self._outbox.full():
             self._outbox.get_nowait()
+            self._outbox.task_done()
             logger.warning("channel layer backlog full; dropped the oldest doorbell")
         self._outbox.put_nowait((chat_group(chat_id), message))
         if self._courier is None or self._courier.done():
@@ -86,8 +87,15 @@ class Relay:
                 await self.layer.group_send(group, message)
             except Exception:
                 logger.exception("channel layer group_send failed; followers will catch up")
+            finally:
+                self._outbox.task_done()
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 5.0) -> None:
+        """Delivers the doorbells still waiting (for up to `timeout` s), then stops."""
+        if self._courier is not None and not self._courier.done():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._outbox.join()
         if self._courier is not None:
             self._courier.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -126,6 +126,7 @@ def test_a_live_chat_shows_a_new_agent_message(page, live_server, archive):
                 content="Your parcel is with the neighbour at number 12.",
                 participant_role="AGENT", participant_id="agent-1", display_name="Sam",
                 absolute_time="2026-03-02T09:40:00Z"))
+            await relay.close()
 
         asyncio.run(publish())
         """,

@@ -1,0 +1,84 @@
+"""The relay rings local followers directly and other processes through the channel layer."""
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+
+from chatbridge.eventlog import EventLog
+from chatbridge.events import MESSAGE, ChatEvent
+from chatbridge.fanout import LocalFanout
+from chatbridge.relay import Relay, chat_group
+
+
+def event(item_id: str) -> ChatEvent:
+    return ChatEvent(
+        id=item_id,
+        type=MESSAGE,
+        content_type="text/plain",
+        content="hi",
+        participant_role="AGENT",
+        participant_id="agent",
+        display_name="Sam",
+        absolute_time="2026-01-01T10:00:00.000Z",
+    )
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def ring(self, message: dict) -> None:
+        self.messages.append(message)
+
+
+@pytest.fixture
+async def relay(redis_client):
+    relay = Relay(
+        EventLog(redis_client, prefix="test", ttl=600),
+        get_channel_layer(),
+        redis_client,
+        prefix="test",
+        fanout=LocalFanout(),
+    )
+    yield relay
+    await relay.close()
+
+
+async def test_a_follower_in_this_process_is_rung_before_publish_returns(relay):
+    local = Recorder()
+    relay.fanout.follow("chat-1", local)
+    seq = await relay.publish("chat-1", event("a"))
+    assert [(m["type"], m["seq"]) for m in local.messages] == [("chat.event", seq)]
+
+
+async def test_a_follower_in_another_process_gets_the_doorbell_through_the_layer(relay):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(chat_group("chat-2"), channel)
+    seq = await relay.publish("chat-2", event("b"))
+    async with asyncio.timeout(10):
+        message = await layer.receive(channel)
+    assert (message["type"], message["seq"]) == ("chat.event", seq)
+
+
+async def test_close_delivers_the_doorbells_still_waiting(relay):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(chat_group("chat-3"), channel)
+    await relay.publish("chat-3", event("c"))
+    await relay.close()
+    async with asyncio.timeout(10):
+        assert (await layer.receive(channel))["type"] == "chat.event"
+
+
+async def test_the_layer_is_skipped_when_only_local_followers_listen(relay, redis_client):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(chat_group("chat-4"), channel)
+    relay.fanout.follow("chat-4", Recorder())
+    await relay.publish("chat-4", event("d"))
+    await relay.close()
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await layer.receive(channel)
