@@ -42,6 +42,8 @@ TIMESTAMP_HEADER = "ChatBridge-Webhook-Timestamp"
 ID_HEADER = "ChatBridge-Webhook-Id"
 ATTEMPT_HEADER = "ChatBridge-Webhook-Attempt"
 NOTIFIED_ROLES = frozenset({"AGENT", "SYSTEM"})
+# Seconds a widget's webhook settings are reused before they are read again.
+ENDPOINT_CACHE_TTL = 30.0
 NOTIFIED_TYPES = frozenset({MESSAGE, ATTACHMENT})
 
 
@@ -127,6 +129,7 @@ class WebhookWorker:
         self._block_ms = block_ms
         self._claim_idle_ms = claim_idle_ms
         self._slots = asyncio.Semaphore(concurrency)
+        self._endpoints: dict[str, tuple[float, Endpoint | None]] = {}
         self._group_ready = False
         self._client: httpx.AsyncClient | None = None
 
@@ -259,6 +262,17 @@ class WebhookWorker:
         body = json.dumps(payload, separators=(",", ":"))
         return Delivery(widget_id=widget_id, body=body, delivery_id=delivery_id)
 
+    async def _endpoint_of(self, widget_id: str) -> Endpoint | None:
+        """The widget's webhook, read from the database at most every ENDPOINT_CACHE_TTL s:
+        an agent message should not cost a query."""
+        now = time.monotonic()
+        cached = self._endpoints.get(widget_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        endpoint = await sync_to_async(_endpoint)(widget_id)
+        self._endpoints[widget_id] = (now + ENDPOINT_CACHE_TTL, endpoint)
+        return endpoint
+
     async def _widget_id(self, chat_id: str) -> str:
         stored = await self._redis.hget(f"{self._prefix}:chat:{chat_id}", "widget_id")
         if stored is not None:
@@ -276,7 +290,7 @@ class WebhookWorker:
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._slots:
-            endpoint = await sync_to_async(_endpoint)(delivery.widget_id)
+            endpoint = await self._endpoint_of(delivery.widget_id)
             if endpoint is None:
                 return
             if await self._post(endpoint, delivery):
