@@ -7,6 +7,7 @@ limits. Everything started here is stopped by stop(), whatever state start() rea
 """
 
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from chatbridge.devservices import EmulatorProcess, RedisServer, free_port, stop_process
 
@@ -94,7 +97,11 @@ class Stack:
         assert self.redis is not None and self.emulator is not None
         return {
             "DJANGO_SETTINGS_MODULE": "chatbridge.settings",
-            "DEBUG": "1",
+            # As deployed: DEBUG off (Django then keeps no query log), keys of its own.
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "CHATBRIDGE_TOKEN_KEYS": Fernet.generate_key().decode(),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "LOG_LEVEL": "WARNING",
             "REDIS_URL": self.redis.url,
             "DATABASE_URL": f"sqlite:///{self.workdir}/bench.sqlite3",

@@ -8,6 +8,7 @@ re-read the log when they see a gap.
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import uuid
 from typing import Any
@@ -45,6 +46,9 @@ class Relay:
         self.fanout = fanout or LocalFanout()
         self._redis = redis
         self._prefix = prefix
+        # Message ids unique across processes without the cost of a uuid4 per message.
+        self._mid_prefix = f"{uuid.uuid4().hex[:12]}-"
+        self._mids = itertools.count()
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
         self._courier: asyncio.Task | None = None
 
@@ -52,7 +56,7 @@ class Relay:
         """Rings this process's followers at once; the other processes' through the channel
         layer, in order, from a task of its own, so that Redis round trips stay off the path
         from Connect to the clients here."""
-        message["mid"] = uuid.uuid4().hex
+        message["mid"] = f"{self._mid_prefix}{next(self._mids)}"
         await self.fanout.ring(chat_id, message)
         if not await self._followed_elsewhere(chat_id):
             return
