@@ -1,7 +1,8 @@
 """The stack under test, as child processes on free ports of 127.0.0.1.
 
 A private redis-server, the Connect emulator with an echo agent that answers at once, and
-daphne serving ChatBridge with a migrated SQLite database in a temporary directory. The rate
+ChatBridge as deployed: daphne serving the chats, and `manage.py workers` archiving them into
+a migrated SQLite database in a temporary directory (and delivering webhooks). The rate
 limits are raised so that they never throttle the load: the bench measures the path, not the
 limits. Everything started here is stopped by stop(), whatever state start() reached.
 """
@@ -51,6 +52,7 @@ class Stack:
         self.redis: RedisServer | None = None
         self.emulator: EmulatorProcess | None = None
         self.daphne: subprocess.Popen | None = None
+        self.workers: subprocess.Popen | None = None
         self.daphne_log: Path | None = None
         self.port = 0
         self.env: dict[str, str] = {}
@@ -72,6 +74,7 @@ class Stack:
         found = {"bench": os.getpid()}
         for name, process in (
             ("daphne", self.daphne),
+            ("workers", self.workers),
             ("emulator", self.emulator and self.emulator.process),
             ("redis", self.redis and self.redis.process),
         ):
@@ -89,6 +92,7 @@ class Stack:
             ).start()
             self.env = self._environment()
             self._migrate()
+            self._start_workers()
             self._start_daphne()
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
             raise StackFailed(str(error)) from error
@@ -110,6 +114,9 @@ class Stack:
             "AWS_ACCESS_KEY_ID": "emulator",
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "CHATBRIDGE_ALLOWED_ORIGINS": self.origin,
+            # The stream workers run in a process of their own (manage.py workers).
+            "CHATBRIDGE_RUN_ARCHIVER": "0",
+            "CHATBRIDGE_RUN_WEBHOOKS": "0",
             **UNTHROTTLED,
             **self.server_env,
         }
@@ -125,6 +132,16 @@ class Stack:
         )
         if result.returncode != 0:
             raise StackFailed("manage.py migrate failed:\n" + result.stdout + result.stderr)
+
+    def _start_workers(self) -> None:
+        with open(Path(self.workdir) / "workers.log", "wb") as log:
+            self.workers = subprocess.Popen(
+                [sys.executable, "manage.py", "workers"],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def _start_daphne(self) -> None:
         self.port = free_port()
@@ -164,6 +181,7 @@ class Stack:
             process is not None and process.poll() is None
             for process in (
                 self.daphne,
+                self.workers,
                 self.emulator and self.emulator.process,
                 self.redis and self.redis.process,
             )
@@ -179,6 +197,8 @@ class Stack:
         """Stops daphne, the emulator and redis (in that order), and keeps daphne's log."""
         stop_process(self.daphne)
         self.daphne = None
+        stop_process(self.workers)
+        self.workers = None
         if self.emulator is not None:
             self.emulator.stop()
         if self.redis is not None:

@@ -62,13 +62,17 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         )
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
+        self.closing: asyncio.Task | None = None
+        self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
         await self.accept()
-        self.watchdog = asyncio.create_task(self._watch())
+        self.watchdog: asyncio.TimerHandle | None = None
+        self._watch()
 
     async def disconnect(self, code: int) -> None:
-        for task in (getattr(self, "watchdog", None), getattr(self, "receipt_flush", None)):
-            if task is not None:
-                task.cancel()
+        if getattr(self, "watchdog", None) is not None:
+            self.watchdog.cancel()
+        if getattr(self, "receipt_flush", None) is not None:
+            self.receipt_flush.cancel()
         if self.group:
             assert self.session is not None
             self.runtime.relay.fanout.unfollow(self.session.chat_id, self)
@@ -142,6 +146,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.group = chat_group(session.chat_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.runtime.relay.fanout.follow(session.chat_id, self)
+        self.rung_by = self.runtime.relay.origin
         cursor = await self.runtime.log.cursor(session.chat_id)
         await self._send(
             {
@@ -209,24 +214,25 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             except ChatBridgeError as error:
                 await self._send(error_frame(error))
 
-    async def _watch(self) -> None:
-        """Closes a connection that never authenticates or falls silent."""
-        auth_deadline = time.monotonic() + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
-        while True:
-            now = time.monotonic()
-            if self.session is None and now >= auth_deadline:
-                await self._close_with(
-                    "auth_timeout", "No auth frame arrived in time.", CLOSE_AUTH_TIMEOUT
-                )
-                return
-            idle_deadline = self.last_activity + settings.CHATBRIDGE_WS_IDLE_TIMEOUT
-            if now >= idle_deadline:
-                await self._close_with(
-                    "idle_timeout", "The connection was idle too long.", CLOSE_IDLE
-                )
-                return
-            next_check = idle_deadline if self.session else min(auth_deadline, idle_deadline)
-            await asyncio.sleep(max(next_check - now, 0.05))
+    def _watch(self) -> None:
+        """Closes a connection that never authenticates or falls silent. A timer, not a task:
+        it costs next to nothing per connection."""
+        self.watchdog = None
+        now = time.monotonic()
+        if self.session is None and now >= self.auth_deadline:
+            self._close_soon("auth_timeout", "No auth frame arrived in time.", CLOSE_AUTH_TIMEOUT)
+            return
+        idle_deadline = self.last_activity + settings.CHATBRIDGE_WS_IDLE_TIMEOUT
+        if now >= idle_deadline:
+            self._close_soon("idle_timeout", "The connection was idle too long.", CLOSE_IDLE)
+            return
+        next_check = idle_deadline if self.session else min(self.auth_deadline, idle_deadline)
+        self.watchdog = asyncio.get_running_loop().call_later(
+            max(next_check - now, 0.05), self._watch
+        )
+
+    def _close_soon(self, code: str, message: str, close_code: int) -> None:
+        self.closing = asyncio.create_task(self._close_with(code, message, close_code))
 
     async def _close_with(self, code: str, message: str, close_code: int) -> None:
         await self._send({"type": "error", "code": code, "message": message})

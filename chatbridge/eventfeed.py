@@ -4,6 +4,9 @@ Shared by the customer's consumer (/ws/chat/) and the staff's live transcript vi
 consumer joins the chat's channel layer group; each doorbell (a ``chat.event`` message) names
 the event's seq. The next seq is sent at once; an older one is a duplicate; a newer one means
 the layer dropped something, so the log is re-read after the last seq sent.
+
+A follower that the relay of its own process rings directly (`rung_by`) drops the copies of
+that relay's messages that come back through the channel layer.
 """
 
 import asyncio
@@ -12,7 +15,6 @@ from typing import Any
 from channels.consumer import get_handler_name
 
 from chatbridge.eventlog import EventLog
-from chatbridge.fanout import SeenMessages
 from chatbridge.wsprotocol import event_frame
 
 CATCH_UP_BATCH = 500
@@ -24,22 +26,16 @@ class EventLogFollower:
 
     last_seq: int
     delivery: asyncio.Lock
-    _seen_messages: SeenMessages | None = None
-
-    def _first_time(self, message: dict[str, Any]) -> bool:
-        if self._seen_messages is None:
-            self._seen_messages = SeenMessages()
-        return self._seen_messages.first_time(message.get("mid"))
+    rung_by: str | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch, minus the second copy of a message already rung locally."""
-        if self._first_time(message):
+        """Channels' dispatch, minus the copy of a message already rung locally."""
+        if self.rung_by is None or message.get("origin") != self.rung_by:
             await super().dispatch(message)  # type: ignore[misc]
 
     async def ring(self, message: dict[str, Any]) -> None:
         """A message rung by the relay in this process: straight to its handler."""
-        if self._first_time(message):
-            await getattr(self, get_handler_name(message))(message)
+        await getattr(self, get_handler_name(message))(message)
 
     def followed_chat(self) -> tuple[EventLog, str]:
         raise NotImplementedError

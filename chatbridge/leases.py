@@ -16,6 +16,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+_RENEW_MANY = """
+local renewed = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then
+    renewed[i] = redis.call('PEXPIRE', key, ARGV[2])
+  else
+    renewed[i] = 0
+  end
+end
+return renewed
+"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
@@ -45,3 +56,21 @@ class Lease:
 
     async def release(self) -> None:
         await self._release(keys=[self.key], args=[self.owner])
+
+
+class LeaseRenewer:
+    """Renews many leases of one owner in one round trip per batch of keys."""
+
+    BATCH = 500
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._script = redis.register_script(_RENEW_MANY)
+
+    async def renew(self, leases: list[Lease], *, owner: str, ttl_ms: int) -> list[bool]:
+        """Whether each lease is still held (and so renewed), in order."""
+        renewed: list[bool] = []
+        for start in range(0, len(leases), self.BATCH):
+            keys = [lease.key for lease in leases[start : start + self.BATCH]]
+            results = await self._script(keys=keys, args=[owner, ttl_ms])
+            renewed.extend(bool(result) for result in results)
+        return renewed

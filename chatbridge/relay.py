@@ -1,14 +1,14 @@
 """Publishes a chat's events: into its event log, then to every client.
 
 Clients in this process are rung directly (chatbridge.fanout), the others through the
-channel layer group of the chat. The channel layer is a doorbell, not a log: it drops
-messages when a channel is full, so each message carries the event's seq and consumers
-re-read the log when they see a gap.
+channel layer group of the chat, from a courier task: Redis round trips for other processes
+never delay the clients here, nor the next item of the chat. The channel layer is a doorbell,
+not a log: it drops messages when a channel is full, so each message carries the event's seq
+and consumers re-read the log when they see a gap.
 """
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import uuid
 from typing import Any
@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 # Doorbells waiting for the channel layer; past this (Redis down), the oldest are dropped:
 # followers elsewhere re-read the log when they notice the gap.
 OUTBOX_SIZE = 10_000
+# Doorbells the courier takes at once: one pipelined count of followers for all their chats.
+COURIER_BATCH = 200
 
 
 def chat_group(chat_id: str) -> str:
@@ -46,53 +48,70 @@ class Relay:
         self.fanout = fanout or LocalFanout()
         self._redis = redis
         self._prefix = prefix
-        # Message ids unique across processes without the cost of a uuid4 per message.
-        self._mid_prefix = f"{uuid.uuid4().hex[:12]}-"
-        self._mids = itertools.count()
+        # Names this relay in its messages, so that its own followers drop the layer's copy.
+        self.origin = uuid.uuid4().hex[:12]
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
         self._courier: asyncio.Task | None = None
 
     async def _ring(self, chat_id: str, message: dict[str, Any]) -> None:
-        """Rings this process's followers at once; the other processes' through the channel
-        layer, in order, from a task of its own, so that Redis round trips stay off the path
-        from Connect to the clients here."""
-        message["mid"] = f"{self._mid_prefix}{next(self._mids)}"
+        """Rings this process's followers at once; the courier rings the other processes'."""
+        message["origin"] = self.origin
         await self.fanout.ring(chat_id, message)
-        if not await self._followed_elsewhere(chat_id):
-            return
         if self._outbox.full():
             self._outbox.get_nowait()
             self._outbox.task_done()
             logger.warning("channel layer backlog full; dropped the oldest doorbell")
-        self._outbox.put_nowait((chat_group(chat_id), message))
+        self._outbox.put_nowait((chat_id, message))
         if self._courier is None or self._courier.done():
             self._courier = asyncio.create_task(self._carry(), name="relay-courier")
 
-    async def _followed_elsewhere(self, chat_id: str) -> bool:
-        """Whether the chat's group has members besides this process's followers: one
-        ZCARD instead of a group send whose every copy would be dropped here."""
-        group = chat_group(chat_id)
+    async def _carry(self) -> None:
+        while True:
+            batch = [await self._outbox.get()]
+            while len(batch) < COURIER_BATCH and not self._outbox.empty():
+                batch.append(self._outbox.get_nowait())
+            try:
+                elsewhere = await self._followed_elsewhere({chat_id for chat_id, _ in batch})
+                for chat_id, message in batch:
+                    if chat_id in elsewhere:
+                        await self._group_send(chat_id, message)
+            finally:
+                for _ in batch:
+                    self._outbox.task_done()
+
+    async def _group_send(self, chat_id: str, message: dict[str, Any]) -> None:
+        try:
+            await self.layer.group_send(chat_group(chat_id), message)
+        except Exception:
+            logger.exception("channel layer group_send failed; followers will catch up")
+
+    async def _followed_elsewhere(self, chat_ids: set[str]) -> set[str]:
+        """The chats whose group has members besides this process's followers: one
+        pipelined ZCARD for the lot instead of group sends whose every copy is dropped."""
         group_key = getattr(self.layer, "_group_key", None)
         connection = getattr(self.layer, "connection", None)
         if group_key is None or connection is None:
-            return True
-        try:
-            redis = connection(self.layer.consistent_hash(group))
-            members = await redis.zcard(group_key(group))
-        except Exception:
-            logger.exception("could not count the followers of chat %s", chat_id)
-            return True
-        return members > self.fanout.followers(chat_id)
-
-    async def _carry(self) -> None:
-        while True:
-            group, message = await self._outbox.get()
+            return chat_ids
+        by_shard: dict[int, list[str]] = {}
+        for chat_id in chat_ids:
+            by_shard.setdefault(self.layer.consistent_hash(chat_group(chat_id)), []).append(chat_id)
+        found: set[str] = set()
+        for shard, shard_chats in by_shard.items():
             try:
-                await self.layer.group_send(group, message)
+                async with connection(shard).pipeline(transaction=False) as pipe:
+                    for chat_id in shard_chats:
+                        pipe.zcard(group_key(chat_group(chat_id)))
+                    counts = await pipe.execute()
             except Exception:
-                logger.exception("channel layer group_send failed; followers will catch up")
-            finally:
-                self._outbox.task_done()
+                logger.exception("could not count the followers of %d chats", len(shard_chats))
+                found.update(shard_chats)
+                continue
+            found.update(
+                chat_id
+                for chat_id, members in zip(shard_chats, counts, strict=True)
+                if members > self.fanout.followers(chat_id)
+            )
+        return found
 
     async def close(self, timeout: float = 5.0) -> None:
         """Delivers the doorbells still waiting (for up to `timeout` s), then stops."""

@@ -72,6 +72,26 @@ def upstream_config() -> UpstreamConfig:
     )
 
 
+def build_stream_workers(
+    redis, *, consumer_name: str, archive: bool = True, deliver_webhooks: bool = True
+) -> tuple[Archiver | None, WebhookWorker | None]:
+    """The workers that drain the archive stream: into the SQL archive, and to webhooks."""
+    archiver = None
+    if archive:
+        archiver = Archiver(
+            redis,
+            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+            consumer_name=consumer_name,
+            linger=settings.CHATBRIDGE_ARCHIVE_LINGER,
+        )
+    webhooks = None
+    if deliver_webhooks:
+        webhooks = WebhookWorker(
+            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=consumer_name
+        )
+    return archiver, webhooks
+
+
 def build_runtime(*, owner: str | None = None) -> Runtime:
     redis = get_redis()
     service = get_chat_service()
@@ -100,19 +120,12 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         lease_ttl=settings.CHATBRIDGE_LEASE_TTL,
         scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
     )
-    archiver = None
-    if settings.CHATBRIDGE_RUN_ARCHIVER:
-        archiver = Archiver(
-            redis,
-            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
-            consumer_name=supervisor.owner,
-            linger=settings.CHATBRIDGE_ARCHIVE_LINGER,
-        )
-    webhooks = None
-    if settings.CHATBRIDGE_RUN_WEBHOOKS:
-        webhooks = WebhookWorker(
-            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=supervisor.owner
-        )
+    archiver, webhooks = build_stream_workers(
+        redis,
+        consumer_name=supervisor.owner,
+        archive=settings.CHATBRIDGE_RUN_ARCHIVER,
+        deliver_webhooks=settings.CHATBRIDGE_RUN_WEBHOOKS,
+    )
     return Runtime(
         service=service,
         log=log,

@@ -1,9 +1,10 @@
 """Keeps exactly one upstream per active chat across all ChatBridge processes.
 
 Each process runs one Supervisor. A chat's upstream runs in the process that holds the chat's
-lease; the supervisor renews it while the upstream lives. Every scan, it claims active chats
-whose lease has lapsed (their process died) and opens their upstream, which fills the gap
-from the last logged item.
+lease; the supervisor renews all the leases it holds together, with one Redis call, while
+their upstreams live, and stops an upstream whose lease was lost. Every scan, it claims active
+chats whose lease has lapsed (their process died) and opens their upstream, which fills the
+gap from the last logged item.
 """
 
 import asyncio
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from chatbridge.chats.store import SessionStore
-from chatbridge.leases import Lease
+from chatbridge.leases import Lease, LeaseRenewer
 from chatbridge.upstream import Upstream
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,10 @@ class Supervisor:
         self._scan_interval = scan_interval
         self._tasks: dict[str, asyncio.Task] = {}
         self.upstreams: dict[str, Upstream] = {}
+        self._leases: dict[str, Lease] = {}
+        self._renewer = LeaseRenewer(redis)
         self._scanner: asyncio.Task | None = None
+        self._renewing: asyncio.Task | None = None
 
     def lease(self, chat_id: str) -> Lease:
         return Lease(
@@ -51,15 +55,18 @@ class Supervisor:
     def start(self) -> None:
         if self._scanner is None:
             self._scanner = asyncio.create_task(self._scan_forever(), name="supervisor-scan")
+        if self._renewing is None:
+            self._renewing = asyncio.create_task(self._renew_forever(), name="supervisor-renew")
 
     async def stop(self) -> None:
-        tasks = [task for task in (self._scanner, *self._tasks.values()) if task]
+        tasks = [task for task in (self._scanner, self._renewing, *self._tasks.values()) if task]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._scanner = None
+        self._renewing = None
 
     def holds(self, chat_id: str) -> bool:
         return chat_id in self._tasks
@@ -76,6 +83,7 @@ class Supervisor:
             return
         upstream = self._make_upstream(chat_id)
         self.upstreams[chat_id] = upstream
+        self._leases[chat_id] = lease
         self._tasks[chat_id] = asyncio.create_task(
             self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
         )
@@ -93,27 +101,34 @@ class Supervisor:
                 logger.exception("supervisor scan failed")
             await asyncio.sleep(self._scan_interval)
 
+    async def renew(self) -> None:
+        """Renews every lease held here; stops the upstreams whose lease was lost."""
+        held = list(self._leases.items())
+        renewed = await self._renewer.renew(
+            [lease for _, lease in held], owner=self.owner, ttl_ms=self._lease_ttl_ms
+        )
+        for (chat_id, _), kept in zip(held, renewed, strict=True):
+            task = self._tasks.get(chat_id)
+            if not kept and task is not None and self._leases.get(chat_id) is not None:
+                logger.warning("lease lost chat_id=%s", chat_id)
+                task.cancel()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl_ms / 3000)
+            try:
+                await self.renew()
+            except Exception:
+                logger.exception("lease renewal failed")
+
     async def _hold(self, chat_id: str, lease: Lease, upstream: Upstream) -> None:
-        relay = asyncio.create_task(upstream.run(), name=f"relay-{chat_id}")
         try:
-            while not relay.done():
-                done, _ = await asyncio.wait({relay}, timeout=self._lease_ttl_ms / 3000)
-                if done:
-                    break
-                if not await lease.renew():
-                    logger.warning("lease lost chat_id=%s", chat_id)
-                    relay.cancel()
-                    break
-            with contextlib.suppress(asyncio.CancelledError):
-                await relay
+            await upstream.run()
         except Exception:
             logger.exception("upstream failed chat_id=%s", chat_id)
         finally:
-            if not relay.done():
-                relay.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await relay
             self._tasks.pop(chat_id, None)
             self.upstreams.pop(chat_id, None)
+            self._leases.pop(chat_id, None)
             with contextlib.suppress(Exception):
                 await lease.release()

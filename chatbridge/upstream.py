@@ -8,7 +8,6 @@ if something failed. It stops when the chat ends or the lease is lost.
 """
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -164,40 +163,37 @@ class Upstream:
             await self._relay_item(item)
 
     async def _relay_frames(self, socket: ClientConnection, refresh_at: float) -> None:
-        answered = asyncio.Event()
-        answered.set()
-        heartbeat = asyncio.create_task(self._heartbeat(socket, answered))
-        try:
-            while True:
-                timeout = refresh_at - datetime.now(UTC).timestamp()
-                if timeout <= 0:
-                    return
-                try:
-                    async with asyncio.timeout(timeout):
-                        raw = await socket.recv()
-                except TimeoutError:
-                    return
-                frame = _parse(raw)
-                topic = frame.get("topic")
-                if topic == "aws/heartbeat":
-                    answered.set()
-                elif topic == "aws/chat":
-                    await self._relay_frame(frame)
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-
-    async def _heartbeat(self, socket: ClientConnection, answered: asyncio.Event) -> None:
-        """Sends aws/heartbeat every interval; closes the socket if one goes unanswered."""
+        """Relays frames until the connection is due for refresh. A heartbeat goes out every
+        interval from this same loop (no task of its own per chat); when the next one is due
+        and the last is still unanswered, the socket is given up."""
+        loop = asyncio.get_running_loop()
+        interval = self.config.heartbeat_interval
+        next_beat = loop.time() + interval
+        unanswered = False
         while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
-            if not answered.is_set():
-                logger.info("upstream heartbeat missed chat_id=%s", self.chat_id)
-                await socket.close(code=4000, reason="heartbeat missed")
+            until_refresh = refresh_at - datetime.now(UTC).timestamp()
+            if until_refresh <= 0:
                 return
-            answered.clear()
-            await socket.send(HEARTBEAT)
+            try:
+                async with asyncio.timeout(min(until_refresh, next_beat - loop.time())):
+                    raw = await socket.recv()
+            except TimeoutError:
+                if loop.time() < next_beat:
+                    continue
+                if unanswered:
+                    logger.info("upstream heartbeat missed chat_id=%s", self.chat_id)
+                    await socket.close(code=4000, reason="heartbeat missed")
+                    raise _Reconnect() from None
+                await socket.send(HEARTBEAT)
+                unanswered = True
+                next_beat = loop.time() + interval
+                continue
+            frame = _parse(raw)
+            topic = frame.get("topic")
+            if topic == "aws/heartbeat":
+                unanswered = False
+            elif topic == "aws/chat":
+                await self._relay_frame(frame)
 
     async def _relay_frame(self, frame: dict) -> None:
         try:
