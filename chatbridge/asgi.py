@@ -19,6 +19,7 @@ from channels.security.websocket import (  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from chatbridge.process import prepare_for_serving  # noqa: E402
 from chatbridge.routing import staff_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -44,3 +45,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+prepare_for_serving()

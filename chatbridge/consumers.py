@@ -47,6 +47,8 @@ CLOSE_IDLE = 4008
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
+    touches_database = False
+
     async def connect(self) -> None:
         self.runtime: Runtime = get_runtime()
         self.session: ChatSession | None = None

@@ -27,11 +27,21 @@ class EventLogFollower:
     last_seq: int
     delivery: asyncio.Lock
     rung_by: str | None = None
+    # Channels' dispatch closes stale database connections first, a thread hop per message;
+    # a consumer that never touches the database says so and skips it.
+    touches_database = True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch, minus the copy of a message already rung locally."""
-        if self.rung_by is None or message.get("origin") != self.rung_by:
+        if self.rung_by is not None and message.get("origin") == self.rung_by:
+            return
+        if self.touches_database:
             await super().dispatch(message)  # type: ignore[misc]
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def ring(self, message: dict[str, Any]) -> None:
         """A message rung by the relay in this process: straight to its handler."""

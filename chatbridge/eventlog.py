@@ -64,12 +64,18 @@ class EventLog:
         return f"{self._prefix}:archive"
 
     async def append(
-        self, chat_id: str, event: ChatEvent, *, from_connect: bool = True
+        self,
+        chat_id: str,
+        event: ChatEvent,
+        *,
+        from_connect: bool = True,
+        encoded: str | None = None,
     ) -> int | None:
         """Logs the event; its seq, or None if an event with its id was already logged.
 
         Only events read from Connect (websocket or transcript) move the gap-fill cursor:
         a message the send path logs may be newer than items the upstream has not seen yet.
+        `encoded` is the event's JSON, for callers that already have it.
         """
         seq = await self._append(
             keys=[
@@ -80,7 +86,7 @@ class EventLog:
             ],
             args=[
                 event.id,
-                event.to_json(),
+                encoded or event.to_json(),
                 event.absolute_time,
                 self._ttl,
                 chat_id,

@@ -33,6 +33,16 @@ def chat_group(chat_id: str) -> str:
     return f"chat.{chat_id}"
 
 
+async def _count_members(redis: aioredis.Redis, group_keys: list[str]) -> list[int]:
+    """ZCARD of each group key; one plain call for one key (the usual case), else a pipeline."""
+    if len(group_keys) == 1:
+        return [await redis.zcard(group_keys[0])]
+    async with redis.pipeline(transaction=False) as pipe:
+        for group_key in group_keys:
+            pipe.zcard(group_key)
+        return await pipe.execute()
+
+
 class Relay:
     def __init__(
         self,
@@ -98,10 +108,9 @@ class Relay:
         found: set[str] = set()
         for shard, shard_chats in by_shard.items():
             try:
-                async with connection(shard).pipeline(transaction=False) as pipe:
-                    for chat_id in shard_chats:
-                        pipe.zcard(group_key(chat_group(chat_id)))
-                    counts = await pipe.execute()
+                counts = await _count_members(
+                    connection(shard), [group_key(chat_group(chat_id)) for chat_id in shard_chats]
+                )
             except Exception:
                 logger.exception("could not count the followers of %d chats", len(shard_chats))
                 found.update(shard_chats)
@@ -135,13 +144,14 @@ class Relay:
 
         `from_connect` is False for what ChatBridge logs on its own (a message it just sent).
         """
+        encoded = event.to_json()
         if event.is_ephemeral:
-            await self._ring(chat_id, {"type": "chat.ephemeral", "event": event.to_json()})
+            await self._ring(chat_id, {"type": "chat.ephemeral", "event": encoded})
             return None
-        seq = await self.log.append(chat_id, event, from_connect=from_connect)
+        seq = await self.log.append(chat_id, event, from_connect=from_connect, encoded=encoded)
         logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
         if seq is not None:
-            await self._ring(chat_id, {"type": "chat.event", "seq": seq, "event": event.to_json()})
+            await self._ring(chat_id, {"type": "chat.event", "seq": seq, "event": encoded})
         return seq
 
     async def upstream_status(self, chat_id: str, status: str) -> None:

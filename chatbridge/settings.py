@@ -190,6 +190,10 @@ CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
 # Seconds the archiver gathers events before writing them in one transaction.
 CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
+# Python's garbage collector thresholds for serving processes (see chatbridge/process.py).
+CHATBRIDGE_GC_THRESHOLDS = tuple(
+    int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "50000,20,20").split(",")
+)
 
 # The client websocket (/ws/chat/): limits that keep one client from hurting the others.
 CHATBRIDGE_WS_AUTH_TIMEOUT = env_float("CHATBRIDGE_WS_AUTH_TIMEOUT", 10.0)

@@ -300,12 +300,17 @@ class ChatService:
     async def disconnect(self, session: ChatSession) -> ChatSession:
         """The customer leaves: the chat ends for everyone. Safe to call twice."""
         if session.is_active:
+            # Connect announces the end on the websocket, maybe before this call returns: the
+            # upstream that hears it must still record why the chat ended.
+            await self.store.note_ending(session.chat_id, "customer_disconnected")
             with contextlib.suppress(ChatEnded):
                 await self._with_connection(session, self.gateway.disconnect)
         return await self.end(session, "customer_disconnected")
 
     async def end(self, session: ChatSession, reason: str) -> ChatSession:
-        """Records that the chat ended (the first reason wins) and tells the archive."""
+        """Records that the chat ended (the first reason wins, and a reason noted by whoever
+        ended it beats what Connect reported) and tells the archive."""
+        reason = await self.store.noted_ending(session.chat_id) or reason
         ended = await self.store.mark_ended(session, reason)
         await queue_chat(self.store.redis, ended, prefix=self.store.prefix)
         return ended

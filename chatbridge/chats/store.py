@@ -213,6 +213,14 @@ class SessionStore:
         except UnknownChat:
             return replace(session, status=ChatStatus.ENDED, ended_reason=reason)
 
+    async def note_ending(self, chat_id: str, reason: str, ttl: int = 60) -> None:
+        """Says why the chat is about to end, for whichever process records the end."""
+        await self._redis.set(self._key("chat", chat_id, "ending"), reason, ex=ttl)
+
+    async def noted_ending(self, chat_id: str) -> str | None:
+        reason = await self._redis.get(self._key("chat", chat_id, "ending"))
+        return reason.decode() if reason else None
+
     def refresh_lock(self, chat_id: str) -> Lock:
         """Serialises connection refreshes of one chat across every process."""
         return self._redis.lock(

@@ -3,8 +3,10 @@
 import asyncio
 
 import pytest
+from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
 
+from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
 from chatbridge.events import MESSAGE, ChatEvent
 from chatbridge.fanout import LocalFanout
@@ -82,3 +84,37 @@ async def test_the_layer_is_skipped_when_only_local_followers_listen(relay, redi
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.5):
             await layer.receive(channel)
+
+
+async def test_every_message_names_the_relay_that_rang_it(relay):
+    local = Recorder()
+    relay.fanout.follow("chat-5", local)
+    await relay.publish("chat-5", event("e"))
+    assert [m["origin"] for m in local.messages] == [relay.origin]
+
+
+class Follower(EventLogFollower, AsyncConsumer):
+    """A follower as the chat consumer is (no database): it records what it handles."""
+
+    touches_database = False
+
+    def __init__(self, rung_by: str | None) -> None:
+        self.rung_by = rung_by
+        self.handled: list[dict] = []
+
+    async def chat_event(self, message: dict) -> None:
+        self.handled.append(message)
+
+
+async def test_a_follower_rung_directly_drops_the_copy_from_the_layer():
+    follower = Follower(rung_by="relay-a")
+    await follower.ring({"type": "chat.event", "seq": 1, "origin": "relay-a"})
+    await follower.dispatch({"type": "chat.event", "seq": 1, "origin": "relay-a"})
+    await follower.dispatch({"type": "chat.event", "seq": 2, "origin": "relay-b"})
+    assert [m["seq"] for m in follower.handled] == [1, 2]
+
+
+async def test_a_follower_not_rung_directly_takes_every_copy_from_the_layer():
+    follower = Follower(rung_by=None)
+    await follower.dispatch({"type": "chat.event", "seq": 1, "origin": "relay-a"})
+    assert [m["seq"] for m in follower.handled] == [1]

@@ -9,6 +9,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from chatbridge.process import prepare_for_serving
 from chatbridge.runtime import get_runtime, stop_runtime
 
 
@@ -16,6 +17,7 @@ class Command(BaseCommand):
     help = "Holds the Connect websockets of active chats and archives their events."
 
     def handle(self, *args, **options) -> None:
+        prepare_for_serving()
         asyncio.run(self._run())
 
     async def _run(self) -> None:
