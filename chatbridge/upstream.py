@@ -11,8 +11,10 @@ import asyncio
 import json
 import logging
 import random
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -68,6 +70,56 @@ class _ChatOver(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class _Keepalive:
+    """The timers of one Connect websocket: an aws/heartbeat every interval, and a close when
+    one is still unanswered as the next falls due, or when the connection is due for refresh.
+
+    Event-loop timers rather than a task or a timeout around every read: a chat's socket
+    costs nothing between its frames.
+    """
+
+    def __init__(
+        self, socket: ClientConnection, *, chat_id: str, interval: float, refresh_in: float
+    ) -> None:
+        self._socket = socket
+        self._chat_id = chat_id
+        self._interval = interval
+        self._unanswered = False
+        self._tasks: set[asyncio.Task] = set()
+        loop = asyncio.get_running_loop()
+        self._beat = loop.call_later(interval, self._tick)
+        self._refresh = loop.call_later(max(refresh_in, 0), self._close, 1000, "refresh")
+
+    def answered(self) -> None:
+        self._unanswered = False
+
+    def cancel(self) -> None:
+        self._beat.cancel()
+        self._refresh.cancel()
+
+    def _tick(self) -> None:
+        if self._unanswered:
+            logger.info("upstream heartbeat missed chat_id=%s", self._chat_id)
+            self._close(4000, "heartbeat missed")
+            return
+        self._unanswered = True
+        self._spawn(self._socket.send(HEARTBEAT))
+        self._beat = asyncio.get_running_loop().call_later(self._interval, self._tick)
+
+    def _close(self, code: int, reason: str) -> None:
+        self._spawn(self._socket.close(code=code, reason=reason))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._settled)
+
+    def _settled(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # a send on a socket that just closed: the read loop handles it
 
 
 class Upstream:
@@ -163,37 +215,24 @@ class Upstream:
             await self._relay_item(item)
 
     async def _relay_frames(self, socket: ClientConnection, refresh_at: float) -> None:
-        """Relays frames until the connection is due for refresh. A heartbeat goes out every
-        interval from this same loop (no task of its own per chat); when the next one is due
-        and the last is still unanswered, the socket is given up."""
-        loop = asyncio.get_running_loop()
-        interval = self.config.heartbeat_interval
-        next_beat = loop.time() + interval
-        unanswered = False
-        while True:
-            until_refresh = refresh_at - datetime.now(UTC).timestamp()
-            if until_refresh <= 0:
-                return
-            try:
-                async with asyncio.timeout(min(until_refresh, next_beat - loop.time())):
-                    raw = await socket.recv()
-            except TimeoutError:
-                if loop.time() < next_beat:
-                    continue
-                if unanswered:
-                    logger.info("upstream heartbeat missed chat_id=%s", self.chat_id)
-                    await socket.close(code=4000, reason="heartbeat missed")
-                    raise _Reconnect() from None
-                await socket.send(HEARTBEAT)
-                unanswered = True
-                next_beat = loop.time() + interval
-                continue
-            frame = _parse(raw)
-            topic = frame.get("topic")
-            if topic == "aws/heartbeat":
-                unanswered = False
-            elif topic == "aws/chat":
-                await self._relay_frame(frame)
+        """Relays frames until the socket closes: dropped by Connect, or closed by the
+        keepalive when a heartbeat goes unanswered or the connection is due for refresh."""
+        keepalive = _Keepalive(
+            socket,
+            chat_id=self.chat_id,
+            interval=self.config.heartbeat_interval,
+            refresh_in=refresh_at - time.time(),
+        )
+        try:
+            async for raw in socket:
+                frame = _parse(raw)
+                topic = frame.get("topic")
+                if topic == "aws/heartbeat":
+                    keepalive.answered()
+                elif topic == "aws/chat":
+                    await self._relay_frame(frame)
+        finally:
+            keepalive.cancel()
 
     async def _relay_frame(self, frame: dict) -> None:
         try:

@@ -273,6 +273,13 @@ async def expire_connection_tokens(request: Request) -> dict[str, Any]:
 async def websocket_faults(request: Request) -> dict[str, Any]:
     contact = _contact(request, active=False)
     body = await _body(request)
+    if "unanswered_heartbeats" in body:
+        count = body["unanswered_heartbeats"]
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ControlError(400, "unanswered_heartbeats must be an integer >= 1")
+        emulator = _emulator(request)
+        emulator.faults.add_silence(contact.contact_id, count)
+        return emulator.faults.describe()
     delay_ms = body.get("delay_ms", 0)
     if isinstance(delay_ms, bool) or not isinstance(delay_ms, int) or delay_ms < 0:
         raise ControlError(400, "delay_ms must be an integer >= 0")

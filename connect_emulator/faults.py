@@ -38,10 +38,26 @@ class FaultBook:
     def __init__(self) -> None:
         self._api: deque[ApiFault] = deque()
         self._push: dict[str, deque[_PushFaultBudget]] = {}
+        self._silence: dict[str, int] = {}
 
     def clear(self) -> None:
         self._api.clear()
         self._push.clear()
+        self._silence.clear()
+
+    def add_silence(self, contact_id: str, count: int) -> None:
+        """The next `count` heartbeats on the contact's sockets go unanswered."""
+        self._silence[contact_id] = self._silence.get(contact_id, 0) + count
+
+    def take_silence(self, contact_id: str) -> bool:
+        remaining = self._silence.get(contact_id, 0)
+        if remaining <= 0:
+            return False
+        if remaining == 1:
+            del self._silence[contact_id]
+        else:
+            self._silence[contact_id] = remaining - 1
+        return True
 
     def add_api(self, operation: str, kind: str, count: int) -> ApiFault:
         fault = ApiFault(operation, kind, count)
@@ -79,4 +95,5 @@ class FaultBook:
                 for contact_id, budgets in self._push.items()
                 for b in budgets
             ],
+            "unanswered_heartbeats": dict(self._silence),
         }

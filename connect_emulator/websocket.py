@@ -68,9 +68,12 @@ def answer(frame: Any) -> dict[str, Any]:
 class LiveSocket:
     """One accepted participant websocket."""
 
-    def __init__(self, websocket: WebSocket, connection: Connection) -> None:
+    def __init__(
+        self, websocket: WebSocket, connection: Connection, faults: FaultBook | None = None
+    ) -> None:
         self.websocket = websocket
         self.connection = connection
+        self.faults = faults or FaultBook()
         self.subscribed = False
         self.queue: asyncio.Queue[_Push | _Close] = asyncio.Queue()
         self._send_lock = asyncio.Lock()
@@ -121,6 +124,10 @@ class LiveSocket:
                 except ValueError:
                     frame = None
                 reply = answer(frame)
+                if reply.get("topic") == "aws/heartbeat" and self.faults.take_silence(
+                    self.contact_id
+                ):
+                    continue
                 if reply.get("topic") == "aws/subscribe":
                     self.subscribed = True
                 await self._send(json.dumps(reply))
@@ -227,7 +234,7 @@ class SocketHub:
         ):
             await websocket.close(code=REFUSED)
             return
-        socket = LiveSocket(websocket, connection)
+        socket = LiveSocket(websocket, connection, self.faults)
         self.sockets.add(socket)
         try:
             await socket.serve()

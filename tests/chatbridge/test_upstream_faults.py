@@ -3,6 +3,7 @@ once, in Connect's order."""
 
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -193,3 +194,19 @@ async def test_no_connect_token_appears_in_any_frame_or_log_record(
     for secret in secrets:
         assert secret not in frames
         assert secret not in logs
+
+
+async def test_a_connect_socket_gone_silent_is_replaced_without_losing_messages(
+    chat, client, emulator, runtime
+):
+    upstream = runtime.supervisor.upstreams[chat.session.chat_id]
+    upstream.config = replace(upstream.config, heartbeat_interval=0.2)
+    emulator.drop_websockets(chat.session.contact_id)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "reconnecting")
+    await connected(client)
+    emulator.websocket_faults(chat.session.contact_id, unanswered_heartbeats=1)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "reconnecting")
+    emulator.agent_message(chat.session.contact_id, "while silent")
+    await connected(client)
+    await client.wait_for(is_agent_message("while silent"))
+    assert agent_messages_as_delivered(client) == ["while silent"]

@@ -62,3 +62,15 @@ def test_bad_websocket_faults_are_refused(control, chat, body):
     answer = control.call("POST", f"/contacts/{chat.contact_id}/websockets/faults", body)
 
     assert answer.status == 400
+
+
+def test_unanswered_heartbeats_get_no_answer_then_answers_resume(control, chat, socket):
+    control.post(f"/contacts/{chat.contact_id}/websockets/faults", {"unanswered_heartbeats": 2})
+
+    for _ in range(3):
+        socket.send({"topic": "aws/heartbeat"})
+    socket.send({"topic": "aws/ping"})
+
+    # Frames are answered in order: the ping's answer comes first, after the two silences.
+    assert socket.frame() == {"topic": "aws/heartbeat"}
+    assert socket.frame()["topic"] == "aws/ping"
