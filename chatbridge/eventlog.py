@@ -6,7 +6,8 @@ across processes: an item Connect delivers twice (websocket and transcript, or a
 frame, or the send path and the websocket echo) is logged once, whoever sees it first.
 
 The same script queues the event for the SQL archive on a second stream, which the archiver
-drains off the hot path.
+drains off the hot path, and can count the members of a channel layer group in passing (the
+relay's "does another process follow this chat?"), saving a round trip per event.
 """
 
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import redis.asyncio as aioredis
 from chatbridge.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
 
 _APPEND_SCRIPT = """
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {0, 0} end
 local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
 redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[2])
 local last_time = redis.call('HGET', KEYS[3], 'last_time')
@@ -26,7 +27,9 @@ end
 local ttl = tonumber(ARGV[4])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'chat', ARGV[5], 'seq', seq, 'e', ARGV[2])
-return seq
+local members = 0
+if KEYS[5] then members = redis.call('ZCARD', KEYS[5]) end
+return {seq, members}
 """
 
 ARCHIVE_STREAM_MAXLEN = 1_000_000
@@ -77,13 +80,32 @@ class EventLog:
         a message the send path logs may be newer than items the upstream has not seen yet.
         `encoded` is the event's JSON, for callers that already have it.
         """
-        seq = await self._append(
-            keys=[
-                self._key(chat_id, "events"),
-                self._key(chat_id, "ids"),
-                self._key(chat_id, "cursor"),
-                self.archive_stream,
-            ],
+        seq, _ = await self.append_counting(
+            chat_id, event, from_connect=from_connect, encoded=encoded
+        )
+        return seq
+
+    async def append_counting(
+        self,
+        chat_id: str,
+        event: ChatEvent,
+        *,
+        from_connect: bool = True,
+        encoded: str | None = None,
+        group_key: str | bytes | None = None,
+    ) -> tuple[int | None, int]:
+        """Like append; also the number of members of `group_key` (a sorted set in the same
+        Redis), or 0 without one."""
+        keys = [
+            self._key(chat_id, "events"),
+            self._key(chat_id, "ids"),
+            self._key(chat_id, "cursor"),
+            self.archive_stream,
+        ]
+        if group_key is not None:
+            keys.append(group_key)
+        seq, members = await self._append(
+            keys=keys,
             args=[
                 event.id,
                 encoded or event.to_json(),
@@ -94,7 +116,7 @@ class EventLog:
                 "1" if from_connect and event.type in TRANSCRIPT_TYPES else "0",
             ],
         )
-        return int(seq) or None
+        return int(seq) or None, int(members)
 
     async def read_after(
         self, chat_id: str, after: int, *, limit: int | None = None

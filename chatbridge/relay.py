@@ -52,6 +52,7 @@ class Relay:
         *,
         prefix: str,
         fanout: LocalFanout | None = None,
+        layer_shares_redis: bool = False,
     ) -> None:
         self.log = log
         self.layer = layer
@@ -60,18 +61,33 @@ class Relay:
         self._prefix = prefix
         # Names this relay in its messages, so that its own followers drop the layer's copy.
         self.origin = uuid.uuid4().hex[:12]
-        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(OUTBOX_SIZE)
+        # With the layer on the log's Redis, the log counts a chat's group members as it
+        # appends, and the courier needs no round trip of its own for logged events.
+        group_key = getattr(layer, "_group_key", None)
+        self._group_key_of = group_key if layer_shares_redis else None
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any], bool | None]] = asyncio.Queue(
+            OUTBOX_SIZE
+        )
         self._courier: asyncio.Task | None = None
 
-    async def _ring(self, chat_id: str, message: dict[str, Any]) -> None:
-        """Rings this process's followers at once; the courier rings the other processes'."""
+    async def _ring(
+        self, chat_id: str, message: dict[str, Any], *, group_members: int | None = None
+    ) -> None:
+        """Rings this process's followers at once; the courier rings the other processes'.
+
+        `group_members` is the size of the chat's group if already known."""
         message["origin"] = self.origin
         await self.fanout.ring(chat_id, message)
+        elsewhere = None
+        if group_members is not None:
+            elsewhere = group_members > self.fanout.followers(chat_id)
+            if not elsewhere:
+                return
         if self._outbox.full():
             self._outbox.get_nowait()
             self._outbox.task_done()
             logger.warning("channel layer backlog full; dropped the oldest doorbell")
-        self._outbox.put_nowait((chat_id, message))
+        self._outbox.put_nowait((chat_id, message, elsewhere))
         if self._courier is None or self._courier.done():
             self._courier = asyncio.create_task(self._carry(), name="relay-courier")
 
@@ -81,9 +97,10 @@ class Relay:
             while len(batch) < COURIER_BATCH and not self._outbox.empty():
                 batch.append(self._outbox.get_nowait())
             try:
-                elsewhere = await self._followed_elsewhere({chat_id for chat_id, _ in batch})
-                for chat_id, message in batch:
-                    if chat_id in elsewhere:
+                unknown = {chat_id for chat_id, _, known in batch if known is None}
+                elsewhere = await self._followed_elsewhere(unknown) if unknown else set()
+                for chat_id, message, known in batch:
+                    if known or chat_id in elsewhere:
                         await self._group_send(chat_id, message)
             finally:
                 for _ in batch:
@@ -148,10 +165,17 @@ class Relay:
         if event.is_ephemeral:
             await self._ring(chat_id, {"type": "chat.ephemeral", "event": encoded})
             return None
-        seq = await self.log.append(chat_id, event, from_connect=from_connect, encoded=encoded)
+        group_key = self._group_key_of(chat_group(chat_id)) if self._group_key_of else None
+        seq, members = await self.log.append_counting(
+            chat_id, event, from_connect=from_connect, encoded=encoded, group_key=group_key
+        )
         logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
         if seq is not None:
-            await self._ring(chat_id, {"type": "chat.event", "seq": seq, "event": encoded})
+            await self._ring(
+                chat_id,
+                {"type": "chat.event", "seq": seq, "event": encoded},
+                group_members=members if group_key is not None else None,
+            )
         return seq
 
     async def upstream_status(self, chat_id: str, status: str) -> None:

@@ -1,15 +1,26 @@
-"""Websocket URL routes, kept apart from the HTTP URLconf as Channels suggests."""
+"""Websocket URL routes, kept apart from the HTTP URLconf as Channels suggests.
 
+One router level, each route wrapped in its own origin check: every router and middleware
+level stays alive (a coroutine and a copy of the scope) for as long as its websocket does.
+"""
+
+from channels.auth import AuthMiddlewareStack
+from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
+from django.conf import settings
 from django.urls import path
 
 from chatbridge.archive.consumers import StaffTranscriptConsumer
 from chatbridge.consumers import ChatConsumer
 
 websocket_urlpatterns = [
-    path("ws/chat/", ChatConsumer.as_asgi()),
-]
-
-# Staff websockets: authenticated by the admin's session, same-origin only (chatbridge.asgi).
-staff_websocket_urlpatterns = [
-    path("ws/staff/chats/<str:chat_id>/", StaffTranscriptConsumer.as_asgi()),
+    # Customers: from the widget's allowed origins only.
+    path(
+        "ws/chat/",
+        OriginValidator(ChatConsumer.as_asgi(), settings.CHATBRIDGE_ALLOWED_ORIGINS),
+    ),
+    # Staff: authenticated by the admin's session, on ChatBridge's own host (same origin).
+    path(
+        "ws/staff/chats/<str:chat_id>/",
+        AllowedHostsOriginValidator(AuthMiddlewareStack(StaffTranscriptConsumer.as_asgi())),
+    ),
 ]

@@ -72,6 +72,18 @@ def upstream_config() -> UpstreamConfig:
     )
 
 
+def layer_shares_redis() -> bool:
+    """Whether the channel layer is the one Redis that REDIS_URL names (the usual set-up)."""
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    hosts = layer.get("CONFIG", {}).get("hosts") or []
+    return (
+        layer.get("BACKEND") == "channels_redis.core.RedisChannelLayer"
+        and len(hosts) == 1
+        and isinstance(hosts[0], dict)
+        and hosts[0].get("address") == settings.REDIS_URL
+    )
+
+
 def build_stream_workers(
     redis, *, consumer_name: str, archive: bool = True, deliver_webhooks: bool = True
 ) -> tuple[Archiver | None, WebhookWorker | None]:
@@ -106,6 +118,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         redis,
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
         fanout=LocalFanout(),
+        layer_shares_redis=layer_shares_redis(),
     )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)

@@ -137,7 +137,7 @@ class Upstream:
         self.relay = relay
         self.log = log
         self.config = config
-        self.connected = asyncio.Event()
+        self.connected = False
 
     async def run(self) -> None:
         """Relays until the chat ends; cancel the task to stop early."""
@@ -166,8 +166,8 @@ class Upstream:
                 logger.info(
                     "upstream reconnecting chat_id=%s reason=%s", self.chat_id, type(exc).__name__
                 )
-            if self.connected.is_set():
-                self.connected.clear()
+            if self.connected:
+                self.connected = False
                 await self.relay.upstream_status(self.chat_id, "reconnecting")
             await asyncio.sleep(backoff.next_delay())
 
@@ -184,8 +184,9 @@ class Upstream:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)
             await self._fill_gap(session)
+            del session  # its tokens are not needed while relaying
             backoff.reset()
-            self.connected.set()
+            self.connected = True
             await self.relay.upstream_status(self.chat_id, "connected")
             refresh_at = connection.connection_expires_at.timestamp() - self.config.refresh_margin
             await self._relay_frames(socket, refresh_at)
@@ -251,7 +252,7 @@ class Upstream:
             raise _ChatOver("chat_ended")
 
     async def _end(self, reason: str) -> None:
-        self.connected.clear()
+        self.connected = False
         try:
             session = await self.service.store.load(self.chat_id)
         except UnknownChat:

@@ -11,6 +11,7 @@ from chatbridge.eventlog import EventLog
 from chatbridge.events import MESSAGE, ChatEvent
 from chatbridge.fanout import LocalFanout
 from chatbridge.relay import Relay, chat_group
+from chatbridge.runtime import layer_shares_redis
 
 
 def event(item_id: str) -> ChatEvent:
@@ -34,14 +35,15 @@ class Recorder:
         self.messages.append(message)
 
 
-@pytest.fixture
-async def relay(redis_client):
+@pytest.fixture(params=[False, True], ids=["group-counted-apart", "group-counted-on-append"])
+async def relay(request, redis_client):
     relay = Relay(
         EventLog(redis_client, prefix="test", ttl=600),
         get_channel_layer(),
         redis_client,
         prefix="test",
         fanout=LocalFanout(),
+        layer_shares_redis=request.param,
     )
     yield relay
     await relay.close()
@@ -118,3 +120,14 @@ async def test_a_follower_not_rung_directly_takes_every_copy_from_the_layer():
     follower = Follower(rung_by=None)
     await follower.dispatch({"type": "chat.event", "seq": 1, "origin": "relay-a"})
     assert [m["seq"] for m in follower.handled] == [1]
+
+
+def test_the_group_is_counted_on_append_only_when_the_layer_shares_the_redis(settings):
+    assert layer_shares_redis()
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": "redis://elsewhere:6379/0"}]},
+        }
+    }
+    assert not layer_shares_redis()
