@@ -7,6 +7,7 @@ own retry mode; what is left after them is mapped to a ChatBridge error.
 
 import asyncio
 import functools
+from collections.abc import Awaitable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from chatbridge.connect import clients
+from chatbridge.connect.admission import AdmissionGate
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -31,14 +33,40 @@ MAX_TRANSCRIPT_PAGES = 1000
 
 
 async def _call(
-    client_factory, operation: str, *, executor: Executor, **params: Any
+    client_factory,
+    operation: str,
+    *,
+    executor: Executor,
+    admission: Awaitable[object] | None = None,
+    **params: Any,
 ) -> dict[str, Any]:
+    """Runs one boto3 call on the executor. With `admission`, the request is prepared while
+    that check runs and sent only once it has passed; if it raises, nothing is sent."""
     method = getattr(client_factory(), operation)
     loop = asyncio.get_running_loop()
+    call = functools.partial(method, **params)
+    gate = None
+    if admission is not None:
+        gate = AdmissionGate()
+        call = functools.partial(gate.run, call)
+    future = loop.run_in_executor(executor, call)
+    if gate is not None:
+        try:
+            await admission
+        except BaseException:
+            gate.withdraw()
+            future.add_done_callback(_quietly)
+            raise
+        gate.admit()
     try:
-        return await loop.run_in_executor(executor, functools.partial(method, **params))
+        return await future
     except (BotoCoreError, ClientError) as exc:
         raise map_error(exc) from None
+
+
+def _quietly(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _without_none(**params: Any) -> dict[str, Any]:
@@ -125,10 +153,17 @@ class ConnectGateway:
         )
 
     async def send_message(
-        self, connection_token: str, *, content_type: str, content: str, client_token: str | None
+        self,
+        connection_token: str,
+        *,
+        content_type: str,
+        content: str,
+        client_token: str | None,
+        admission: Awaitable[object] | None = None,
     ) -> SentItem:
+        """`admission`: a check to pass before the message may leave (see AdmissionGate)."""
         return await self._send(
-            "send_message", connection_token, content_type, content, client_token
+            "send_message", connection_token, content_type, content, client_token, admission
         )
 
     async def send_event(
@@ -148,12 +183,14 @@ class ConnectGateway:
         content_type: str,
         content: str | None,
         client_token: str | None,
+        admission: Awaitable[object] | None = None,
     ) -> SentItem:
         """SendMessage and SendEvent take the same members and answer the same shape."""
         response = await _call(
             clients.participant_client,
             operation,
             executor=self._executor,
+            admission=admission,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
