@@ -5,8 +5,6 @@ once, so the customer's own message appears exactly once whether or not, and whe
 Connect echoes it on the websocket (the log de-duplicates by Connect's item id).
 """
 
-import asyncio
-
 from chatbridge.chats.records import ChatSession
 from chatbridge.connect.types import ContentType, SentItem
 from chatbridge.events import MESSAGE, ChatEvent
@@ -24,20 +22,14 @@ async def send_message(
     client_id: str | None = None,
     chat_limit: RedisWindow | None = None,
 ) -> tuple[SentItem, int | None]:
-    """Sends and logs a message; the Connect item and its seq (None if already logged).
-
-    The chat's rate limit is checked while botocore prepares the request: only sending
-    waits for it."""
-    admission = None
+    """Sends and logs a message; the Connect item and its seq (None if already logged)."""
     if chat_limit is not None:
-        admission = asyncio.ensure_future(chat_limit.hit(key("chat", session.chat_id, "send-rate")))
-        admission.add_done_callback(_settled)
+        await chat_limit.hit(key("chat", session.chat_id, "send-rate"))
     sent = await runtime.service.send_message(
         session,
         content=content,
         content_type=content_type,
         client_id=_client_token(session, client_id),
-        admission=admission,
     )
     seq = await runtime.relay.publish(
         session.chat_id,
@@ -79,13 +71,6 @@ async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
     ended = await runtime.service.disconnect(session)
     await runtime.relay.ended(session.chat_id, ended.ended_reason)
     return ended
-
-
-def _settled(task: asyncio.Future) -> None:
-    """Whoever awaits the check sees its outcome; unawaited (the message was invalid), it
-    must not be reported as lost."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _client_token(session: ChatSession, client_id: str | None) -> str | None:

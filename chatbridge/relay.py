@@ -10,6 +10,7 @@ and consumers re-read the log when they see a gap.
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 OUTBOX_SIZE = 10_000
 # Doorbells the courier takes at once: one pipelined count of followers for all their chats.
 COURIER_BATCH = 200
+# Seconds the group size counted by a chat's last append stands in for a count of its own, for
+# typing alone: a follower that just joined in another process may miss a typing indicator.
+TYPING_COUNT_TTL = 2.0
 
 
 def chat_group(chat_id: str) -> str:
@@ -65,6 +69,7 @@ class Relay:
         # appends, and the courier needs no round trip of its own for logged events.
         group_key = getattr(layer, "_group_key", None)
         self._group_key_of = group_key if layer_shares_redis else None
+        self._counted: dict[str, tuple[int, float]] = {}
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], bool | None]] = asyncio.Queue(
             OUTBOX_SIZE
         )
@@ -163,7 +168,11 @@ class Relay:
         """
         encoded = event.to_json()
         if event.is_ephemeral:
-            await self._ring(chat_id, {"type": "chat.ephemeral", "event": encoded})
+            await self._ring(
+                chat_id,
+                {"type": "chat.ephemeral", "event": encoded},
+                group_members=self._recently_counted(chat_id),
+            )
             return None
         group_key = self._group_key_of(chat_group(chat_id)) if self._group_key_of else None
         seq, members = await self.log.append_counting(
@@ -171,6 +180,8 @@ class Relay:
         )
         logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
         if seq is not None:
+            if group_key is not None:
+                self._counted[chat_id] = (members, time.monotonic())
             await self._ring(
                 chat_id,
                 {"type": "chat.event", "seq": seq, "event": encoded},
@@ -190,4 +201,14 @@ class Relay:
         return status.decode() if status else "reconnecting"
 
     async def ended(self, chat_id: str, reason: str) -> None:
+        self._counted.pop(chat_id, None)
         await self._ring(chat_id, {"type": "chat.ended", "reason": reason})
+
+    def _recently_counted(self, chat_id: str) -> int | None:
+        counted = self._counted.get(chat_id)
+        if counted is None:
+            return None
+        if time.monotonic() - counted[1] > TYPING_COUNT_TTL:
+            del self._counted[chat_id]
+            return None
+        return counted[0]

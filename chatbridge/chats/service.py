@@ -155,26 +155,16 @@ class ChatService:
         content: str,
         content_type: str = ContentType.TEXT,
         client_id: str | None = None,
-        admission: Awaitable[object] | None = None,
     ) -> SentItem:
-        """`admission`: a check the message must pass before it is sent (a rate limit);
-        botocore prepares the request meanwhile."""
         content_type = _validate_content_type(content_type)
         content = _require_text(content, "content", max_length=MAX_CONTENT_LENGTH)
         client_id = _optional_token(client_id, "client_id")
-        unchecked = [admission]
-
-        def send(token: str) -> Awaitable[SentItem]:
-            check, unchecked[0] = unchecked[0], None  # a retry after a refresh is admitted
-            return self.gateway.send_message(
-                token,
-                content_type=content_type,
-                content=content,
-                client_token=client_id,
-                admission=check,
-            )
-
-        return await self._with_connection(session, send)
+        return await self._with_connection(
+            session,
+            lambda token: self.gateway.send_message(
+                token, content_type=content_type, content=content, client_token=client_id
+            ),
+        )
 
     async def send_typing(self, session: ChatSession, *, client_id: str | None = None) -> SentItem:
         return await self.send_event(session, content_type=ContentType.TYPING, client_id=client_id)

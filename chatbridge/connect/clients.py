@@ -15,8 +15,6 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from chatbridge.connect.admission import AdmissionGate
-
 
 def _config() -> Config:
     return Config(
@@ -69,13 +67,11 @@ def connect_client():
 @functools.cache
 def participant_client():
     """The `connectparticipant` client (everything a chat participant does)."""
-    client = _session().client(
+    return _session().client(
         "connectparticipant",
         endpoint_url=settings.CONNECT_PARTICIPANT_ENDPOINT_URL,
         config=_config(),
     )
-    client.meta.events.register("before-send.connectparticipant", AdmissionGate.hold)
-    return client
 
 
 @functools.cache

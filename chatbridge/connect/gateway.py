@@ -7,7 +7,6 @@ own retry mode; what is left after them is mapped to a ChatBridge error.
 
 import asyncio
 import functools
-from collections.abc import Awaitable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -15,7 +14,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from chatbridge.connect import clients
-from chatbridge.connect.admission import AdmissionGate
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -33,40 +31,14 @@ MAX_TRANSCRIPT_PAGES = 1000
 
 
 async def _call(
-    client_factory,
-    operation: str,
-    *,
-    executor: Executor,
-    admission: Awaitable[object] | None = None,
-    **params: Any,
+    client_factory, operation: str, *, executor: Executor, **params: Any
 ) -> dict[str, Any]:
-    """Runs one boto3 call on the executor. With `admission`, the request is prepared while
-    that check runs and sent only once it has passed; if it raises, nothing is sent."""
     method = getattr(client_factory(), operation)
     loop = asyncio.get_running_loop()
-    call = functools.partial(method, **params)
-    gate = None
-    if admission is not None:
-        gate = AdmissionGate()
-        call = functools.partial(gate.run, call)
-    future = loop.run_in_executor(executor, call)
-    if gate is not None:
-        try:
-            await admission
-        except BaseException:
-            gate.withdraw()
-            future.add_done_callback(_quietly)
-            raise
-        gate.admit()
     try:
-        return await future
+        return await loop.run_in_executor(executor, functools.partial(method, **params))
     except (BotoCoreError, ClientError) as exc:
         raise map_error(exc) from None
-
-
-def _quietly(future: asyncio.Future) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def _without_none(**params: Any) -> dict[str, Any]:
@@ -153,17 +125,10 @@ class ConnectGateway:
         )
 
     async def send_message(
-        self,
-        connection_token: str,
-        *,
-        content_type: str,
-        content: str,
-        client_token: str | None,
-        admission: Awaitable[object] | None = None,
+        self, connection_token: str, *, content_type: str, content: str, client_token: str | None
     ) -> SentItem:
-        """`admission`: a check to pass before the message may leave (see AdmissionGate)."""
         return await self._send(
-            "send_message", connection_token, content_type, content, client_token, admission
+            "send_message", connection_token, content_type, content, client_token
         )
 
     async def send_event(
@@ -183,14 +148,12 @@ class ConnectGateway:
         content_type: str,
         content: str | None,
         client_token: str | None,
-        admission: Awaitable[object] | None = None,
     ) -> SentItem:
         """SendMessage and SendEvent take the same members and answer the same shape."""
         response = await _call(
             clients.participant_client,
             operation,
             executor=self._executor,
-            admission=admission,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,

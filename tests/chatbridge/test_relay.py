@@ -8,7 +8,7 @@ from channels.layers import get_channel_layer
 
 from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
-from chatbridge.events import MESSAGE, ChatEvent
+from chatbridge.events import MESSAGE, TYPING, ChatEvent
 from chatbridge.fanout import LocalFanout
 from chatbridge.relay import Relay, chat_group
 from chatbridge.runtime import layer_shares_redis
@@ -131,3 +131,24 @@ def test_the_group_is_counted_on_append_only_when_the_layer_shares_the_redis(set
         }
     }
     assert not layer_shares_redis()
+
+
+async def test_typing_right_after_a_logged_event_reaches_other_processes(relay):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(chat_group("chat-6"), channel)
+    await relay.publish("chat-6", event("f"))
+    typing = ChatEvent(
+        id="t",
+        type=TYPING,
+        content_type="application/vnd.amazonaws.connect.event.typing",
+        content=None,
+        participant_role="AGENT",
+        participant_id="agent",
+        display_name="Sam",
+        absolute_time="2026-01-01T10:00:01.000Z",
+    )
+    await relay.publish("chat-6", typing)
+    async with asyncio.timeout(10):
+        kinds = [(await layer.receive(channel))["type"] for _ in range(2)]
+    assert kinds == ["chat.event", "chat.ephemeral"]
