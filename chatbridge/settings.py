@@ -186,7 +186,7 @@ CHATBRIDGE_UPSTREAM_BACKOFF_MAX = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_MAX", 3
 CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
 CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0)
 # Every process drains the archive stream into the database unless told not to (for
-# deployments that run `manage.py archiver` on their own).
+# deployments that run `manage.py workers` or `manage.py relay` for it).
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
 # Seconds the archiver gathers events before writing them in one transaction.
 CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
