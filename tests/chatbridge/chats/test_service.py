@@ -205,3 +205,12 @@ async def test_no_connect_token_reaches_a_log_record(service, emulator, caplog):
     for record in caplog.records:
         text = record.getMessage() + repr(record.args)
         assert not any(secret in text for secret in secrets)
+
+
+async def test_the_customer_leaving_is_the_reason_even_if_connect_reports_the_end_first(
+    service, chat
+):
+    await service.store.note_ending(chat.session.chat_id, "customer_disconnected")
+    # The upstream hears Connect's chat-ended event before the customer's own call returns.
+    ended = await service.end(chat.session, "chat_ended")
+    assert ended.ended_reason == "customer_disconnected"
