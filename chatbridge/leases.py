@@ -10,12 +10,6 @@ import uuid
 
 import redis.asyncio as aioredis
 
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
 _RENEW_MANY = """
 local renewed = {}
 for i, key in ipairs(KEYS) do
@@ -44,15 +38,10 @@ class Lease:
         self.key = key
         self.owner = owner
         self.ttl_ms = ttl_ms
-        self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self) -> bool:
         return bool(await self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
-
-    async def renew(self) -> bool:
-        """True while this process still holds the lease."""
-        return bool(await self._renew(keys=[self.key], args=[self.owner, self.ttl_ms]))
 
     async def release(self) -> None:
         await self._release(keys=[self.key], args=[self.owner])
