@@ -6,6 +6,7 @@ import pytest
 from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
 
+from chatbridge.connect.types import ContentType
 from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
 from chatbridge.events import MESSAGE, TYPING, ChatEvent
@@ -14,11 +15,11 @@ from chatbridge.relay import Relay, chat_group
 from chatbridge.runtime import layer_shares_redis
 
 
-def event(item_id: str) -> ChatEvent:
+def event(item_id: str, kind: str = MESSAGE, content_type: str = "text/plain") -> ChatEvent:
     return ChatEvent(
         id=item_id,
-        type=MESSAGE,
-        content_type="text/plain",
+        type=kind,
+        content_type=content_type,
         content="hi",
         participant_role="AGENT",
         participant_id="agent",
@@ -138,17 +139,7 @@ async def test_typing_right_after_a_logged_event_reaches_other_processes(relay):
     channel = await layer.new_channel()
     await layer.group_add(chat_group("chat-6"), channel)
     await relay.publish("chat-6", event("f"))
-    typing = ChatEvent(
-        id="t",
-        type=TYPING,
-        content_type="application/vnd.amazonaws.connect.event.typing",
-        content=None,
-        participant_role="AGENT",
-        participant_id="agent",
-        display_name="Sam",
-        absolute_time="2026-01-01T10:00:01.000Z",
-    )
-    await relay.publish("chat-6", typing)
+    await relay.publish("chat-6", event("t", TYPING, ContentType.TYPING))
     async with asyncio.timeout(10):
         kinds = [(await layer.receive(channel))["type"] for _ in range(2)]
     assert kinds == ["chat.event", "chat.ephemeral"]
