@@ -7,7 +7,7 @@ Connect echoes it on the websocket (the log de-duplicates by Connect's item id).
 
 from chatbridge.chats.records import ChatSession
 from chatbridge.connect.types import ContentType, SentItem
-from chatbridge.events import MESSAGE, ChatEvent
+from chatbridge.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.ratelimit import RedisWindow, first_within
 from chatbridge.redis import get_redis, key
 from chatbridge.runtime import Runtime
@@ -38,7 +38,7 @@ async def send_message(
             type=MESSAGE,
             content_type=content_type,
             content=content,
-            participant_role="CUSTOMER",
+            participant_role=CUSTOMER,
             participant_id=session.participant_id,
             display_name=session.display_name,
             absolute_time=sent.absolute_time,

@@ -10,26 +10,38 @@ drains off the hot path, and can count the members of a channel layer group in p
 relay's "does another process follow this chat?"), saving a round trip per event.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from chatbridge.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
 
+# KEYS: events, ids, cursor, archive stream[, group]. ARGV: ttl, chat id, archive maxlen, then
+# four per event: item id, JSON, absolute time, "1" if it may move the gap-fill cursor.
+# Returns the group's size, then each event's seq (0 for one already logged).
 _APPEND_SCRIPT = """
-if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return {0, 0} end
-local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
-redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[2])
-local last_time = redis.call('HGET', KEYS[3], 'last_time')
-if ARGV[7] == '1' and (not last_time or ARGV[3] >= last_time) then
-  redis.call('HSET', KEYS[3], 'last_item', ARGV[1], 'last_time', ARGV[3])
+local ttl, chat, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local result = {0}
+for i = 4, #ARGV, 4 do
+  local seq = 0
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
+    seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+    redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[i + 1])
+    if ARGV[i + 3] == '1' then
+      local last_time = redis.call('HGET', KEYS[3], 'last_time')
+      if not last_time or ARGV[i + 2] >= last_time then
+        redis.call('HSET', KEYS[3], 'last_item', ARGV[i], 'last_time', ARGV[i + 2])
+      end
+    end
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', maxlen, '*', 'chat', chat, 'seq', seq, 'e',
+      ARGV[i + 1])
+  end
+  result[#result + 1] = seq
 end
-local ttl = tonumber(ARGV[4])
 for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'chat', ARGV[5], 'seq', seq, 'e', ARGV[2])
-local members = 0
-if KEYS[5] then members = redis.call('ZCARD', KEYS[5]) end
-return {seq, members}
+if KEYS[5] then result[1] = redis.call('ZCARD', KEYS[5]) end
+return result
 """
 
 ARCHIVE_STREAM_MAXLEN = 1_000_000
@@ -96,6 +108,27 @@ class EventLog:
     ) -> tuple[int | None, int]:
         """Like append; also the number of members of `group_key` (a sorted set in the same
         Redis), or 0 without one."""
+        seqs, members = await self.append_many(
+            chat_id,
+            [(event, encoded or event.to_json())],
+            from_connect=from_connect,
+            group_key=group_key,
+        )
+        return seqs[0], members
+
+    async def append_many(
+        self,
+        chat_id: str,
+        events: Sequence[tuple[ChatEvent, str]],
+        *,
+        from_connect: bool = True,
+        group_key: str | bytes | None = None,
+    ) -> tuple[list[int | None], int]:
+        """Logs events (each with its JSON) in order, in one round trip: the seq of each (None
+        for one already logged), and the size of `group_key` as append_counting counts it.
+
+        Frames that arrive together from Connect are logged together, so that the second
+        waits for no round trip of the first."""
         keys = [
             self._key(chat_id, "events"),
             self._key(chat_id, "ids"),
@@ -104,19 +137,12 @@ class EventLog:
         ]
         if group_key is not None:
             keys.append(group_key)
-        seq, members = await self._append(
-            keys=keys,
-            args=[
-                event.id,
-                encoded or event.to_json(),
-                event.absolute_time,
-                self._ttl,
-                chat_id,
-                ARCHIVE_STREAM_MAXLEN,
-                "1" if from_connect and event.type in TRANSCRIPT_TYPES else "0",
-            ],
-        )
-        return int(seq) or None, int(members)
+        args: list[str | int] = [self._ttl, chat_id, ARCHIVE_STREAM_MAXLEN]
+        for event, encoded in events:
+            moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
+            args += (event.id, encoded, event.absolute_time, "1" if moves_cursor else "0")
+        members, *seqs = await self._append(keys=keys, args=args)
+        return [int(seq) or None for seq in seqs], int(members)
 
     async def read_after(
         self, chat_id: str, after: int, *, limit: int | None = None

@@ -24,6 +24,8 @@ EVENT = "event"
 RECEIPT = "receipt"
 TYPING = "typing"
 
+CUSTOMER = "CUSTOMER"
+
 _TYPES = {"MESSAGE": MESSAGE, "ATTACHMENT": ATTACHMENT, "EVENT": EVENT, "MESSAGEMETADATA": RECEIPT}
 ENDING_CONTENT_TYPES = frozenset({ContentType.CHAT_ENDED})
 _encode = json.JSONEncoder(separators=(",", ":")).encode

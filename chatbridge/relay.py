@@ -8,17 +8,19 @@ and consumers re-read the log when they see a gap.
 """
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.eventlog import EventLog
-from chatbridge.events import ChatEvent
+from chatbridge.events import CUSTOMER, ChatEvent
 from chatbridge.fanout import LocalFanout
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ COURIER_BATCH = 200
 # Seconds the group size counted by a chat's last append stands in for a count of its own, for
 # typing alone: a follower that just joined in another process may miss a typing indicator.
 TYPING_COUNT_TTL = 2.0
+# Customer items whose logging this process remembers (see Relay._claim): seconds' worth.
+REMEMBERED_ITEMS = 4096
 
 
 def chat_group(chat_id: str) -> str:
@@ -70,6 +74,9 @@ class Relay:
         group_key = getattr(layer, "_group_key", None)
         self._group_key_of = group_key if layer_shares_redis else None
         self._counted: dict[str, tuple[int, float]] = {}
+        self._logging: collections.OrderedDict[tuple[str, str], asyncio.Future[int | None]] = (
+            collections.OrderedDict()
+        )
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], bool | None]] = asyncio.Queue(
             OUTBOX_SIZE
         )
@@ -162,32 +169,109 @@ class Relay:
     async def publish(
         self, chat_id: str, event: ChatEvent, *, from_connect: bool = True
     ) -> int | None:
-        """Logs and fans out the event; its seq, or None if ephemeral or already logged.
+        """Logs and fans out the event; its seq, or None if ephemeral.
 
         `from_connect` is False for what ChatBridge logs on its own (a message it just sent).
+        An event already logged is not rung again; its seq is the one it was logged with when
+        this process logged it, else None.
         """
-        encoded = event.to_json()
-        if event.is_ephemeral:
-            await self._ring(
-                chat_id,
-                {"type": "chat.ephemeral", "event": encoded},
-                group_members=self._recently_counted(chat_id),
-            )
-            return None
+        return (await self.publish_many(chat_id, [event], from_connect=from_connect))[0]
+
+    async def publish_many(
+        self, chat_id: str, events: Sequence[ChatEvent], *, from_connect: bool = True
+    ) -> list[int | None]:
+        """Logs events that arrived together in one round trip, then fans them out in order;
+        the seq of each, as publish() gives it.
+
+        A customer's item is published twice in this process, by the send path and by the
+        upstream's echo: the second caller waits for the first's result instead of asking
+        Redis, and is given its seq. The upstream waits before logging what came after the
+        item, so that seq keeps Connect's order."""
+        encoded = [(event, event.to_json()) for event in events]
+        waiting: dict[str, asyncio.Future[int | None]] = {}
+        mine: set[str] = set()
+        claimed: list[asyncio.Future[int | None]] = []
+        for event, _ in encoded:
+            if event.is_ephemeral or event.id in mine or event.id in waiting:
+                continue
+            pending = self._logging.get((chat_id, event.id))
+            if pending is not None:
+                waiting[event.id] = pending
+                continue
+            mine.add(event.id)
+            if event.participant_role == CUSTOMER:
+                claimed.append(self._claim(chat_id, event.id))
+        try:
+            known = {item_id: await pending for item_id, pending in waiting.items()}
+            unlogged = mine | {item_id for item_id, seq in known.items() if seq is None}
+            to_log: list[tuple[ChatEvent, str]] = []
+            for event, text in encoded:
+                if event.id in unlogged:
+                    unlogged.discard(event.id)
+                    to_log.append((event, text))
+            return await self._log_and_ring(chat_id, encoded, to_log, known, from_connect)
+        finally:
+            for future in claimed:
+                if not future.done():
+                    future.set_result(None)
+
+    async def _log_and_ring(
+        self,
+        chat_id: str,
+        encoded: list[tuple[ChatEvent, str]],
+        to_log: list[tuple[ChatEvent, str]],
+        known: dict[str, int | None],
+        from_connect: bool,
+    ) -> list[int | None]:
         group_key = self._group_key_of(chat_group(chat_id)) if self._group_key_of else None
-        seq, members = await self.log.append_counting(
-            chat_id, event, from_connect=from_connect, encoded=encoded, group_key=group_key
-        )
-        logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
-        if seq is not None:
+        seqs: dict[str, int | None] = {}
+        members = None
+        if to_log:
+            logged, counted = await self.log.append_many(
+                chat_id, to_log, from_connect=from_connect, group_key=group_key
+            )
             if group_key is not None:
-                self._counted[chat_id] = (members, time.monotonic())
+                members = counted
+                self._counted[chat_id] = (counted, time.monotonic())
+            seqs = {event.id: seq for (event, _), seq in zip(to_log, logged, strict=True)}
+        results: list[int | None] = []
+        for event, text in encoded:
+            if event.is_ephemeral:
+                await self._ring(
+                    chat_id,
+                    {"type": "chat.ephemeral", "event": text},
+                    group_members=self._recently_counted(chat_id),
+                )
+                results.append(None)
+                continue
+            if event.id not in seqs:
+                results.append(known.get(event.id))
+                continue
+            seq = seqs.pop(event.id)
+            known[event.id] = seq
+            results.append(seq)
+            if seq is None:
+                continue
+            logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
             await self._ring(
                 chat_id,
-                {"type": "chat.event", "seq": seq, "event": encoded},
-                group_members=members if group_key is not None else None,
+                {"type": "chat.event", "seq": seq, "event": text},
+                group_members=members,
             )
-        return seq
+            pending = self._logging.get((chat_id, event.id))
+            if pending is not None and not pending.done():
+                pending.set_result(seq)
+        return results
+
+    def _claim(self, chat_id: str, item_id: str) -> asyncio.Future[int | None]:
+        """Notes that this process is logging a customer's item. The future gets its seq
+        once it is logged and rung (None if it was not), and stays a while for the other
+        path's copy of the item (see publish_many)."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._logging[(chat_id, item_id)] = future
+        if len(self._logging) > REMEMBERED_ITEMS:
+            self._logging.popitem(last=False)
+        return future
 
     async def upstream_status(self, chat_id: str, status: str) -> None:
         """Tells clients whether ChatBridge is connected to Connect ("connected" or

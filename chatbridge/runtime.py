@@ -99,7 +99,10 @@ def build_stream_workers(
     webhooks = None
     if deliver_webhooks:
         webhooks = WebhookWorker(
-            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=consumer_name
+            redis,
+            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+            consumer_name=consumer_name,
+            linger=settings.CHATBRIDGE_WEBHOOK_LINGER,
         )
     return archiver, webhooks
 

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 SUBSCRIBE = json.dumps({"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}})
 HEARTBEAT = json.dumps({"topic": "aws/heartbeat"})
+# Transcript items logged per append when a gap is filled.
+GAP_FILL_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +214,14 @@ class Upstream:
             items = await self.service.full_transcript(session, after_id=cursor.last_item_id)
         except InvalidInput:
             items = await self.service.full_transcript(session)
-        for item in items:
-            await self._relay_item(item)
+        for start in range(0, len(items), GAP_FILL_BATCH):
+            await self._relay_items(items[start : start + GAP_FILL_BATCH])
 
     async def _relay_frames(self, socket: ClientConnection, refresh_at: float) -> None:
         """Relays frames until the socket closes: dropped by Connect, or closed by the
-        keepalive when a heartbeat goes unanswered or the connection is due for refresh."""
+        keepalive when a heartbeat goes unanswered or the connection is due for refresh.
+
+        The frames already received when one is read are relayed with it, in one append."""
         keepalive = _Keepalive(
             socket,
             chat_id=self.chat_id,
@@ -225,30 +229,45 @@ class Upstream:
             refresh_in=refresh_at - time.time(),
         )
         try:
-            async for raw in socket:
-                frame = _parse(raw)
-                topic = frame.get("topic")
-                if topic == "aws/heartbeat":
-                    keepalive.answered()
-                elif topic == "aws/chat":
-                    await self._relay_frame(frame)
+            while True:
+                frames = [await socket.recv()]
+                while _has_buffered(socket):
+                    frames.append(await socket.recv())
+                items = []
+                for raw in frames:
+                    frame = _parse(raw)
+                    topic = frame.get("topic")
+                    if topic == "aws/heartbeat":
+                        keepalive.answered()
+                    elif topic == "aws/chat":
+                        item = self._item_of(frame)
+                        if item is not None:
+                            items.append(item)
+                if items:
+                    await self._relay_items(items)
+        except websockets.ConnectionClosedOK:
+            return
         finally:
             keepalive.cancel()
 
     async def _relay_frame(self, frame: dict) -> None:
+        item = self._item_of(frame)
+        if item is not None:
+            await self._relay_items([item])
+
+    def _item_of(self, frame: dict) -> TranscriptItem | None:
         try:
-            item = TranscriptItem.from_connect(json.loads(frame["content"]))
+            return TranscriptItem.from_connect(json.loads(frame["content"]))
         except (KeyError, TypeError, ValueError):
             logger.warning("upstream dropped a malformed aws/chat frame chat_id=%s", self.chat_id)
-            return
-        await self._relay_item(item)
+            return None
 
-    async def _relay_item(self, item: TranscriptItem) -> None:
-        event = from_item(item)
-        if event is None:
+    async def _relay_items(self, items: list[TranscriptItem]) -> None:
+        events = [event for event in map(from_item, items) if event is not None]
+        if not events:
             return
-        await self.relay.publish(self.chat_id, event)
-        if event.ends_chat:
+        await self.relay.publish_many(self.chat_id, events)
+        if any(event.ends_chat for event in events):
             raise _ChatOver("chat_ended")
 
     async def _end(self, reason: str) -> None:
@@ -259,6 +278,13 @@ class Upstream:
             return
         session = await self.service.end(session, reason)
         await self.relay.ended(self.chat_id, session.ended_reason)
+
+
+def _has_buffered(socket: ClientConnection) -> bool:
+    """Whether the socket holds another frame already, so that recv() returns at once."""
+    messages = getattr(socket, "recv_messages", None)
+    frames = getattr(messages, "frames", None)
+    return bool(frames) if frames is not None else False
 
 
 def _parse(raw: str | bytes) -> dict:

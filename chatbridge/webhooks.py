@@ -44,6 +44,8 @@ ATTEMPT_HEADER = "ChatBridge-Webhook-Attempt"
 NOTIFIED_ROLES = frozenset({"AGENT", "SYSTEM"})
 # Seconds a widget's webhook settings are reused before they are read again.
 ENDPOINT_CACHE_TTL = 30.0
+# Chats whose widget id a worker remembers.
+WIDGET_CACHE_SIZE = 10_000
 NOTIFIED_TYPES = frozenset({MESSAGE, ATTACHMENT})
 
 
@@ -119,6 +121,7 @@ class WebhookWorker:
         block_ms: int = 1_000,
         claim_idle_ms: int = 60_000,
         concurrency: int = 20,
+        linger: float = 0.0,
     ) -> None:
         self._redis = redis
         self._prefix = prefix
@@ -130,16 +133,24 @@ class WebhookWorker:
         self._claim_idle_ms = claim_idle_ms
         self._slots = asyncio.Semaphore(concurrency)
         self._endpoints: dict[str, tuple[float, Endpoint | None]] = {}
+        self._widgets: dict[str, str] = {}
+        self._linger = linger
         self._group_ready = False
         self._client: httpx.AsyncClient | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Delivers until `stop` is set; outages of Redis or the database are waited out."""
+        """Delivers until `stop` is set; outages of Redis or the database are waited out.
+
+        After a drain that did not fill a batch it lingers, so that a busy chat service costs
+        a few drains a second rather than one per event."""
         delay = 1.0
         try:
             while not stop.is_set():
                 try:
-                    await self.drain_once(block_ms=await self._block_for())
+                    handled = await self.drain_once(block_ms=await self._block_for())
+                    if 0 < handled < self._batch_size and self._linger > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), self._linger)
                 except Exception:
                     logger.exception("Webhook delivery failed; retrying in %.0f s", delay)
                     with contextlib.suppress(TimeoutError):
@@ -274,10 +285,21 @@ class WebhookWorker:
         return endpoint
 
     async def _widget_id(self, chat_id: str) -> str:
+        """A chat's widget never changes: it is looked up once per chat, not per event."""
+        widget_id = self._widgets.get(chat_id)
+        if widget_id is not None:
+            return widget_id
         stored = await self._redis.hget(f"{self._prefix}:chat:{chat_id}", "widget_id")
         if stored is not None:
-            return stored.decode()
-        return await sync_to_async(_archived_widget_id)(chat_id)
+            widget_id = stored.decode()
+        else:
+            widget_id = await sync_to_async(_archived_widget_id)(chat_id)
+            if not widget_id:
+                return widget_id
+        if len(self._widgets) >= WIDGET_CACHE_SIZE:
+            self._widgets.pop(next(iter(self._widgets)))
+        self._widgets[chat_id] = widget_id
+        return widget_id
 
     async def retry_due(self) -> int:
         """Attempts the scheduled retries whose time has come; each is claimed by one process."""

@@ -72,3 +72,18 @@ async def test_every_logged_event_is_queued_for_the_archive(log, redis_client):
     await log.append("c", event("a"))
     entries = await redis_client.xrange(log.archive_stream)
     assert [(fields[b"chat"], fields[b"seq"]) for _, fields in entries] == [(b"c", b"1")]
+
+
+async def test_a_batch_is_logged_in_order_skipping_what_is_already_logged(log):
+    await log.append("c", event("a"))
+    batch = [(item, item.to_json()) for item in (event("a"), event("b"), event("c", second=1))]
+    seqs, _ = await log.append_many("c", batch)
+    assert seqs == [None, 2, 3]
+    assert [logged.event.id for logged in await log.read_after("c", 0)] == ["a", "b", "c"]
+
+
+async def test_a_batch_moves_the_cursor_to_its_newest_transcript_item(log):
+    batch = [(item, item.to_json()) for item in (event("a", second=2), event("b", second=1))]
+    await log.append_many("c", batch)
+    cursor = await log.cursor("c")
+    assert (cursor.last_seq, cursor.last_item_id) == (2, "a")

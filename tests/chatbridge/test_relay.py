@@ -3,10 +3,13 @@
 import asyncio
 
 import pytest
+import redis.asyncio as aioredis
 from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
+from redis.exceptions import RedisError
 
 from chatbridge.connect.types import ContentType
+from chatbridge.devservices import free_port
 from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
 from chatbridge.events import MESSAGE, TYPING, ChatEvent
@@ -15,14 +18,16 @@ from chatbridge.relay import Relay, chat_group
 from chatbridge.runtime import layer_shares_redis
 
 
-def event(item_id: str, kind: str = MESSAGE, content_type: str = "text/plain") -> ChatEvent:
+def event(
+    item_id: str, kind: str = MESSAGE, content_type: str = "text/plain", role: str = "AGENT"
+) -> ChatEvent:
     return ChatEvent(
         id=item_id,
         type=kind,
         content_type=content_type,
         content="hi",
-        participant_role="AGENT",
-        participant_id="agent",
+        participant_role=role,
+        participant_id=role.lower(),
         display_name="Sam",
         absolute_time="2026-01-01T10:00:00.000Z",
     )
@@ -143,3 +148,50 @@ async def test_typing_right_after_a_logged_event_reaches_other_processes(relay):
     async with asyncio.timeout(10):
         kinds = [(await layer.receive(channel))["type"] for _ in range(2)]
     assert kinds == ["chat.event", "chat.ephemeral"]
+
+
+async def test_events_that_arrive_together_are_rung_in_their_order(relay):
+    local = Recorder()
+    relay.fanout.follow("chat-7", local)
+    seqs = await relay.publish_many(
+        "chat-7", [event("m1"), event("t", TYPING, ContentType.TYPING), event("m2")]
+    )
+    assert seqs == [1, None, 2]
+    assert [(m["type"], m.get("seq")) for m in local.messages] == [
+        ("chat.event", 1),
+        ("chat.ephemeral", None),
+        ("chat.event", 2),
+    ]
+
+
+async def test_a_customers_item_published_again_here_gets_its_seq_and_rings_once(relay):
+    local = Recorder()
+    relay.fanout.follow("chat-8", local)
+    mine = event("sent", role="CUSTOMER")
+    first = await relay.publish("chat-8", mine)
+    again = await relay.publish("chat-8", mine, from_connect=False)
+    assert first == again == 1
+    assert [m["seq"] for m in local.messages] == [1]
+
+
+async def test_the_upstream_waits_for_the_item_the_send_path_is_logging(relay):
+    local = Recorder()
+    relay.fanout.follow("chat-9", local)
+    mine = event("sent", role="CUSTOMER")
+    send_path = asyncio.create_task(relay.publish("chat-9", mine, from_connect=False))
+    upstream = asyncio.create_task(relay.publish_many("chat-9", [mine, event("answer")]))
+    assert await send_path == 1
+    assert await upstream == [1, 2]
+    assert [m["seq"] for m in local.messages] == [1, 2]
+
+
+async def test_an_item_whose_first_logging_failed_is_logged_by_the_next_caller(relay):
+    mine = event("retried", role="CUSTOMER")
+    working = relay.log
+    unreachable = aioredis.Redis(port=free_port(), socket_connect_timeout=1)
+    relay.log = EventLog(unreachable, prefix="test", ttl=600)
+    with pytest.raises(RedisError):
+        await relay.publish("chat-10", mine, from_connect=False)
+    relay.log = working
+    assert await relay.publish("chat-10", mine) == 1
+    await unreachable.aclose()

@@ -11,6 +11,7 @@ from chatbridge.webhooks import (
     ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    WebhookWorker,
     verify,
 )
 from tests.chatbridge.api.conftest import bearer, start_chat
@@ -129,3 +130,20 @@ async def test_deliveries_stop_after_the_last_attempt(api, widget, runtime, emul
         retries = f"{settings.CHATBRIDGE_REDIS_PREFIX}:webhooks:retry"
         assert await runtime.service.store.redis.zcard(retries) == 0
         assert len(receiver.calls) == 2
+
+
+async def test_a_chats_widget_is_read_once_not_per_event(redis_client, settings):
+    prefix = settings.CHATBRIDGE_REDIS_PREFIX
+    worker = WebhookWorker(redis_client, prefix=prefix, consumer_name="test-widgets")
+    await redis_client.hset(f"{prefix}:chat:widget-once", "widget_id", "shop")
+    assert await worker._widget_id("widget-once") == "shop"
+    await redis_client.delete(f"{prefix}:chat:widget-once")
+    assert await worker._widget_id("widget-once") == "shop"
+
+
+async def test_an_unknown_chats_widget_is_not_remembered(redis_client, settings):
+    prefix = settings.CHATBRIDGE_REDIS_PREFIX
+    worker = WebhookWorker(redis_client, prefix=prefix, consumer_name="test-widgets")
+    assert await worker._widget_id("widget-later") == ""
+    await redis_client.hset(f"{prefix}:chat:widget-later", "widget_id", "shop")
+    assert await worker._widget_id("widget-later") == "shop"

@@ -38,6 +38,7 @@ async def test_workers_process_archives_what_the_log_queued(redis_server, redis_
         DATABASE_URL=f"sqlite:///{database}",
         CHATBRIDGE_REDIS_PREFIX=PREFIX,
         CHATBRIDGE_ARCHIVE_LINGER="0",
+        CHATBRIDGE_WEBHOOK_LINGER="0",
     )
     migrate = await run_manage(env, "migrate", "--noinput")
     output, _ = await migrate.communicate()
