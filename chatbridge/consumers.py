@@ -16,13 +16,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chatbridge import actions
+from chatbridge.api.limits import message_limit
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
 from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
 from chatbridge.events import ChatEvent
-from chatbridge.ratelimit import RedisWindow, TokenBucket
-from chatbridge.redis import get_redis
+from chatbridge.ratelimit import TokenBucket
 from chatbridge.relay import chat_group
 from chatbridge.runtime import Runtime, get_runtime
 from chatbridge.wsprotocol import (
@@ -58,9 +58,6 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.last_activity = time.monotonic()
         self.bucket = TokenBucket(
             settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND, settings.CHATBRIDGE_WS_MESSAGE_BURST
-        )
-        self.chat_limit = RedisWindow(
-            get_redis(), limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE, window=60
         )
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
@@ -118,7 +115,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 content=frame.content,
                 content_type=frame.content_type,
                 client_id=frame.client_id,
-                chat_limit=self.chat_limit,
+                chat_limit=message_limit(),
             )
             await self._send(
                 {"type": "ack", "ref": frame.ref or frame.client_id, "id": sent.id, "seq": seq}

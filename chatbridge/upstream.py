@@ -146,14 +146,9 @@ class Upstream:
         backoff = Backoff(self.config)
         while True:
             try:
-                session = await self.service.store.load(self.chat_id)
-            except UnknownChat:
-                return
-            if not session.is_active:
-                await self.relay.ended(self.chat_id, session.ended_reason)
-                return
-            try:
-                await self._connect_and_relay(session, backoff)
+                if not await self._still_active():
+                    return
+                await self._connect_and_relay(backoff)
             except ChatEnded:
                 await self._end("connect_access_denied")
                 return
@@ -173,26 +168,51 @@ class Upstream:
                 await self.relay.upstream_status(self.chat_id, "reconnecting")
             await asyncio.sleep(backoff.next_delay())
 
-    async def _connect_and_relay(self, session: ChatSession, backoff: Backoff) -> None:
+    async def _still_active(self) -> bool:
+        """False once the chat is gone or over (whose end it tells the clients)."""
+        try:
+            session = await self.service.store.load(self.chat_id)
+        except UnknownChat:
+            return False
+        if not session.is_active:
+            await self.relay.ended(self.chat_id, session.ended_reason)
+            return False
+        return True
+
+    async def _connect_and_relay(self, backoff: Backoff) -> None:
+        socket, refresh_at = await self._open(backoff)
+        try:
+            await self._relay_frames(socket, refresh_at)
+        finally:
+            await socket.close()
+        raise _Reconnect()
+
+    async def _open(self, backoff: Backoff) -> tuple[ClientConnection, float]:
+        """Connects, subscribes and fills the gap; the socket, and when it is due for refresh.
+
+        The session, with its tokens, lives only while connecting: nothing of it stays
+        referenced while the chat's frames are relayed."""
+        session = await self.service.store.load(self.chat_id)
         session, connection = await self.service.open_connection(session)
-        async with websockets.connect(
+        socket = await websockets.connect(
             connection.websocket_url,
             open_timeout=self.config.open_timeout,
             ping_interval=None,
             max_size=2**20,
             # Chat frames are small; per-message deflate would cost ~40 KiB per chat.
             compression=None,
-        ) as socket:
+        )
+        try:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)
             await self._fill_gap(session)
-            del session  # its tokens are not needed while relaying
-            backoff.reset()
-            self.connected = True
-            await self.relay.upstream_status(self.chat_id, "connected")
-            refresh_at = connection.connection_expires_at.timestamp() - self.config.refresh_margin
-            await self._relay_frames(socket, refresh_at)
-            raise _Reconnect()
+        except BaseException:
+            await socket.close()
+            raise
+        backoff.reset()
+        self.connected = True
+        await self.relay.upstream_status(self.chat_id, "connected")
+        return socket, connection.connection_expires_at.timestamp() - self.config.refresh_margin
 
     async def _await_subscribed(self, socket: ClientConnection) -> None:
         async with asyncio.timeout(self.config.open_timeout):
@@ -230,25 +250,32 @@ class Upstream:
         )
         try:
             while True:
-                frames = [await socket.recv()]
-                while _has_buffered(socket):
-                    frames.append(await socket.recv())
-                items = []
-                for raw in frames:
-                    frame = _parse(raw)
-                    topic = frame.get("topic")
-                    if topic == "aws/heartbeat":
-                        keepalive.answered()
-                    elif topic == "aws/chat":
-                        item = self._item_of(frame)
-                        if item is not None:
-                            items.append(item)
-                if items:
-                    await self._relay_items(items)
+                await self._relay_received(socket, keepalive, await socket.recv())
         except websockets.ConnectionClosedOK:
             return
         finally:
             keepalive.cancel()
+
+    async def _relay_received(
+        self, socket: ClientConnection, keepalive: _Keepalive, first: str | bytes
+    ) -> None:
+        """Relays a frame and those received with it. A function of its own so that nothing
+        of them stays referenced while the socket waits for the next."""
+        frames = [first]
+        while _has_buffered(socket):
+            frames.append(await socket.recv())
+        items = []
+        for raw in frames:
+            frame = _parse(raw)
+            topic = frame.get("topic")
+            if topic == "aws/heartbeat":
+                keepalive.answered()
+            elif topic == "aws/chat":
+                item = self._item_of(frame)
+                if item is not None:
+                    items.append(item)
+        if items:
+            await self._relay_items(items)
 
     async def _relay_frame(self, frame: dict) -> None:
         item = self._item_of(frame)
