@@ -23,7 +23,6 @@ from chatbridge.eventfeed import EventLogFollower
 from chatbridge.eventlog import EventLog
 from chatbridge.events import ChatEvent
 from chatbridge.ratelimit import TokenBucket
-from chatbridge.relay import chat_group
 from chatbridge.runtime import Runtime, get_runtime
 from chatbridge.wsprotocol import (
     PROTOCOL_VERSION,
@@ -48,11 +47,14 @@ CLOSE_IDLE = 4008
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     touches_database = False
+    # The relay of this process rings the consumer itself (Relay.follow): a connection needs
+    # no channel layer channel of its own, nor the task Channels would keep reading it.
+    channel_layer_alias = None
 
     async def connect(self) -> None:
         self.runtime: Runtime = get_runtime()
         self.session: ChatSession | None = None
-        self.group: str | None = None
+        self.following = False
         self.last_seq = 0
         self.delivery = asyncio.Lock()
         self.last_activity = time.monotonic()
@@ -72,10 +74,9 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:
             self.receipt_flush.cancel()
-        if self.group:
+        if getattr(self, "following", False):
             assert self.session is not None
-            self.runtime.relay.fanout.unfollow(self.session.chat_id, self)
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.runtime.relay.unfollow(self.session.chat_id, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_activity = time.monotonic()
@@ -142,10 +143,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             raise ProtocolError("already_authenticated", "This connection is authenticated.")
         session = await self.runtime.service.authenticate(frame.token)
         self.session = session
-        self.group = chat_group(session.chat_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        self.runtime.relay.fanout.follow(session.chat_id, self)
-        self.rung_by = self.runtime.relay.origin
+        self.following = True
+        await self.runtime.relay.follow(session.chat_id, self)
         cursor = await self.runtime.log.cursor(session.chat_id)
         await self._send(
             {
@@ -173,7 +172,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         assert self.session is not None
         return self.runtime.log, self.session.chat_id
 
-    # Channel layer handlers: chat_event (the doorbell) comes from EventLogFollower.
+    # What the relay rings: chat_event (the doorbell) comes from EventLogFollower.
 
     async def chat_ephemeral(self, message: dict[str, Any]) -> None:
         event = ChatEvent.from_json(message["event"])

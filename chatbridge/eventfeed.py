@@ -1,12 +1,13 @@
 """Following a chat's event log on a websocket: in order, without gaps or duplicates.
 
-Shared by the customer's consumer (/ws/chat/) and the staff's live transcript view. The
-consumer joins the chat's channel layer group; each doorbell (a ``chat.event`` message) names
-the event's seq. The next seq is sent at once; an older one is a duplicate; a newer one means
-the layer dropped something, so the log is re-read after the last seq sent.
+Shared by the customer's consumer (/ws/chat/) and the staff's live transcript view. Each
+doorbell (a ``chat.event`` message) names the event's seq. The next seq is sent at once; an
+older one is a duplicate; a newer one means a doorbell was lost, so the log is re-read after
+the last seq sent. The customer's consumer is rung by the relay of its process (see
+chatbridge.relay); the staff's view joins the chat's channel layer group itself.
 
-A follower that the relay of its own process rings directly (`rung_by`) drops the copies of
-that relay's messages that come back through the channel layer.
+A follower that is also rung by a relay directly (`rung_by`) drops the copies of that relay's
+messages that come back through the channel layer.
 """
 
 import asyncio

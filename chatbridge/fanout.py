@@ -1,9 +1,7 @@
 """This process's followers of each chat, reached without a round trip through Redis.
 
-The relay rings every follower of a chat in its own process directly, then rings the chat's
-channel layer group for the followers in other processes. Each message names the relay that
-rang it (`origin`), so a follower that the relay rang directly drops the copy that comes back
-through the channel layer.
+The relay rings every follower of a chat in its own process directly, whether it logged the
+event itself or heard of it from another process through its inbox (see chatbridge.relay).
 """
 
 import collections

@@ -2,9 +2,11 @@
 
 Clients in this process are rung directly (chatbridge.fanout), the others through the
 channel layer group of the chat, from a courier task: Redis round trips for other processes
-never delay the clients here, nor the next item of the chat. The channel layer is a doorbell,
-not a log: it drops messages when a channel is full, so each message carries the event's seq
-and consumers re-read the log when they see a gap.
+never delay the clients here, nor the next item of the chat. Each process has one channel
+of its own, its inbox, which joins the group of every chat its clients follow; what arrives
+there it rings to them. The channel layer is a doorbell, not a log: it drops messages when a
+channel is full, so each message carries the event's seq and followers re-read the log when
+they see a gap.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from chatbridge.eventlog import EventLog
 from chatbridge.events import CUSTOMER, ChatEvent
-from chatbridge.fanout import LocalFanout
+from chatbridge.fanout import Follower, LocalFanout
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ COURIER_BATCH = 200
 TYPING_COUNT_TTL = 2.0
 # Customer items whose logging this process remembers (see Relay._claim): seconds' worth.
 REMEMBERED_ITEMS = 4096
+# Seconds before the inbox reads again after the channel layer failed (Redis away).
+INBOX_RETRY_DELAY = 1.0
 
 
 def chat_group(chat_id: str) -> str:
@@ -81,6 +85,59 @@ class Relay:
             OUTBOX_SIZE
         )
         self._courier: asyncio.Task | None = None
+        # This process's one channel: it joins the group of every chat followed here.
+        self._inbox: str | None = None
+        self._inbox_reader: asyncio.Task | None = None
+        self._joined: set[str] = set()
+
+    async def follow(self, chat_id: str, follower: Follower) -> None:
+        """Rings `follower` with the chat's events from now on, whichever process logs them.
+
+        A process joins the chat's channel layer group once, however many of its clients
+        follow the chat, and rings them itself: a connection costs no channel of its own."""
+        self.fanout.follow(chat_id, follower)
+        if chat_id not in self._joined:
+            self._joined.add(chat_id)
+            await self.layer.group_add(chat_group(chat_id), await self._inbox_channel())
+
+    async def unfollow(self, chat_id: str, follower: Follower) -> None:
+        self.fanout.unfollow(chat_id, follower)
+        if self.fanout.followers(chat_id) or chat_id not in self._joined:
+            return
+        self._joined.discard(chat_id)
+        inbox = await self._inbox_channel()
+        await self.layer.group_discard(chat_group(chat_id), inbox)
+        if self.fanout.followers(chat_id):
+            # Followed again while leaving: whichever of the two calls Redis ran last, join.
+            self._joined.add(chat_id)
+            await self.layer.group_add(chat_group(chat_id), inbox)
+
+    async def _inbox_channel(self) -> str:
+        if self._inbox is None:
+            self._inbox = await self.layer.new_channel()
+        if self._inbox_reader is None or self._inbox_reader.done():
+            self._inbox_reader = asyncio.create_task(
+                self._read_inbox(self._inbox), name="relay-inbox"
+            )
+        return self._inbox
+
+    async def _read_inbox(self, inbox: str) -> None:
+        """Rings this process's followers with what other processes logged."""
+        while True:
+            try:
+                message = await self.layer.receive(inbox)
+            except Exception:
+                logger.exception("channel layer receive failed; retrying")
+                await asyncio.sleep(INBOX_RETRY_DELAY)
+                continue
+            chat_id = message.get("chat")
+            if chat_id is None or message.get("origin") == self.origin:
+                continue
+            await self.fanout.ring(chat_id, message)
+
+    def _members_here(self, chat_id: str) -> int:
+        """How many members of the chat's group are this process's own: its inbox, or none."""
+        return 1 if chat_id in self._joined else 0
 
     async def _ring(
         self, chat_id: str, message: dict[str, Any], *, group_members: int | None = None
@@ -89,10 +146,11 @@ class Relay:
 
         `group_members` is the size of the chat's group if already known."""
         message["origin"] = self.origin
+        message["chat"] = chat_id
         await self.fanout.ring(chat_id, message)
         elsewhere = None
         if group_members is not None:
-            elsewhere = group_members > self.fanout.followers(chat_id)
+            elsewhere = group_members > self._members_here(chat_id)
             if not elsewhere:
                 return
         if self._outbox.full():
@@ -125,7 +183,7 @@ class Relay:
             logger.exception("channel layer group_send failed; followers will catch up")
 
     async def _followed_elsewhere(self, chat_ids: set[str]) -> set[str]:
-        """The chats whose group has members besides this process's followers: one
+        """The chats whose group has members besides this process's inbox: one
         pipelined ZCARD for the lot instead of group sends whose every copy is dropped."""
         group_key = getattr(self.layer, "_group_key", None)
         connection = getattr(self.layer, "connection", None)
@@ -147,7 +205,7 @@ class Relay:
             found.update(
                 chat_id
                 for chat_id, members in zip(shard_chats, counts, strict=True)
-                if members > self.fanout.followers(chat_id)
+                if members > self._members_here(chat_id)
             )
         return found
 
@@ -157,11 +215,12 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._outbox.join()
-        if self._courier is not None:
-            self._courier.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._courier
-            self._courier = None
+        for task in (self._courier, self._inbox_reader):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._courier = self._inbox_reader = None
 
     def _status_key(self, chat_id: str) -> str:
         return f"{self._prefix}:chat:{chat_id}:upstream"

@@ -36,9 +36,14 @@ def event(
 class Recorder:
     def __init__(self) -> None:
         self.messages: list[dict] = []
+        self._arrived: asyncio.Queue[dict] = asyncio.Queue()
 
     async def ring(self, message: dict) -> None:
         self.messages.append(message)
+        self._arrived.put_nowait(message)
+
+    async def next(self) -> dict:
+        return await self._arrived.get()
 
 
 @pytest.fixture(params=[False, True], ids=["group-counted-apart", "group-counted-on-append"])
@@ -82,16 +87,54 @@ async def test_close_delivers_the_doorbells_still_waiting(relay):
         assert (await layer.receive(channel))["type"] == "chat.event"
 
 
-async def test_the_layer_is_skipped_when_only_local_followers_listen(relay, redis_client):
+async def test_the_layer_is_skipped_when_only_this_process_follows(relay):
+    await relay.follow("chat-4", Recorder())
+    await relay.follow("chat-4", Recorder())
+    assert await relay._followed_elsewhere({"chat-4"}) == set()
+
+
+async def test_a_chat_followed_elsewhere_too_is_rung_through_the_layer(relay):
     layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(chat_group("chat-4"), channel)
-    relay.fanout.follow("chat-4", Recorder())
-    await relay.publish("chat-4", event("d"))
-    await relay.close()
-    with pytest.raises(TimeoutError):
-        async with asyncio.timeout(0.5):
-            await layer.receive(channel)
+    await relay.follow("chat-4b", Recorder())
+    await layer.group_add(chat_group("chat-4b"), await layer.new_channel())
+    assert await relay._followed_elsewhere({"chat-4b"}) == {"chat-4b"}
+
+
+async def test_a_follower_in_another_process_is_rung_through_its_inbox(relay, redis_client):
+    elsewhere = Relay(
+        EventLog(redis_client, prefix="test", ttl=600),
+        get_channel_layer(),
+        redis_client,
+        prefix="test",
+    )
+    there = Recorder()
+    await elsewhere.follow("chat-4c", there)
+    try:
+        seq = await relay.publish("chat-4c", event("c"))
+        async with asyncio.timeout(10):
+            message = await there.next()
+        assert (message["type"], message["seq"], message["origin"]) == (
+            "chat.event",
+            seq,
+            relay.origin,
+        )
+    finally:
+        await elsewhere.close()
+
+
+async def test_a_process_is_in_a_chats_group_once_while_any_of_its_clients_follow(
+    relay, redis_client
+):
+    layer = get_channel_layer()
+    group = layer._group_key(chat_group("chat-4d"))
+    first, second = Recorder(), Recorder()
+    await relay.follow("chat-4d", first)
+    await relay.follow("chat-4d", second)
+    assert await redis_client.zcard(group) == 1
+    await relay.unfollow("chat-4d", first)
+    assert await redis_client.zcard(group) == 1
+    await relay.unfollow("chat-4d", second)
+    assert await redis_client.zcard(group) == 0
 
 
 async def test_every_message_names_the_relay_that_rang_it(relay):
