@@ -33,18 +33,22 @@ def process_identity() -> str:
 
 
 class Lease:
+    """One chat's lease; a process holds one per upstream, so it is kept small."""
+
+    __slots__ = ("_redis", "key", "owner", "ttl_ms")
+
     def __init__(self, redis: aioredis.Redis, key: str, owner: str, ttl_ms: int) -> None:
         self._redis = redis
         self.key = key
         self.owner = owner
         self.ttl_ms = ttl_ms
-        self._release = redis.register_script(_RELEASE)
 
     async def acquire(self) -> bool:
         return bool(await self._redis.set(self.key, self.owner, nx=True, px=self.ttl_ms))
 
     async def release(self) -> None:
-        await self._release(keys=[self.key], args=[self.owner])
+        release = self._redis.register_script(_RELEASE)
+        await release(keys=[self.key], args=[self.owner])
 
 
 class LeaseRenewer:

@@ -12,6 +12,8 @@ from chatbridge.errors import RateLimited
 
 
 class TokenBucket:
+    __slots__ = ("rate", "capacity", "_tokens", "_stamp")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.capacity = float(burst)

@@ -262,6 +262,9 @@ class Relay:
                 claimed.append(self._claim(chat_id, event.id))
         try:
             known = {item_id: await pending for item_id, pending in waiting.items()}
+            for item_id in known:
+                # Both copies are in: the item needs remembering no longer.
+                self._logging.pop((chat_id, item_id), None)
             unlogged = mine | {item_id for item_id, seq in known.items() if seq is None}
             to_log: list[tuple[ChatEvent, str]] = []
             for event, text in encoded:
@@ -324,8 +327,8 @@ class Relay:
 
     def _claim(self, chat_id: str, item_id: str) -> asyncio.Future[int | None]:
         """Notes that this process is logging a customer's item. The future gets its seq
-        once it is logged and rung (None if it was not), and stays a while for the other
-        path's copy of the item (see publish_many)."""
+        once it is logged and rung (None if it was not), and stays until the other path's
+        copy of the item arrives (see publish_many), or a while if it never does."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._logging[(chat_id, item_id)] = future
         if len(self._logging) > REMEMBERED_ITEMS:

@@ -48,6 +48,8 @@ class UpstreamConfig:
 class Backoff:
     """1 s doubling to 30 s, each delay jittered by ±30 %, as chatjs does."""
 
+    __slots__ = ("_config", "_attempt")
+
     def __init__(self, config: UpstreamConfig) -> None:
         self._config = config
         self._attempt = 0
@@ -82,6 +84,8 @@ class _Keepalive:
     costs nothing between its frames.
     """
 
+    __slots__ = ("_socket", "_chat_id", "_interval", "_unanswered", "_tasks", "_beat", "_refresh")
+
     def __init__(
         self, socket: ClientConnection, *, chat_id: str, interval: float, refresh_in: float
     ) -> None:
@@ -89,7 +93,7 @@ class _Keepalive:
         self._chat_id = chat_id
         self._interval = interval
         self._unanswered = False
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] | None = None
         loop = asyncio.get_running_loop()
         self._beat = loop.call_later(interval, self._tick)
         self._refresh = loop.call_later(max(refresh_in, 0), self._close, 1000, "refresh")
@@ -115,16 +119,21 @@ class _Keepalive:
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._settled)
 
     def _settled(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
+        if self._tasks is not None:
+            self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # a send on a socket that just closed: the read loop handles it
 
 
 class Upstream:
+    __slots__ = ("chat_id", "service", "relay", "log", "config", "connected")
+
     def __init__(
         self,
         chat_id: str,
