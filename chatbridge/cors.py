@@ -105,19 +105,16 @@ async def _chat_widget_id(chat_id: str) -> str | None:
 
 
 def widget_allows(widget_id: str, origin: str) -> bool:
-    from webwidget.models import Widget
+    from webwidget.lookup import enabled_widget
 
-    widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    widget = enabled_widget(widget_id)
     return widget is not None and widget.allows_origin(origin)
 
 
 def any_widget_allows(origin: str) -> bool:
-    from webwidget.models import Widget
+    from webwidget.lookup import enabled_widgets_with_origins
 
-    return any(
-        widget.allows_origin(origin)
-        for widget in Widget.objects.filter(enabled=True).exclude(allowed_origins="")
-    )
+    return any(widget.allows_origin(origin) for widget in enabled_widgets_with_origins())
 
 
 def _vary(response: HttpResponse) -> None:

@@ -72,3 +72,13 @@ async def redis_client(redis_server: RedisServer) -> aioredis.Redis:
     await client.flushdb()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_widget_lookups() -> Iterator[None]:
+    """Each test's database starts over, and so must the widgets this process remembers."""
+    from webwidget.lookup import forget
+
+    forget()
+    yield
+    forget()

@@ -39,9 +39,9 @@ RESERVED_ATTRIBUTE_PREFIX = "identity_"
 
 
 def _enabled_widget(widget_id: str):
-    from webwidget.models import Widget
+    from webwidget.lookup import enabled_widget
 
-    return Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    return enabled_widget(widget_id)
 
 
 @router.post(

@@ -18,9 +18,9 @@ class UnknownWidget(ApiError):
 
 
 def _config(widget_id: str) -> dict | None:
-    from webwidget.models import Widget
+    from webwidget.lookup import enabled_widget
 
-    widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    widget = enabled_widget(widget_id)
     return widget.public_config() if widget is not None else None
 
 

@@ -1,0 +1,41 @@
+"""Widget lookups: one query per TTL per process, and a saved change seen at once."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from webwidget.lookup import enabled_widget, enabled_widgets_with_origins
+from webwidget.models import Widget
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_widget_is_read_from_the_database_once():
+    Widget.objects.create(widget_id="cached", name="Cached")
+    with CaptureQueriesContext(connection) as queries:
+        assert enabled_widget("cached").widget_id == "cached"
+        assert enabled_widget("cached").widget_id == "cached"
+    assert len(queries) == 1
+
+
+def test_saving_a_widget_is_seen_at_once():
+    widget = Widget.objects.create(widget_id="toggled", name="Toggled")
+    assert enabled_widget("toggled") is not None
+    widget.enabled = False
+    widget.save()
+    assert enabled_widget("toggled") is None
+
+
+def test_a_widget_created_after_a_miss_is_found():
+    assert enabled_widget("later") is None
+    Widget.objects.create(widget_id="later", name="Later")
+    assert enabled_widget("later") is not None
+
+
+def test_deleting_a_widget_is_seen_at_once():
+    widget = Widget.objects.create(
+        widget_id="gone", name="Gone", allowed_origins="https://shop.example"
+    )
+    assert "gone" in [w.widget_id for w in enabled_widgets_with_origins()]
+    widget.delete()
+    assert "gone" not in [w.widget_id for w in enabled_widgets_with_origins()]
