@@ -39,6 +39,11 @@ from chatbridge.wsprotocol import (
     ref_of,
 )
 
+try:  # daphne's websocket layer raises this for a send racing the client's leaving
+    from autobahn.exception import Disconnected as _Gone
+except ImportError:  # another ASGI server: by the ASGI spec, an OSError
+    _Gone = OSError
+
 logger = logging.getLogger(__name__)
 
 CLOSE_AUTH_TIMEOUT = 4001
@@ -235,6 +240,16 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def _close_with(self, code: str, message: str, close_code: int) -> None:
         await self._send({"type": "error", "code": code, "message": message})
         await self.close(code=close_code)
+
+    async def send(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        """Channels' send, minus the error of a frame for a client that has just left: its
+        disconnect is on its way, and there is nobody left to tell."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except (_Gone, OSError):
+            logger.debug("a frame for a client that left was dropped")
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
