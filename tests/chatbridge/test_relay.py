@@ -46,16 +46,21 @@ class Recorder:
         return await self._arrived.get()
 
 
-@pytest.fixture(params=[False, True], ids=["group-counted-apart", "group-counted-on-append"])
-async def relay(request, redis_client):
-    relay = Relay(
+def process_relay(redis_client, *, layer_shares_redis: bool = False) -> Relay:
+    """The relay of one ChatBridge process, on the test Redis."""
+    return Relay(
         EventLog(redis_client, prefix="test", ttl=600),
         get_channel_layer(),
         redis_client,
         prefix="test",
         fanout=LocalFanout(),
-        layer_shares_redis=request.param,
+        layer_shares_redis=layer_shares_redis,
     )
+
+
+@pytest.fixture(params=[False, True], ids=["group-counted-apart", "group-counted-on-append"])
+async def relay(request, redis_client):
+    relay = process_relay(redis_client, layer_shares_redis=request.param)
     yield relay
     await relay.close()
 
@@ -101,12 +106,7 @@ async def test_a_chat_followed_elsewhere_too_is_rung_through_the_layer(relay):
 
 
 async def test_a_follower_in_another_process_is_rung_through_its_inbox(relay, redis_client):
-    elsewhere = Relay(
-        EventLog(redis_client, prefix="test", ttl=600),
-        get_channel_layer(),
-        redis_client,
-        prefix="test",
-    )
+    elsewhere = process_relay(redis_client)
     there = Recorder()
     await elsewhere.follow("chat-4c", there)
     try:
