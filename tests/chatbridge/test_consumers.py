@@ -3,7 +3,9 @@
 import json
 
 import pytest
+from channels.layers import get_channel_layer
 
+from chatbridge.relay import chat_group
 from tests.support.ws_client import ChatClient, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -81,6 +83,14 @@ async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
         await tab.wait_for(is_agent_message("agent 4"))
     assert [f["seq"] for f in first.events()] == [f["seq"] for f in second.events()]
     assert [f["event"]["id"] for f in first.events()] == [f["event"]["id"] for f in second.events()]
+    await first.close()
+    await second.close()
+
+
+async def test_tabs_in_one_process_make_one_member_of_the_chats_group(chat, redis_client):
+    group = get_channel_layer()._group_key(chat_group(chat.session.chat_id))
+    first, second = await authed(chat), await authed(chat)
+    assert await redis_client.zcard(group) == 1
     await first.close()
     await second.close()
 
