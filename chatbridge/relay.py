@@ -39,6 +39,9 @@ TYPING_COUNT_TTL = 2.0
 REMEMBERED_ITEMS = 4096
 # Seconds before the inbox reads again after the channel layer failed (Redis away).
 INBOX_RETRY_DELAY = 1.0
+# Seconds after which this process joins a chat's group again, well within the channel
+# layer's group expiry (channels_redis: a day by default).
+MEMBERSHIP_REFRESH = 3600.0
 
 
 def chat_group(chat_id: str) -> str:
@@ -88,7 +91,8 @@ class Relay:
         # This process's one channel: it joins the group of every chat followed here.
         self._inbox: str | None = None
         self._inbox_reader: asyncio.Task | None = None
-        self._joined: set[str] = set()
+        self._joined: dict[str, float] = {}
+        self._keeper: asyncio.Task | None = None
 
     async def follow(self, chat_id: str, follower: Follower) -> None:
         """Rings `follower` with the chat's events from now on, whichever process logs them.
@@ -97,20 +101,43 @@ class Relay:
         follow the chat, and rings them itself: a connection costs no channel of its own."""
         self.fanout.follow(chat_id, follower)
         if chat_id not in self._joined:
-            self._joined.add(chat_id)
-            await self.layer.group_add(chat_group(chat_id), await self._inbox_channel())
+            await self._join(chat_id, await self._inbox_channel())
 
     async def unfollow(self, chat_id: str, follower: Follower) -> None:
         self.fanout.unfollow(chat_id, follower)
         if self.fanout.followers(chat_id) or chat_id not in self._joined:
             return
-        self._joined.discard(chat_id)
+        del self._joined[chat_id]
         inbox = await self._inbox_channel()
         await self.layer.group_discard(chat_group(chat_id), inbox)
         if self.fanout.followers(chat_id):
             # Followed again while leaving: whichever of the two calls Redis ran last, join.
-            self._joined.add(chat_id)
-            await self.layer.group_add(chat_group(chat_id), inbox)
+            await self._join(chat_id, inbox)
+
+    async def _join(self, chat_id: str, inbox: str) -> None:
+        self._joined[chat_id] = time.monotonic()
+        await self.layer.group_add(chat_group(chat_id), inbox)
+
+    async def refresh_memberships(self) -> int:
+        """Joins again the groups joined more than MEMBERSHIP_REFRESH s ago; how many.
+
+        The channel layer forgets a group member after its group expiry (a day by default),
+        and a chat may be followed here for longer, tab after tab."""
+        inbox = await self._inbox_channel()
+        due = time.monotonic() - MEMBERSHIP_REFRESH
+        stale = [chat_id for chat_id, joined in self._joined.items() if joined <= due]
+        for chat_id in stale:
+            if chat_id in self._joined:
+                await self._join(chat_id, inbox)
+        return len(stale)
+
+    async def _keep_memberships(self) -> None:
+        while True:
+            await asyncio.sleep(MEMBERSHIP_REFRESH / 4)
+            try:
+                await self.refresh_memberships()
+            except Exception:
+                logger.exception("could not refresh this process's channel layer groups")
 
     async def _inbox_channel(self) -> str:
         if self._inbox is None:
@@ -119,6 +146,8 @@ class Relay:
             self._inbox_reader = asyncio.create_task(
                 self._read_inbox(self._inbox), name="relay-inbox"
             )
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_memberships(), name="relay-groups")
         return self._inbox
 
     async def _read_inbox(self, inbox: str) -> None:
@@ -215,12 +244,12 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._outbox.join()
-        for task in (self._courier, self._inbox_reader):
+        for task in (self._courier, self._inbox_reader, self._keeper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._courier = self._inbox_reader = None
+        self._courier = self._inbox_reader = self._keeper = None
 
     def _status_key(self, chat_id: str) -> str:
         return f"{self._prefix}:chat:{chat_id}:upstream"

@@ -8,6 +8,7 @@ from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
+from chatbridge import relay as relay_module
 from chatbridge.connect.types import ContentType
 from chatbridge.devservices import free_port
 from chatbridge.eventfeed import EventLogFollower
@@ -238,3 +239,15 @@ async def test_an_item_whose_first_logging_failed_is_logged_by_the_next_caller(r
     relay.log = working
     assert await relay.publish("chat-10", mine) == 1
     await unreachable.aclose()
+
+
+async def test_a_group_joined_long_ago_is_joined_again(relay, redis_client, monkeypatch):
+    layer = get_channel_layer()
+    group = layer._group_key(chat_group("chat-11"))
+    await relay.follow("chat-11", Recorder())
+    inbox = await relay._inbox_channel()
+    joined = await redis_client.zscore(group, inbox)
+    assert await relay.refresh_memberships() == 0
+    monkeypatch.setattr(relay_module, "MEMBERSHIP_REFRESH", 0.0)
+    assert await relay.refresh_memberships() == 1
+    assert await redis_client.zscore(group, inbox) > joined
