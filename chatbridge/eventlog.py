@@ -92,29 +92,10 @@ class EventLog:
         a message the send path logs may be newer than items the upstream has not seen yet.
         `encoded` is the event's JSON, for callers that already have it.
         """
-        seq, _ = await self.append_counting(
-            chat_id, event, from_connect=from_connect, encoded=encoded
+        seqs, _ = await self.append_many(
+            chat_id, [(event, encoded or event.to_json())], from_connect=from_connect
         )
-        return seq
-
-    async def append_counting(
-        self,
-        chat_id: str,
-        event: ChatEvent,
-        *,
-        from_connect: bool = True,
-        encoded: str | None = None,
-        group_key: str | bytes | None = None,
-    ) -> tuple[int | None, int]:
-        """Like append; also the number of members of `group_key` (a sorted set in the same
-        Redis), or 0 without one."""
-        seqs, members = await self.append_many(
-            chat_id,
-            [(event, encoded or event.to_json())],
-            from_connect=from_connect,
-            group_key=group_key,
-        )
-        return seqs[0], members
+        return seqs[0]
 
     async def append_many(
         self,
@@ -125,7 +106,8 @@ class EventLog:
         group_key: str | bytes | None = None,
     ) -> tuple[list[int | None], int]:
         """Logs events (each with its JSON) in order, in one round trip: the seq of each (None
-        for one already logged), and the size of `group_key` as append_counting counts it.
+        for one already logged), and the number of members of `group_key` (a sorted set in
+        the same Redis), or 0 without one.
 
         Frames that arrive together from Connect are logged together, so that the second
         waits for no round trip of the first."""

@@ -278,7 +278,7 @@ class Relay:
         encoded = [(event, event.to_json()) for event in events]
         waiting: dict[str, asyncio.Future[int | None]] = {}
         mine: set[str] = set()
-        claimed: list[asyncio.Future[int | None]] = []
+        claimed: dict[str, asyncio.Future[int | None]] = {}
         for event, _ in encoded:
             if event.is_ephemeral or event.id in mine or event.id in waiting:
                 continue
@@ -288,7 +288,7 @@ class Relay:
                 continue
             mine.add(event.id)
             if event.participant_role == CUSTOMER:
-                claimed.append(self._claim(chat_id, event.id))
+                claimed[event.id] = self._claim(chat_id, event.id)
         try:
             known = {item_id: await pending for item_id, pending in waiting.items()}
             for item_id in known:
@@ -300,9 +300,9 @@ class Relay:
                 if event.id in unlogged:
                     unlogged.discard(event.id)
                     to_log.append((event, text))
-            return await self._log_and_ring(chat_id, encoded, to_log, known, from_connect)
+            return await self._log_and_ring(chat_id, encoded, to_log, known, claimed, from_connect)
         finally:
-            for future in claimed:
+            for future in claimed.values():
                 if not future.done():
                     future.set_result(None)
 
@@ -312,6 +312,7 @@ class Relay:
         encoded: list[tuple[ChatEvent, str]],
         to_log: list[tuple[ChatEvent, str]],
         known: dict[str, int | None],
+        claimed: dict[str, asyncio.Future[int | None]],
         from_connect: bool,
     ) -> list[int | None]:
         group_key = self._group_key_of(chat_group(chat_id)) if self._group_key_of else None
@@ -349,9 +350,8 @@ class Relay:
                 {"type": "chat.event", "seq": seq, "event": text},
                 group_members=members,
             )
-            pending = self._logging.get((chat_id, event.id))
-            if pending is not None and not pending.done():
-                pending.set_result(seq)
+            if event.id in claimed:
+                claimed[event.id].set_result(seq)
         return results
 
     def _claim(self, chat_id: str, item_id: str) -> asyncio.Future[int | None]:

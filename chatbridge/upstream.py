@@ -68,6 +68,14 @@ class _Reconnect(Exception):
     """The socket must be replaced (dropped, silent or about to expire)."""
 
 
+class _Finished(Exception):
+    """The chat was over (its end `reason`), or gone (None), before the socket opened."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class _ChatOver(Exception):
     """Connect said the chat ended."""
 
@@ -155,9 +163,11 @@ class Upstream:
         backoff = Backoff(self.config)
         while True:
             try:
-                if not await self._still_active():
-                    return
                 await self._connect_and_relay(backoff)
+            except _Finished as finished:
+                if finished.reason is not None:
+                    await self.relay.ended(self.chat_id, finished.reason)
+                return
             except ChatEnded:
                 await self._end("connect_access_denied")
                 return
@@ -177,17 +187,6 @@ class Upstream:
                 await self.relay.upstream_status(self.chat_id, "reconnecting")
             await asyncio.sleep(backoff.next_delay())
 
-    async def _still_active(self) -> bool:
-        """False once the chat is gone or over (whose end it tells the clients)."""
-        try:
-            session = await self.service.store.load(self.chat_id)
-        except UnknownChat:
-            return False
-        if not session.is_active:
-            await self.relay.ended(self.chat_id, session.ended_reason)
-            return False
-        return True
-
     async def _connect_and_relay(self, backoff: Backoff) -> None:
         socket, refresh_at = await self._open(backoff)
         try:
@@ -201,7 +200,12 @@ class Upstream:
 
         The session, with its tokens, lives only while connecting: nothing of it stays
         referenced while the chat's frames are relayed."""
-        session = await self.service.store.load(self.chat_id)
+        try:
+            session = await self.service.store.load(self.chat_id)
+        except UnknownChat:
+            raise _Finished(None) from None
+        if not session.is_active:
+            raise _Finished(session.ended_reason)
         session, connection = await self.service.open_connection(session)
         socket = await websockets.connect(
             connection.websocket_url,
