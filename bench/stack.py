@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from chatbridge.devservices import EmulatorProcess, RedisServer, free_port, stop_process
+from chatbridge.dev.services import EmulatorProcess, RedisServer, free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HEALTH_TIMEOUT = 60.0

@@ -5,11 +5,13 @@ once, so the customer's own message appears exactly once whether or not, and whe
 Connect echoes it on the websocket (the log de-duplicates by Connect's item id).
 """
 
+from django.conf import settings
+
+from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.connect.types import ContentType, SentItem
-from chatbridge.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.ratelimit import RedisWindow, first_within
-from chatbridge.redis import get_redis, key
+from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import Runtime
 
 
@@ -20,11 +22,12 @@ async def send_message(
     content: str,
     content_type: str = ContentType.TEXT,
     client_id: str | None = None,
-    chat_limit: RedisWindow | None = None,
 ) -> tuple[SentItem, int | None]:
-    """Sends and logs a message; the Connect item and its seq (None if already logged)."""
-    if chat_limit is not None:
-        await chat_limit.hit(key("chat", session.chat_id, "send-rate"))
+    """Sends and logs a message; the Connect item and its seq (None if already logged).
+
+    Every client of the chat (tabs, apps, websocket and REST alike) shares one message window
+    (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited."""
+    await _message_window().hit(keys().chat(session.chat_id, "send-rate"))
     sent = await runtime.service.send_message(
         session,
         content=content,
@@ -50,7 +53,7 @@ async def send_message(
 
 async def send_typing(runtime: Runtime, session: ChatSession, *, interval: float) -> bool:
     """Sends a typing event at most once per `interval` per chat; True if it was sent."""
-    if not await first_within(get_redis(), key("chat", session.chat_id, "typing"), interval):
+    if not await first_within(get_redis(), keys().chat(session.chat_id, "typing"), interval):
         return False
     await runtime.service.send_typing(session)
     return True
@@ -60,7 +63,7 @@ async def send_receipt(
     runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
 ) -> bool:
     """Sends a receipt once per message and kind, whichever tab asks first."""
-    marker = key("chat", session.chat_id, "receipt", kind, message_id)
+    marker = keys().chat(session.chat_id, "receipt", kind, message_id)
     if not await first_within(get_redis(), marker, 24 * 3600):
         return False
     await runtime.service.send_receipt(session, message_id=message_id, kind=kind)
@@ -71,6 +74,10 @@ async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
     ended = await runtime.service.disconnect(session)
     await runtime.relay.ended(session.chat_id, ended.ended_reason)
     return ended
+
+
+def _message_window() -> RedisWindow:
+    return RedisWindow(get_redis(), limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE, window=60)
 
 
 def _client_token(session: ChatSession, client_id: str | None) -> str | None:

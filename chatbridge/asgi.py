@@ -12,8 +12,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from chatbridge.process import prepare_for_serving  # noqa: E402
 from chatbridge.routing import websocket_urlpatterns  # noqa: E402
+from chatbridge.runtime import prepare_for_serving  # noqa: E402
 
 application = ProtocolTypeRouter(
     {

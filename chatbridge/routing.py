@@ -9,8 +9,8 @@ from channels.security.websocket import AllowedHostsOriginValidator, OriginValid
 from django.conf import settings
 from django.urls import path
 
-from chatbridge.archive.consumers import StaffTranscriptConsumer
-from chatbridge.consumers import ChatConsumer
+from chatbridge.archive.live import StaffTranscriptConsumer
+from chatbridge.ws.consumer import ChatConsumer
 
 websocket_urlpatterns = [
     # Customers: from the widget's allowed origins only.

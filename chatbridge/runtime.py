@@ -1,27 +1,38 @@
-"""The per-process machinery behind the entry points, one set per event loop.
+"""The per-process machinery behind the entry points, one set per event loop: the composition
+root that wires the realtime core, the stream workers and the chat service together.
 
 daphne speaks no ASGI lifespan, so the runtime starts on first use (a websocket or API
 request) rather than at start-up; `manage.py relay` runs it in a process of its own.
+
+Getting a serving process ready before its first chat (`prepare_for_serving`): what a
+process loads once (Django, botocore's service models, Twisted) is hundreds of thousands of
+long-lived objects, and every full pass of the cyclic garbage collector walks them all while
+no chat moves. So the heavy parts are loaded up front and everything alive then is frozen out
+of the collector's sight (gc.freeze). The collector then runs less often
+(settings.CHATBRIDGE_GC_THRESHOLDS): chats make little cyclic garbage, and measured with
+1,000 chats, full passes over what they hold took about 200 ms each.
 """
 
 import asyncio
 import contextlib
+import gc
 import weakref
 from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chatbridge.archive.worker import Archiver
 from chatbridge.chats.service import ChatService, get_chat_service
-from chatbridge.eventlog import EventLog
-from chatbridge.fanout import LocalFanout
-from chatbridge.leases import process_identity
+from chatbridge.connect import clients
+from chatbridge.realtime.eventlog import EventLog, event_log
+from chatbridge.realtime.fanout import LocalFanout
+from chatbridge.realtime.leases import process_identity
+from chatbridge.realtime.relay import Relay
+from chatbridge.realtime.supervisor import Supervisor
+from chatbridge.realtime.upstream import Upstream, UpstreamConfig
 from chatbridge.redis import get_redis
-from chatbridge.relay import Relay
-from chatbridge.supervisor import Supervisor
-from chatbridge.upstream import Upstream, UpstreamConfig
-from chatbridge.webhooks import WebhookWorker
+from chatbridge.streams.archiver import Archiver
+from chatbridge.streams.webhooks import WebhookWorker
 
 
 @dataclass
@@ -110,11 +121,7 @@ def build_stream_workers(
 def build_runtime(*, owner: str | None = None) -> Runtime:
     redis = get_redis()
     service = get_chat_service()
-    log = EventLog(
-        redis,
-        prefix=settings.CHATBRIDGE_REDIS_PREFIX,
-        ttl=settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL,
-    )
+    log = event_log()
     relay = Relay(
         log,
         get_channel_layer(),
@@ -167,3 +174,12 @@ async def stop_runtime() -> None:
     runtime = _runtimes.pop(asyncio.get_running_loop(), None)
     if runtime is not None:
         await runtime.stop()
+
+
+def prepare_for_serving() -> None:
+    """Loads what every chat needs, then freezes it out of the garbage collector's sight."""
+    clients.connect_client()
+    clients.participant_client()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*settings.CHATBRIDGE_GC_THRESHOLDS)

@@ -14,7 +14,7 @@ import dj_database_url
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
-from chatbridge.redis_options import channel_layer_hosts
+from chatbridge.redis import channel_layer_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ if importlib.util.find_spec("connect_emulator") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "chatbridge.cors.ApiCorsMiddleware",
+    "chatbridge.api.cors.ApiCorsMiddleware",
     "chatbridge.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -190,7 +190,7 @@ CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 5.0
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
 # Seconds the archiver gathers events before writing them in one transaction.
 CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
-# Python's garbage collector thresholds for serving processes (see chatbridge/process.py).
+# Python's garbage collector thresholds for serving processes (see chatbridge/runtime.py).
 CHATBRIDGE_GC_THRESHOLDS = tuple(
     int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "50000,20,20").split(",")
 )

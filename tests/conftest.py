@@ -12,8 +12,8 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.test import override_settings
 
-from chatbridge.devservices import EmulatorProcess, RedisServer
-from chatbridge.redis_options import channel_layer_hosts
+from chatbridge.dev.services import EmulatorProcess, RedisServer
+from chatbridge.redis import channel_layer_hosts
 from tests.support.emulator import EmulatorControl
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")

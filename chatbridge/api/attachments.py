@@ -22,7 +22,7 @@ from chatbridge.api.problems import AttachmentNotFound
 from chatbridge.api.schemas import AttachmentIn, AttachmentUploadOut, AttachmentUrlOut, Schema
 from chatbridge.chats.crypto import get_token_box
 from chatbridge.errors import Conflict, InvalidInput, UpstreamUnavailable
-from chatbridge.redis import get_redis, key
+from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import get_runtime
 
 router = Router(tags=["attachments"])
@@ -46,7 +46,7 @@ def _extensions(widget_id: str) -> list[str]:
 
 
 def _upload_key(chat_id: str, attachment_id: str) -> str:
-    return key("chat", chat_id, "upload", attachment_id)
+    return keys().chat(chat_id, "upload", attachment_id)
 
 
 @router.post(

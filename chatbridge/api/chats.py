@@ -12,8 +12,10 @@ from chatbridge import actions
 from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
+from chatbridge.api.cors import own_origin
 from chatbridge.api.events import find_seq, sse_stream, wait_for_events
 from chatbridge.api.idempotency import IdempotencyRecord, check_key, digest, fingerprint
+from chatbridge.api.identity import IdentityRequired, verify_identity
 from chatbridge.api.problems import OriginNotAllowed
 from chatbridge.api.schemas import (
     Accepted,
@@ -26,9 +28,7 @@ from chatbridge.api.schemas import (
     StartChatOut,
 )
 from chatbridge.chats.records import ChatSession
-from chatbridge.cors import own_origin
 from chatbridge.errors import InvalidInput
-from chatbridge.identity import IdentityRequired, verify_identity
 from chatbridge.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,6 @@ async def send_message(
         content=payload.content,
         content_type=payload.content_type,
         client_id=idempotency_key,
-        chat_limit=limits.message_limit(),
     )
     if seq is None:
         seq = await find_seq(runtime.log, chat_id, sent.id)

@@ -14,11 +14,11 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
-from chatbridge.eventlog import EventLog, LoggedEvent
-from chatbridge.events import ChatEvent
-from chatbridge.relay import chat_group
+from chatbridge.realtime.eventlog import EventLog, LoggedEvent
+from chatbridge.realtime.relay import chat_group
 from chatbridge.runtime import Runtime
 
 SSE_BATCH = 500

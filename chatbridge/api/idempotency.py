@@ -11,7 +11,7 @@ from typing import Any
 
 from chatbridge.api.problems import IdempotencyConflict
 from chatbridge.errors import InvalidInput
-from chatbridge.redis import get_redis, key
+from chatbridge.redis import get_redis, keys
 
 MAX_KEY_LENGTH = 255
 RECORD_TTL = 24 * 3600
@@ -40,7 +40,7 @@ class IdempotencyRecord:
     """The Redis record of one Idempotency-Key in one scope (a chat's sends, chat starts)."""
 
     def __init__(self, scope: str, idempotency_key: str, request_fingerprint: str) -> None:
-        self._key = key("api", "idem", scope, digest(idempotency_key))
+        self._key = keys().api("idem", scope, digest(idempotency_key))
         self._fingerprint = request_fingerprint
 
     async def claim(self) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from chatbridge.ratelimit import RedisWindow
-from chatbridge.redis import get_redis, key
+from chatbridge.redis import get_redis, keys
 
 
 def client_address(request: HttpRequest) -> str:
@@ -27,7 +27,7 @@ def client_address(request: HttpRequest) -> str:
 
 def _address_key(request: HttpRequest, name: str) -> str:
     digest = hashlib.sha256(client_address(request).encode()).hexdigest()[:32]
-    return key("api", "limit", name, digest)
+    return keys().api("limit", name, digest)
 
 
 async def per_address(request: HttpRequest) -> None:
@@ -48,9 +48,4 @@ async def per_chat(chat_id: str) -> None:
     window = RedisWindow(
         get_redis(), limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT, window=60
     )
-    await window.hit(key("api", "limit", "chat", chat_id))
-
-
-def message_limit() -> RedisWindow:
-    """The chat's message window, shared with the websocket."""
-    return RedisWindow(get_redis(), limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE, window=60)
+    await window.hit(keys().api("limit", "chat", chat_id))

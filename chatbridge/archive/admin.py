@@ -27,9 +27,9 @@ from chatbridge.archive import audit, export
 from chatbridge.archive.models import AuditEntry, Chat, ChatEvent
 from chatbridge.archive.search import search_chats
 from chatbridge.archive.transcript import conversation, redacting
+from chatbridge.chats.events import ATTACHMENT
 from chatbridge.chats.service import get_chat_service
 from chatbridge.errors import ChatBridgeError
-from chatbridge.events import ATTACHMENT
 
 EXPORT_PERMISSION = "archive.export_chat"
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from chatbridge.chats.feed import CHAT_ID_LENGTH, ID_LENGTH
+
 # Column sizes follow Connect's own limits (ids and display names are at most 256 characters).
-ID_LENGTH = 256
 NAME_LENGTH = 256
-CHAT_ID_LENGTH = 64
 
 
 class Chat(models.Model):

@@ -13,11 +13,11 @@ from typing import Any
 from django.conf import settings
 
 from chatbridge.archive import redaction
-from chatbridge.archive.entries import clean, parse_time
 from chatbridge.archive.models import ChatEvent
+from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, RECEIPT
+from chatbridge.chats.events import ChatEvent as LiveEvent
+from chatbridge.chats.feed import clean, parse_time
 from chatbridge.connect.types import ContentType
-from chatbridge.events import ATTACHMENT, EVENT, MESSAGE, RECEIPT
-from chatbridge.events import ChatEvent as LiveEvent
 
 SIDES = {"CUSTOMER": "customer", "AGENT": "agent", "SUPERVISOR": "agent", "CUSTOM_BOT": "bot"}
 ROLE_LABELS = {

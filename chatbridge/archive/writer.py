@@ -20,9 +20,9 @@ from django.db.models import Count, DateTimeField, F, Max, Min, OuterRef, Subque
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from chatbridge.archive.entries import ChatMeta, Entry, EventEntry, MetaEntry, clean, parse_time
 from chatbridge.archive.models import ID_LENGTH, NAME_LENGTH, Chat, ChatEvent
-from chatbridge.events import ATTACHMENT, MESSAGE
+from chatbridge.chats.events import ATTACHMENT, MESSAGE
+from chatbridge.chats.feed import ChatMeta, Entry, EventEntry, MetaEntry, clean, parse_time
 
 logger = logging.getLogger(__name__)
 

@@ -14,10 +14,8 @@ from typing import TypeVar
 
 from django.conf import settings
 
-from chatbridge.archive.queue import queue_chat
-from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.records import ChatSession, StartedChat
-from chatbridge.chats.store import SessionStore
+from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, get_gateway
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
@@ -31,7 +29,6 @@ from chatbridge.connect.types import (
     TranscriptPage,
 )
 from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
-from chatbridge.redis import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +136,7 @@ class ChatService:
             widget_id=widget_id,
             lifetime=self.chat_duration + self.ended_grace,
         )
-        await queue_chat(self.store.redis, started.session, prefix=self.store.prefix)
+        await self.store.publish(started.session)
         logger.info(
             "chat started chat_id=%s contact_id=%s", started.session.chat_id, contact.contact_id
         )
@@ -312,7 +309,7 @@ class ChatService:
         ended it beats what Connect reported) and tells the archive."""
         reason = await self.store.noted_ending(session.chat_id) or reason
         ended = await self.store.mark_ended(session, reason)
-        await queue_chat(self.store.redis, ended, prefix=self.store.prefix)
+        await self.store.publish(ended)
         return ended
 
     async def open_connection(
@@ -375,12 +372,7 @@ def get_chat_service(*, background: bool = False) -> ChatService:
     """The chat service of the running event loop, built from settings; `background` for the
     upstreams, whose Connect calls run on a thread pool of their own."""
     return ChatService(
-        SessionStore(
-            get_redis(),
-            get_token_box(),
-            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
-            ended_ttl=settings.CHATBRIDGE_ENDED_SESSION_TTL,
-        ),
+        session_store(),
         get_gateway(background=background),
         refresh_margin=timedelta(seconds=settings.CHATBRIDGE_REFRESH_MARGIN),
         chat_duration=timedelta(minutes=settings.CONNECT_CHAT_DURATION_MINUTES),

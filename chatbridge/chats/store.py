@@ -1,6 +1,6 @@
-"""The Redis session store.
+"""The Redis session store: the only code that reads or writes a chat's session hash.
 
-Layout (every key under settings.CHATBRIDGE_REDIS_PREFIX):
+Keys (named in chatbridge.redis):
 
 - ``chat:<chat_id>``: a hash with the session record; Connect's tokens Fernet-encrypted.
 - ``contact:<contact_id>``: the chat id of a Connect contact, so that a retried start of the
@@ -19,12 +19,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
+from django.conf import settings
 from redis.asyncio.lock import Lock
 
-from chatbridge.chats.crypto import TokenBox, hash_session_token, new_session_token
+from chatbridge.chats.crypto import TokenBox, get_token_box, hash_session_token, new_session_token
+from chatbridge.chats.feed import publish_chat
 from chatbridge.chats.records import ChatSession, ChatStatus, StartedChat
 from chatbridge.connect.types import ParticipantConnection, StartedContact
 from chatbridge.errors import UnknownChat
+from chatbridge.redis import RedisKeys, get_redis
 
 # Ends a chat only if it is still active, and shortens the life of all its keys; atomic so
 # that the first reason to end a chat is the one kept.
@@ -72,7 +75,7 @@ class SessionStore:
     ) -> None:
         self._redis = redis
         self._box = box
-        self._prefix = prefix
+        self._keys = RedisKeys(prefix)
         self._ended_ttl = ended_ttl
         self._end_script = redis.register_script(_END_SCRIPT)
 
@@ -81,16 +84,13 @@ class SessionStore:
         return self._redis
 
     @property
-    def prefix(self) -> str:
-        return self._prefix
-
-    def _key(self, *parts: str) -> str:
-        return ":".join((self._prefix, *parts))
+    def keys(self) -> RedisKeys:
+        return self._keys
 
     @property
     def active_key(self) -> str:
         """The set of chats that have not ended: each needs an upstream somewhere."""
-        return self._key("active")
+        return self._keys.active
 
     async def active_chat_ids(self) -> list[str]:
         return [chat_id.decode() async for chat_id in self._redis.sscan_iter(self.active_key)]
@@ -124,19 +124,19 @@ class SessionStore:
             created_at=now,
             expires_at=now + lifetime,
         )
-        chat_key = self._key("chat", session.chat_id)
+        chat_key = self._keys.chat(session.chat_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(chat_key, mapping=self._encode(session))
             pipe.expire(chat_key, ttl)
             await pipe.execute()
         claimed = await self._redis.set(
-            self._key("contact", contact.contact_id), session.chat_id, nx=True, ex=ttl
+            self._keys.contact(contact.contact_id), session.chat_id, nx=True, ex=ttl
         )
         if claimed:
             await self._redis.sadd(self.active_key, session.chat_id)
         else:
             await self._redis.delete(chat_key)
-            existing = await self._redis.get(self._key("contact", contact.contact_id))
+            existing = await self._redis.get(self._keys.contact(contact.contact_id))
             if existing is None:
                 raise UnknownChat()
             session = await self.load(existing.decode())
@@ -146,40 +146,49 @@ class SessionStore:
     async def _issue_token(self, session: ChatSession, ttl: int) -> str:
         token = new_session_token()
         digest = hash_session_token(token)
-        tokens_key = self._key("chat", session.chat_id, "tokens")
+        tokens_key = self._keys.chat(session.chat_id, "tokens")
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.set(self._key("token", digest), session.chat_id, ex=ttl)
+            pipe.set(self._keys.session_token(digest), session.chat_id, ex=ttl)
             pipe.sadd(tokens_key, digest)
             pipe.expire(tokens_key, ttl)
             await pipe.execute()
         return token
 
     async def load(self, chat_id: str) -> ChatSession:
-        data = await self._redis.hgetall(self._key("chat", chat_id))
+        data = await self._redis.hgetall(self._keys.chat(chat_id))
         if not data:
             raise UnknownChat()
         return self._decode(chat_id, data)
+
+    async def widget_id(self, chat_id: str) -> str | None:
+        """The chat's widget, without decrypting anything; None for an unknown chat."""
+        widget_id = await self._redis.hget(self._keys.chat(chat_id), "widget_id")
+        return widget_id.decode() if widget_id is not None else None
+
+    async def publish(self, session: ChatSession) -> None:
+        """Adds the chat's metadata to the feed, for the archive and webhooks."""
+        await publish_chat(self._redis, session, feed=self._keys.feed)
 
     async def authenticate(self, session_token: str) -> ChatSession:
         """The chat a session token opens; UnknownChat if none (revoked, expired, made up)."""
         if not isinstance(session_token, str) or not session_token:
             raise UnknownChat()
-        chat_id = await self._redis.get(self._key("token", hash_session_token(session_token)))
+        chat_id = await self._redis.get(self._keys.session_token(hash_session_token(session_token)))
         if chat_id is None:
             raise UnknownChat()
         return await self.load(chat_id.decode())
 
     async def revoke(self, session_token: str) -> None:
         digest = hash_session_token(session_token)
-        chat_id = await self._redis.getdel(self._key("token", digest))
+        chat_id = await self._redis.getdel(self._keys.session_token(digest))
         if chat_id is not None:
-            await self._redis.srem(self._key("chat", chat_id.decode(), "tokens"), digest)
+            await self._redis.srem(self._keys.chat(chat_id.decode(), "tokens"), digest)
 
     async def save_connection(
         self, session: ChatSession, connection: ParticipantConnection
     ) -> ChatSession:
         """Replaces the connection token; callers hold the chat's refresh lock."""
-        chat_key = self._key("chat", session.chat_id)
+        chat_key = self._keys.chat(session.chat_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 chat_key,
@@ -201,12 +210,18 @@ class SessionStore:
         """Ends the chat (idempotently: the first reason is kept) and shortens its keys' TTL."""
         await self._end_script(
             keys=[
-                self._key("chat", session.chat_id),
-                self._key("contact", session.contact_id),
-                self._key("chat", session.chat_id, "tokens"),
+                self._keys.chat(session.chat_id),
+                self._keys.contact(session.contact_id),
+                self._keys.chat(session.chat_id, "tokens"),
                 self.active_key,
             ],
-            args=[_iso(_now()), reason, self._ended_ttl, self._key("token", ""), session.chat_id],
+            args=[
+                _iso(_now()),
+                reason,
+                self._ended_ttl,
+                self._keys.session_token(""),
+                session.chat_id,
+            ],
         )
         try:
             return await self.load(session.chat_id)
@@ -215,16 +230,16 @@ class SessionStore:
 
     async def note_ending(self, chat_id: str, reason: str, ttl: int = 60) -> None:
         """Says why the chat is about to end, for whichever process records the end."""
-        await self._redis.set(self._key("chat", chat_id, "ending"), reason, ex=ttl)
+        await self._redis.set(self._keys.chat(chat_id, "ending"), reason, ex=ttl)
 
     async def noted_ending(self, chat_id: str) -> str | None:
-        reason = await self._redis.get(self._key("chat", chat_id, "ending"))
+        reason = await self._redis.get(self._keys.chat(chat_id, "ending"))
         return reason.decode() if reason else None
 
     def refresh_lock(self, chat_id: str) -> Lock:
         """Serialises connection refreshes of one chat across every process."""
         return self._redis.lock(
-            self._key("chat", chat_id, "refresh"), timeout=30, blocking_timeout=40
+            self._keys.chat(chat_id, "refresh"), timeout=30, blocking_timeout=40
         )
 
     def _encode(self, session: ChatSession) -> dict[str, bytes | str | int]:
@@ -264,3 +279,13 @@ class SessionStore:
             ended_at=_time(data.get(b"ended_at")),
             ended_reason=text("ended_reason"),
         )
+
+
+def session_store() -> SessionStore:
+    """The session store of the running event loop, built from settings."""
+    return SessionStore(
+        get_redis(),
+        get_token_box(),
+        prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+        ended_ttl=settings.CHATBRIDGE_ENDED_SESSION_TTL,
+    )

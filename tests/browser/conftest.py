@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbridge.devservices import (
+from chatbridge.dev.services import (
     EmulatorProcess,
     RedisServer,
     child_options,

@@ -105,10 +105,10 @@ def test_a_live_chat_shows_a_new_agent_message(page, live_server, archive):
         import asyncio
         from channels.layers import get_channel_layer
         from django.conf import settings
-        from chatbridge.eventlog import EventLog
-        from chatbridge.events import ChatEvent
+        from chatbridge.realtime.eventlog import EventLog
+        from chatbridge.chats.events import ChatEvent
         from chatbridge.redis import get_redis
-        from chatbridge.relay import Relay
+        from chatbridge.realtime.relay import Relay
 
         async def publish():
             redis = get_redis()

@@ -9,8 +9,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from chatbridge.process import prepare_for_serving
-from chatbridge.runtime import get_runtime, stop_runtime
+from chatbridge.runtime import get_runtime, prepare_for_serving, stop_runtime
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from chatbridge.archive.demo import DEMO_USERNAME, ensure_demo_user
-from chatbridge.devservices import EmulatorProcess, child_options, redis_for, stop_process
+from chatbridge.dev.services import EmulatorProcess, child_options, redis_for, stop_process
 
 
 class Command(BaseCommand):

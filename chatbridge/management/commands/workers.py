@@ -12,7 +12,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from chatbridge.leases import process_identity
+from chatbridge.realtime.leases import process_identity
 from chatbridge.redis import get_redis
 from chatbridge.runtime import build_stream_workers
 

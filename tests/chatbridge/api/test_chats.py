@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.chatbridge.api.conftest import assert_problem, bearer, start_chat
+from tests.support.rest import assert_problem, bearer, start_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,8 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.chatbridge.api.conftest import ORIGIN, assert_problem, bearer, start_chat
 from tests.chatbridge.api.test_chats import contact_id
+from tests.support.rest import ORIGIN, assert_problem, bearer, start_chat
 from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.chatbridge.api.conftest import SseStream, assert_problem, bearer
 from tests.chatbridge.api.test_chats import contact_id, wait_for_agent_message
+from tests.support.rest import SseStream, assert_problem, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

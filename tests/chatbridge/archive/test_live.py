@@ -12,11 +12,11 @@ from django.test import Client
 
 from chatbridge.archive.models import AuditEntry
 from chatbridge.asgi import application
-from chatbridge.eventlog import EventLog
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.relay import Relay
 from chatbridge.redis import get_redis
-from chatbridge.relay import Relay
-from tests.chatbridge.archive.conftest import message
 from tests.chatbridge.archive.factories import make_chat, viewer
+from tests.support.records import message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

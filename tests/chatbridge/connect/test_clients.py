@@ -5,7 +5,7 @@ import gc
 from django.conf import settings
 
 from chatbridge.connect import clients
-from chatbridge.process import prepare_for_serving
+from chatbridge.runtime import prepare_for_serving
 
 
 def test_responses_share_one_parser_per_protocol():

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chatbridge.devservices import free_port, redis_answers
+from chatbridge.dev.services import free_port, redis_answers
 
 ROOT = Path(__file__).resolve().parents[3]
 

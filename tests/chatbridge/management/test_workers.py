@@ -7,8 +7,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from chatbridge.eventlog import EventLog
-from tests.chatbridge.archive.conftest import PREFIX, message
+from chatbridge.realtime.eventlog import EventLog
+from tests.support.records import PREFIX, message
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from chatbridge.archive import audit
 from chatbridge.archive.models import AuditEntry, Chat, ChatEvent
-from chatbridge.events import ATTACHMENT
+from chatbridge.chats.events import ATTACHMENT
 
 
 def expired_chats(cutoff) -> QuerySet[Chat]:

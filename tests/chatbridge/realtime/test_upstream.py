@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatbridge.upstream import Backoff, UpstreamConfig
+from chatbridge.realtime.upstream import Backoff, UpstreamConfig
 
 
 def delays(backoff: Backoff, count: int) -> list[float]:

@@ -6,7 +6,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from chatbridge.webhooks import (
+from chatbridge.streams.webhooks import (
     ATTEMPT_HEADER,
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -14,8 +14,8 @@ from chatbridge.webhooks import (
     WebhookWorker,
     verify,
 )
-from tests.chatbridge.api.conftest import bearer, start_chat
 from tests.chatbridge.api.test_chats import contact_id
+from tests.support.rest import bearer, start_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

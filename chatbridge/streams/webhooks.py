@@ -30,9 +30,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import ResponseError
 
-from chatbridge.archive.entries import EventEntry, MalformedEntry, MetaEntry, parse_entry
-from chatbridge.archive.queue import archive_stream
-from chatbridge.events import ATTACHMENT, MESSAGE
+from chatbridge.chats.crypto import get_token_box
+from chatbridge.chats.events import ATTACHMENT, MESSAGE
+from chatbridge.chats.feed import EventEntry, MalformedEntry, MetaEntry, parse_entry
+from chatbridge.chats.store import SessionStore
+from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -124,9 +126,10 @@ class WebhookWorker:
         linger: float = 0.0,
     ) -> None:
         self._redis = redis
-        self._prefix = prefix
-        self._stream = archive_stream(prefix)
-        self._retries = f"{prefix}:webhooks:retry"
+        self._keys = RedisKeys(prefix)
+        self._sessions = SessionStore(redis, get_token_box(), prefix=prefix, ended_ttl=0)
+        self._stream = self._keys.feed
+        self._retries = self._keys.webhook_retries
         self._consumer = consumer_name
         self._batch_size = batch_size
         self._block_ms = block_ms
@@ -252,7 +255,7 @@ class WebhookWorker:
             meta = entry.meta
             if meta.status != "ended":
                 return None
-            marker = f"{self._prefix}:webhooks:ended:{entry.chat_id}"
+            marker = self._keys.webhook_ended(entry.chat_id)
             if not await self._redis.set(marker, b"1", nx=True, ex=7 * 24 * 3600):
                 return None
             widget_id = meta.widget_id or await self._widget_id(entry.chat_id)
@@ -289,10 +292,8 @@ class WebhookWorker:
         widget_id = self._widgets.get(chat_id)
         if widget_id is not None:
             return widget_id
-        stored = await self._redis.hget(f"{self._prefix}:chat:{chat_id}", "widget_id")
-        if stored is not None:
-            widget_id = stored.decode()
-        else:
+        widget_id = await self._sessions.widget_id(chat_id)
+        if widget_id is None:
             widget_id = await sync_to_async(_archived_widget_id)(chat_id)
             if not widget_id:
                 return widget_id

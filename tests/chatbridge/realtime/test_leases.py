@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatbridge.leases import Lease, LeaseRenewer
+from chatbridge.realtime.leases import Lease, LeaseRenewer
 
 
 @pytest.fixture

@@ -17,18 +17,16 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.template.loader import render_to_string
 
 from chatbridge.archive import audit
 from chatbridge.archive.models import AuditEntry, Chat
 from chatbridge.archive.transcript import Receipt, archived_form, entry_of
-from chatbridge.eventfeed import EventLogFollower
-from chatbridge.eventlog import EventLog
-from chatbridge.events import RECEIPT
-from chatbridge.events import ChatEvent as LiveEvent
-from chatbridge.redis import get_redis
-from chatbridge.relay import chat_group
+from chatbridge.chats.events import RECEIPT
+from chatbridge.chats.events import ChatEvent as LiveEvent
+from chatbridge.realtime.eventlog import EventLog, event_log
+from chatbridge.realtime.follower import EventLogFollower
+from chatbridge.realtime.relay import chat_group
 
 CLOSE_FORBIDDEN = 4003
 VIEW_PERMISSION = "archive.view_chat"
@@ -65,11 +63,7 @@ class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
             # Refused before the handshake completes: the browser sees a failed connection.
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.log = EventLog(
-            get_redis(),
-            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
-            ttl=settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL,
-        )
+        self.log = event_log()
         await self.accept()
         self.group = chat_group(self.chat_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -2,8 +2,9 @@
 
 import pytest
 
-from chatbridge.eventlog import EventLog
-from chatbridge.events import EVENT, MESSAGE, RECEIPT, ChatEvent
+from chatbridge.chats.events import EVENT, MESSAGE, RECEIPT, ChatEvent
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.redis import RedisKeys
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ async def test_what_chatbridge_logs_itself_does_not_move_the_cursor(log):
 async def test_every_logged_event_is_queued_for_the_archive(log, redis_client):
     await log.append("c", event("a"))
     await log.append("c", event("a"))
-    entries = await redis_client.xrange(log.archive_stream)
+    entries = await redis_client.xrange(RedisKeys("test").feed)
     assert [(fields[b"chat"], fields[b"seq"]) for _, fields in entries] == [(b"c", b"1")]
 
 

@@ -96,12 +96,11 @@ async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
 
 
 async def _chat_widget_id(chat_id: str) -> str | None:
-    from chatbridge.redis import get_redis, key
+    from chatbridge.chats.store import session_store
 
     if len(chat_id) > 64:
         return None
-    widget_id = await get_redis().hget(key("chat", chat_id), "widget_id")
-    return widget_id.decode() if widget_id is not None else None
+    return await session_store().widget_id(chat_id)
 
 
 def widget_allows(widget_id: str, origin: str) -> bool:

@@ -5,8 +5,8 @@ Every logged event gets the next sequence number of its chat, and its stream ent
 across processes: an item Connect delivers twice (websocket and transcript, or a duplicated
 frame, or the send path and the websocket echo) is logged once, whoever sees it first.
 
-The same script queues the event for the SQL archive on a second stream, which the archiver
-drains off the hot path, and can count the members of a channel layer group in passing (the
+The same script adds the event to the feed (chatbridge.chats.feed), which the stream workers
+drain off the hot path, and can count the members of a channel layer group in passing (the
 relay's "does another process follow this chat?"), saving a round trip per event.
 """
 
@@ -14,10 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
+from django.conf import settings
 
-from chatbridge.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
+from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
+from chatbridge.chats.feed import FEED_MAXLEN
+from chatbridge.redis import RedisKeys, get_redis
 
-# KEYS: events, ids, cursor, archive stream[, group]. ARGV: ttl, chat id, archive maxlen, then
+# KEYS: events, ids, cursor, feed[, group]. ARGV: ttl, chat id, feed maxlen, then
 # four per event: item id, JSON, absolute time, "1" if it may move the gap-fill cursor.
 # Returns the group's size, then each event's seq (0 for one already logged).
 _APPEND_SCRIPT = """
@@ -44,7 +47,6 @@ if KEYS[5] then result[1] = redis.call('ZCARD', KEYS[5]) end
 return result
 """
 
-ARCHIVE_STREAM_MAXLEN = 1_000_000
 # Event types that GetTranscript returns, so their ids can start a gap fill.
 TRANSCRIPT_TYPES = frozenset({MESSAGE, ATTACHMENT, EVENT})
 
@@ -64,19 +66,26 @@ class Cursor:
     last_time: str | None
 
 
+def log_ttl() -> int:
+    """Seconds a chat's log outlives its last append: as long as the chat may last, and then
+    as long as its ended session stays readable."""
+    return settings.CONNECT_CHAT_DURATION_MINUTES * 60 + settings.CHATBRIDGE_ENDED_SESSION_TTL
+
+
+def event_log() -> "EventLog":
+    """The event log on the running event loop's Redis, as settings configure it."""
+    return EventLog(get_redis(), prefix=settings.CHATBRIDGE_REDIS_PREFIX, ttl=log_ttl())
+
+
 class EventLog:
     def __init__(self, redis: aioredis.Redis, *, prefix: str, ttl: int) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._keys = RedisKeys(prefix)
         self._ttl = ttl
         self._append = redis.register_script(_APPEND_SCRIPT)
 
     def _key(self, chat_id: str, name: str) -> str:
-        return f"{self._prefix}:chat:{chat_id}:{name}"
-
-    @property
-    def archive_stream(self) -> str:
-        return f"{self._prefix}:archive"
+        return self._keys.chat(chat_id, name)
 
     async def append(
         self,
@@ -115,11 +124,11 @@ class EventLog:
             self._key(chat_id, "events"),
             self._key(chat_id, "ids"),
             self._key(chat_id, "cursor"),
-            self.archive_stream,
+            self._keys.feed,
         ]
         if group_key is not None:
             keys.append(group_key)
-        args: list[str | int] = [self._ttl, chat_id, ARCHIVE_STREAM_MAXLEN]
+        args: list[str | int] = [self._ttl, chat_id, FEED_MAXLEN]
         for event, encoded in events:
             moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
             args += (event.id, encoded, event.absolute_time, "1" if moves_cursor else "0")

@@ -5,7 +5,7 @@ import json
 import pytest
 from channels.layers import get_channel_layer
 
-from chatbridge.relay import chat_group
+from chatbridge.realtime.relay import chat_group
 from tests.support.ws_client import ChatClient, is_agent_message
 
 # Channels closes stale database connections around every consumer event.

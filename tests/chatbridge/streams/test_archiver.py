@@ -7,10 +7,11 @@ from datetime import timedelta
 import pytest
 
 from chatbridge.archive.models import Chat, ChatEvent
-from chatbridge.archive.queue import queue_chat
-from chatbridge.archive.worker import GROUP, Archiver
+from chatbridge.chats.feed import publish_chat
 from chatbridge.connect.types import ContentType
-from tests.chatbridge.archive.conftest import (
+from chatbridge.redis import RedisKeys
+from chatbridge.streams.archiver import GROUP, Archiver
+from tests.support.records import (
     PREFIX,
     STARTED,
     connect_event,
@@ -21,7 +22,7 @@ from tests.chatbridge.archive.conftest import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-STREAM = f"{PREFIX}:archive"
+STREAM = RedisKeys(PREFIX).feed
 
 
 async def archived(chat_id: str = "chat-1") -> list[ChatEvent]:
@@ -54,7 +55,7 @@ async def test_logged_events_land_in_the_database_in_order(log, archiver):
 
 
 async def test_replaying_the_same_entries_changes_nothing(log, archiver, redis_client):
-    await queue_chat(redis_client, session(), prefix=PREFIX)
+    await publish_chat(redis_client, session(), feed=STREAM)
     for n in range(5):
         await log.append("chat-1", message(f"m{n}", second=n))
     await archiver.drain_once()
@@ -71,7 +72,7 @@ async def test_replaying_the_same_entries_changes_nothing(log, archiver, redis_c
 
 
 async def test_metadata_before_events_fills_the_chat(log, archiver, redis_client):
-    await queue_chat(redis_client, session(), prefix=PREFIX)
+    await publish_chat(redis_client, session(), feed=STREAM)
     await log.append("chat-1", message("m1", second=1))
 
     await archiver.drain_once()
@@ -95,7 +96,7 @@ async def test_events_before_metadata_get_a_stub_chat_that_metadata_fills(
     assert stub.contact_id == ""
     assert stub.message_count == 1
 
-    await queue_chat(redis_client, session(), prefix=PREFIX)
+    await publish_chat(redis_client, session(), feed=STREAM)
     await archiver.drain_once()
 
     chat = await chat_row()
@@ -194,9 +195,9 @@ async def test_counts_add_up_across_batches(log, redis_client):
 
 async def test_ended_chat_metadata_ends_the_archived_chat(archiver, redis_client):
     chat = session()
-    await queue_chat(redis_client, chat, prefix=PREFIX)
+    await publish_chat(redis_client, chat, feed=STREAM)
     await archiver.drain_once()
-    await queue_chat(redis_client, ended(chat, "customer_left"), prefix=PREFIX)
+    await publish_chat(redis_client, ended(chat, "customer_left"), feed=STREAM)
 
     await archiver.drain_once()
 
@@ -208,9 +209,9 @@ async def test_ended_chat_metadata_ends_the_archived_chat(archiver, redis_client
 
 async def test_late_start_metadata_does_not_reopen_an_ended_chat(archiver, redis_client):
     chat = session()
-    await queue_chat(redis_client, ended(chat), prefix=PREFIX)
+    await publish_chat(redis_client, ended(chat), feed=STREAM)
     await archiver.drain_once()
-    await queue_chat(redis_client, chat, prefix=PREFIX)
+    await publish_chat(redis_client, chat, feed=STREAM)
 
     await archiver.drain_once()
 
@@ -233,7 +234,7 @@ async def test_a_chat_ended_event_ends_the_chat(log, archiver):
 
 
 async def test_queued_metadata_carries_no_connect_tokens(redis_client):
-    await queue_chat(redis_client, session(), prefix=PREFIX)
+    await publish_chat(redis_client, session(), feed=STREAM)
 
     [(_, fields)] = await redis_client.xrange(STREAM)
 

@@ -16,15 +16,14 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chatbridge import actions
-from chatbridge.api.limits import message_limit
+from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
-from chatbridge.eventfeed import EventLogFollower
-from chatbridge.eventlog import EventLog
-from chatbridge.events import ChatEvent
 from chatbridge.ratelimit import TokenBucket
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.follower import EventLogFollower
 from chatbridge.runtime import Runtime, get_runtime
-from chatbridge.wsprotocol import (
+from chatbridge.ws.protocol import (
     PROTOCOL_VERSION,
     Auth,
     End,
@@ -35,6 +34,7 @@ from chatbridge.wsprotocol import (
     Sync,
     Typing,
     error_frame,
+    event_frame,
     parse_client_frame,
     ref_of,
 )
@@ -121,7 +121,6 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 content=frame.content,
                 content_type=frame.content_type,
                 client_id=frame.client_id,
-                chat_limit=message_limit(),
             )
             await self._send(
                 {"type": "ack", "ref": frame.ref or frame.client_id, "id": sent.id, "seq": seq}
@@ -176,6 +175,9 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     def followed_chat(self) -> tuple[EventLog, str]:
         assert self.session is not None
         return self.runtime.log, self.session.chat_id
+
+    async def send_logged(self, seq: int, event_json: str) -> None:
+        await self.send(text_data=event_frame(seq, event_json))
 
     # What the relay rings: chat_event (the doorbell) comes from EventLogFollower.
 

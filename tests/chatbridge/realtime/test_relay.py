@@ -8,14 +8,14 @@ from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
-from chatbridge import relay as relay_module
+from chatbridge.chats.events import MESSAGE, TYPING, ChatEvent
 from chatbridge.connect.types import ContentType
-from chatbridge.devservices import free_port
-from chatbridge.eventfeed import EventLogFollower
-from chatbridge.eventlog import EventLog
-from chatbridge.events import MESSAGE, TYPING, ChatEvent
-from chatbridge.fanout import LocalFanout
-from chatbridge.relay import Relay, chat_group
+from chatbridge.dev.services import free_port
+from chatbridge.realtime import relay as relay_module
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.fanout import LocalFanout
+from chatbridge.realtime.follower import EventLogFollower
+from chatbridge.realtime.relay import Relay, chat_group
 from chatbridge.runtime import layer_shares_redis
 
 

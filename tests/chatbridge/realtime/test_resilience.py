@@ -8,8 +8,8 @@ from django.conf import settings as django_settings
 from django.test import override_settings
 
 from chatbridge.archive.models import ChatEvent
-from chatbridge.devservices import RedisServer
-from chatbridge.redis_options import channel_layer_hosts
+from chatbridge.dev.services import RedisServer
+from chatbridge.redis import channel_layer_hosts
 from chatbridge.runtime import get_runtime, stop_runtime
 from tests.support.ws_client import ChatClient, is_agent_message
 

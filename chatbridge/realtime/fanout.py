@@ -1,7 +1,7 @@
 """This process's followers of each chat, reached without a round trip through Redis.
 
 The relay rings every follower of a chat in its own process directly, whether it logged the
-event itself or heard of it from another process through its inbox (see chatbridge.relay).
+event itself or heard of it from another process through its inbox (see chatbridge.realtime.relay).
 """
 
 import collections

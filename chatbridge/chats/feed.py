@@ -1,15 +1,17 @@
-"""The entries of the archive stream, parsed and checked before they reach the database.
+"""The feed: one Redis stream of every chat's logged events and session changes.
 
-Two kinds share one Redis stream (``<prefix>:archive``), so that the archive sees a chat's
-metadata and events in the order they were written:
+The stream workers (the SQL archive, webhook delivery) follow it off the chat's hot path. Two
+kinds of entry share it (``RedisKeys.feed``), so that a follower sees a chat's metadata and
+events in the order they were written:
 
-- an event: fields ``chat``, ``seq`` and ``e`` (a `chatbridge.events.ChatEvent` as JSON),
-  added by the event log's append script;
-- chat metadata: fields ``chat`` and ``meta`` (a `ChatMeta` as JSON), added by `queue_chat`.
+- an event: fields ``chat``, ``seq`` and ``e`` (a `ChatEvent` as JSON), added by the event
+  log's append script (chatbridge.realtime.eventlog) in the same step that logs it;
+- chat metadata: fields ``chat`` and ``meta`` (a `ChatMeta` as JSON), added by `publish_chat`
+  when a chat starts and when it ends.
 
-Anything else is malformed. Parsing clips text to the column sizes and drops NUL characters
-(which PostgreSQL refuses), so a well-formed entry can always be written: a row the database
-rejects would otherwise be retried forever.
+Anything else is malformed. Parsing clips text to the archive's column sizes and drops NUL
+characters (which PostgreSQL refuses), so a well-formed entry can always be written: a row the
+database rejects would otherwise be retried forever.
 """
 
 import json
@@ -17,11 +19,19 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chatbridge.archive.models import CHAT_ID_LENGTH, ID_LENGTH
+import redis.asyncio as aioredis
+
+from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession, ChatStatus
-from chatbridge.events import ChatEvent
 
 Fields = dict[bytes | str, bytes | str]
+
+# The feed is trimmed (approximately) to this many entries: a bound on Redis memory should
+# every follower stop. A follower that falls this far behind loses the oldest entries.
+FEED_MAXLEN = 1_000_000
+# Longest ids an entry may carry; the archive's columns are sized to match.
+ID_LENGTH = 256
+CHAT_ID_LENGTH = 64
 
 
 class MalformedEntry(ValueError):
@@ -173,3 +183,13 @@ def _iso(value: datetime | None) -> str | None:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def publish_chat(redis: aioredis.Redis, session: ChatSession, *, feed: str) -> None:
+    """Adds the chat's current metadata to the feed; called when it starts and when it ends."""
+    await redis.xadd(
+        feed,
+        {"chat": session.chat_id, "meta": ChatMeta.from_session(session).to_json()},
+        maxlen=FEED_MAXLEN,
+        approximate=True,
+    )

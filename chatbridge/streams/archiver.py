@@ -20,9 +20,9 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from redis.exceptions import ResponseError
 
-from chatbridge.archive.entries import Entry, MalformedEntry, parse_entry
-from chatbridge.archive.queue import archive_stream
 from chatbridge.archive.writer import archive_entries
+from chatbridge.chats.feed import Entry, MalformedEntry, parse_entry
+from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Archiver:
         linger: float = 0.0,
     ) -> None:
         self._redis = redis
-        self._stream = archive_stream(prefix)
+        self._stream = RedisKeys(prefix).feed
         self._consumer = consumer_name
         self._batch_size = batch_size
         self._claim_idle_ms = claim_idle_ms

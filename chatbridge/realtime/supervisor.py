@@ -15,8 +15,9 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from chatbridge.chats.store import SessionStore
-from chatbridge.leases import Lease, LeaseRenewer
-from chatbridge.upstream import Upstream
+from chatbridge.realtime.leases import Lease, LeaseRenewer
+from chatbridge.realtime.upstream import Upstream
+from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Supervisor:
         self._store = store
         self._make_upstream = make_upstream
         self.owner = owner
-        self._prefix = prefix
+        self._keys = RedisKeys(prefix)
         self._lease_ttl_ms = int(lease_ttl * 1000)
         self._scan_interval = scan_interval
         self._tasks: dict[str, asyncio.Task] = {}
@@ -48,9 +49,7 @@ class Supervisor:
         self._renewing: asyncio.Task | None = None
 
     def lease(self, chat_id: str) -> Lease:
-        return Lease(
-            self._redis, f"{self._prefix}:chat:{chat_id}:lease", self.owner, self._lease_ttl_ms
-        )
+        return Lease(self._redis, self._keys.chat(chat_id, "lease"), self.owner, self._lease_ttl_ms)
 
     def start(self) -> None:
         if self._scanner is None:

@@ -153,7 +153,7 @@ class EmulatorProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            cwd=Path(__file__).resolve().parent.parent,
+            cwd=Path(__file__).resolve().parents[2],
             **child_options(),
         )  # fmt: skip
         assert self.process.stdout is not None

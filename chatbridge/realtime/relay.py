@@ -1,6 +1,6 @@
 """Publishes a chat's events: into its event log, then to every client.
 
-Clients in this process are rung directly (chatbridge.fanout), the others through the
+Clients in this process are rung directly (chatbridge.realtime.fanout), the others through the
 channel layer group of the chat, from a courier task: Redis round trips for other processes
 never delay the clients here, nor the next item of the chat. Each process has one channel
 of its own, its inbox, which joins the group of every chat its clients follow; what arrives
@@ -21,9 +21,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
-from chatbridge.eventlog import EventLog
-from chatbridge.events import CUSTOMER, ChatEvent
-from chatbridge.fanout import Follower, LocalFanout
+from chatbridge.chats.events import CUSTOMER, ChatEvent
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.fanout import Follower, LocalFanout
+from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Relay:
         self.layer = layer
         self.fanout = fanout or LocalFanout()
         self._redis = redis
-        self._prefix = prefix
+        self._keys = RedisKeys(prefix)
         # Names this relay in its messages, so that its own followers drop the layer's copy.
         self.origin = uuid.uuid4().hex[:12]
         # With the layer on the log's Redis, the log counts a chat's group members as it
@@ -252,7 +253,7 @@ class Relay:
         self._courier = self._inbox_reader = self._keeper = None
 
     def _status_key(self, chat_id: str) -> str:
-        return f"{self._prefix}:chat:{chat_id}:upstream"
+        return self._keys.chat(chat_id, "upstream")
 
     async def publish(
         self, chat_id: str, event: ChatEvent, *, from_connect: bool = True

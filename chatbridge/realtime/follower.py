@@ -4,7 +4,7 @@ Shared by the customer's consumer (/ws/chat/) and the staff's live transcript vi
 doorbell (a ``chat.event`` message) names the event's seq. The next seq is sent at once; an
 older one is a duplicate; a newer one means a doorbell was lost, so the log is re-read after
 the last seq sent. The customer's consumer is rung by the relay of its process (see
-chatbridge.relay); the staff's view joins the chat's channel layer group itself.
+chatbridge.realtime.relay); the staff's view joins the chat's channel layer group itself.
 
 A follower that is also rung by a relay directly (`rung_by`) drops the copies of that relay's
 messages that come back through the channel layer.
@@ -15,8 +15,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 
-from chatbridge.eventlog import EventLog
-from chatbridge.wsprotocol import event_frame
+from chatbridge.realtime.eventlog import EventLog
 
 CATCH_UP_BATCH = 500
 
@@ -52,8 +51,8 @@ class EventLogFollower:
         raise NotImplementedError
 
     async def send_logged(self, seq: int, event_json: str) -> None:
-        """Sends one logged event; the default is the chat protocol's event frame."""
-        await self.send(text_data=event_frame(seq, event_json))  # type: ignore[attr-defined]
+        """Sends one logged event, in the consumer's own frame."""
+        raise NotImplementedError
 
     async def _catch_up(self) -> None:
         """Sends every logged event after last_seq; callers hold the delivery lock."""

@@ -19,13 +19,13 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from chatbridge.chats.events import from_item
 from chatbridge.chats.records import ChatSession
 from chatbridge.chats.service import ChatService
 from chatbridge.connect.types import TranscriptItem
 from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
-from chatbridge.eventlog import EventLog
-from chatbridge.events import from_item
-from chatbridge.relay import Relay
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.relay import Relay
 
 logger = logging.getLogger(__name__)
 
