@@ -87,25 +87,6 @@ class EventLog:
     def _key(self, chat_id: str, name: str) -> str:
         return self._keys.chat(chat_id, name)
 
-    async def append(
-        self,
-        chat_id: str,
-        event: ChatEvent,
-        *,
-        from_connect: bool = True,
-        encoded: str | None = None,
-    ) -> int | None:
-        """Logs the event; its seq, or None if an event with its id was already logged.
-
-        Only events read from Connect (websocket or transcript) move the gap-fill cursor:
-        a message the send path logs may be newer than items the upstream has not seen yet.
-        `encoded` is the event's JSON, for callers that already have it.
-        """
-        seqs, _ = await self.append_many(
-            chat_id, [(event, encoded or event.to_json())], from_connect=from_connect
-        )
-        return seqs[0]
-
     async def append_many(
         self,
         chat_id: str,

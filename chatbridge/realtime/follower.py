@@ -5,9 +5,6 @@ doorbell (a ``chat.event`` message) names the event's seq. The next seq is sent 
 older one is a duplicate; a newer one means a doorbell was lost, so the log is re-read after
 the last seq sent. The customer's consumer is rung by the relay of its process (see
 chatbridge.realtime.relay); the staff's view joins the chat's channel layer group itself.
-
-A follower that is also rung by a relay directly (`rung_by`) drops the copies of that relay's
-messages that come back through the channel layer.
 """
 
 import asyncio
@@ -26,15 +23,12 @@ class EventLogFollower:
 
     last_seq: int
     delivery: asyncio.Lock
-    rung_by: str | None = None
     # Channels' dispatch closes stale database connections first, a thread hop per message;
     # a consumer that never touches the database says so and skips it.
     touches_database = True
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch, minus the copy of a message already rung locally."""
-        if self.rung_by is not None and message.get("origin") == self.rung_by:
-            return
+        """Channels' dispatch, minus its database upkeep for a consumer that needs none."""
         if self.touches_database:
             await super().dispatch(message)  # type: ignore[misc]
             return

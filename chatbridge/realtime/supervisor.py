@@ -42,7 +42,6 @@ class Supervisor:
         self._lease_ttl_ms = int(lease_ttl * 1000)
         self._scan_interval = scan_interval
         self._tasks: dict[str, asyncio.Task] = {}
-        self.upstreams: dict[str, Upstream] = {}
         self._leases: dict[str, Lease] = {}
         self._renewer = LeaseRenewer(redis)
         self._scanner: asyncio.Task | None = None
@@ -81,7 +80,6 @@ class Supervisor:
             await lease.release()
             return
         upstream = self._make_upstream(chat_id)
-        self.upstreams[chat_id] = upstream
         self._leases[chat_id] = lease
         self._tasks[chat_id] = asyncio.create_task(
             self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
@@ -127,7 +125,6 @@ class Supervisor:
             logger.exception("upstream failed chat_id=%s", chat_id)
         finally:
             self._tasks.pop(chat_id, None)
-            self.upstreams.pop(chat_id, None)
             self._leases.pop(chat_id, None)
             with contextlib.suppress(Exception):
                 await lease.release()

@@ -109,6 +109,7 @@ def test_a_live_chat_shows_a_new_agent_message(page, live_server, archive):
         from chatbridge.chats.events import ChatEvent
         from chatbridge.redis import get_redis
         from chatbridge.realtime.relay import Relay
+        from tests.support.records import append
 
         async def publish():
             redis = get_redis()
@@ -117,7 +118,7 @@ def test_a_live_chat_shows_a_new_agent_message(page, live_server, archive):
                           prefix=prefix)
             # The log is new to Redis: seqs 1-6 stand for what the archive already shows.
             for n in range(1, 7):
-                await relay.log.append("live-1", ChatEvent(
+                await append(relay.log, "live-1", ChatEvent(
                     id=f"live-1-old-{n}", type="event", content_type="x", content=None,
                     participant_role="SYSTEM", participant_id="", display_name="",
                     absolute_time="2026-03-02T09:30:00Z"))

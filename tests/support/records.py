@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from chatbridge.chats.events import EVENT, MESSAGE, ChatEvent
 from chatbridge.chats.records import ChatSession, ChatStatus
 from chatbridge.connect.types import ContentType
+from chatbridge.realtime.eventlog import EventLog
 
 PREFIX = "test"
 STARTED = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -70,3 +71,11 @@ def ended(chat: ChatSession, reason: str = "customer_left") -> ChatSession:
         ended_at=STARTED + timedelta(minutes=5),
         ended_reason=reason,
     )
+
+
+async def append(
+    log: EventLog, chat_id: str, event: ChatEvent, *, from_connect: bool = True
+) -> int | None:
+    """Logs one event as a lone frame is logged; its seq, or None if already logged."""
+    seqs, _ = await log.append_many(chat_id, [(event, event.to_json())], from_connect=from_connect)
+    return seqs[0]

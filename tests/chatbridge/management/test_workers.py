@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from chatbridge.realtime.eventlog import EventLog
-from tests.support.records import PREFIX, message
+from tests.support.records import PREFIX, append, message
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,7 +43,7 @@ async def test_workers_process_archives_what_the_log_queued(redis_server, redis_
     migrate = await run_manage(env, "migrate", "--noinput")
     output, _ = await migrate.communicate()
     assert migrate.returncode == 0, output.decode()
-    await EventLog(redis_client, prefix=PREFIX, ttl=600).append("chat-w", message("m1", "Hi"))
+    await append(EventLog(redis_client, prefix=PREFIX, ttl=600), "chat-w", message("m1", "Hi"))
 
     process = await run_manage(env, "workers", "--no-webhooks")
     try:

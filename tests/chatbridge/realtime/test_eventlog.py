@@ -5,6 +5,7 @@ import pytest
 from chatbridge.chats.events import EVENT, MESSAGE, RECEIPT, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.redis import RedisKeys
+from tests.support.records import append
 
 
 @pytest.fixture
@@ -26,23 +27,23 @@ def event(item_id: str, kind: str = MESSAGE, second: int = 0) -> ChatEvent:
 
 
 async def test_events_get_consecutive_seqs(log):
-    assert [await log.append("c", event(f"i{n}", second=n)) for n in range(3)] == [1, 2, 3]
+    assert [await append(log, "c", event(f"i{n}", second=n)) for n in range(3)] == [1, 2, 3]
 
 
 async def test_an_item_logged_twice_keeps_its_first_seq(log):
-    await log.append("c", event("a"))
-    assert await log.append("c", event("a")) is None
+    await append(log, "c", event("a"))
+    assert await append(log, "c", event("a")) is None
     assert [logged.event.id for logged in await log.read_after("c", 0)] == ["a"]
 
 
 async def test_chats_have_their_own_sequences(log):
-    await log.append("one", event("a"))
-    assert await log.append("two", event("b")) == 1
+    await append(log, "one", event("a"))
+    assert await append(log, "two", event("b")) == 1
 
 
 async def test_read_after_returns_exactly_the_later_events(log):
     for n in range(5):
-        await log.append("c", event(f"i{n}", second=n))
+        await append(log, "c", event(f"i{n}", second=n))
     assert [logged.seq for logged in await log.read_after("c", 2)] == [3, 4, 5]
     assert [logged.seq for logged in await log.read_after("c", 2, limit=1)] == [3]
     assert await log.read_after("c", 5) == []
@@ -50,33 +51,33 @@ async def test_read_after_returns_exactly_the_later_events(log):
 
 async def test_read_before_returns_the_earlier_events_in_order(log):
     for n in range(5):
-        await log.append("c", event(f"i{n}", second=n))
+        await append(log, "c", event(f"i{n}", second=n))
     assert [logged.seq for logged in await log.read_before("c", 4, limit=2)] == [2, 3]
 
 
 async def test_the_cursor_follows_the_newest_transcript_item_from_connect(log):
-    await log.append("c", event("old", second=5))
-    await log.append("c", event("older", second=1))
-    await log.append("c", event("receipt", RECEIPT, second=9))
+    await append(log, "c", event("old", second=5))
+    await append(log, "c", event("older", second=1))
+    await append(log, "c", event("receipt", RECEIPT, second=9))
     cursor = await log.cursor("c")
     assert (cursor.last_seq, cursor.last_item_id) == (3, "old")
 
 
 async def test_what_chatbridge_logs_itself_does_not_move_the_cursor(log):
-    await log.append("c", event("from-connect", EVENT, second=1))
-    await log.append("c", event("just-sent", second=9), from_connect=False)
+    await append(log, "c", event("from-connect", EVENT, second=1))
+    await append(log, "c", event("just-sent", second=9), from_connect=False)
     assert (await log.cursor("c")).last_item_id == "from-connect"
 
 
 async def test_every_logged_event_is_queued_for_the_archive(log, redis_client):
-    await log.append("c", event("a"))
-    await log.append("c", event("a"))
+    await append(log, "c", event("a"))
+    await append(log, "c", event("a"))
     entries = await redis_client.xrange(RedisKeys("test").feed)
     assert [(fields[b"chat"], fields[b"seq"]) for _, fields in entries] == [(b"c", b"1")]
 
 
 async def test_a_batch_is_logged_in_order_skipping_what_is_already_logged(log):
-    await log.append("c", event("a"))
+    await append(log, "c", event("a"))
     batch = [(item, item.to_json()) for item in (event("a"), event("b"), event("c", second=1))]
     seqs, _ = await log.append_many("c", batch)
     assert seqs == [None, 2, 3]

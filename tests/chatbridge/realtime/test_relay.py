@@ -4,7 +4,6 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-from channels.consumer import AsyncConsumer
 from channels.layers import get_channel_layer
 from redis.exceptions import RedisError
 
@@ -14,7 +13,6 @@ from chatbridge.dev.services import free_port
 from chatbridge.realtime import relay as relay_module
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.fanout import LocalFanout
-from chatbridge.realtime.follower import EventLogFollower
 from chatbridge.realtime.relay import Relay, chat_group
 from chatbridge.runtime import layer_shares_redis
 
@@ -143,33 +141,6 @@ async def test_every_message_names_the_relay_that_rang_it(relay):
     relay.fanout.follow("chat-5", local)
     await relay.publish("chat-5", event("e"))
     assert [m["origin"] for m in local.messages] == [relay.origin]
-
-
-class Follower(EventLogFollower, AsyncConsumer):
-    """A follower as the chat consumer is (no database): it records what it handles."""
-
-    touches_database = False
-
-    def __init__(self, rung_by: str | None) -> None:
-        self.rung_by = rung_by
-        self.handled: list[dict] = []
-
-    async def chat_event(self, message: dict) -> None:
-        self.handled.append(message)
-
-
-async def test_a_follower_rung_directly_drops_the_copy_from_the_layer():
-    follower = Follower(rung_by="relay-a")
-    await follower.ring({"type": "chat.event", "seq": 1, "origin": "relay-a"})
-    await follower.dispatch({"type": "chat.event", "seq": 1, "origin": "relay-a"})
-    await follower.dispatch({"type": "chat.event", "seq": 2, "origin": "relay-b"})
-    assert [m["seq"] for m in follower.handled] == [1, 2]
-
-
-async def test_a_follower_not_rung_directly_takes_every_copy_from_the_layer():
-    follower = Follower(rung_by=None)
-    await follower.dispatch({"type": "chat.event", "seq": 1, "origin": "relay-a"})
-    assert [m["seq"] for m in follower.handled] == [1]
 
 
 def test_the_group_is_counted_on_append_only_when_the_layer_shares_the_redis(settings):

@@ -3,7 +3,6 @@ once, in Connect's order."""
 
 import json
 import logging
-from dataclasses import replace
 
 import pytest
 
@@ -196,11 +195,15 @@ async def test_no_connect_token_appears_in_any_frame_or_log_record(
         assert secret not in logs
 
 
+@pytest.fixture
+def quick_heartbeats(settings):
+    """Heartbeats every 0.2 s, set before the runtime builds its upstreams."""
+    settings.CHATBRIDGE_UPSTREAM_HEARTBEAT = 0.2
+
+
 async def test_a_connect_socket_gone_silent_is_replaced_without_losing_messages(
-    chat, client, emulator, runtime
+    quick_heartbeats, chat, client, emulator
 ):
-    upstream = runtime.supervisor.upstreams[chat.session.chat_id]
-    upstream.config = replace(upstream.config, heartbeat_interval=0.2)
     emulator.drop_websockets(chat.session.contact_id)
     await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "reconnecting")
     await connected(client)

@@ -14,6 +14,7 @@ from chatbridge.streams.archiver import GROUP, Archiver
 from tests.support.records import (
     PREFIX,
     STARTED,
+    append,
     connect_event,
     ended,
     message,
@@ -38,9 +39,9 @@ async def pending(redis_client) -> int:
 
 
 async def test_logged_events_land_in_the_database_in_order(log, archiver):
-    await log.append("chat-1", message("m1", "Hi", second=1))
-    await log.append("chat-1", connect_event("e1", ContentType.PARTICIPANT_JOINED, second=2))
-    await log.append("chat-1", message("m2", "Hello Ada", role="AGENT", name="Alice", second=3))
+    await append(log, "chat-1", message("m1", "Hi", second=1))
+    await append(log, "chat-1", connect_event("e1", ContentType.PARTICIPANT_JOINED, second=2))
+    await append(log, "chat-1", message("m2", "Hello Ada", role="AGENT", name="Alice", second=3))
 
     assert await archiver.drain_once() == 3
 
@@ -57,7 +58,7 @@ async def test_logged_events_land_in_the_database_in_order(log, archiver):
 async def test_replaying_the_same_entries_changes_nothing(log, archiver, redis_client):
     await publish_chat(redis_client, session(), feed=STREAM)
     for n in range(5):
-        await log.append("chat-1", message(f"m{n}", second=n))
+        await append(log, "chat-1", message(f"m{n}", second=n))
     await archiver.drain_once()
     first = await chat_row()
 
@@ -73,7 +74,7 @@ async def test_replaying_the_same_entries_changes_nothing(log, archiver, redis_c
 
 async def test_metadata_before_events_fills_the_chat(log, archiver, redis_client):
     await publish_chat(redis_client, session(), feed=STREAM)
-    await log.append("chat-1", message("m1", second=1))
+    await append(log, "chat-1", message("m1", second=1))
 
     await archiver.drain_once()
 
@@ -90,7 +91,7 @@ async def test_metadata_before_events_fills_the_chat(log, archiver, redis_client
 async def test_events_before_metadata_get_a_stub_chat_that_metadata_fills(
     log, archiver, redis_client
 ):
-    await log.append("chat-1", message("m1", second=1))
+    await append(log, "chat-1", message("m1", second=1))
     await archiver.drain_once()
     stub = await chat_row()
     assert stub.contact_id == ""
@@ -109,7 +110,7 @@ async def test_events_before_metadata_get_a_stub_chat_that_metadata_fills(
 async def test_a_malformed_entry_is_skipped_and_acknowledged(log, archiver, redis_client):
     await redis_client.xadd(STREAM, {"chat": "chat-1", "seq": "1", "e": "{not json"})
     await redis_client.xadd(STREAM, {"something": "else"})
-    await log.append("chat-1", message("m1"))
+    await append(log, "chat-1", message("m1"))
 
     assert await archiver.drain_once() == 3
 
@@ -132,7 +133,7 @@ async def test_a_malformed_entry_is_logged_without_its_content(archiver, redis_c
 
 async def test_entries_of_a_dead_consumer_are_claimed_by_another(log, redis_client):
     for n in range(3):
-        await log.append("chat-1", message(f"m{n}", second=n))
+        await append(log, "chat-1", message(f"m{n}", second=n))
     await redis_client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
     # A consumer reads the entries, then dies before archiving and acknowledging them.
     await redis_client.xreadgroup(GROUP, "dead", {STREAM: ">"}, count=10)
@@ -145,7 +146,7 @@ async def test_entries_of_a_dead_consumer_are_claimed_by_another(log, redis_clie
 
 
 async def test_claimed_entries_trimmed_meanwhile_are_acknowledged(log, redis_client):
-    await log.append("chat-1", message("m1"))
+    await append(log, "chat-1", message("m1"))
     await redis_client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
     await redis_client.xreadgroup(GROUP, "dead", {STREAM: ">"}, count=10)
     await redis_client.xtrim(STREAM, maxlen=0)
@@ -157,7 +158,7 @@ async def test_claimed_entries_trimmed_meanwhile_are_acknowledged(log, redis_cli
 
 
 async def test_entries_of_a_live_consumer_are_not_claimed_while_fresh(log, redis_client):
-    await log.append("chat-1", message("m1"))
+    await append(log, "chat-1", message("m1"))
     await redis_client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
     await redis_client.xreadgroup(GROUP, "busy", {STREAM: ">"}, count=10)
     other = Archiver(redis_client, prefix=PREFIX, consumer_name="other", claim_idle_ms=60_000)
@@ -168,12 +169,12 @@ async def test_entries_of_a_live_consumer_are_not_claimed_while_fresh(log, redis
 
 
 async def test_counts_messages_and_remembers_the_first_agent(log, archiver):
-    await log.append("chat-1", message("m1", second=1))
-    await log.append("chat-1", connect_event("e1", ContentType.PARTICIPANT_JOINED, second=2))
-    await log.append("chat-1", message("m2", role="AGENT", name="Alice", second=3))
-    await log.append("chat-1", connect_event("e2", ContentType.TRANSFER_SUCCEEDED, second=4))
-    await log.append("chat-1", message("m3", role="AGENT", name="Bob", second=5))
-    await log.append("chat-1", message("m4", second=6))
+    await append(log, "chat-1", message("m1", second=1))
+    await append(log, "chat-1", connect_event("e1", ContentType.PARTICIPANT_JOINED, second=2))
+    await append(log, "chat-1", message("m2", role="AGENT", name="Alice", second=3))
+    await append(log, "chat-1", connect_event("e2", ContentType.TRANSFER_SUCCEEDED, second=4))
+    await append(log, "chat-1", message("m3", role="AGENT", name="Bob", second=5))
+    await append(log, "chat-1", message("m4", second=6))
 
     await archiver.drain_once()
 
@@ -186,7 +187,7 @@ async def test_counts_messages_and_remembers_the_first_agent(log, archiver):
 async def test_counts_add_up_across_batches(log, redis_client):
     small = Archiver(redis_client, prefix=PREFIX, consumer_name="small", batch_size=2)
     for n in range(5):
-        await log.append("chat-1", message(f"m{n}", second=n))
+        await append(log, "chat-1", message(f"m{n}", second=n))
 
     assert await small.drain_once() == 5
 
@@ -221,9 +222,9 @@ async def test_late_start_metadata_does_not_reopen_an_ended_chat(archiver, redis
 
 
 async def test_a_chat_ended_event_ends_the_chat(log, archiver):
-    await log.append("chat-1", message("m1", second=1))
-    await log.append(
-        "chat-1", connect_event("e1", ContentType.CHAT_ENDED, role="SYSTEM", name="", second=9)
+    await append(log, "chat-1", message("m1", second=1))
+    await append(
+        log, "chat-1", connect_event("e1", ContentType.CHAT_ENDED, role="SYSTEM", name="", second=9)
     )
 
     await archiver.drain_once()
@@ -245,10 +246,10 @@ async def test_queued_metadata_carries_no_connect_tokens(redis_client):
 
 
 async def test_a_deleted_group_is_recreated(log, archiver, redis_client):
-    await log.append("chat-1", message("m1"))
+    await append(log, "chat-1", message("m1"))
     await archiver.drain_once()
     await redis_client.delete(STREAM)
-    await log.append("chat-1", message("m2"))
+    await append(log, "chat-1", message("m2"))
 
     await archiver.drain_once()  # finds the group gone and creates it again
     await archiver.drain_once()
