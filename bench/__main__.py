@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): see bench/__init__.py and README.md's Benchmarks."""
+"""`python -m bench` (`make bench`): see bench/__init__.py and docs/performance.md."""
 
 import asyncio
 import signal
