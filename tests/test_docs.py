@@ -5,7 +5,8 @@
   in the module's syntax tree, not by pattern matching its text.
 - The documentation names no CHATBRIDGE_* or CONNECT_* setting that does not exist.
 - Every relative link in README.md, docs/*.md and connect_emulator/README.md points at a file
-  that exists (and, for a Markdown file, at a heading that exists).
+  that exists (and, for a Markdown file, at a heading that exists); every file, module and
+  `manage.py` command the documentation names exists.
 
 Each check is a function of the text it reads, so the tests at the bottom can show it failing
 on a broken copy: a check that cannot fail proves nothing.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = ROOT / "chatbridge" / "settings.py"
@@ -256,6 +258,35 @@ def broken_links(page: Path, markdown: str) -> list[str]:
     return broken
 
 
+CODE_PATH = re.compile(
+    r"`((?:chatbridge|webwidget|connect_emulator|bench|tests|static|templates|docs)/[^`\s]*)`"
+)
+CODE_MODULE = re.compile(r"`((?:chatbridge|webwidget|connect_emulator|bench)(?:\.[a-z_0-9]+)+)`")
+COMMAND = re.compile(r"manage\.py ([a-z_]+)")
+
+
+def generated_dirs() -> set[str]:
+    """Folders that the code writes and git ignores (bench results): named, not shipped."""
+    lines = (ROOT / ".gitignore").read_text().splitlines()
+    return {line.strip("/") for line in lines if line.startswith("/") and line.endswith("/")}
+
+
+def missing_names(markdown: str, commands: set[str]) -> list[str]:
+    """Files (`chatbridge/redis.py`), modules (`chatbridge.connect`) and management commands
+    (manage.py relay) named in a page that do not exist."""
+    missing = []
+    for path in CODE_PATH.findall(markdown):
+        generated = any(path.startswith(folder + "/") for folder in generated_dirs())
+        if not (ROOT / path).exists() and not generated:
+            missing.append(path)
+    for module in CODE_MODULE.findall(markdown):
+        base = ROOT.joinpath(*module.split("."))
+        if not (base.is_dir() or base.with_suffix(".py").exists()):
+            missing.append(module)
+    missing += [f"manage.py {name}" for name in COMMAND.findall(markdown) if name not in commands]
+    return sorted(set(missing))
+
+
 # The checks, on the real files.
 
 
@@ -296,6 +327,11 @@ def test_the_docs_name_only_settings_that_exist(page):
 @pytest.mark.parametrize("page", LINKED_DOCS, ids=lambda page: str(page.relative_to(ROOT)))
 def test_relative_links_point_at_files_that_exist(page):
     assert broken_links(page, page.read_text()) == []
+
+
+@pytest.mark.parametrize("page", LINKED_DOCS, ids=lambda page: str(page.relative_to(ROOT)))
+def test_the_docs_name_only_files_modules_and_commands_that_exist(page):
+    assert missing_names(page.read_text(), set(get_commands())) == []
 
 
 # The checks fail where they should: each one on a broken copy of the real files. Each
@@ -386,4 +422,16 @@ def test_broken_links_are_caught_and_code_is_not_a_link():
         "docs/nothing-here.md: no such file",
         "docs/images/none.png: no such file",
         "docs/rest-api.md#no-such-heading: no such heading",
+    ]
+
+
+def test_names_of_moved_files_modules_and_commands_are_caught():
+    markdown = (
+        "`chatbridge/consumer.py` `chatbridge.upstream` `chatbridge/realtime/relay.py` "
+        "`chatbridge.realtime` `bench/results/latest.json` manage.py relay, manage.py archive"
+    )
+    assert missing_names(markdown, set(get_commands())) == [
+        "chatbridge.upstream",
+        "chatbridge/consumer.py",
+        "manage.py archive",
     ]
