@@ -81,17 +81,25 @@ def env_reads(source: str) -> dict[str, EnvRead]:
     return reads
 
 
-def _env_read(node: ast.AST) -> tuple[ast.expr, str, object] | None:
+def _env_read(node: ast.AST) -> tuple[ast.expr | None, str, object] | None:
+    """(the name's node, the type, the default) if `node` reads the environment."""
     if isinstance(node, ast.Subscript) and _is_os_environ(node.value):
         return node.slice, "text", NO_DEFAULT
-    if not isinstance(node, ast.Call) or not node.args:
+    if (
+        isinstance(node, ast.Compare)
+        and isinstance(node.ops[0], ast.In | ast.NotIn)
+        and _is_os_environ(node.comparators[0])
+    ):
+        return node.left, "text", NO_DEFAULT
+    if not isinstance(node, ast.Call):
         return None
     func = node.func
+    name_node = node.args[0] if node.args else _keyword(node, "name")
     if isinstance(func, ast.Name) and func.id in READERS:
         default_node = node.args[1] if len(node.args) > 1 else _keyword(node, "default")
         # Without one, env_str's and env_list's own default: the empty string.
         default = "" if default_node is None else _constant(default_node)
-        return node.args[0], READERS[func.id], default
+        return name_node, READERS[func.id], default
     is_environ_get = (
         isinstance(func, ast.Attribute)
         and func.attr in {"get", "setdefault", "pop"}
@@ -104,7 +112,7 @@ def _env_read(node: ast.AST) -> tuple[ast.expr, str, object] | None:
         and func.value.id == "os"
     )
     if is_environ_get or is_getenv:
-        return node.args[0], "text", NO_DEFAULT
+        return (node.args[0] if node.args else _keyword(node, "key")), "text", NO_DEFAULT
     return None
 
 
@@ -350,6 +358,8 @@ def test_a_setting_read_without_a_row_is_caught():
         'X = os.environ.get("CHATBRIDGE_NOT_DOCUMENTED")',
         'X = os.environ["CHATBRIDGE_NOT_DOCUMENTED"]',
         'X = os.getenv("CHATBRIDGE_NOT_DOCUMENTED", "")',
+        'X = env_bool(name="CHATBRIDGE_NOT_DOCUMENTED", default=False)',
+        'X = "CHATBRIDGE_NOT_DOCUMENTED" in os.environ',
     ):
         broken = env_reads(source + "\n" + read + "\n")
         unbroken = env_reads(source)
