@@ -33,6 +33,7 @@ from chatbridge.realtime.upstream import Upstream, UpstreamConfig
 from chatbridge.redis import get_redis
 from chatbridge.streams.archiver import Archiver
 from chatbridge.streams.webhooks import WebhookWorker
+from chatbridge.streams.worker import stable_consumer_name
 
 
 @dataclass
@@ -96,9 +97,13 @@ def layer_shares_redis() -> bool:
 
 
 def build_stream_workers(
-    redis, *, consumer_name: str, archive: bool = True, deliver_webhooks: bool = True
+    redis, *, archive: bool = True, deliver_webhooks: bool = True
 ) -> tuple[Archiver | None, WebhookWorker | None]:
-    """The workers that drain the archive stream: into the SQL archive, and to webhooks."""
+    """The workers that follow the feed: into the SQL archive, and to webhooks.
+
+    Both consume under the process's stable name, however often they are built.
+    """
+    consumer_name = stable_consumer_name()
     archiver = None
     if archive:
         archiver = Archiver(
@@ -145,7 +150,6 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
     )
     archiver, webhooks = build_stream_workers(
         redis,
-        consumer_name=supervisor.owner,
         archive=settings.CHATBRIDGE_RUN_ARCHIVER,
         deliver_webhooks=settings.CHATBRIDGE_RUN_WEBHOOKS,
     )

@@ -1,8 +1,8 @@
 """Webhooks: ChatBridge tells a widget's backend about agent messages and ended chats.
 
-So an app's backend can wake a sleeping phone with a push notification. The worker reads the
-archive stream that the event log already writes (``<prefix>:archive``) with its own consumer
-group, "webhooks", so the relay never waits for it. For every widget with a webhook_url:
+So an app's backend can wake a sleeping phone with a push notification. The worker follows the
+feed (chatbridge.chats.feed) with its own consumer group, "webhooks", so the relay never waits
+for it. For every widget with a webhook_url:
 
 - ``message.created``: an agent's message or attachment (event entries, role AGENT);
 - ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat).
@@ -14,27 +14,27 @@ settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS times in all, by whichever process come
 """
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from redis.exceptions import ResponseError
 
 from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.events import ATTACHMENT, MESSAGE
-from chatbridge.chats.feed import EventEntry, MalformedEntry, MetaEntry, parse_entry
+from chatbridge.chats.feed import Entry, EventEntry
 from chatbridge.chats.store import SessionStore
-from chatbridge.redis import RedisKeys
+from chatbridge.streams.worker import StreamWorker
 
 logger = logging.getLogger(__name__)
 
@@ -112,130 +112,55 @@ def backoff(attempt: int) -> float:
     return base * random.uniform(0.8, 1.2)
 
 
-class WebhookWorker:
+class WebhookWorker(StreamWorker):
+    """Turns feed entries into deliveries, and attempts the retries that are due."""
+
+    group = GROUP
+    # Deliveries start with what happens next, not with the feed's history.
+    start_id = "$"
+
     def __init__(
         self,
         redis: aioredis.Redis,
         *,
         prefix: str,
-        consumer_name: str,
-        batch_size: int = 100,
-        block_ms: int = 1_000,
-        claim_idle_ms: int = 60_000,
         concurrency: int = 20,
-        linger: float = 0.0,
+        **options: Any,
     ) -> None:
-        self._redis = redis
-        self._keys = RedisKeys(prefix)
+        super().__init__(redis, prefix=prefix, **options)
         self._sessions = SessionStore(redis, get_token_box(), prefix=prefix, ended_ttl=0)
-        self._stream = self._keys.feed
         self._retries = self._keys.webhook_retries
-        self._consumer = consumer_name
-        self._batch_size = batch_size
-        self._block_ms = block_ms
-        self._claim_idle_ms = claim_idle_ms
         self._slots = asyncio.Semaphore(concurrency)
         self._endpoints: dict[str, tuple[float, Endpoint | None]] = {}
         self._widgets: dict[str, str] = {}
-        self._linger = linger
-        self._group_ready = False
         self._client: httpx.AsyncClient | None = None
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Delivers until `stop` is set; outages of Redis or the database are waited out.
-
-        After a drain that did not fill a batch it lingers, so that a busy chat service costs
-        a few drains a second rather than one per event."""
-        delay = 1.0
-        try:
-            while not stop.is_set():
-                try:
-                    handled = await self.drain_once(block_ms=await self._block_for())
-                    if 0 < handled < self._batch_size and self._linger > 0:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(stop.wait(), self._linger)
-                except Exception:
-                    logger.exception("Webhook delivery failed; retrying in %.0f s", delay)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), delay)
-                    delay = min(delay * 2, 30.0)
-                else:
-                    delay = 1.0
-        finally:
-            if self._client is not None:
-                await self._client.aclose()
-                self._client = None
-
-    async def ensure_group(self) -> None:
-        """Creates the group at the stream's end: deliveries start with what happens next."""
-        if self._group_ready:
-            return
-        try:
-            await self._redis.xgroup_create(self._stream, GROUP, id="$", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
 
     async def drain_once(self, block_ms: int = 0) -> int:
-        """Handles new (and stale pending) stream entries, then the retries that are due."""
-        await self.ensure_group()
-        try:
-            handled = await self._drain_stream(block_ms)
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            self._group_ready = False
-            return 0
-        return handled + await self.retry_due()
+        """Handles the feed's entries (see StreamWorker), then the retries that are due."""
+        return await super().drain_once(block_ms) + await self.retry_due()
 
     async def _block_for(self) -> int:
+        """Waits for new entries no longer than until the next retry is due."""
         due = await self._redis.zrange(self._retries, 0, 0, withscores=True)
         if not due:
             return self._block_ms
         wait_ms = int((due[0][1] - time.time()) * 1000)
         return max(1, min(self._block_ms, wait_ms)) if wait_ms > 0 else 1
 
-    async def _drain_stream(self, block_ms: int) -> int:
-        answer = await self._redis.xautoclaim(
-            self._stream,
-            GROUP,
-            self._consumer,
-            min_idle_time=self._claim_idle_ms,
-            start_id="0-0",
-            count=self._batch_size,
-        )
-        records = [(entry_id, fields) for entry_id, fields in answer[1] if entry_id]
-        pending = await self._redis.xreadgroup(
-            GROUP, self._consumer, {self._stream: "0"}, count=self._batch_size
-        )
-        records += list(pending[0][1]) if pending else []
-        fresh = await self._redis.xreadgroup(
-            GROUP,
-            self._consumer,
-            {self._stream: ">"},
-            count=self._batch_size,
-            block=block_ms if block_ms > 0 and not records else None,
-        )
-        records += list(fresh[0][1]) if fresh else []
-        if not records:
-            return 0
+    async def handle(self, entries: Sequence[Entry]) -> None:
         deliveries = []
-        for entry_id, fields in records:
-            if not fields:
-                continue
-            try:
-                entry = parse_entry(entry_id, fields)
-            except MalformedEntry:
-                continue
+        for entry in entries:
             delivery = await self._delivery_of(entry)
             if delivery is not None:
                 deliveries.append(delivery)
         await asyncio.gather(*(self._attempt(delivery) for delivery in deliveries))
-        await self._redis.xack(self._stream, GROUP, *[entry_id for entry_id, _ in records])
-        return len(records)
 
-    async def _delivery_of(self, entry: EventEntry | MetaEntry) -> Delivery | None:
+    async def _delivery_of(self, entry: Entry) -> Delivery | None:
         now = datetime.now(UTC).isoformat()
         if isinstance(entry, EventEntry):
             event = entry.event

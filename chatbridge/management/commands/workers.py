@@ -12,9 +12,9 @@ import signal
 
 from django.core.management.base import BaseCommand
 
-from chatbridge.realtime.leases import process_identity
 from chatbridge.redis import get_redis
 from chatbridge.runtime import build_stream_workers
+from chatbridge.streams.worker import stable_consumer_name
 
 
 class Command(BaseCommand):
@@ -32,16 +32,15 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        owner = process_identity()
         workers = [
             worker
             for worker in build_stream_workers(
-                get_redis(), consumer_name=owner, archive=archive, deliver_webhooks=deliver_webhooks
+                get_redis(), archive=archive, deliver_webhooks=deliver_webhooks
             )
             if worker is not None
         ]
         tasks = [asyncio.create_task(worker.run(stop)) for worker in workers]
-        self.stdout.write(f"Workers running as {owner}; Ctrl-C stops them.")
+        self.stdout.write(f"Workers running as {stable_consumer_name()}; Ctrl-C stops them.")
         await stop.wait()
         for task in tasks:
             task.cancel()

@@ -1,13 +1,20 @@
-"""`manage.py workers` archives logged events in a process of its own and stops on SIGTERM."""
+"""`manage.py workers`: a process of its own that archives logged events, consumes under its
+host and pid, and stops on SIGTERM."""
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import sqlite3
 import sys
 from pathlib import Path
 
+from redis.exceptions import ResponseError
+
 from chatbridge.realtime.eventlog import EventLog
+from chatbridge.redis import RedisKeys
+from chatbridge.streams.webhooks import GROUP as WEBHOOKS
 from tests.support.records import PREFIX, append, message
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,6 +63,35 @@ async def test_workers_process_archives_what_the_log_queued(redis_server, redis_
                 break
             await asyncio.sleep(0.05)
         assert archived_item_ids(database) == ["m1"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+
+
+async def test_workers_consume_under_their_host_and_pid(redis_server, redis_client, tmp_path):
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_server.url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CHATBRIDGE_REDIS_PREFIX=PREFIX,
+    )
+    process = await run_manage(env, "workers", "--no-archive")
+    name = f"{socket.gethostname()}:{process.pid}"
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            assert f"Workers running as {name};".encode() in await process.stdout.readline()
+        # Redis lists the consumer once the worker first reads: look until it does (30 s at most).
+        consumers: list[str] = []
+        for _ in range(600):
+            with contextlib.suppress(ResponseError):  # no group before the worker's first read
+                found = await redis_client.xinfo_consumers(RedisKeys(PREFIX).feed, WEBHOOKS)
+                consumers = [consumer["name"].decode() for consumer in found]
+            if consumers:
+                break
+            await asyncio.sleep(0.05)
+        assert consumers == [name]
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):

@@ -127,7 +127,7 @@ async def test_a_malformed_entry_is_logged_without_its_content(archiver, redis_c
     with caplog.at_level(logging.WARNING, logger="chatbridge.archive"):
         await archiver.drain_once()
 
-    assert "Skipping archive entry" in caplog.text
+    assert "skips feed entry" in caplog.text
     assert "4111" not in caplog.text
 
 

@@ -2,12 +2,17 @@
 
 import asyncio
 import json
+from dataclasses import replace
 
 import pytest
 from asgiref.sync import sync_to_async
 
+from chatbridge.chats.feed import publish_chat
+from chatbridge.chats.records import ChatSession
+from chatbridge.redis import RedisKeys
 from chatbridge.streams.webhooks import (
     ATTEMPT_HEADER,
+    GROUP,
     ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -15,9 +20,13 @@ from chatbridge.streams.webhooks import (
     verify,
 )
 from tests.chatbridge.api.test_chats import contact_id
+from tests.support.records import PREFIX, ended, session
 from tests.support.rest import bearer, start_chat
+from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+STREAM = RedisKeys(PREFIX).feed
 
 
 class Receiver:
@@ -57,6 +66,15 @@ class Receiver:
 
     async def next_call(self) -> dict:
         return await asyncio.wait_for(self.arrived.get(), 15)
+
+
+async def point_webhook_at(widget: Widget, receiver: Receiver) -> None:
+    widget.webhook_url = receiver.url
+    await sync_to_async(widget.save)()
+
+
+def ended_chat_of(widget: Widget) -> ChatSession:
+    return replace(ended(session()), widget_id=widget.widget_id)
 
 
 @pytest.fixture(autouse=True)
@@ -107,8 +125,8 @@ async def test_agent_message_and_end_are_delivered_signed_and_retried(
         assert payload["data"]["event"]["participant_role"] == "AGENT"
 
         await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
-        ended = await receiver.next_call()
-        payload = json.loads(ended["body"])
+        ending = await receiver.next_call()
+        payload = json.loads(ending["body"])
         assert payload["type"] == "chat.ended"
         assert payload["data"]["reason"] == "customer_disconnected"
         assert payload["id"] == f"{chat['chat_id']}:ended"
@@ -116,20 +134,39 @@ async def test_agent_message_and_end_are_delivered_signed_and_retried(
         assert all(b"mine" not in call["body"] for call in receiver.calls)
 
 
-async def test_deliveries_stop_after_the_last_attempt(api, widget, runtime, emulator, settings):
-    settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = 2
-    await runtime.webhooks.ensure_group()
+async def test_deliveries_stop_after_the_last_attempt(widget, redis_client, settings):
+    settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = 3
+    settings.CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = 0  # every retry is due as soon as it is queued
+    worker = WebhookWorker(redis_client, prefix=PREFIX, consumer_name="live")
+    await worker.ensure_group()
     async with Receiver(failures=100) as receiver:
-        widget.webhook_url = receiver.url
-        await sync_to_async(widget.save)()
-        chat = await start_chat(api)
-        await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
-        await receiver.next_call()
-        await receiver.next_call()
-        # Nothing is left scheduled: the retry queue is empty once the last attempt failed.
-        retries = f"{settings.CHATBRIDGE_REDIS_PREFIX}:webhooks:retry"
-        assert await runtime.service.store.redis.zcard(retries) == 0
-        assert len(receiver.calls) == 2
+        await point_webhook_at(widget, receiver)
+        await publish_chat(redis_client, ended_chat_of(widget), feed=STREAM)
+
+        await worker.drain_once()
+        for _ in range(settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS + 2):
+            await worker.retry_due()
+        await worker.close()
+
+    assert [call["headers"][ATTEMPT_HEADER.lower()] for call in receiver.calls] == ["1", "2", "3"]
+    assert await redis_client.zcard(RedisKeys(PREFIX).webhook_retries) == 0
+
+
+async def test_a_dead_consumers_entries_are_claimed_and_delivered(widget, redis_client):
+    worker = WebhookWorker(redis_client, prefix=PREFIX, consumer_name="live", claim_idle_ms=0)
+    await worker.ensure_group()
+    async with Receiver(failures=0) as receiver:
+        await point_webhook_at(widget, receiver)
+        await publish_chat(redis_client, ended_chat_of(widget), feed=STREAM)
+        # A consumer read the entry, then died before delivering and acknowledging it.
+        await redis_client.xreadgroup(GROUP, "dead", {STREAM: ">"})
+
+        assert await worker.drain_once() == 1
+        await worker.close()
+
+    [call] = receiver.calls
+    assert json.loads(call["body"])["type"] == "chat.ended"
+    assert (await redis_client.xpending(STREAM, GROUP))["pending"] == 0
 
 
 async def test_a_chats_widget_is_read_once_not_per_event(redis_client, settings):

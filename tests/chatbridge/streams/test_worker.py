@@ -1,0 +1,174 @@
+"""The stream worker base, on both of its workers (archiver, webhooks), against a real Redis."""
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from chatbridge.redis import RedisKeys
+from chatbridge.runtime import build_runtime, build_stream_workers
+from chatbridge.streams.archiver import Archiver
+from chatbridge.streams.webhooks import WebhookWorker
+from chatbridge.streams.worker import StreamWorker
+from tests.support.records import PREFIX, append, message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STREAM = RedisKeys(PREFIX).feed
+MakeWorker = Callable[..., StreamWorker]
+
+
+@pytest.fixture(params=[Archiver, WebhookWorker], ids=["archiver", "webhooks"])
+def make_worker(request, redis_client) -> MakeWorker:
+    def make(**options: object) -> StreamWorker:
+        options.setdefault("consumer_name", "live")
+        return request.param(redis_client, prefix=PREFIX, **options)
+
+    return make
+
+
+class _DelayRecorder(logging.Handler):
+    def __init__(self, delays: asyncio.Queue[float]) -> None:
+        super().__init__()
+        self.delays = delays
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info is not None:
+            self.delays.put_nowait(record.args[-1])
+
+
+@pytest.fixture
+def retry_delays() -> Iterator[asyncio.Queue[float]]:
+    """The delay a worker announces after each failure, as it logs it."""
+    delays: asyncio.Queue[float] = asyncio.Queue()
+    handler = _DelayRecorder(delays)
+    logger = logging.getLogger("chatbridge.streams.worker")
+    logger.addHandler(handler)
+    yield delays
+    logger.removeHandler(handler)
+
+
+async def consumers(redis_client, group: str) -> set[str]:
+    return {c["name"].decode() for c in await redis_client.xinfo_consumers(STREAM, group)}
+
+
+async def pending(redis_client, group: str) -> int:
+    return (await redis_client.xpending(STREAM, group))["pending"]
+
+
+async def test_idle_consumers_are_forgotten_but_never_the_worker_itself(make_worker, redis_client):
+    worker = make_worker(forget_idle_consumers_ms=0)
+    await worker.ensure_group()
+    await redis_client.xgroup_createconsumer(STREAM, worker.group, "restarted-long-ago")
+
+    await worker.drain_once()
+
+    assert await consumers(redis_client, worker.group) == {"live"}
+
+
+async def test_a_consumer_with_pending_entries_is_not_forgotten(make_worker, redis_client, log):
+    worker = make_worker(forget_idle_consumers_ms=0)
+    await worker.ensure_group()
+    await append(log, "chat-1", message("m1"))
+    await redis_client.xreadgroup(worker.group, "busy", {STREAM: ">"})
+
+    await worker.drain_once()
+
+    assert "busy" in await consumers(redis_client, worker.group)
+
+
+async def test_a_recently_active_consumer_is_not_forgotten(make_worker, redis_client):
+    worker = make_worker(forget_idle_consumers_ms=3_600_000)
+    await worker.ensure_group()
+    await redis_client.xgroup_createconsumer(STREAM, worker.group, "recent")
+
+    await worker.drain_once()
+
+    assert "recent" in await consumers(redis_client, worker.group)
+
+
+async def test_stale_entries_are_claimed_page_after_page_in_one_drain(
+    make_worker, redis_client, log
+):
+    worker = make_worker(batch_size=2, claim_idle_ms=0)
+    await worker.ensure_group()
+    for n in range(5):
+        await append(log, "chat-1", message(f"m{n}", second=n))
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"}, count=10)
+
+    assert await worker.drain_once() == 5
+
+    assert await pending(redis_client, worker.group) == 0
+
+
+async def test_a_restarted_process_resumes_its_own_pending_entries(make_worker, redis_client, log):
+    before = make_worker(consumer_name=None)
+    await before.ensure_group()
+    await append(log, "chat-1", message("m1"))
+    # The process read the entry, then died before handling and acknowledging it.
+    await redis_client.xreadgroup(before.group, before.consumer_name, {STREAM: ">"})
+    after = make_worker(consumer_name=None, claim_idle_ms=3_600_000)
+
+    assert await after.drain_once() == 1
+
+    assert await pending(redis_client, after.group) == 0
+
+
+async def test_a_malformed_entry_is_skipped_and_acknowledged(make_worker, redis_client):
+    worker = make_worker()
+    await worker.ensure_group()
+    await redis_client.xadd(STREAM, {"something": "else"})
+
+    assert await worker.drain_once() == 1
+
+    assert await pending(redis_client, worker.group) == 0
+
+
+async def test_a_deleted_feed_gets_its_group_again(make_worker, redis_client, log):
+    worker = make_worker()
+    await worker.drain_once()
+    await redis_client.delete(STREAM)
+    await worker.drain_once()  # finds the group gone and creates it again
+    await append(log, "chat-1", message("m1"))
+
+    assert await worker.drain_once() == 1
+
+
+async def test_the_consumer_name_is_the_process_host_and_pid_however_often_built(redis_client):
+    runtimes = [build_runtime(), build_runtime()]
+    workers = [*build_stream_workers(redis_client), *build_stream_workers(redis_client)]
+    workers += [w for runtime in runtimes for w in (runtime.archiver, runtime.webhooks)]
+
+    names = {worker.consumer_name for worker in workers}
+
+    assert names == {f"{socket.gethostname()}:{os.getpid()}"}
+
+
+async def test_failures_back_off_exponentially_up_to_a_cap(make_worker, redis_client, retry_delays):
+    await redis_client.set(STREAM, "not a stream")
+    worker = make_worker(backoff_initial=0.001, backoff_max=0.004)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+
+    async with asyncio.timeout(30):
+        delays = [await retry_delays.get() for _ in range(5)]
+        stop.set()
+        await task
+
+    assert delays == pytest.approx([0.001, 0.002, 0.004, 0.004, 0.004])
+
+
+async def test_stop_ends_a_backoff_at_once(make_worker, redis_client, retry_delays):
+    await redis_client.set(STREAM, "not a stream")
+    worker = make_worker(backoff_initial=3600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    assert await retry_delays.get() == 3600
+
+    stop.set()
+
+    async with asyncio.timeout(30):
+        await task
