@@ -4,7 +4,7 @@ So an app's backend can wake a sleeping phone with a push notification. The work
 feed (chatbridge.chats.feed) with its own consumer group, "webhooks", so the relay never waits
 for it. For every widget with a webhook_url:
 
-- ``message.created``: an agent's message or attachment (event entries, role AGENT);
+- ``message.created``: a message or attachment of an agent or the system (roles AGENT and SYSTEM);
 - ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat).
 
 Each delivery is a POST of JSON signed with HMAC-SHA256 of ``<timestamp>.<body>`` under the
