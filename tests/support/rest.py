@@ -46,6 +46,8 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
 
 
 class _LoggedEvent(BaseModel):
+    """The API's LoggedEventOut, strictly: the API's own envelope lets unknown keys by."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
     seq: int = Field(ge=1)
