@@ -6,6 +6,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from chatbridge.chats.schema import Event
 from chatbridge.chats.service import MAX_ATTRIBUTES, MAX_DISPLAY_NAME
 from chatbridge.connect.types import MAX_CONTENT_LENGTH, MESSAGE_CONTENT_TYPES
 
@@ -88,25 +89,9 @@ class Accepted(Schema):
     sent: bool = Field(description="False when ChatBridge skipped it (typing throttled, repeat).")
 
 
-class Event(Schema):
-    """One event of the chat, as on the websocket."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    type: str
-    content_type: str
-    content: str | None
-    participant_role: str
-    participant_id: str
-    display_name: str
-    absolute_time: str
-    attachments: list[dict[str, Any]]
-    receipts: list[dict[str, Any]]
-    message_id: str | None
-
-
 class LoggedEventOut(Schema):
+    """One logged event and its seq, exactly as the websocket's event frame carries them."""
+
     seq: int
     event: Event
 

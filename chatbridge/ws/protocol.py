@@ -2,13 +2,30 @@
 
 docs/websocket-protocol.md is the reference for clients; this module is its implementation.
 Client frames are validated with pydantic, so every rejection names the field at fault.
+
+Server frames are described by pydantic models too (ServerFrame), but never built with them:
+the consumer keeps writing its few dicts straight to JSON. Tests validate every frame they
+receive against ServerFrame, and docs/schemas/ is generated from it (`python -m
+chatbridge.ws.protocol --schema`), so the consumer, the docs and the schema cannot drift.
 """
 
+import argparse
 import json
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    MISSING,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
+from chatbridge.chats.schema import Event, TypingEvent, chat_events
 from chatbridge.connect.types import MAX_CONTENT_LENGTH, ContentType
 from chatbridge.errors import ChatBridgeError, InvalidInput, RateLimited, Throttled
 
@@ -124,3 +141,188 @@ def error_frame(error: ChatBridgeError, ref: str | None = None) -> dict[str, Any
 def event_frame(seq: int, event_json: str) -> str:
     """An event frame, built around the logged JSON without decoding it again."""
     return f'{{"type":"event","seq":{seq},"event":{event_json}}}'
+
+
+# Server frames: what the consumer sends, as docs/websocket-protocol.md's "Server → client".
+
+ClientRef = Annotated[str | None, Field(description="The ref of the frame answered, or null.")]
+
+
+class _ServerFrame(BaseModel):
+    """Exactly these keys with exactly these JSON types. A key the server adds or renames, or
+    a wrong type, fails validation: a new field is a change of the docs and of this model."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ReadyFrame(_ServerFrame):
+    """Answers auth. Events after the auth's `after` follow, then upstream or ended."""
+
+    type: Literal["ready"]
+    ref: ClientRef
+    protocol: Literal[1]
+    chat_id: str
+    status: Literal["active", "ended"]
+    participant_id: str = Field(description="The customer's participant id.")
+    display_name: str
+    last_seq: int = Field(ge=0, description="The newest seq in the chat's log.")
+
+
+class EventFrame(_ServerFrame):
+    """A logged event, in seq order: the client resumes with the highest seq it has."""
+
+    type: Literal["event"]
+    seq: int = Field(ge=1)
+    event: Event
+
+
+class TypingFrame(_ServerFrame):
+    """Another participant is typing; the customer's own typing is not echoed."""
+
+    type: Literal["typing"]
+    event: TypingEvent
+
+
+class UpstreamFrame(_ServerFrame):
+    """Whether ChatBridge is connected to Amazon Connect, for a UI to say so."""
+
+    type: Literal["upstream"]
+    status: Literal["connected", "reconnecting"]
+
+
+class EndedFrame(_ServerFrame):
+    """The chat is over; its history stays readable."""
+
+    type: Literal["ended"]
+    reason: Literal["chat_ended", "customer_disconnected", "connect_access_denied"]
+
+
+class PongFrame(_ServerFrame):
+    """Answers ping."""
+
+    type: Literal["pong"]
+    ref: ClientRef
+
+
+class AckFrame(_ServerFrame):
+    """Answers receipt and end."""
+
+    type: Literal["ack"]
+    ref: ClientRef
+
+
+class SendAckFrame(AckFrame):
+    """Answers send; ref falls back to the send's client_id."""
+
+    id: str = Field(description="Connect's message id, the id of the message's event.")
+    seq: int | None = Field(description="The message's seq; null if already logged (a retry).")
+
+
+class TypingAckFrame(AckFrame):
+    """Answers typing."""
+
+    sent: bool = Field(description="False when the typing was throttled.")
+
+
+class SyncAckFrame(AckFrame):
+    """Answers sync, after the events it asked for again."""
+
+    last_seq: int = Field(ge=0)
+
+
+class ErrorFrame(_ServerFrame):
+    """A refusal; only auth_timeout and idle_timeout close the connection."""
+
+    type: Literal["error"]
+    code: str = Field(description="One of the codes in docs/websocket-protocol.md's Errors.")
+    message: str
+    field: str | MISSING = Field(
+        default=MISSING, description="The field at fault, when there is one."
+    )
+    retry_after: float | MISSING = Field(
+        default=MISSING, description="Seconds; rate_limited, throttled."
+    )
+    ref: str | MISSING = Field(
+        default=MISSING, description="The ref of the frame refused, if it had one."
+    )
+
+
+_ACK_VARIANTS = {"id": "ack:send", "sent": "ack:typing", "last_seq": "ack:sync"}
+
+
+def _server_frame_tag(frame: Any) -> str | None:
+    """The union member of a frame: its type, and for an ack the key of its variant."""
+    if isinstance(frame, dict):
+        kind, keys = frame.get("type"), frame.keys()
+    else:  # a model, when one is serialized
+        kind, keys = getattr(frame, "type", None), type(frame).model_fields.keys()
+    if kind != "ack":
+        return kind
+    return next((tag for key, tag in _ACK_VARIANTS.items() if key in keys), "ack")
+
+
+ServerFrame = Annotated[
+    Annotated[ReadyFrame, Tag("ready")]
+    | Annotated[EventFrame, Tag("event")]
+    | Annotated[TypingFrame, Tag("typing")]
+    | Annotated[UpstreamFrame, Tag("upstream")]
+    | Annotated[SendAckFrame, Tag("ack:send")]
+    | Annotated[TypingAckFrame, Tag("ack:typing")]
+    | Annotated[SyncAckFrame, Tag("ack:sync")]
+    | Annotated[AckFrame, Tag("ack")]
+    | Annotated[PongFrame, Tag("pong")]
+    | Annotated[EndedFrame, Tag("ended")]
+    | Annotated[ErrorFrame, Tag("error")],
+    Discriminator(_server_frame_tag),
+]
+server_frames: TypeAdapter[ServerFrame] = TypeAdapter(ServerFrame)
+SERVER_FRAME_MODELS: tuple[type[BaseModel], ...] = tuple(
+    get_args(member)[0] for member in get_args(get_args(ServerFrame)[0])
+)
+# The server's frame types, as the union says: the docs' table must name exactly these.
+SERVER_FRAME_TYPES = frozenset(
+    get_args(model.model_fields["type"].annotation)[0] for model in SERVER_FRAME_MODELS
+)
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The published JSON Schemas by file name: what docs/schemas/ must hold."""
+    frames = {
+        "$schema": _DIALECT,
+        "title": "ChatBridge websocket server frame (protocol 1)",
+        "description": "Every frame the server sends on /ws/chat/ (docs/websocket-protocol.md).",
+        **server_frames.json_schema(),
+    }
+    events = {
+        "$schema": _DIALECT,
+        "title": "ChatBridge chat event",
+        "description": "An event as the websocket, the REST API, SSE and webhooks carry it "
+        "(docs/websocket-protocol.md).",
+        **chat_events.json_schema(),
+    }
+    return {"ws-server-frames.json": frames, "chat-event.json": events}
+
+
+def schema_text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m chatbridge.ws.protocol --schema` writes docs/schemas/ afresh."""
+    parser = argparse.ArgumentParser(prog="python -m chatbridge.ws.protocol")
+    parser.add_argument("--schema", action="store_true", help="write the JSON Schema files")
+    parser.add_argument("--out", type=Path, default=SCHEMA_DIR, help="(default: docs/schemas)")
+    args = parser.parse_args(argv)
+    if not args.schema:
+        parser.error("nothing to do: pass --schema")
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (args.out / name).write_text(schema_text(schema), encoding="utf-8")
+        print(args.out / name)
+
+
+if __name__ == "__main__":
+    main()

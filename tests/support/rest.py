@@ -1,12 +1,24 @@
-"""A REST client's helpers: starting a chat, its bearer header, problem answers, an SSE reader."""
+"""A REST client's helpers: starting a chat, its bearer header, problem answers, event pages
+and an SSE reader.
+
+Every event they hand a test is first checked against the one event schema
+(chatbridge.chats.schema), strictly, like the websocket's frames in tests/support/ws_client.py:
+pages and transcripts, SSE data, webhook payloads. A key the schema does not list, a missing
+key or a wrong type fails the test that read it.
+"""
 
 import asyncio
 import json
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from chatbridge.api.schemas import EventsPageOut, TranscriptPageOut
 from chatbridge.asgi import application
+from chatbridge.chats.schema import Event, TypingEvent
+from chatbridge.runtime import Runtime
+from chatbridge.ws.protocol import EndedFrame, UpstreamFrame
 
 ORIGIN = "https://shop.example.com"
 BASE = "http://testserver/api/v1"
@@ -31,6 +43,105 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert {"type", "title", "status", "detail", "code"} <= body.keys()
     assert body["status"] == status and body["code"] == code, body
     return body
+
+
+class _LoggedEvent(BaseModel):
+    """The API's LoggedEventOut, strictly: the API's own envelope lets unknown keys by."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    seq: int = Field(ge=1)
+    event: Event
+
+
+_logged_events = TypeAdapter(list[_LoggedEvent])
+_logged_event = TypeAdapter(_LoggedEvent)
+_event = TypeAdapter(Event)
+
+
+def _check(adapter: TypeAdapter[Any], data: Any, what: str) -> None:
+    try:
+        adapter.validate_python(data, strict=True)
+    except ValidationError as error:
+        raise AssertionError(f"{what} off the schema: {data}\n{error}") from None
+
+
+def assert_logged_event(logged: Any) -> None:
+    """Fails unless `logged` (decoded JSON) is {seq, event} with an event of the schema, as in
+    pages and webhook payloads."""
+    _check(_logged_event, logged, "a logged event")
+
+
+def events_page(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 200 answer of GET …/events, its envelope and every event checked."""
+    return _page(response, EventsPageOut)
+
+
+def transcript_page(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 200 answer of GET …/transcript, its envelope and every event checked."""
+    return _page(response, TranscriptPageOut)
+
+
+def _page(response: httpx.Response, model: type[BaseModel]) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert set(page) == set(model.model_fields), f"{model.__name__} keys: {sorted(page)}"
+    _check(_logged_events, page["events"], "a page's events")
+    return page
+
+
+async def contact_id(runtime: Runtime, chat: dict[str, Any]) -> str:
+    """The chat's Connect contact, for the emulator's agent to act on."""
+    return (await runtime.service.store.load(chat["chat_id"])).contact_id
+
+
+async def events_after(
+    api: httpx.AsyncClient, chat: dict[str, Any], after: int = 0, **params: Any
+) -> dict[str, Any]:
+    """A page of the chat's events after `after` (params: limit, wait), checked."""
+    response = await api.get(
+        f"/chats/{chat['chat_id']}/events", params={"after": after, **params}, headers=bearer(chat)
+    )
+    return events_page(response)
+
+
+async def wait_for_agent_message(
+    api: httpx.AsyncClient, chat: dict[str, Any], content: str, after: int = 0
+) -> list[dict[str, Any]]:
+    """Long-polls until the agent's message is logged; the events seen on the way."""
+    seen: list[dict[str, Any]] = []
+    while True:
+        page = await events_after(api, chat, after, wait=10)
+        assert page["events"], "the long-poll timed out"
+        seen += page["events"]
+        after = page["events"][-1]["seq"]
+        if any(e["event"]["content"] == content for e in page["events"]):
+            return seen
+
+
+# What each SSE event's data must be: the schema's event, or a websocket frame's body.
+_SSE_DATA: dict[str, TypeAdapter[Any]] = {
+    "chat": _event,
+    "typing": TypeAdapter(TypingEvent),
+    "upstream": TypeAdapter(UpstreamFrame),
+    "ended": TypeAdapter(EndedFrame),
+}
+
+
+def assert_sse_event(fields: dict[str, Any]) -> None:
+    """Fails unless an SSE event is one ChatBridge documents, with data of the schema: `chat`
+    (an event, its seq as the SSE id), `typing` (a typing event), `upstream` and `ended` (the
+    websocket's frames of those names, without their type)."""
+    name = fields.get("event")
+    assert name in _SSE_DATA, f"an SSE event ChatBridge does not send: {fields}"
+    assert ("id" in fields) == (name == "chat"), f"only chat events carry an id: {fields}"
+    if name == "chat":
+        assert fields["id"].isdigit() and int(fields["id"]) >= 1, fields
+    data = fields["data"]
+    if name in {"upstream", "ended"}:
+        assert isinstance(data, dict) and "type" not in data, fields
+        data = {"type": name, **data}
+    _check(_SSE_DATA[name], data, f"SSE {name} data")
 
 
 class SseStream:
@@ -114,4 +225,5 @@ class SseStream:
             if fields:
                 if "data" in fields:
                     fields["data"] = json.loads(fields["data"])
+                assert_sse_event(fields)
                 return fields

@@ -1,13 +1,20 @@
 """A chat client on /ws/chat/ through Channels' communicator: the real consumer, real Redis
-channel layer and the emulator behind it, in the test's own event loop."""
+channel layer and the emulator behind it, in the test's own event loop.
+
+Every frame the client receives is checked against the protocol's server-frame schema
+(chatbridge.ws.protocol.ServerFrame), strictly: a key the schema does not list, a missing key
+or a wrong type fails the test that received it, whatever that test is about.
+"""
 
 import json
 from collections.abc import Callable
 from typing import Any
 
 from channels.testing import WebsocketCommunicator
+from pydantic import ValidationError
 
 from chatbridge.asgi import application
+from chatbridge.ws.protocol import server_frames
 
 ORIGIN = "http://localhost:8000"
 Frame = dict[str, Any]
@@ -32,8 +39,10 @@ class ChatClient:
         await self.communicator.send_to(bytes_data=data)
 
     async def receive(self, timeout: float = 10) -> Frame:
-        frame = json.loads(await self.communicator.receive_from(timeout=timeout))
+        text = await self.communicator.receive_from(timeout=timeout)
+        frame = json.loads(text)
         self.frames.append(frame)
+        assert_server_frame(text)
         return frame
 
     async def receive_until(self, predicate: Callable[[Frame], bool], timeout: float = 15) -> Frame:
@@ -76,6 +85,31 @@ class ChatClient:
 
     async def close(self) -> None:
         await self.communicator.disconnect()
+
+
+def assert_server_frame(text: str) -> None:
+    """Fails unless the text is a frame of the schema, naming the key at fault."""
+    try:
+        server_frames.validate_json(text)
+    except ValidationError as error:
+        raise AssertionError(f"the server sent a frame off its schema: {text}\n{error}") from None
+
+
+async def authenticated_client(
+    token: str, *, after: int = 0, connected: bool = False
+) -> ChatClient:
+    """A client past the start of its conversation: connected, authenticated (ready), with the
+    events after `after` and the upstream (or, for an ended chat, ended) frame that follow.
+    With `connected`, also once ChatBridge's link to Connect is up, so that what the emulator
+    says next reaches the client live."""
+    client = ChatClient()
+    assert await client.connect()
+    ready = await client.auth(token, after=after)
+    assert ready["type"] == "ready", ready
+    await client.receive_until(lambda f: f["type"] in {"upstream", "ended"})
+    if connected:
+        await client.wait_for(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    return client
 
 
 def is_agent_message(content: str) -> Callable[[Frame], bool]:

@@ -6,33 +6,16 @@ import time
 
 import pytest
 
-from tests.support.rest import assert_problem, bearer, start_chat
+from tests.support.rest import (
+    assert_problem,
+    bearer,
+    contact_id,
+    events_after,
+    start_chat,
+    wait_for_agent_message,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def contact_id(runtime, chat) -> str:
-    return (await runtime.service.store.load(chat["chat_id"])).contact_id
-
-
-async def events_after(api, chat, after=0, **params):
-    response = await api.get(
-        f"/chats/{chat['chat_id']}/events", params={"after": after, **params}, headers=bearer(chat)
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def wait_for_agent_message(api, chat, content, after=0):
-    """Long-polls until the agent's message is logged; the events seen on the way."""
-    seen = []
-    while True:
-        page = await events_after(api, chat, after, wait=10)
-        assert page["events"], "the long-poll timed out"
-        seen += page["events"]
-        after = page["events"][-1]["seq"]
-        if any(e["event"]["content"] == content for e in page["events"]):
-            return seen
 
 
 async def test_start_answers_the_contract_and_no_connect_token(api, widget, runtime):

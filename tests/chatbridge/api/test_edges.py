@@ -7,8 +7,8 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.chatbridge.api.test_chats import contact_id
-from tests.support.rest import ORIGIN, assert_problem, bearer, start_chat
+from chatbridge.chats.schema import Event
+from tests.support.rest import ORIGIN, assert_problem, bearer, contact_id, start_chat
 from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -230,3 +230,17 @@ async def test_openapi_schema_and_docs(api):
     assert "application/problem+json" in post["responses"]["422"]["content"]
     docs = await api.get("/docs")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+async def test_openapi_shows_the_events_schema_the_websocket_uses(api):
+    """Pages and transcripts carry the one event model, not an open object of their own."""
+    components = (await api.get("/openapi.json")).json()["components"]["schemas"]
+    for page in ("EventsPageOut", "TranscriptPageOut"):
+        items = components[page]["properties"]["events"]["items"]
+        assert items == {"$ref": "#/components/schemas/LoggedEventOut"}
+    event = components["LoggedEventOut"]["properties"]["event"]
+    assert event == {"$ref": "#/components/schemas/Event"}
+    expected = Event.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in expected.pop("$defs").items():
+        assert components[name] == definition
+    assert components["Event"] == expected

@@ -11,7 +11,7 @@ from chatbridge.archive.models import ChatEvent
 from chatbridge.dev.services import RedisServer
 from chatbridge.redis import channel_layer_hosts
 from chatbridge.runtime import get_runtime, stop_runtime
-from tests.support.ws_client import ChatClient, is_agent_message
+from tests.support.ws_client import authenticated_client, is_agent_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_relay")]
 
@@ -32,20 +32,12 @@ def own_redis():
     server.stop()
 
 
-async def connected_client(chat) -> ChatClient:
-    client = ChatClient()
-    assert await client.connect()
-    await client.auth(chat.session_token)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
-    return client
-
-
 async def test_a_live_chat_survives_a_redis_restart(own_redis, emulator):
     runtime = get_runtime()
     try:
         chat = await runtime.service.start_chat(display_name="Ada")
         emulator.agent_join(chat.session.contact_id)
-        client = await connected_client(chat)
+        client = await authenticated_client(chat.session_token, connected=True)
         emulator.agent_message(chat.session.contact_id, "before the restart")
         await client.wait_for(is_agent_message("before the restart"))
         await asyncio.to_thread(own_redis.restart)
@@ -64,7 +56,7 @@ async def test_relayed_events_reach_the_archive(redis_client, emulator):
     try:
         chat = await runtime.service.start_chat(display_name="Ada")
         emulator.agent_join(chat.session.contact_id, "Sam")
-        client = await connected_client(chat)
+        client = await authenticated_client(chat.session_token, connected=True)
         await client.request({"type": "send", "content": "archive me"})
         emulator.agent_message(chat.session.contact_id, "archived too")
         await client.wait_for(is_agent_message("archived too"))

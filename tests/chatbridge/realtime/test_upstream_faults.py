@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from chatbridge.runtime import build_runtime
-from tests.support.ws_client import ChatClient, is_agent_message
+from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,10 +22,7 @@ async def chat(runtime, emulator):
 
 @pytest.fixture
 async def client(chat):
-    client = ChatClient()
-    assert await client.connect()
-    assert (await client.auth(chat.session_token))["type"] == "ready"
-    await connected(client)
+    client = await authenticated_client(chat.session_token, connected=True)
     yield client
     await client.close()
 

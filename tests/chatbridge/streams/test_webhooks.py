@@ -19,9 +19,8 @@ from chatbridge.streams.webhooks import (
     WebhookWorker,
     verify,
 )
-from tests.chatbridge.api.test_chats import contact_id
 from tests.support.records import PREFIX, ended, session
-from tests.support.rest import bearer, start_chat
+from tests.support.rest import assert_logged_event, bearer, contact_id, start_chat
 from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,6 +119,8 @@ async def test_agent_message_and_end_are_delivered_signed_and_retried(
             )
         payload = json.loads(retry["body"])
         assert payload["type"] == "message.created"
+        assert set(payload) == {"id", "type", "created_at", "widget_id", "chat_id", "data"}
+        assert_logged_event(payload["data"])
         assert payload["chat_id"] == chat["chat_id"] and payload["widget_id"] == "shop"
         assert payload["data"]["event"]["content"] == "Your order shipped"
         assert payload["data"]["event"]["participant_role"] == "AGENT"

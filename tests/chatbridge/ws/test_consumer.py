@@ -6,7 +6,8 @@ import pytest
 from channels.layers import get_channel_layer
 
 from chatbridge.realtime.relay import chat_group
-from tests.support.ws_client import ChatClient, is_agent_message
+from chatbridge.ws.protocol import SERVER_FRAME_TYPES
+from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,15 +26,6 @@ async def client(chat):
     await client.close()
 
 
-async def authed(chat, after: int = 0) -> ChatClient:
-    client = ChatClient()
-    assert await client.connect()
-    ready = await client.auth(chat.session_token, after=after)
-    assert ready["type"] == "ready"
-    await client.receive_until(lambda f: f["type"] == "upstream")
-    return client
-
-
 async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, client):
     ready = await client.auth(chat.session_token)
     assert ready["type"] == "ready"
@@ -48,8 +40,7 @@ async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, clien
 async def test_a_conversation_with_the_echo_agent(emulator, runtime):
     emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
     chat = await runtime.service.start_chat(display_name="Ada")
-    client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    client = await authenticated_client(chat.session_token, connected=True)
     ack = await client.request({"type": "send", "content": "hello", "client_id": "m1"})
     assert ack["type"] == "ack" and ack["id"]
     await client.wait_for(is_agent_message("Echo: hello"))
@@ -60,8 +51,7 @@ async def test_a_conversation_with_the_echo_agent(emulator, runtime):
 
 
 async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emulator):
-    client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    client = await authenticated_client(chat.session_token, connected=True)
     ack = await client.request({"type": "send", "content": "only once", "client_id": "m1"})
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "after")
@@ -72,9 +62,9 @@ async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emula
 
 
 async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
-    first, second = await authed(chat), await authed(chat)
-    for tab in (first, second):
-        await tab.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    first, second = [
+        await authenticated_client(chat.session_token, connected=True) for _ in range(2)
+    ]
     emulator.agent_join(chat.session.contact_id)
     await first.request({"type": "send", "content": "from tab one"})
     for n in range(5):
@@ -89,27 +79,24 @@ async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
 
 async def test_tabs_in_one_process_make_one_member_of_the_chats_group(chat, redis_client):
     group = get_channel_layer()._group_key(chat_group(chat.session.chat_id))
-    first, second = await authed(chat), await authed(chat)
+    first, second = [await authenticated_client(chat.session_token) for _ in range(2)]
     assert await redis_client.zcard(group) == 1
     await first.close()
     await second.close()
 
 
 async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulator):
-    client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    client = await authenticated_client(chat.session_token, connected=True)
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "seen")
     seen = await client.wait_for(is_agent_message("seen"))
     await client.close()
     for n in range(3):
         emulator.agent_message(chat.session.contact_id, f"missed {n}")
-    probe = await authed(chat)
+    probe = await authenticated_client(chat.session_token)
     await probe.wait_for(is_agent_message("missed 2"))
     await probe.close()
-    resumed = ChatClient()
-    assert await resumed.connect()
-    await resumed.auth(chat.session_token, after=seen["seq"])
+    resumed = await authenticated_client(chat.session_token, after=seen["seq"])
     await resumed.wait_for(is_agent_message("missed 2"))
     assert resumed.messages() == ["missed 0", "missed 1", "missed 2"]
     assert [f["seq"] for f in resumed.events()] == [seen["seq"] + n for n in (1, 2, 3)]
@@ -158,7 +145,7 @@ async def test_bad_frames_before_auth_get_an_error_and_keep_the_connection(clien
     ],
 )
 async def test_bad_frames_after_auth_get_an_error_and_keep_the_connection(chat, frame, code, field):
-    client = await authed(chat)
+    client = await authenticated_client(chat.session_token)
     answer = await client.request(frame)
     assert answer["type"] == "error"
     assert answer["code"] == code
@@ -186,7 +173,7 @@ async def test_oversized_frames_are_refused_with_an_error(client, settings):
 async def test_sending_faster_than_the_connection_limit_is_refused_then_recovers(chat, settings):
     settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND = 0.001
     settings.CHATBRIDGE_WS_MESSAGE_BURST = 2
-    client = await authed(chat)
+    client = await authenticated_client(chat.session_token)
     answers = [await client.request({"type": "send", "content": f"m{n}"}) for n in range(3)]
     assert [a["type"] for a in answers] == ["ack", "ack", "error"]
     assert answers[2]["code"] == "rate_limited"
@@ -197,7 +184,7 @@ async def test_sending_faster_than_the_connection_limit_is_refused_then_recovers
 
 async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(chat, settings):
     settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE = 2
-    first, second = await authed(chat), await authed(chat)
+    first, second = [await authenticated_client(chat.session_token) for _ in range(2)]
     assert (await first.request({"type": "send", "content": "a"}))["type"] == "ack"
     assert (await second.request({"type": "send", "content": "b"}))["type"] == "ack"
     refused = await first.request({"type": "send", "content": "c"})
@@ -207,7 +194,7 @@ async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(ch
 
 
 async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
-    client = await authed(chat)
+    client = await authenticated_client(chat.session_token)
     first = await client.request({"type": "typing"})
     second = await client.request({"type": "typing"})
     assert (first["sent"], second["sent"]) == (True, False)
@@ -218,8 +205,7 @@ async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
 
 
 async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, runtime):
-    client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    client = await authenticated_client(chat.session_token, connected=True)
     emulator.agent_join(chat.session.contact_id)
     message = emulator.agent_message(chat.session.contact_id, "read me")
     await client.wait_for(is_agent_message("read me"))
@@ -234,7 +220,7 @@ async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, r
 
 
 async def test_end_chat_tells_every_tab(chat, emulator):
-    first, second = await authed(chat), await authed(chat)
+    first, second = [await authenticated_client(chat.session_token) for _ in range(2)]
     ack = await first.request({"type": "end"})
     assert ack["type"] == "ack"
     for tab in (first, second):
@@ -247,9 +233,8 @@ async def test_end_chat_tells_every_tab(chat, emulator):
 
 async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
     await runtime.service.disconnect(chat.session)
-    client = ChatClient()
-    assert await client.connect()
-    ready = await client.auth(chat.session_token)
+    client = await authenticated_client(chat.session_token)
+    ready = await client.wait_for(lambda f: f["type"] == "ready")
     assert ready["status"] == "ended"
     await client.wait_for(lambda f: f["type"] == "ended")
     refused = await client.request({"type": "send", "content": "late"})
@@ -258,8 +243,7 @@ async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
 
 
 async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
-    client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    client = await authenticated_client(chat.session_token, connected=True)
     emulator.end_chat(chat.session.contact_id)
     ended = await client.wait_for(lambda f: f["type"] == "ended")
     assert ended["reason"] == "chat_ended"
@@ -278,7 +262,7 @@ async def test_a_connection_that_never_authenticates_is_closed(chat, settings):
 
 async def test_an_idle_connection_is_closed(chat, settings):
     settings.CHATBRIDGE_WS_IDLE_TIMEOUT = 0.3
-    client = await authed(chat)
+    client = await authenticated_client(chat.session_token)
     error = await client.wait_for(lambda f: f["type"] == "error")
     assert error["code"] == "idle_timeout"
 
@@ -286,3 +270,40 @@ async def test_an_idle_connection_is_closed(chat, settings):
 async def test_a_foreign_origin_is_refused_at_the_handshake(chat):
     client = ChatClient(origin="https://evil.example")
     assert not await client.connect()
+
+
+async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator):
+    """Every server frame type and ack variant, from the real consumer: ChatClient checks each
+    frame against the schema, so this makes sure that each one is checked at least once."""
+    contact = chat.session.contact_id
+    client = await authenticated_client(chat.session_token, connected=True)
+    emulator.agent_join(contact, "Sam")
+    sent = await client.request({"type": "send", "content": "hi", "client_id": "c1"})
+    emulator.agent_typing(contact)
+    typing = await client.wait_for(lambda f: f["type"] == "typing")
+    emulator.agent_message(contact, "hello")
+    message = await client.wait_for(is_agent_message("hello"))
+    typed = await client.request({"type": "typing"})
+    read = await client.request(
+        {"type": "receipt", "message_id": message["event"]["id"], "kind": "read"}
+    )
+    synced = await client.request({"type": "sync", "after": message["seq"] - 1})
+    pong = await client.request({"type": "ping"})
+    error = await client.request({"type": "shout"})
+    ended = await client.request({"type": "end"})
+    await client.wait_for(lambda f: f["type"] == "ended")
+    await client.close()
+
+    assert {f["type"] for f in client.frames} == SERVER_FRAME_TYPES
+    assert typing["event"]["type"] == "typing" and typing["event"]["participant_role"] == "AGENT"
+    assert sent["id"] in [f["event"]["id"] for f in client.events()]
+    assert typed["sent"] is True and synced["last_seq"] >= message["seq"]
+    assert [f["seq"] for f in client.events()].count(message["seq"]) == 2
+    assert pong["type"] == "pong" and error["code"] == "unknown_type"
+    acks = [sent, typed, read, synced, ended]
+    assert {frozenset(a) - {"type", "ref"} for a in acks} == {
+        frozenset({"id", "seq"}),
+        frozenset({"sent"}),
+        frozenset({"last_seq"}),
+        frozenset(),
+    }
