@@ -193,6 +193,16 @@ def test_a_message_written_while_disconnected_goes_after_the_reconnect_with_its_
     assert (sent["client_id"], sent["content"]) == (stored["client_id"], "are you there?")
 
 
+def test_a_message_written_during_the_replay_waits_for_its_end(widget: Widget) -> None:
+    widget.run("sockets.last.accept()")
+    widget.receive({"type": "ready", "status": "active", "participant_id": "me"})
+    widget.receive(agent_message(1))
+    widget.write("quick")
+    assert widget.sends() == []
+    widget.receive({"type": "upstream", "status": "connected"})
+    assert [sent["content"] for sent in widget.sends()] == ["quick"]
+
+
 def test_a_message_unacknowledged_when_the_link_dropped_goes_again_with_the_same_client_id(
     widget: Widget,
 ) -> None:
