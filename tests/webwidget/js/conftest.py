@@ -1,8 +1,9 @@
 """The widget's JavaScript modules, tested one by one in the chromium the browser tests drive.
 
 No Node, no npm: a static server on 127.0.0.1 serves static/ and the harness/ beside this
-file from one origin; each test gets a fresh page there (its own storage), imports the modules
-it tests with import() inside page.evaluate, and checks what they return from Python.
+file from one origin. A test takes a page there (js: a fresh one; shared_js: one per module,
+for pure functions), imports the modules it tests with import() inside page.evaluate, and
+checks what they return from Python.
 """
 
 from collections.abc import Iterator
@@ -64,6 +65,7 @@ class Harness:
 
 @contextmanager
 def harness_pages(browser: Browser, url: str) -> Iterator[Harness]:
+    """Harness pages for the block, closed (and checked for uncaught errors) after it."""
     harness = Harness(browser, url)
     try:
         yield harness
@@ -88,6 +90,6 @@ def js(pages: Harness) -> Page:
 @pytest.fixture(scope="module")
 def shared_js(browser: Browser, static_url: str) -> Iterator[Page]:
     """One page of the harness for a whole test module, for tests of pure functions, which
-    must leave the page as they found it; a page per test would cost a second each."""
+    must leave the page as they found it: a fresh page costs about half a second."""
     with harness_pages(browser, static_url) as harness:
         yield harness.open()
