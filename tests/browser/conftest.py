@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from chatbridge.dev.services import (
     EmulatorProcess,
@@ -23,19 +24,10 @@ from chatbridge.dev.services import (
     free_port,
     stop_process,
 )
+from tests.support.browser import launched_chromium, require_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @dataclass
@@ -58,25 +50,15 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    if not os.access(CHROMIUM, os.X_OK):
-        if os.environ.get("CI"):
-            pytest.fail(f"Browser tests need chromium at {CHROMIUM}; .ci/run installs it.")
-        pytest.skip(f"No chromium at {CHROMIUM} (apt-get install chromium)")
-    return CHROMIUM
+    """Chromium's path; without one the browser tests skip, or fail when CI is set."""
+    return require_chromium()
 
 
 @pytest.fixture(scope="module")
-def browser(chromium_path: str):
-    """Per module: Playwright's sync API keeps an event loop running in this thread, which
-    the async tests that follow must not find."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
+def browser(chromium_path: str) -> Iterator[Browser]:
+    """One chromium per test module (see launched_chromium for why not per run)."""
+    with launched_chromium(chromium_path) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -10,23 +10,6 @@ from playwright.sync_api import expect
 PASSWORD = "viewer-pass-1234"
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str):
-    """This module's own Chromium, closed when it ends: a sync Playwright left running for
-    the rest of the session keeps its event loop marked as running in the main thread, and
-    the asyncio tests that follow could not start theirs."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import CHROMIUM_ARGS
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-
-
 def seed(live_server, code: str) -> str:
     """Runs Python against the live server's database and settings; returns its output."""
     return live_server.manage("shell", "-c", textwrap.dedent(code)).strip()

@@ -9,6 +9,7 @@ import {
 } from "./interactive.js";
 import { renderMarkdown } from "./markdown.js";
 import { ApiError, Link, api, putFile } from "./net.js";
+import { Outbox, retryable } from "./outbox.js";
 
 const cfg = JSON.parse(document.documentElement.dataset.config);
 const t = translator(pickLocale(cfg.locale));
@@ -50,7 +51,7 @@ const emit = (name, data = {}) => toHost({ type: "event", name, data });
 
 const state = {
   session: store.get("session", null), // {token, chat_id, participant_id, display_name}
-  outbox: [], link: null, lastSeq: 0, replaying: false, ended: false, upstream: "connected",
+  link: null, lastSeq: 0, replaying: false, ended: false, upstream: "connected",
   linkDown: false, open: false, full: !framed, agent: null, identity: {}, startKey: null,
   lastTyping: 0, unread: 0, prefs: store.get("prefs", { sound: false, notify: false }),
 };
@@ -58,6 +59,16 @@ const events = new Map(); // event id -> {event, seq, node}
 const receipts = new Map(); // message id -> {delivered, read, mine}
 const pendingNodes = new Map(); // client_id -> node
 const uploads = new Map(); // attachment id -> node
+const outbox = new Outbox({
+  send: (frame) => !state.replaying && !!state.link && state.link.send(frame),
+  onRetrying(item) {
+    const node = pendingNodes.get(item.client_id);
+    if (node) {
+      node.dataset.pending = "retrying";
+      setTicks(node);
+    }
+  },
+});
 let typingTimer = null;
 let bannerSince = 0;
 let bannerTimer = null;
@@ -354,7 +365,7 @@ function boot() {
   if (state.session) {
     connect();
   } else {
-    state.outbox = [];
+    outbox.reset();
     buildPrechat();
     setView(formFields().length && !identityComplete() ? "prechat" : "chat");
   }
@@ -364,8 +375,8 @@ function boot() {
 
 function connect() {
   const session = state.session;
-  state.outbox = store.get(`outbox:${session.chat_id}`, []);
-  for (const item of state.outbox) showPending(item);
+  outbox.reset(store.get(`outbox:${session.chat_id}`, []));
+  for (const item of outbox.items) showPending(item);
   setView("chat");
   state.link = new Link({
     token: session.token,
@@ -379,7 +390,7 @@ function connect() {
 }
 
 function saveOutbox() {
-  if (state.session) store.set(`outbox:${state.session.chat_id}`, state.outbox.length ? state.outbox.map(({ client_id, content, content_type, at }) => ({ client_id, content, content_type, at })) : null);
+  if (state.session) store.set(`outbox:${state.session.chat_id}`, outbox.stored());
 }
 
 function onFrame(frame) {
@@ -419,7 +430,7 @@ function onFrame(frame) {
 function finishReplay() {
   if (!state.replaying) return;
   state.replaying = false;
-  flushOutbox();
+  outbox.flush();
   markRead();
   updateUnread();
   scrollDown(true);
@@ -428,7 +439,7 @@ function finishReplay() {
 function endedNow() {
   const wasEnded = state.ended && root.dataset.view === "ended";
   state.ended = true;
-  state.outbox = [];
+  outbox.reset();
   saveOutbox();
   pendingBox.replaceChildren();
   setTyping(null);
@@ -707,39 +718,15 @@ async function sendMessage(content, contentType = "text/plain") {
     if (!started) dropPending(item.client_id);
     return;
   }
-  state.outbox.push(item);
+  outbox.push(item);
   saveOutbox();
   showPending(item);
-  flushOutbox();
-}
-
-function flushOutbox() {
-  if (state.replaying) return;
-  for (const item of state.outbox) {
-    if (item.inflight || !state.link) continue;
-    if (!state.link.send({ type: "send", content: item.content, content_type: item.content_type, client_id: item.client_id, ref: item.client_id })) continue;
-    item.inflight = true;
-    clearTimeout(item.timer);
-    item.timer = setTimeout(() => retryLater(item, 0), 15000);
-  }
-}
-
-function retryLater(item, seconds) {
-  item.inflight = false;
-  const node = pendingNodes.get(item.client_id);
-  if (node) {
-    node.dataset.pending = "retrying";
-    setTicks(node);
-  }
-  clearTimeout(item.timer);
-  item.timer = setTimeout(flushOutbox, Math.max(seconds, 1) * 1000);
+  outbox.flush();
 }
 
 function onAck(frame) {
-  const index = state.outbox.findIndex((item) => item.client_id === frame.ref);
-  if (index < 0) return;
-  const [item] = state.outbox.splice(index, 1);
-  clearTimeout(item.timer);
+  const item = outbox.acknowledge(frame.ref);
+  if (!item) return;
   saveOutbox();
   if (events.has(frame.id)) return dropPending(item.client_id);
   const node = pendingNodes.get(item.client_id);
@@ -751,18 +738,18 @@ function onAck(frame) {
 }
 
 function onError(frame) {
-  const item = state.outbox.find((entry) => entry.client_id === frame.ref);
+  const item = outbox.find(frame.ref);
   if (frame.code === "unknown_chat") {
     store.set("session", null);
     return boot();
   }
   if (frame.code === "chat_ended") return endedNow();
   if (!item) return;
-  if (["rate_limited", "throttled", "upstream_unavailable", "internal_error"].includes(frame.code)) {
+  if (retryable(frame.code)) {
     if (frame.code === "rate_limited") showNotice(t("waitAMoment"));
-    return retryLater(item, frame.retry_after || 2);
+    return outbox.retryLater(item, frame.retry_after || 2);
   }
-  state.outbox.splice(state.outbox.indexOf(item), 1);
+  outbox.discard(item);
   saveOutbox();
   dropPending(item.client_id);
   showNotice(frame.message || t("failed"));

@@ -1,7 +1,7 @@
 // The widget's words: English, French and Arabic (right-to-left), chosen by the widget's
 // locale or, when it is "auto", by the browser's languages.
 
-const STRINGS = {
+export const STRINGS = {
   en: {
     open: "Open chat", close: "Close chat", chat: "Chat", menu: "Chat options",
     send: "Send", message: "Message", placeholder: "Write a message…", attach: "Attach a file",

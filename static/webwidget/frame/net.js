@@ -46,6 +46,12 @@ export function putFile(path, file, contentType, token, onProgress) {
   });
 }
 
+// The wait before reconnect attempt `attempt` (0 first): half a second, doubling up to ten
+// seconds, each spread by ±30 % so that widgets dropped together do not all return together.
+export function backoff(attempt, random = Math.random) {
+  return Math.min(500 * 2 ** attempt, 10000) * (0.7 + random() * 0.6);
+}
+
 // One websocket to /ws/chat/: authenticates with `after` = the last seq held, pings, and
 // reconnects with jittered backoff whenever it drops, until closed on purpose.
 export class Link {
@@ -84,8 +90,7 @@ export class Link {
       this.ready = false;
       if (this.stopped) return;
       this.onStatus("down");
-      const delay = Math.min(500 * 2 ** this.attempt++, 10000) * (0.7 + Math.random() * 0.6);
-      this.retry = setTimeout(() => this.open(), delay);
+      this.retry = setTimeout(() => this.open(), backoff(this.attempt++));
     });
   }
 

@@ -1,0 +1,87 @@
+"""Launching Debian's chromium through Playwright, shared by the browser and the widget's JS tests.
+
+Playwright never downloads a browser here: tests drive the system's chromium. Where it is
+missing, a developer's run skips the tests that need it, but a CI run fails, so that a broken
+CI image cannot pass by running none of them.
+"""
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# CI services set CI to "true" (some to "1" or their own name); these mean it is not set.
+NOT_CI = {"", "0", "false", "no", "off"}
+
+
+def running_in_ci(env: Mapping[str, str]) -> bool:
+    """Whether CI is set to a true value: anything but empty, 0, false, no or off."""
+    return env.get("CI", "").strip().lower() not in NOT_CI
+
+
+@dataclass(frozen=True)
+class MissingBrowser:
+    """What to do about a missing chromium: fail (in CI) or skip, and why."""
+
+    fail: bool
+    reason: str
+
+
+def missing_chromium(path: str, env: Mapping[str, str]) -> MissingBrowser | None:
+    """None when chromium is there to run; otherwise whether its absence fails the run."""
+    if os.access(path, os.X_OK):
+        return None
+    if running_in_ci(env):
+        return MissingBrowser(
+            fail=True,
+            reason=f"CI is set, so the browser tests must run, but there is no chromium at "
+            f"{path}: install Debian's chromium (.ci/run does) or point CHROMIUM at it.",
+        )
+    return MissingBrowser(
+        fail=False, reason=f"No chromium at {path} (apt-get install chromium, or set CHROMIUM)"
+    )
+
+
+def require_chromium(path: str = CHROMIUM, env: Mapping[str, str] = os.environ) -> str:
+    """Chromium's path, or the current test fails (CI) or skips (a developer's machine)."""
+    missing = missing_chromium(path, env)
+    if missing is None:
+        return path
+    if missing.fail:
+        pytest.fail(missing.reason, pytrace=False)
+    pytest.skip(missing.reason)
+
+
+@contextmanager
+def launched_chromium(path: str) -> Iterator["Browser"]:
+    """A headless chromium for the duration of the block.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open, which
+    the async tests that follow must not find: callers open one per test module, not per run.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
