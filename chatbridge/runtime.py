@@ -26,6 +26,7 @@ from chatbridge.chats.service import ChatService, get_chat_service
 from chatbridge.connect import clients
 from chatbridge.realtime.eventlog import EventLog, event_log
 from chatbridge.realtime.fanout import LocalFanout
+from chatbridge.realtime.layer_groups import layer_shares_redis
 from chatbridge.realtime.leases import process_identity
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.supervisor import Supervisor
@@ -81,18 +82,6 @@ def upstream_config() -> UpstreamConfig:
         backoff_initial=settings.CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL,
         backoff_max=settings.CHATBRIDGE_UPSTREAM_BACKOFF_MAX,
         refresh_margin=settings.CHATBRIDGE_REFRESH_MARGIN,
-    )
-
-
-def layer_shares_redis() -> bool:
-    """Whether the channel layer is the one Redis that REDIS_URL names (the usual set-up)."""
-    layer = settings.CHANNEL_LAYERS.get("default", {})
-    hosts = layer.get("CONFIG", {}).get("hosts") or []
-    return (
-        layer.get("BACKEND") == "channels_redis.core.RedisChannelLayer"
-        and len(hosts) == 1
-        and isinstance(hosts[0], dict)
-        and hosts[0].get("address") == settings.REDIS_URL
     )
 
 

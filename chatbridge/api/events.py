@@ -1,27 +1,25 @@
 """Reading a chat's events over HTTP: long-poll and Server-Sent Events.
 
 Both read the chat's Redis event log (the source of truth) and use the channel layer only as a
-doorbell: a fresh channel joins the chat's group (the relay rings it on every logged event),
-then the log is read again, so nothing that arrives in between is missed, and nothing polls.
+doorbell (chatbridge.realtime.doorbell): a fresh channel joins the chat's group (the relay
+rings it on every logged event), then the log is read again, so nothing that arrives in
+between is missed, and nothing polls. What a doorbell means is the websocket's rule
+(chatbridge.realtime.follower).
 """
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
-from channels.layers import get_channel_layer
 from django.conf import settings
 
-from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
+from chatbridge.realtime.doorbell import Doorbell
 from chatbridge.realtime.eventlog import EventLog, LoggedEvent
-from chatbridge.realtime.relay import chat_group
+from chatbridge.realtime.follower import LogCursor, Ring, shows_typing
 from chatbridge.runtime import Runtime
 
-SSE_BATCH = 500
 FIND_SEQ_SCAN = 2000
 
 
@@ -41,32 +39,6 @@ async def find_seq(log: EventLog, chat_id: str, item_id: str) -> int | None:
     return None
 
 
-class Doorbell:
-    """A fresh channel in the chat's group, for as long as the context lasts."""
-
-    def __init__(self, chat_id: str) -> None:
-        self.layer = get_channel_layer()
-        self.group = chat_group(chat_id)
-        self.channel = ""
-
-    async def __aenter__(self) -> "Doorbell":
-        self.channel = await self.layer.new_channel()
-        await self.layer.group_add(self.group, self.channel)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self.layer.group_discard(self.group, self.channel))
-
-    async def ring(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, or None after `timeout` seconds."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.layer.receive(self.channel)
-        except TimeoutError:
-            return None
-
-
 async def _reload(runtime: Runtime, session: ChatSession) -> ChatSession:
     try:
         return await runtime.service.store.load(session.chat_id)
@@ -77,16 +49,23 @@ async def _reload(runtime: Runtime, session: ChatSession) -> ChatSession:
 async def wait_for_events(
     runtime: Runtime, session: ChatSession, *, after: int, limit: int, wait: float
 ) -> tuple[list[LoggedEvent], ChatSession]:
-    """The events after `after`; if none, waits up to `wait` s for one or for the chat's end."""
-    chat_id = session.chat_id
-    events = await runtime.log.read_after(chat_id, after, limit=limit)
+    """The events after `after`; if none, waits up to `wait` s for one or for the chat's end.
+
+    A doorbell that is not a duplicate reads the log, NEXT included: the answer is a page of
+    up to `limit` events, and more may have been logged behind the one it rang for."""
+    cursor = LogCursor(runtime.log, session.chat_id, after)
+
+    async def page() -> list[LoggedEvent]:
+        return [logged async for logged in cursor.catch_up(limit=limit)]
+
+    events = await page()
     if events or wait <= 0 or not session.is_active:
         return events, session
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    async with Doorbell(chat_id) as bell:
+    async with Doorbell(session.chat_id) as bell:
         # Re-read after joining the group: an event logged before it joined is in the log.
-        events = await runtime.log.read_after(chat_id, after, limit=limit)
+        events = await page()
         while not events:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -94,11 +73,12 @@ async def wait_for_events(
             message = await bell.ring(remaining)
             if message is None:
                 break
-            if message.get("type") == "chat.ended":
-                events = await runtime.log.read_after(chat_id, after, limit=limit)
+            kind = message.get("type")
+            if kind == "chat.ended":
+                events = await page()
                 break
-            if message.get("type") == "chat.event":
-                events = await runtime.log.read_after(chat_id, after, limit=limit)
+            if kind == "chat.event" and cursor.ring(message.get("seq", 0)) is not Ring.DUPLICATE:
+                events = await page()
     return events, await _reload(runtime, session)
 
 
@@ -111,6 +91,10 @@ def sse_frame(event: str, data: str, *, event_id: int | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def chat_frame(seq: int, event_json: str) -> str:
+    return sse_frame("chat", event_json, event_id=seq)
+
+
 async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> AsyncIterator[str]:
     """The chat's events as SSE: the logged ones after `after`, then live ones until it ends.
 
@@ -118,17 +102,11 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
     """
     chat_id = session.chat_id
     heartbeat = settings.CHATBRIDGE_API_SSE_HEARTBEAT
-    last = after
+    cursor = LogCursor(runtime.log, chat_id, after)
 
     async def catch_up() -> AsyncIterator[str]:
-        nonlocal last
-        while True:
-            batch = await runtime.log.read_after(chat_id, last, limit=SSE_BATCH)
-            for logged in batch:
-                last = logged.seq
-                yield sse_frame("chat", logged.event.to_json(), event_id=logged.seq)
-            if len(batch) < SSE_BATCH:
-                return
+        async for logged in cursor.catch_up():
+            yield chat_frame(logged.seq, logged.event.to_json())
 
     async with Doorbell(chat_id) as bell:
         yield "retry: 3000\n\n"
@@ -147,12 +125,16 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
                 continue
             kind = message.get("type")
             if kind == "chat.event":
-                if message.get("seq", 0) > last:
+                seq = message.get("seq", 0)
+                ring = cursor.ring(seq)
+                if ring is Ring.NEXT:
+                    yield chat_frame(seq, message["event"])
+                    cursor.last_seq = seq
+                elif ring is Ring.GAP:
                     async for frame in catch_up():
                         yield frame
             elif kind == "chat.ephemeral":
-                event = ChatEvent.from_json(message["event"])
-                if event.participant_id != session.participant_id:
+                if shows_typing(message["event"], session.participant_id):
                     yield sse_frame("typing", message["event"])
             elif kind == "chat.upstream":
                 yield sse_frame("upstream", json.dumps({"status": message.get("status")}))

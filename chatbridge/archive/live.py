@@ -1,9 +1,9 @@
 """/ws/staff/chats/<chat_id>/: the live transcript view, read-only, for staff who may view.
 
 Authenticated by the Django session (AuthMiddlewareStack in chatbridge.asgi), it follows the
-chat's event log exactly like the customer's websocket does (EventLogFollower: catch up after
-a seq, then the channel layer's doorbell), and sends each line already rendered with the
-transcript page's own template, so the page's script only appends it.
+chat's event log exactly like the customer's websocket does (chatbridge.realtime.follower:
+catch up after a seq, then the channel layer's doorbell), and sends each line already rendered
+with the transcript page's own template, so the page's script only appends it.
 
 Frames: {"type": "entry", "seq", "item_id", "html"}, {"type": "receipt", "seq",
 "message_id", "html"}, {"type": "skip", "seq"} for events with no line, and
@@ -24,8 +24,8 @@ from chatbridge.archive.models import AuditEntry, Chat
 from chatbridge.archive.transcript import Receipt, archived_form, entry_of
 from chatbridge.chats.events import RECEIPT
 from chatbridge.chats.events import ChatEvent as LiveEvent
-from chatbridge.realtime.eventlog import EventLog, event_log
-from chatbridge.realtime.follower import EventLogFollower
+from chatbridge.realtime.eventlog import event_log
+from chatbridge.realtime.follower import EventLogFollower, LogCursor
 from chatbridge.realtime.relay import chat_group
 
 CLOSE_FORBIDDEN = 4003
@@ -54,7 +54,6 @@ def _allowed_chat(user: Any, chat_id: str) -> Chat | None:
 
 class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def connect(self) -> None:
-        self.last_seq = 0
         self.delivery = asyncio.Lock()
         self.group: str | None = None
         self.chat_id = self.scope["url_route"]["kwargs"]["chat_id"]
@@ -63,13 +62,11 @@ class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
             # Refused before the handshake completes: the browser sees a failed connection.
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.log = event_log()
         await self.accept()
         self.group = chat_group(self.chat_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        async with self.delivery:
-            self.last_seq = _after(self.scope.get("query_string", b""))
-            await self._catch_up()
+        after = _after(self.scope.get("query_string", b""))
+        await self.follow_log(LogCursor(event_log(), self.chat_id, after))
 
     async def disconnect(self, code: int) -> None:
         if self.group:
@@ -77,9 +74,6 @@ class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Read-only: staff cannot say anything in the chat from here."""
-
-    def followed_chat(self) -> tuple[EventLog, str]:
-        return self.log, self.chat_id
 
     async def send_logged(self, seq: int, event_json: str) -> None:
         event = archived_form(seq, LiveEvent.from_json(event_json))
@@ -112,8 +106,7 @@ class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
         """Whether ChatBridge is connected to Connect concerns the customer's UI only."""
 
     async def chat_ended(self, message: dict[str, Any]) -> None:
-        async with self.delivery:
-            await self._catch_up()
+        await self.catch_up()
         await self.send(
             text_data=json.dumps({"type": "ended", "reason": message.get("reason", "")})
         )

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.parsers import ResponseParserFactory
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from chatbridge.connect.parsers import share_parsers
 
 
 def _config() -> Config:
@@ -30,29 +31,9 @@ def _config() -> Config:
     )
 
 
-class SharedParserFactory(ResponseParserFactory):
-    """One response parser per protocol, shared by every call.
-
-    botocore's own factory builds a new parser (two, for REST JSON) for every response, and
-    each holds bound methods of itself: a reference cycle that only the cyclic garbage
-    collector frees. At a hundred calls a second that garbage is what triggers its slow full
-    collections. Parsers keep no state between calls, so one per protocol serves them all.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._parsers: dict[str, object] = {}
-
-    def create_parser(self, protocol_name: str):
-        parser = self._parsers.get(protocol_name)
-        if parser is None:
-            parser = self._parsers[protocol_name] = super().create_parser(protocol_name)
-        return parser
-
-
 def _session() -> boto3.session.Session:
     core = botocore.session.get_session()
-    core.register_component("response_parser_factory", SharedParserFactory())
+    share_parsers(core)
     return boto3.session.Session(botocore_session=core)
 
 

@@ -1,27 +1,93 @@
-"""Following a chat's event log on a websocket: in order, without gaps or duplicates.
+"""Following a chat's event log: in order, without gaps or duplicates.
 
-Shared by the customer's consumer (/ws/chat/) and the staff's live transcript view. Each
-doorbell (a ``chat.event`` message) names the event's seq. The next seq is sent at once; an
-older one is a duplicate; a newer one means a doorbell was lost, so the log is re-read after
-the last seq sent. The customer's consumer is rung by the relay of its process (see
-chatbridge.realtime.relay); the staff's view joins the chat's channel layer group itself.
+Every reader of a chat's events does the same, whatever it speaks: the customer's websocket
+(chatbridge.ws), the staff's live view (chatbridge.archive.live), the long-poll and the
+Server-Sent Events (chatbridge.api.events). It reads the log after the last seq it delivered,
+then waits for doorbells, each naming the seq of the event it rings for. The channel layer
+drops doorbells when a channel is full, and a doorbell may come after a re-read of the log
+that already delivered its event; the log has every event, so the seq alone says what a
+doorbell means (LogCursor.ring).
 """
 
 import asyncio
+import enum
+from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.consumer import get_handler_name
 
-from chatbridge.realtime.eventlog import EventLog
+from chatbridge.chats.events import ChatEvent
+from chatbridge.realtime.eventlog import EventLog, LoggedEvent
 
+# Events read from the log at once when catching up.
 CATCH_UP_BATCH = 500
 
 
-class EventLogFollower:
-    """A websocket consumer mixin. The consumer sets `last_seq` and `delivery` (a lock held
-    while sending events) and says which chat it follows with `followed_chat()`."""
+class Ring(enum.Enum):
+    """What a doorbell means to a reader."""
 
-    last_seq: int
+    DUPLICATE = "duplicate"  # its event was delivered already: drop it
+    NEXT = "next"  # the event right after the last delivered: the doorbell's copy will do
+    GAP = "gap"  # doorbells went missing: read the log after the last delivered seq
+
+
+class LogCursor:
+    """One reader's place in a chat's event log: the last seq it delivered."""
+
+    __slots__ = ("log", "chat_id", "last_seq")
+
+    def __init__(self, log: EventLog, chat_id: str, last_seq: int = 0) -> None:
+        self.log = log
+        self.chat_id = chat_id
+        self.last_seq = last_seq
+
+    def ring(self, seq: int) -> Ring:
+        """What a doorbell for `seq` means. The reader delivers NEXT's event from the doorbell
+        itself, without a read, then moves `last_seq` to it; a GAP is filled by catch_up()."""
+        if seq <= self.last_seq:
+            return Ring.DUPLICATE
+        if seq == self.last_seq + 1:
+            return Ring.NEXT
+        return Ring.GAP
+
+    async def catch_up(self, *, limit: int | None = None) -> AsyncIterator[LoggedEvent]:
+        """Yields the logged events after `last_seq` (at most `limit`), reading a batch at a
+        time until the log's end.
+
+        `last_seq` moves to an event once the reader asks for the next, that is once it has
+        delivered it: a reader that fails on one leaves the cursor before it."""
+        left = limit
+        while left is None or left > 0:
+            size = CATCH_UP_BATCH if left is None else min(left, CATCH_UP_BATCH)
+            batch = await self.log.read_after(self.chat_id, self.last_seq, limit=size)
+            for logged in batch:
+                yield logged
+                self.last_seq = logged.seq
+            if len(batch) < size:
+                return
+            if left is not None:
+                left -= size
+
+
+def shows_typing(event_json: str, participant_id: str | None) -> bool:
+    """Whether a typing indicator is one for this participant to see. Connect pushes every
+    participant's typing to all of them, the typer's own included, and a UI that showed it
+    would tell the customer that they themselves are typing."""
+    return (
+        participant_id is not None
+        and ChatEvent.from_json(event_json).participant_id != participant_id
+    )
+
+
+class EventLogFollower:
+    """A websocket consumer mixin that sends a chat's logged events, in the consumer's own
+    frames (send_logged), each once and in order.
+
+    The consumer creates `delivery` (a lock held while sending events) when it connects, and
+    starts with follow_log(). Doorbells rung before that are dropped: the first catch-up reads
+    what they rang for."""
+
+    cursor: LogCursor | None = None
     delivery: asyncio.Lock
     # Channels' dispatch closes stale database connections first, a thread hop per message;
     # a consumer that never touches the database says so and skips it.
@@ -41,33 +107,43 @@ class EventLogFollower:
         """A message rung by the relay in this process: straight to its handler."""
         await getattr(self, get_handler_name(message))(message)
 
-    def followed_chat(self) -> tuple[EventLog, str]:
-        raise NotImplementedError
-
     async def send_logged(self, seq: int, event_json: str) -> None:
         """Sends one logged event, in the consumer's own frame."""
         raise NotImplementedError
 
-    async def _catch_up(self) -> None:
-        """Sends every logged event after last_seq; callers hold the delivery lock."""
-        log, chat_id = self.followed_chat()
-        while True:
-            batch = await log.read_after(chat_id, self.last_seq, limit=CATCH_UP_BATCH)
-            for logged in batch:
-                await self.send_logged(logged.seq, logged.event.to_json())
-                self.last_seq = logged.seq
-            if len(batch) < CATCH_UP_BATCH:
-                return
+    async def follow_log(self, cursor: LogCursor) -> None:
+        """Starts following at `cursor`: sends what the log holds after it."""
+        async with self.delivery:
+            self.cursor = cursor
+            await self._send_missed(cursor)
+
+    async def catch_up(self, *, rewind_to: int | None = None) -> int:
+        """Sends every logged event after the cursor, first moved back to `rewind_to` if that
+        is earlier; the last seq sent (0 before follow_log)."""
+        async with self.delivery:
+            cursor = self.cursor
+            if cursor is None:
+                return 0
+            if rewind_to is not None:
+                cursor.last_seq = min(cursor.last_seq, rewind_to)
+            await self._send_missed(cursor)
+            return cursor.last_seq
+
+    async def _send_missed(self, cursor: LogCursor) -> None:
+        async for logged in cursor.catch_up():
+            await self.send_logged(logged.seq, logged.event.to_json())
 
     # Channel layer handler: the doorbell rings with the event and its seq.
 
     async def chat_event(self, message: dict[str, Any]) -> None:
         seq = message["seq"]
         async with self.delivery:
-            if seq <= self.last_seq:
+            cursor = self.cursor
+            if cursor is None:
                 return
-            if seq == self.last_seq + 1:
+            ring = cursor.ring(seq)
+            if ring is Ring.NEXT:
                 await self.send_logged(seq, message["event"])
-                self.last_seq = seq
-            else:
-                await self._catch_up()
+                cursor.last_seq = seq
+            elif ring is Ring.GAP:
+                await self._send_missed(cursor)

@@ -24,6 +24,7 @@ from channels.layers import BaseChannelLayer
 from chatbridge.chats.events import CUSTOMER, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.fanout import Follower, LocalFanout
+from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -49,16 +50,6 @@ def chat_group(chat_id: str) -> str:
     return f"chat.{chat_id}"
 
 
-async def _count_members(redis: aioredis.Redis, group_keys: list[str]) -> list[int]:
-    """ZCARD of each group key; one plain call for one key (the usual case), else a pipeline."""
-    if len(group_keys) == 1:
-        return [await redis.zcard(group_keys[0])]
-    async with redis.pipeline(transaction=False) as pipe:
-        for group_key in group_keys:
-            pipe.zcard(group_key)
-        return await pipe.execute()
-
-
 class Relay:
     def __init__(
         self,
@@ -79,8 +70,7 @@ class Relay:
         self.origin = uuid.uuid4().hex[:12]
         # With the layer on the log's Redis, the log counts a chat's group members as it
         # appends, and the courier needs no round trip of its own for logged events.
-        group_key = getattr(layer, "_group_key", None)
-        self._group_key_of = group_key if layer_shares_redis else None
+        self.groups = LayerGroups(layer, on_log_redis=layer_shares_redis)
         self._counted: dict[str, tuple[int, float]] = {}
         self._logging: collections.OrderedDict[tuple[str, str], asyncio.Future[int | None]] = (
             collections.OrderedDict()
@@ -213,31 +203,16 @@ class Relay:
             logger.exception("channel layer group_send failed; followers will catch up")
 
     async def _followed_elsewhere(self, chat_ids: set[str]) -> set[str]:
-        """The chats whose group has members besides this process's inbox: one
-        pipelined ZCARD for the lot instead of group sends whose every copy is dropped."""
-        group_key = getattr(self.layer, "_group_key", None)
-        connection = getattr(self.layer, "connection", None)
-        if group_key is None or connection is None:
-            return chat_ids
-        by_shard: dict[int, list[str]] = {}
-        for chat_id in chat_ids:
-            by_shard.setdefault(self.layer.consistent_hash(chat_group(chat_id)), []).append(chat_id)
-        found: set[str] = set()
-        for shard, shard_chats in by_shard.items():
-            try:
-                counts = await _count_members(
-                    connection(shard), [group_key(chat_group(chat_id)) for chat_id in shard_chats]
-                )
-            except Exception:
-                logger.exception("could not count the followers of %d chats", len(shard_chats))
-                found.update(shard_chats)
-                continue
-            found.update(
-                chat_id
-                for chat_id, members in zip(shard_chats, counts, strict=True)
-                if members > self._members_here(chat_id)
-            )
-        return found
+        """The chats whose group has members besides this process's inbox (or might: those
+        it could not count), found by counting instead of group sends whose every copy is
+        dropped."""
+        groups = {chat_id: chat_group(chat_id) for chat_id in chat_ids}
+        counted = await self.groups.count(groups.values())
+        return {
+            chat_id
+            for chat_id, group in groups.items()
+            if group not in counted or counted[group] > self._members_here(chat_id)
+        }
 
     async def close(self, timeout: float = 5.0) -> None:
         """Delivers the doorbells still waiting (for up to `timeout` s), then stops."""
@@ -316,7 +291,7 @@ class Relay:
         claimed: dict[str, asyncio.Future[int | None]],
         from_connect: bool,
     ) -> list[int | None]:
-        group_key = self._group_key_of(chat_group(chat_id)) if self._group_key_of else None
+        group_key = self.groups.key_on_log_redis(chat_group(chat_id))
         seqs: dict[str, int | None] = {}
         members = None
         if to_log:

@@ -26,6 +26,7 @@ from chatbridge.connect.types import TranscriptItem
 from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.relay import Relay
+from chatbridge.realtime.socket_buffer import has_buffered
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +276,7 @@ class Upstream:
         """Relays a frame and those received with it. A function of its own so that nothing
         of them stays referenced while the socket waits for the next."""
         frames = [first]
-        while _has_buffered(socket):
+        while has_buffered(socket):
             frames.append(await socket.recv())
         items = []
         for raw in frames:
@@ -318,13 +319,6 @@ class Upstream:
             return
         session = await self.service.end(session, reason)
         await self.relay.ended(self.chat_id, session.ended_reason)
-
-
-def _has_buffered(socket: ClientConnection) -> bool:
-    """Whether the socket holds another frame already, so that recv() returns at once."""
-    messages = getattr(socket, "recv_messages", None)
-    frames = getattr(messages, "frames", None)
-    return bool(frames) if frames is not None else False
 
 
 def _parse(raw: str | bytes) -> dict:

@@ -16,12 +16,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chatbridge import actions
-from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
 from chatbridge.ratelimit import TokenBucket
-from chatbridge.realtime.eventlog import EventLog
-from chatbridge.realtime.follower import EventLogFollower
+from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.runtime import Runtime, get_runtime
 from chatbridge.ws.protocol import (
     PROTOCOL_VERSION,
@@ -60,7 +58,6 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.runtime: Runtime = get_runtime()
         self.session: ChatSession | None = None
         self.following = False
-        self.last_seq = 0
         self.delivery = asyncio.Lock()
         self.last_activity = time.monotonic()
         self.bucket = TokenBucket(
@@ -137,10 +134,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self.session = await actions.end_chat(self.runtime, session)
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, Sync):
-            async with self.delivery:
-                self.last_seq = min(self.last_seq, frame.after)
-                await self._catch_up()
-            await self._send({"type": "ack", "ref": frame.ref, "last_seq": self.last_seq})
+            last_seq = await self.catch_up(rewind_to=frame.after)
+            await self._send({"type": "ack", "ref": frame.ref, "last_seq": last_seq})
 
     async def _authenticate(self, frame: Auth) -> None:
         if self.session is not None:
@@ -162,9 +157,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 "last_seq": cursor.last_seq,
             }
         )
-        async with self.delivery:
-            self.last_seq = frame.after
-            await self._catch_up()
+        await self.follow_log(LogCursor(self.runtime.log, session.chat_id, frame.after))
         if session.is_active:
             await self.runtime.supervisor.ensure(session.chat_id)
             status = await self.runtime.relay.current_upstream_status(session.chat_id)
@@ -172,18 +165,14 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         else:
             await self._send({"type": "ended", "reason": session.ended_reason})
 
-    def followed_chat(self) -> tuple[EventLog, str]:
-        assert self.session is not None
-        return self.runtime.log, self.session.chat_id
-
     async def send_logged(self, seq: int, event_json: str) -> None:
         await self.send(text_data=event_frame(seq, event_json))
 
     # What the relay rings: chat_event (the doorbell) comes from EventLogFollower.
 
     async def chat_ephemeral(self, message: dict[str, Any]) -> None:
-        event = ChatEvent.from_json(message["event"])
-        if self.session and event.participant_id != self.session.participant_id:
+        session = self.session
+        if shows_typing(message["event"], session.participant_id if session else None):
             await self.send(text_data=f'{{"type":"typing","event":{message["event"]}}}')
 
     async def chat_upstream(self, message: dict[str, Any]) -> None:
@@ -191,8 +180,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
 
     async def chat_ended(self, message: dict[str, Any]) -> None:
         if self.session is not None:
-            async with self.delivery:
-                await self._catch_up()
+            await self.catch_up()
             with contextlib.suppress(ChatBridgeError):
                 self.session = await self.runtime.service.store.load(self.session.chat_id)
         await self._send({"type": "ended", "reason": message["reason"]})

@@ -8,12 +8,6 @@ from chatbridge.connect import clients
 from chatbridge.runtime import prepare_for_serving
 
 
-def test_responses_share_one_parser_per_protocol():
-    factory = clients.SharedParserFactory()
-    assert factory.create_parser("rest-json") is factory.create_parser("rest-json")
-    assert factory.create_parser("json") is not factory.create_parser("rest-json")
-
-
 def connection_token() -> str:
     contact = clients.connect_client().start_chat_contact(
         InstanceId=settings.CONNECT_INSTANCE_ID,

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 import redis.asyncio as aioredis
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from redis.exceptions import RedisError
 
 from chatbridge.chats.events import MESSAGE, TYPING, ChatEvent
@@ -14,7 +14,6 @@ from chatbridge.realtime import relay as relay_module
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.relay import Relay, chat_group
-from chatbridge.runtime import layer_shares_redis
 
 
 def event(
@@ -124,8 +123,7 @@ async def test_a_follower_in_another_process_is_rung_through_its_inbox(relay, re
 async def test_a_process_is_in_a_chats_group_once_while_any_of_its_clients_follow(
     relay, redis_client
 ):
-    layer = get_channel_layer()
-    group = layer._group_key(chat_group("chat-4d"))
+    group = relay.groups.key(chat_group("chat-4d"))
     first, second = Recorder(), Recorder()
     await relay.follow("chat-4d", first)
     await relay.follow("chat-4d", second)
@@ -141,17 +139,6 @@ async def test_every_message_names_the_relay_that_rang_it(relay):
     relay.fanout.follow("chat-5", local)
     await relay.publish("chat-5", event("e"))
     assert [m["origin"] for m in local.messages] == [relay.origin]
-
-
-def test_the_group_is_counted_on_append_only_when_the_layer_shares_the_redis(settings):
-    assert layer_shares_redis()
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": "redis://elsewhere:6379/0"}]},
-        }
-    }
-    assert not layer_shares_redis()
 
 
 async def test_typing_right_after_a_logged_event_reaches_other_processes(relay):
@@ -213,8 +200,7 @@ async def test_an_item_whose_first_logging_failed_is_logged_by_the_next_caller(r
 
 
 async def test_a_group_joined_long_ago_is_joined_again(relay, redis_client, monkeypatch):
-    layer = get_channel_layer()
-    group = layer._group_key(chat_group("chat-11"))
+    group = relay.groups.key(chat_group("chat-11"))
     await relay.follow("chat-11", Recorder())
     inbox = await relay._inbox_channel()
     joined = await redis_client.zscore(group, inbox)
@@ -222,3 +208,19 @@ async def test_a_group_joined_long_ago_is_joined_again(relay, redis_client, monk
     monkeypatch.setattr(relay_module, "MEMBERSHIP_REFRESH", 0.0)
     assert await relay.refresh_memberships() == 1
     assert await redis_client.zscore(group, inbox) > joined
+
+
+async def test_a_layer_whose_groups_cannot_be_counted_is_rung_for_every_event(redis_client):
+    layer = InMemoryChannelLayer()
+    relay = Relay(
+        EventLog(redis_client, prefix="test", ttl=600), layer, redis_client, prefix="test"
+    )
+    channel = await layer.new_channel()
+    await layer.group_add(chat_group("chat-12"), channel)
+    try:
+        assert await relay._followed_elsewhere({"chat-12"}) == {"chat-12"}
+        seq = await relay.publish("chat-12", event("g"))
+        async with asyncio.timeout(10):
+            assert (await layer.receive(channel))["seq"] == seq
+    finally:
+        await relay.close()
