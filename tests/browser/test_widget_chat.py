@@ -10,6 +10,16 @@ from tests.webwidget.pages import active_contact, bubbles, open_widget, send, st
 
 ECHO = {"agent": "echo", "agent_join_delay": 0, "echo_delay": 0.2}
 
+# The typing line shows for as long as the agent types: a moment the page may well paint and
+# clear between two looks. An observer in the page notes every state the chat passes through.
+RECORD_TYPING = """scroller => {
+  window.typingStates = [];
+  new MutationObserver(() => window.typingStates.push({
+    typing: scroller.querySelector(".cb-typing").textContent,
+    agentBubbles: scroller.querySelectorAll(".cb-log .cb-msg.cb-from-agent").length,
+  })).observe(scroller, { childList: true, subtree: true, characterData: true });
+}"""
+
 
 @pytest.fixture
 def echo(emulator, widget_setup):
@@ -35,12 +45,18 @@ def test_a_full_chat_with_the_echo_agent(page, live_server, echo):
     expect(frame.locator(".cb-subtitle")).to_have_text("Alex (echo)")
     expect(frame.locator(".cb-system").first).to_have_text("Alex (echo) joined the chat")
 
+    frame.locator(".cb-scroll").evaluate(RECORD_TYPING)
     send(frame, "Hello there")
     expect(bubbles(frame, "me")).to_have_text(["Hello there"])
-    # The agent's typing shows, then its echo replaces it.
-    expect(frame.locator(".cb-typing")).to_contain_text("Alex (echo) is typing…")
     expect(bubbles(frame, "agent")).to_have_text(["Echo: Hello there"])
     expect(frame.locator(".cb-typing")).to_have_text("")
+    # The agent's typing showed before its echo, and the echo replaced it.
+    states = frame.locator(".cb-scroll").evaluate("() => window.typingStates")
+    typing = {"typing": "Alex (echo) is typing…", "agentBubbles": 0}
+    assert typing in states, states
+    echoed = next(s for s in states if s["agentBubbles"] == 1)
+    assert states.index(typing) < states.index(echoed)
+    assert echoed["typing"] == "", states
     # The agent read the message: two ticks, marked read.
     mine = frame.locator(".cb-log .cb-from-me").first
     expect(mine).to_have_attribute("data-status", "read")
