@@ -50,23 +50,36 @@ async def test_sse_resumes_after_last_event_id_then_streams_live_until_the_end(
 
 async def test_sse_of_an_ended_chat_replays_after_the_query_seq_and_closes(api, chat, runtime):
     for n in range(3):
-        await api.post(
+        sent = await api.post(
             f"/chats/{chat['chat_id']}/messages", json={"content": f"m{n}"}, headers=bearer(chat)
         )
-    await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
-    logged = (await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))).json()
-    first = next(e["seq"] for e in logged["events"] if e["event"]["content"] == "m0")
+        assert sent.status_code == 201, sent.text
+    ended = await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    assert ended.status_code == 200
+    before = await logged_events(api, chat)
+    first = next(e["seq"] for e in before if e["event"]["content"] == "m0")
     path = f"/api/v1/chats/{chat['chat_id']}/events/stream?after={first}"
     async with SseStream(path, bearer(chat)) as stream:
         events = []
         while (event := await stream.next_event()) is not None:
             events.append(event)
-    replayed = [e for e in events if e["event"] == "chat"]
-    assert [int(e["id"]) for e in replayed] == [
-        e["seq"] for e in logged["events"] if e["seq"] > first
+    # Connect's own events of the end may still be logged while the stream replays: the
+    # replay holds at least what was logged before it opened, and every seq after `first`
+    # up to where it stopped, in order, as logged.
+    after = await logged_events(api, chat)
+    *replayed, closing = events
+    assert closing["event"] == "ended"
+    assert closing["data"]["reason"] == "customer_disconnected"
+    assert {e["event"] for e in replayed} == {"chat"}
+    seqs = [int(e["id"]) for e in replayed]
+    assert seqs == list(range(first + 1, first + 1 + len(seqs)))
+    assert seqs[-1] >= before[-1]["seq"]
+    by_seq = {e["seq"]: e["event"] for e in after}
+    assert [e["data"] for e in replayed] == [by_seq[seq] for seq in seqs]
+    assert [e["data"]["content"] for e in replayed if e["data"]["type"] == "message"] == [
+        "m1",
+        "m2",
     ]
-    assert [e["data"]["content"] for e in replayed][:2] == ["m1", "m2"]
-    assert events[-1]["event"] == "ended"
 
 
 async def test_sse_refuses_a_bad_last_event_id(api, chat):
@@ -75,6 +88,22 @@ async def test_sse_refuses_a_bad_last_event_id(api, chat):
         headers={**bearer(chat), "Last-Event-ID": "abc"},
     )
     assert assert_problem(response, 422, "invalid_input")["field"] == "Last-Event-ID"
+
+
+async def logged_events(api, chat) -> list[dict]:
+    """Every event logged for the chat so far, as GET /events pages them."""
+    events, after = [], 0
+    while True:
+        page = await api.get(
+            f"/chats/{chat['chat_id']}/events",
+            params={"after": after, "limit": 500},
+            headers=bearer(chat),
+        )
+        assert page.status_code == 200, page.text
+        if not page.json()["events"]:
+            return events
+        events += page.json()["events"]
+        after = events[-1]["seq"]
 
 
 async def archive_everything(runtime) -> None:
