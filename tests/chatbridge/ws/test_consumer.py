@@ -1,12 +1,17 @@
 """/ws/chat/ end to end: consumer, Redis channel layer, upstream and the emulator."""
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from channels.layers import get_channel_layer
 
+from chatbridge import actions
 from chatbridge.realtime.relay import chat_group
-from tests.support.ws_client import ChatClient, is_agent_message
+from chatbridge.ws import consumer
+from tests.support.ws_client import ChatClient, Frame, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -217,19 +222,107 @@ async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
     await client.close()
 
 
-async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, runtime):
+class HeldBatches:
+    """The consumer's asyncio, except that its sleeps (a receipt batch's delay) last until the
+    test releases them: a batch stays open for as long as the test needs, however slow the
+    machine."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        await self.release.wait()
+        return result
+
+
+@pytest.fixture
+def held_batches(monkeypatch) -> HeldBatches:
+    held = HeldBatches()
+    monkeypatch.setattr(consumer, "asyncio", held)
+    return held
+
+
+class HeldFirstSend:
+    """actions.send_receipt, except that its first call waits until the test releases it."""
+
+    def __init__(self, send: Callable[..., Awaitable[bool]]) -> None:
+        self._send = send
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> bool:
+        if not self.sending.is_set():
+            self.sending.set()
+            await self.release.wait()
+        return await self._send(*args, **kwargs)
+
+
+@pytest.fixture
+def held_first_send(monkeypatch) -> HeldFirstSend:
+    held = HeldFirstSend(actions.send_receipt)
+    monkeypatch.setattr(actions, "send_receipt", held)
+    return held
+
+
+async def agent_wrote(client: ChatClient, emulator, contact_id: str, *contents: str) -> list[str]:
+    """The Connect item Ids of the agent's messages, once the client has seen them all."""
+    emulator.agent_join(contact_id)
+    ids = [emulator.agent_message(contact_id, content)["Id"] for content in contents]
+    await client.wait_for(is_agent_message(contents[-1]))
+    return ids
+
+
+def is_receipt_for(message_id: str) -> Callable[[Frame], bool]:
+    return lambda f: (
+        f["type"] == "event"
+        and f["event"]["type"] == "receipt"
+        and f["event"]["message_id"] == message_id
+    )
+
+
+def receipts_in_connect(emulator, contact_id: str, message_id: str) -> list[dict]:
+    items = emulator.contact(contact_id)["items"]
+    return [
+        i["MessageMetadata"]["Receipts"]
+        for i in items
+        if i["Type"] == "MESSAGEMETADATA" and i["MessageMetadata"]["MessageId"] == message_id
+    ]
+
+
+async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, held_batches):
+    contact_id = chat.session.contact_id
     client = await authed(chat)
-    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
-    emulator.agent_join(chat.session.contact_id)
-    message = emulator.agent_message(chat.session.contact_id, "read me")
-    await client.wait_for(is_agent_message("read me"))
-    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "delivered"})
-    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "read"})
-    await client.wait_for(lambda f: f["type"] == "event" and f["event"]["type"] == "receipt")
-    items = emulator.contact(chat.session.contact_id)["items"]
-    receipts = [i for i in items if i["Type"] == "MESSAGEMETADATA"]
-    assert len(receipts) == 1
-    assert receipts[0]["MessageMetadata"]["Receipts"][0]["ReadTimestamp"]
+    (message_id,) = await agent_wrote(client, emulator, contact_id, "read me")
+    for kind in ("delivered", "read"):
+        await client.request({"type": "receipt", "message_id": message_id, "kind": kind})
+
+    held_batches.release.set()
+
+    receipt = await client.wait_for(is_receipt_for(message_id))
+    assert receipt["event"]["receipts"][0]["read_at"]
+    (sent,) = receipts_in_connect(emulator, contact_id, message_id)
+    assert sent[0]["ReadTimestamp"]
+    await client.close()
+
+
+async def test_a_receipt_asked_for_while_a_batch_is_sent_goes_in_the_next(
+    chat, emulator, held_first_send
+):
+    contact_id = chat.session.contact_id
+    client = await authed(chat)
+    first, second = await agent_wrote(client, emulator, contact_id, "one", "two")
+    await client.request({"type": "receipt", "message_id": first, "kind": "read"})
+    await held_first_send.sending.wait()
+    await client.request({"type": "receipt", "message_id": second, "kind": "read"})
+
+    held_first_send.release.set()
+
+    for message_id in (first, second):
+        receipt = await client.wait_for(is_receipt_for(message_id))
+        assert receipt["event"]["receipts"][0]["read_at"]
     await client.close()
 
 
