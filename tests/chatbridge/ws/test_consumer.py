@@ -292,11 +292,14 @@ def receipts_in_connect(emulator, contact_id: str, message_id: str) -> list[dict
     ]
 
 
-async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, held_batches):
+@pytest.mark.parametrize("kinds", [("delivered", "read"), ("read", "delivered")])
+async def test_a_read_receipt_wins_over_a_delivered_one_in_the_same_batch(
+    chat, emulator, held_batches, kinds
+):
     contact_id = chat.session.contact_id
     client = await authed(chat)
     (message_id,) = await agent_wrote(client, emulator, contact_id, "read me")
-    for kind in ("delivered", "read"):
+    for kind in kinds:
         await client.request({"type": "receipt", "message_id": message_id, "kind": kind})
 
     held_batches.release.set()
