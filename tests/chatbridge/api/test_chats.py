@@ -2,10 +2,12 @@
 
 import asyncio
 import json
-import time
 
 import pytest
+from channels.layers import get_channel_layer
 
+from chatbridge.realtime.relay import chat_group
+from tests.support.redis_waits import until_members
 from tests.support.rest import assert_problem, bearer, start_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -196,7 +198,18 @@ async def test_events_page_after_and_limit(api, chat, runtime, emulator):
     assert assert_problem(too_long, 422, "invalid_input")["field"] == "wait"
 
 
-async def test_a_long_poll_is_answered_when_the_agent_writes(api, chat, runtime, emulator):
+async def polling(api, chat, redis_client, after: int) -> asyncio.Task:
+    """A long-poll after `after`, once it waits at its doorbell: a member of the chat's group."""
+    group = get_channel_layer()._group_key(chat_group(chat["chat_id"]))
+    members = await redis_client.zcard(group)
+    poll = asyncio.create_task(events_after(api, chat, after, wait=30))
+    await until_members(redis_client, group, members + 1)
+    return poll
+
+
+async def test_a_long_poll_is_answered_when_the_agent_writes(
+    api, chat, runtime, emulator, redis_client
+):
     contact = await contact_id(runtime, chat)
     emulator.agent_join(contact)
     last = 0
@@ -206,24 +219,24 @@ async def test_a_long_poll_is_answered_when_the_agent_writes(api, chat, runtime,
         last = page["events"][-1]["seq"]
         if any(e["event"]["participant_role"] == "AGENT" for e in page["events"]):
             break
-    started = time.monotonic()
-    poll = asyncio.create_task(events_after(api, chat, last, wait=25))
-    # Nothing new yet: the poll is waiting, not answered.
-    done, _ = await asyncio.wait({poll}, timeout=0.3)
-    assert not done
+    poll = await polling(api, chat, redis_client, last)
+    assert not poll.done()
+
     emulator.agent_message(contact, "wake up")
+
     page = await poll
-    assert time.monotonic() - started < 10
     assert [e["event"]["content"] for e in page["events"]] == ["wake up"]
     assert page["events"][0]["seq"] == last + 1
 
 
-async def test_a_long_poll_returns_when_the_chat_ends(api, chat):
+async def test_a_long_poll_returns_when_the_chat_ends(api, chat, redis_client):
     page = await events_after(api, chat, 0)
-    poll = asyncio.create_task(events_after(api, chat, page["last_seq"] + 100, wait=25))
-    done, _ = await asyncio.wait({poll}, timeout=0.3)
-    assert not done
+    poll = await polling(api, chat, redis_client, page["last_seq"] + 100)
+    assert not poll.done()
+
     ended = await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
     assert ended.status_code == 200
-    page = await asyncio.wait_for(poll, 10)
+
+    # Well before the poll's own 30 s are up: the end woke it.
+    page = await asyncio.wait_for(poll, 15)
     assert page["status"] == "ended" and page["events"] == []
