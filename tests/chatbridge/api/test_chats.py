@@ -155,7 +155,8 @@ async def test_send_validation_names_the_field(api, chat):
     assert_problem(not_json, 400, "malformed_request")
 
 
-async def test_typing_and_receipts(api, chat, runtime, emulator):
+async def test_typing_and_receipts(api, chat, runtime, emulator, settings):
+    settings.CHATBRIDGE_TYPING_INTERVAL = 3600  # both within it, however slow the machine
     path = f"/chats/{chat['chat_id']}/events"
     typing = await api.post(path, json={"type": "typing"}, headers=bearer(chat))
     assert typing.status_code == 202 and typing.json()["sent"] is True
