@@ -155,23 +155,47 @@ async def test_send_validation_names_the_field(api, chat):
     assert_problem(not_json, 400, "malformed_request")
 
 
-async def test_typing_and_receipts(api, chat, runtime, emulator, settings):
+def items_of_kind(emulator, contact: str, content_type: str) -> list[dict]:
+    items = emulator.contact(contact)["items"]
+    return [i for i in items if i.get("ContentType") == content_type]
+
+
+async def test_typing_reaches_connect_at_most_once_per_interval(
+    api, chat, runtime, emulator, settings
+):
     settings.CHATBRIDGE_TYPING_INTERVAL = 3600  # both within it, however slow the machine
     path = f"/chats/{chat['chat_id']}/events"
     typing = await api.post(path, json={"type": "typing"}, headers=bearer(chat))
     assert typing.status_code == 202 and typing.json()["sent"] is True
     again = await api.post(path, json={"type": "typing"}, headers=bearer(chat))
     assert again.status_code == 202 and again.json()["sent"] is False
-    missing = await api.post(path, json={"type": "read"}, headers=bearer(chat))
-    assert assert_problem(missing, 422, "invalid_input")["field"] == "message_id"
-    emulator.agent_join(await contact_id(runtime, chat))
-    emulator.agent_message(await contact_id(runtime, chat), "hi from agent")
+    typing_type = "application/vnd.amazonaws.connect.event.typing"
+    assert len(items_of_kind(emulator, await contact_id(runtime, chat), typing_type)) == 1
+
+
+async def test_a_read_receipt_reaches_connect_once(api, chat, runtime, emulator):
+    contact = await contact_id(runtime, chat)
+    emulator.agent_join(contact)
+    emulator.agent_message(contact, "hi from agent")
     seen = await wait_for_agent_message(api, chat, "hi from agent")
     message_id = next(e["event"]["id"] for e in seen if e["event"]["content"] == "hi from agent")
-    read = await api.post(
-        path, json={"type": "read", "message_id": message_id}, headers=bearer(chat)
-    )
+    path = f"/chats/{chat['chat_id']}/events"
+    body = {"type": "read", "message_id": message_id}
+    read = await api.post(path, json=body, headers=bearer(chat))
     assert read.status_code == 202 and read.json()["sent"] is True
+    again = await api.post(path, json=body, headers=bearer(chat))
+    assert again.status_code == 202 and again.json()["sent"] is False
+    receipts = items_of_kind(
+        emulator, contact, "application/vnd.amazonaws.connect.event.message.metadata"
+    )
+    assert [r["MessageMetadata"]["MessageId"] for r in receipts] == [message_id]
+    assert receipts[0]["MessageMetadata"]["Receipts"][0]["ReadTimestamp"]
+
+
+async def test_events_of_an_unknown_type_or_a_receipt_without_a_message_are_refused(api, chat):
+    path = f"/chats/{chat['chat_id']}/events"
+    missing = await api.post(path, json={"type": "read"}, headers=bearer(chat))
+    assert assert_problem(missing, 422, "invalid_input")["field"] == "message_id"
     unknown = await api.post(path, json={"type": "shout"}, headers=bearer(chat))
     assert assert_problem(unknown, 422, "invalid_input")["field"] == "type"
 
