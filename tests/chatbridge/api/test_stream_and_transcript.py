@@ -4,6 +4,7 @@ import pytest
 
 from tests.chatbridge.api.test_chats import contact_id, wait_for_agent_message
 from tests.support.rest import SseStream, assert_problem, bearer
+from tests.support.upstreams import until_upstream_stops
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,9 +125,12 @@ async def test_transcript_of_an_ended_chat_pages_both_ways_and_outlives_redis(
     emulator.agent_message(contact, "a0")
     await wait_for_agent_message(api, chat, "a0")
     await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    # Connect's own events of the end arrive through the upstream: once it has stopped, the
+    # log is final, and the archive can be drained of all of it.
+    await until_upstream_stops(chat["chat_id"])
     await archive_everything(runtime)
-    logged = (await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))).json()
-    all_seqs = [e["seq"] for e in logged["events"]]
+    logged = await logged_events(api, chat)
+    all_seqs = [e["seq"] for e in logged]
 
     path = f"/chats/{chat['chat_id']}/transcript"
     forward, cursor = [], None
@@ -142,7 +146,7 @@ async def test_transcript_of_an_ended_chat_pages_both_ways_and_outlives_redis(
     assert [e["seq"] for e in forward] == all_seqs
     messages = [e["event"]["content"] for e in forward if e["event"]["type"] == "message"]
     assert messages == ["c0", "c1", "c2", "a0"]
-    assert [e["event"]["id"] for e in forward] == [e["event"]["id"] for e in logged["events"]]
+    assert [e["event"]["id"] for e in forward] == [e["event"]["id"] for e in logged]
 
     backward, cursor = [], None
     while True:
