@@ -16,6 +16,7 @@ from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.relay import Relay
 from chatbridge.redis import get_redis
 from tests.chatbridge.archive.factories import make_chat, viewer
+from tests.support.closing import close
 from tests.support.records import message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -77,7 +78,7 @@ async def test_a_viewer_sees_missed_events_then_a_new_agent_message(relay):
     await communicator.send_to(text_data='{"type":"send","content":"hi"}')
     await relay.ended("live-1", "agent_left")
     assert (await frame(communicator))["type"] == "ended"
-    await communicator.disconnect()
+    await close(communicator)
     assert await AuditEntry.objects.filter(action="live", chat_id="live-1").aexists()
 
 

@@ -11,6 +11,7 @@ from chatbridge.archive.models import ChatEvent
 from chatbridge.dev.services import RedisServer
 from chatbridge.redis import channel_layer_hosts
 from chatbridge.runtime import get_runtime, stop_runtime
+from tests.support.closing import close
 from tests.support.ws_client import ChatClient, is_agent_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_relay")]
@@ -54,7 +55,7 @@ async def test_a_live_chat_survives_a_redis_restart(own_redis, emulator):
         ack = await client.request({"type": "send", "content": "customer after the restart"})
         assert ack["type"] == "ack"
         assert client.messages("AGENT") == ["before the restart", "after the restart"]
-        await client.close()
+        await close(client)
     finally:
         await stop_runtime()
 
@@ -68,7 +69,7 @@ async def test_relayed_events_reach_the_archive(redis_client, emulator):
         await client.request({"type": "send", "content": "archive me"})
         emulator.agent_message(chat.session.contact_id, "archived too")
         await client.wait_for(is_agent_message("archived too"))
-        await client.close()
+        await close(client)
         assert await archived_messages(runtime, chat.session.chat_id) == [
             "archive me",
             "archived too",

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from chatbridge.runtime import build_runtime
+from tests.support.closing import close
 from tests.support.ws_client import ChatClient, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -27,7 +28,7 @@ async def client(chat):
     assert (await client.auth(chat.session_token))["type"] == "ready"
     await connected(client)
     yield client
-    await client.close()
+    await close(client)
 
 
 async def connected(client: ChatClient) -> None:

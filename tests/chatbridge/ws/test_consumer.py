@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from chatbridge import actions
 from chatbridge.realtime.relay import chat_group
 from chatbridge.ws import consumer
+from tests.support.closing import close
 from tests.support.ws_client import ChatClient, Frame, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -27,7 +28,7 @@ async def client(chat):
     client = ChatClient()
     assert await client.connect()
     yield client
-    await client.close()
+    await close(client)
 
 
 async def authed(chat, after: int = 0) -> ChatClient:
@@ -61,7 +62,7 @@ async def test_a_conversation_with_the_echo_agent(emulator, runtime):
     assert client.messages() == ["hello", "Echo: hello"]
     seqs = [f["seq"] for f in client.events()]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
-    await client.close()
+    await close(client)
 
 
 async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emulator):
@@ -73,7 +74,7 @@ async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emula
     await client.wait_for(is_agent_message("after"))
     own = [f for f in client.events() if f["event"]["content"] == "only once"]
     assert [f["event"]["id"] for f in own] == [ack["id"]]
-    await client.close()
+    await close(client)
 
 
 async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
@@ -88,16 +89,16 @@ async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
         await tab.wait_for(is_agent_message("agent 4"))
     assert [f["seq"] for f in first.events()] == [f["seq"] for f in second.events()]
     assert [f["event"]["id"] for f in first.events()] == [f["event"]["id"] for f in second.events()]
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_tabs_in_one_process_make_one_member_of_the_chats_group(chat, redis_client):
     group = get_channel_layer()._group_key(chat_group(chat.session.chat_id))
     first, second = await authed(chat), await authed(chat)
     assert await redis_client.zcard(group) == 1
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulator):
@@ -106,19 +107,19 @@ async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulat
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "seen")
     seen = await client.wait_for(is_agent_message("seen"))
-    await client.close()
+    await close(client)
     for n in range(3):
         emulator.agent_message(chat.session.contact_id, f"missed {n}")
     probe = await authed(chat)
     await probe.wait_for(is_agent_message("missed 2"))
-    await probe.close()
+    await close(probe)
     resumed = ChatClient()
     assert await resumed.connect()
     await resumed.auth(chat.session_token, after=seen["seq"])
     await resumed.wait_for(is_agent_message("missed 2"))
     assert resumed.messages() == ["missed 0", "missed 1", "missed 2"]
     assert [f["seq"] for f in resumed.events()] == [seen["seq"] + n for n in (1, 2, 3)]
-    await resumed.close()
+    await close(resumed)
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,7 @@ async def test_bad_frames_after_auth_get_an_error_and_keep_the_connection(chat, 
     assert answer.get("field") == field
     ack = await client.request({"type": "send", "content": "still fine"})
     assert ack["type"] == "ack"
-    await client.close()
+    await close(client)
 
 
 async def test_binary_frames_are_refused_with_an_error(client):
@@ -197,7 +198,7 @@ async def test_sending_faster_than_the_connection_limit_is_refused_then_recovers
     assert answers[2]["code"] == "rate_limited"
     assert answers[2]["retry_after"] > 0
     assert (await client.request({"type": "ping"}))["type"] == "pong"
-    await client.close()
+    await close(client)
 
 
 async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(chat, settings):
@@ -207,8 +208,8 @@ async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(ch
     assert (await second.request({"type": "send", "content": "b"}))["type"] == "ack"
     refused = await first.request({"type": "send", "content": "c"})
     assert refused["code"] == "rate_limited"
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_typing_is_sent_at_most_once_per_interval(chat, emulator, settings):
@@ -220,7 +221,7 @@ async def test_typing_is_sent_at_most_once_per_interval(chat, emulator, settings
     items = emulator.contact(chat.session.contact_id)["items"]
     typing = [i for i in items if i["ContentType"].endswith("typing")]
     assert len(typing) == 1
-    await client.close()
+    await close(client)
 
 
 class HeldBatches:
@@ -309,7 +310,7 @@ async def test_a_read_receipt_wins_over_a_delivered_one_in_the_same_batch(
     assert receipt["event"]["receipts"][0]["read_at"]
     (sent,) = receipts_in_connect(emulator, contact_id, message_id)
     assert sent[0]["ReadTimestamp"]
-    await client.close()
+    await close(client)
 
 
 async def test_a_receipt_asked_for_while_a_batch_is_sent_goes_in_the_next(
@@ -327,7 +328,7 @@ async def test_a_receipt_asked_for_while_a_batch_is_sent_goes_in_the_next(
     for message_id in (first, second):
         receipt = await client.wait_for(is_receipt_for(message_id))
         assert receipt["event"]["receipts"][0]["read_at"]
-    await client.close()
+    await close(client)
 
 
 async def test_ending_tells_every_tab_without_waiting_for_connects_word(chat, emulator, runtime):
@@ -340,8 +341,8 @@ async def test_ending_tells_every_tab_without_waiting_for_connects_word(chat, em
         ended = await tab.wait_for(lambda f: f["type"] == "ended")
         assert ended["reason"]
     assert emulator.contact(chat.session.contact_id)["status"] == "ENDED"
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
@@ -353,7 +354,7 @@ async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
     await client.wait_for(lambda f: f["type"] == "ended")
     refused = await client.request({"type": "send", "content": "late"})
     assert refused["code"] == "chat_ended"
-    await client.close()
+    await close(client)
 
 
 async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
@@ -362,7 +363,7 @@ async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
     emulator.end_chat(chat.session.contact_id)
     ended = await client.wait_for(lambda f: f["type"] == "ended")
     assert ended["reason"] == "chat_ended"
-    await client.close()
+    await close(client)
 
 
 async def until_closed(client: ChatClient) -> tuple[list[Frame], int]:
