@@ -19,6 +19,7 @@ import gc
 import weakref
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -59,7 +60,11 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stops at once: the stream workers may be blocked reading, and what they have not
-        acknowledged is delivered again to whoever reads next."""
+        acknowledged is delivered again to whoever reads next.
+
+        A worker cancelled inside a database call leaves that call running in the sync thread,
+        its transaction open: stop() returns once the thread is done with it, so that nothing
+        this runtime started touches the database afterwards."""
         self._stopping.set()
         await self.supervisor.stop()
         await self.relay.close()
@@ -68,7 +73,14 @@ class Runtime:
         for task in self._workers:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._workers:
+            # The sync thread runs one call at a time, in order: this one runs after theirs.
+            await sync_to_async(_nothing, thread_sensitive=True)()
         self._workers = []
+
+
+def _nothing() -> None:
+    pass
 
 
 _runtimes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runtime]" = (

@@ -193,19 +193,22 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self.receipt_flush = asyncio.create_task(self._flush_receipts())
 
     async def _flush_receipts(self) -> None:
-        await asyncio.sleep(settings.CHATBRIDGE_RECEIPT_DELAY)
-        pending, self.pending_receipts = self.pending_receipts, {}
-        for message_id, kind in pending.items():
-            if self.session is None:
-                return
-            try:
-                await actions.send_receipt(
-                    self.runtime, self.session, message_id=message_id, kind=kind
-                )
-            except ChatEnded:
-                return
-            except ChatBridgeError as error:
-                await self._send(error_frame(error))
+        """Sends batch after batch until none is pending: a receipt queued while a batch is
+        being sent finds this task still running, and goes in the next batch."""
+        while self.pending_receipts:
+            await asyncio.sleep(settings.CHATBRIDGE_RECEIPT_DELAY)
+            pending, self.pending_receipts = self.pending_receipts, {}
+            for message_id, kind in pending.items():
+                if self.session is None:
+                    return
+                try:
+                    await actions.send_receipt(
+                        self.runtime, self.session, message_id=message_id, kind=kind
+                    )
+                except ChatEnded:
+                    return
+                except ChatBridgeError as error:
+                    await self._send(error_frame(error))
 
     def _watch(self) -> None:
         """Closes a connection that never authenticates or falls silent. A timer, not a task:

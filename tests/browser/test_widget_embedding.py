@@ -179,7 +179,10 @@ def test_a_widget_frame_is_refused_to_sites_not_allowed(page, live_server, widge
     policy = response.headers["content-security-policy"]
     assert "frame-ancestors https://shop.example.com;" in policy + ";"
     assert "x-frame-options" not in response.headers
-    page.goto(live_server.url + "/")
+    # The browser says when it blocks the frame: only then is its absence a finding.
+    with page.expect_console_message(lambda m: "frame-ancestors" in m.text) as refusal:
+        page.goto(live_server.url + "/")
+    assert "blocked" in refusal.value.text
     expect(page.locator(FRAME)).to_be_attached()
     expect(widget_frame(page).locator(".cb-launcher")).not_to_be_attached()
 

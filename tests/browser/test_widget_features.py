@@ -177,7 +177,6 @@ def test_the_host_api_queues_calls_identifies_and_reports_events(
     expect(frame.locator(".cb-ended")).to_be_visible()
     page.wait_for_function("window.seen.some(([n]) => n === 'ended')")
     names = page.evaluate("window.seen.map(([n]) => n)")
-    assert names[:2] == ["unread", "open"] or "open" in names
     assert {"open", "close", "message", "unread", "ended"} <= set(names)
     messages = page.evaluate("window.seen.filter(([n]) => n === 'message').map(([, d]) => d)")
     # The host learns that a message arrived and from whom, never what it says.

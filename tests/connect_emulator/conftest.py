@@ -24,7 +24,8 @@ from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://\S+)")
-WAIT = 5.0
+# Failure guard for one read: a frame normally arrives within milliseconds.
+WAIT = 15.0
 SUBSCRIBE = {"topic": "aws/subscribe", "content": {"topics": ["aws/chat"]}}
 
 
@@ -249,6 +250,34 @@ class Socket:
 
     def close(self) -> None:
         self.connection.close()
+
+
+class Conversation:
+    """A chat as a Connect client follows it: subscribed first, then the transcript so far,
+    then what the websocket pushes, each item once. Nothing that happened before the
+    subscription is missed, however long connecting took."""
+
+    def __init__(self, socket: Socket, participant_client: Any, connection_token: str) -> None:
+        self.socket = socket
+        transcript = participant_client.get_transcript(
+            ConnectionToken=connection_token, SortOrder="ASCENDING", MaxResults=100
+        )
+        self._backlog = list(transcript["Transcript"])
+        self._seen: set[str] = set()
+
+    def item(self) -> dict[str, Any]:
+        """The next item not seen yet."""
+        while True:
+            item = self._backlog.pop(0) if self._backlog else self.socket.item()
+            if item["Id"] not in self._seen:
+                self._seen.add(item["Id"])
+                return item
+
+    def item_where(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        while True:
+            item = self.item()
+            if predicate(item):
+                return item
 
 
 @pytest.fixture

@@ -84,7 +84,9 @@ class ChatClient:
         ]
 
     async def close(self) -> None:
-        await self.communicator.disconnect()
+        """Closes the websocket and waits for its consumer to finish, with a failure guard
+        rather than Channels' one-second default, which a busy machine can exceed."""
+        await self.communicator.disconnect(timeout=30)
 
 
 def assert_server_frame(text: str) -> None:

@@ -2,10 +2,13 @@
 
 import asyncio
 import json
-import time
 
 import pytest
+from channels.layers import get_channel_layer
 
+from chatbridge.realtime.layer_groups import LayerGroups
+from chatbridge.realtime.relay import chat_group
+from tests.support.redis_waits import until_members
 from tests.support.rest import (
     assert_problem,
     bearer,
@@ -136,22 +139,47 @@ async def test_send_validation_names_the_field(api, chat):
     assert_problem(not_json, 400, "malformed_request")
 
 
-async def test_typing_and_receipts(api, chat, runtime, emulator):
+def items_of_kind(emulator, contact: str, content_type: str) -> list[dict]:
+    items = emulator.contact(contact)["items"]
+    return [i for i in items if i.get("ContentType") == content_type]
+
+
+async def test_typing_reaches_connect_at_most_once_per_interval(
+    api, chat, runtime, emulator, settings
+):
+    settings.CHATBRIDGE_TYPING_INTERVAL = 3600  # both within it, however slow the machine
     path = f"/chats/{chat['chat_id']}/events"
     typing = await api.post(path, json={"type": "typing"}, headers=bearer(chat))
     assert typing.status_code == 202 and typing.json()["sent"] is True
     again = await api.post(path, json={"type": "typing"}, headers=bearer(chat))
     assert again.status_code == 202 and again.json()["sent"] is False
-    missing = await api.post(path, json={"type": "read"}, headers=bearer(chat))
-    assert assert_problem(missing, 422, "invalid_input")["field"] == "message_id"
-    emulator.agent_join(await contact_id(runtime, chat))
-    emulator.agent_message(await contact_id(runtime, chat), "hi from agent")
+    typing_type = "application/vnd.amazonaws.connect.event.typing"
+    assert len(items_of_kind(emulator, await contact_id(runtime, chat), typing_type)) == 1
+
+
+async def test_a_read_receipt_reaches_connect_once(api, chat, runtime, emulator):
+    contact = await contact_id(runtime, chat)
+    emulator.agent_join(contact)
+    emulator.agent_message(contact, "hi from agent")
     seen = await wait_for_agent_message(api, chat, "hi from agent")
     message_id = next(e["event"]["id"] for e in seen if e["event"]["content"] == "hi from agent")
-    read = await api.post(
-        path, json={"type": "read", "message_id": message_id}, headers=bearer(chat)
-    )
+    path = f"/chats/{chat['chat_id']}/events"
+    body = {"type": "read", "message_id": message_id}
+    read = await api.post(path, json=body, headers=bearer(chat))
     assert read.status_code == 202 and read.json()["sent"] is True
+    again = await api.post(path, json=body, headers=bearer(chat))
+    assert again.status_code == 202 and again.json()["sent"] is False
+    receipts = items_of_kind(
+        emulator, contact, "application/vnd.amazonaws.connect.event.message.metadata"
+    )
+    assert [r["MessageMetadata"]["MessageId"] for r in receipts] == [message_id]
+    assert receipts[0]["MessageMetadata"]["Receipts"][0]["ReadTimestamp"]
+
+
+async def test_events_of_an_unknown_type_or_a_receipt_without_a_message_are_refused(api, chat):
+    path = f"/chats/{chat['chat_id']}/events"
+    missing = await api.post(path, json={"type": "read"}, headers=bearer(chat))
+    assert assert_problem(missing, 422, "invalid_input")["field"] == "message_id"
     unknown = await api.post(path, json={"type": "shout"}, headers=bearer(chat))
     assert assert_problem(unknown, 422, "invalid_input")["field"] == "type"
 
@@ -179,7 +207,18 @@ async def test_events_page_after_and_limit(api, chat, runtime, emulator):
     assert assert_problem(too_long, 422, "invalid_input")["field"] == "wait"
 
 
-async def test_a_long_poll_is_answered_when_the_agent_writes(api, chat, runtime, emulator):
+async def polling(api, chat, redis_client, after: int) -> asyncio.Task:
+    """A long-poll after `after`, once it waits at its doorbell: a member of the chat's group."""
+    group = LayerGroups(get_channel_layer()).key(chat_group(chat["chat_id"]))
+    members = await redis_client.zcard(group)
+    poll = asyncio.create_task(events_after(api, chat, after, wait=30))
+    await until_members(redis_client, group, members + 1)
+    return poll
+
+
+async def test_a_long_poll_is_answered_when_the_agent_writes(
+    api, chat, runtime, emulator, redis_client
+):
     contact = await contact_id(runtime, chat)
     emulator.agent_join(contact)
     last = 0
@@ -189,24 +228,24 @@ async def test_a_long_poll_is_answered_when_the_agent_writes(api, chat, runtime,
         last = page["events"][-1]["seq"]
         if any(e["event"]["participant_role"] == "AGENT" for e in page["events"]):
             break
-    started = time.monotonic()
-    poll = asyncio.create_task(events_after(api, chat, last, wait=25))
-    # Nothing new yet: the poll is waiting, not answered.
-    done, _ = await asyncio.wait({poll}, timeout=0.3)
-    assert not done
+    poll = await polling(api, chat, redis_client, last)
+    assert not poll.done()
+
     emulator.agent_message(contact, "wake up")
+
     page = await poll
-    assert time.monotonic() - started < 10
     assert [e["event"]["content"] for e in page["events"]] == ["wake up"]
     assert page["events"][0]["seq"] == last + 1
 
 
-async def test_a_long_poll_returns_when_the_chat_ends(api, chat):
+async def test_a_long_poll_returns_when_the_chat_ends(api, chat, redis_client):
     page = await events_after(api, chat, 0)
-    poll = asyncio.create_task(events_after(api, chat, page["last_seq"] + 100, wait=25))
-    done, _ = await asyncio.wait({poll}, timeout=0.3)
-    assert not done
+    poll = await polling(api, chat, redis_client, page["last_seq"] + 100)
+    assert not poll.done()
+
     ended = await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
     assert ended.status_code == 200
-    page = await asyncio.wait_for(poll, 10)
+
+    # Well before the poll's own 30 s are up: the end woke it.
+    page = await asyncio.wait_for(poll, 15)
     assert page["status"] == "ended" and page["events"] == []

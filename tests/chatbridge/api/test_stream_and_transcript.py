@@ -11,6 +11,7 @@ from tests.support.rest import (
     transcript_page,
     wait_for_agent_message,
 )
+from tests.support.upstreams import until_upstream_stops
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,25 +63,36 @@ async def test_sse_resumes_after_last_event_id_then_streams_live_until_the_end(
 
 async def test_sse_of_an_ended_chat_replays_after_the_query_seq_and_closes(api, chat, runtime):
     for n in range(3):
-        await api.post(
+        sent = await api.post(
             f"/chats/{chat['chat_id']}/messages", json={"content": f"m{n}"}, headers=bearer(chat)
         )
-    await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
-    logged = await events_after(api, chat)
-    first = next(e["seq"] for e in logged["events"] if e["event"]["content"] == "m0")
+        assert sent.status_code == 201, sent.text
+    ended = await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    assert ended.status_code == 200
+    before = await logged_events(api, chat)
+    first = next(e["seq"] for e in before if e["event"]["content"] == "m0")
     path = f"/api/v1/chats/{chat['chat_id']}/events/stream?after={first}"
     async with SseStream(path, bearer(chat)) as stream:
         events = []
         while (event := await stream.next_event()) is not None:
             events.append(event)
-    replayed = [e for e in events if e["event"] == "chat"]
-    assert [int(e["id"]) for e in replayed] == [
-        e["seq"] for e in logged["events"] if e["seq"] > first
+    # Connect's own events of the end may still be logged while the stream replays: the
+    # replay holds at least what was logged before it opened, and every seq after `first`
+    # up to where it stopped, in order, as logged.
+    after = await logged_events(api, chat)
+    *replayed, closing = events
+    assert closing["event"] == "ended"
+    assert closing["data"]["reason"] == "customer_disconnected"
+    assert {e["event"] for e in replayed} == {"chat"}
+    seqs = [int(e["id"]) for e in replayed]
+    assert seqs == list(range(first + 1, first + 1 + len(seqs)))
+    assert seqs[-1] >= before[-1]["seq"]
+    by_seq = {e["seq"]: e["event"] for e in after}
+    assert [e["data"] for e in replayed] == [by_seq[seq] for seq in seqs]
+    assert [e["data"]["content"] for e in replayed if e["data"]["type"] == "message"] == [
+        "m1",
+        "m2",
     ]
-    # Connect's own events (a participant joining) may land between the customer's messages.
-    messages = [e["data"]["content"] for e in replayed if e["data"]["type"] == "message"]
-    assert messages[:2] == ["m1", "m2"]
-    assert events[-1]["event"] == "ended"
 
 
 async def test_sse_refuses_a_bad_last_event_id(api, chat):
@@ -89,6 +101,16 @@ async def test_sse_refuses_a_bad_last_event_id(api, chat):
         headers={**bearer(chat), "Last-Event-ID": "abc"},
     )
     assert assert_problem(response, 422, "invalid_input")["field"] == "Last-Event-ID"
+
+
+async def logged_events(api, chat) -> list[dict]:
+    """Every event logged for the chat so far, as GET /events pages them."""
+    events: list[dict] = []
+    while True:
+        page = await events_after(api, chat, events[-1]["seq"] if events else 0, limit=500)
+        if not page["events"]:
+            return events
+        events += page["events"]
 
 
 async def archive_everything(runtime) -> None:
@@ -109,9 +131,12 @@ async def test_transcript_of_an_ended_chat_pages_both_ways_and_outlives_redis(
     emulator.agent_message(contact, "a0")
     await wait_for_agent_message(api, chat, "a0")
     await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+    # Connect's own events of the end arrive through the upstream: once it has stopped, the
+    # log is final, and the archive can be drained of all of it.
+    await until_upstream_stops(chat["chat_id"])
     await archive_everything(runtime)
-    logged = await events_after(api, chat)
-    all_seqs = [e["seq"] for e in logged["events"]]
+    logged = await logged_events(api, chat)
+    all_seqs = [e["seq"] for e in logged]
 
     path = f"/chats/{chat['chat_id']}/transcript"
     forward, cursor = [], None
@@ -127,7 +152,7 @@ async def test_transcript_of_an_ended_chat_pages_both_ways_and_outlives_redis(
     assert [e["seq"] for e in forward] == all_seqs
     messages = [e["event"]["content"] for e in forward if e["event"]["type"] == "message"]
     assert messages == ["c0", "c1", "c2", "a0"]
-    assert [e["event"]["id"] for e in forward] == [e["event"]["id"] for e in logged["events"]]
+    assert [e["event"]["id"] for e in forward] == [e["event"]["id"] for e in logged]
 
     backward, cursor = [], None
     while True:

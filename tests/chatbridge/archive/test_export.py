@@ -116,9 +116,14 @@ async def test_selected_chats_as_csv_through_the_action(staff_client):
     assert rows[1]["read_at"] == "2026-03-02T09:30:12Z"
 
 
-def test_csv_cells_that_look_like_formulas_are_defused():
-    assert export._csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
-    assert export._csv_safe("fine") == "fine"
+@pytest.mark.parametrize("cell", ["=HYPERLINK(1)", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
+def test_csv_cells_that_look_like_formulas_are_defused(cell):
+    assert export._csv_safe(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["fine", "1+1", " =x", ""])
+def test_csv_cells_that_do_not_start_a_formula_stay(cell):
+    assert export._csv_safe(cell) == cell
 
 
 def _big_archive(chats: int, events_per_chat: int) -> None:

@@ -68,13 +68,27 @@ async def test_send_message_with_the_same_client_id_sends_once(service, chat):
     assert [m.content for m in messages_of(transcript)] == ["once"]
 
 
-async def test_typing_and_receipts_are_sent_as_events(service, chat, emulator):
-    sent = await service.send_message(chat.session, content="hi")
-    await service.send_typing(chat.session)
-    await service.send_receipt(chat.session, message_id=sent.id, kind="read")
+async def test_typing_is_sent_as_a_typing_event(service, chat, emulator):
+    typing = await service.send_typing(chat.session)
     items = emulator.contact(chat.session.contact_id)["items"]
-    content_types = {item["ContentType"] for item in items}
-    assert "application/vnd.amazonaws.connect.event.typing" in content_types
+    assert [(i["Id"], i["ContentType"]) for i in items if i["Id"] == typing.id] == [
+        (typing.id, "application/vnd.amazonaws.connect.event.typing")
+    ]
+
+
+@pytest.mark.parametrize(("kind", "stamps"), [("delivered", 1), ("read", 2)])
+async def test_a_receipt_is_sent_as_message_metadata_of_its_kind(
+    service, chat, emulator, kind, stamps
+):
+    emulator.agent_join(chat.session.contact_id)
+    message = emulator.agent_message(chat.session.contact_id, "hi")
+    await service.send_receipt(chat.session, message_id=message["Id"], kind=kind)
+    items = emulator.contact(chat.session.contact_id)["items"]
+    (metadata,) = [i["MessageMetadata"] for i in items if i["Type"] == "MESSAGEMETADATA"]
+    assert metadata["MessageId"] == message["Id"]
+    (receipt,) = metadata["Receipts"]
+    # Delivered carries its time only; read carries both (Connect counts a read as delivered).
+    assert len({"DeliveredTimestamp", "ReadTimestamp"} & receipt.keys()) == stamps
 
 
 @pytest.mark.parametrize(

@@ -73,19 +73,28 @@ def test_client_side_validation_error_keeps_only_the_field_name():
     assert secret not in mapped.message
 
 
-def test_throttling_carries_a_retry_after_of_at_least_one_second():
+@pytest.mark.parametrize(
+    ("headers", "retry_after"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "0"}, 1.0),
+        ({}, 1.0),
+        ({"retry-after": "x"}, 1.0),
+    ],
+)
+def test_throttling_carries_a_retry_after_of_at_least_one_second(headers, retry_after):
     from botocore.exceptions import ClientError
 
     error = ClientError(
         {
             "Error": {"Code": "ThrottlingException", "Message": "slow down"},
-            "ResponseMetadata": {"HTTPStatusCode": 429, "HTTPHeaders": {"retry-after": "3"}},
+            "ResponseMetadata": {"HTTPStatusCode": 429, "HTTPHeaders": headers},
         },
         "SendMessage",
     )
     mapped = map_error(error)
     assert isinstance(mapped, errors.Throttled)
-    assert mapped.retry_after == 3.0
+    assert mapped.retry_after == retry_after
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from chatbridge.runtime import build_runtime
+from tests.support.closing import close
 from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -24,7 +25,7 @@ async def chat(runtime, emulator):
 async def client(chat):
     client = await authenticated_client(chat.session_token, connected=True)
     yield client
-    await client.close()
+    await close(client)
 
 
 async def connected(client: ChatClient) -> None:

@@ -1,13 +1,20 @@
 """/ws/chat/ end to end: consumer, Redis channel layer, upstream and the emulator."""
 
+import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from channels.layers import get_channel_layer
 
+from chatbridge import actions
+from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.realtime.relay import chat_group
+from chatbridge.ws import consumer
 from chatbridge.ws.protocol import SERVER_FRAME_TYPES
-from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
+from tests.support.closing import close
+from tests.support.ws_client import ChatClient, Frame, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +30,7 @@ async def client(chat):
     client = ChatClient()
     assert await client.connect()
     yield client
-    await client.close()
+    await close(client)
 
 
 async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, client):
@@ -47,7 +54,7 @@ async def test_a_conversation_with_the_echo_agent(emulator, runtime):
     assert client.messages() == ["hello", "Echo: hello"]
     seqs = [f["seq"] for f in client.events()]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs))
-    await client.close()
+    await close(client)
 
 
 async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emulator):
@@ -58,7 +65,7 @@ async def test_own_message_appears_once_with_its_connect_id(chat, runtime, emula
     await client.wait_for(is_agent_message("after"))
     own = [f for f in client.events() if f["event"]["content"] == "only once"]
     assert [f["event"]["id"] for f in own] == [ack["id"]]
-    await client.close()
+    await close(client)
 
 
 async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
@@ -73,16 +80,16 @@ async def test_two_tabs_see_the_same_events_in_the_same_order(chat, emulator):
         await tab.wait_for(is_agent_message("agent 4"))
     assert [f["seq"] for f in first.events()] == [f["seq"] for f in second.events()]
     assert [f["event"]["id"] for f in first.events()] == [f["event"]["id"] for f in second.events()]
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_tabs_in_one_process_make_one_member_of_the_chats_group(chat, redis_client):
-    group = get_channel_layer()._group_key(chat_group(chat.session.chat_id))
+    group = LayerGroups(get_channel_layer()).key(chat_group(chat.session.chat_id))
     first, second = [await authenticated_client(chat.session_token) for _ in range(2)]
     assert await redis_client.zcard(group) == 1
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulator):
@@ -90,17 +97,17 @@ async def test_resume_after_a_seq_returns_exactly_the_missed_events(chat, emulat
     emulator.agent_join(chat.session.contact_id)
     emulator.agent_message(chat.session.contact_id, "seen")
     seen = await client.wait_for(is_agent_message("seen"))
-    await client.close()
+    await close(client)
     for n in range(3):
         emulator.agent_message(chat.session.contact_id, f"missed {n}")
     probe = await authenticated_client(chat.session_token)
     await probe.wait_for(is_agent_message("missed 2"))
-    await probe.close()
+    await close(probe)
     resumed = await authenticated_client(chat.session_token, after=seen["seq"])
     await resumed.wait_for(is_agent_message("missed 2"))
     assert resumed.messages() == ["missed 0", "missed 1", "missed 2"]
     assert [f["seq"] for f in resumed.events()] == [seen["seq"] + n for n in (1, 2, 3)]
-    await resumed.close()
+    await close(resumed)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +159,7 @@ async def test_bad_frames_after_auth_get_an_error_and_keep_the_connection(chat, 
     assert answer.get("field") == field
     ack = await client.request({"type": "send", "content": "still fine"})
     assert ack["type"] == "ack"
-    await client.close()
+    await close(client)
 
 
 async def test_binary_frames_are_refused_with_an_error(client):
@@ -179,7 +186,7 @@ async def test_sending_faster_than_the_connection_limit_is_refused_then_recovers
     assert answers[2]["code"] == "rate_limited"
     assert answers[2]["retry_after"] > 0
     assert (await client.request({"type": "ping"}))["type"] == "pong"
-    await client.close()
+    await close(client)
 
 
 async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(chat, settings):
@@ -189,11 +196,12 @@ async def test_a_chat_over_its_per_minute_limit_is_refused_across_connections(ch
     assert (await second.request({"type": "send", "content": "b"}))["type"] == "ack"
     refused = await first.request({"type": "send", "content": "c"})
     assert refused["code"] == "rate_limited"
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
-async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
+async def test_typing_is_sent_at_most_once_per_interval(chat, emulator, settings):
+    settings.CHATBRIDGE_TYPING_INTERVAL = 3600  # both within it, however slow the machine
     client = await authenticated_client(chat.session_token)
     first = await client.request({"type": "typing"})
     second = await client.request({"type": "typing"})
@@ -201,34 +209,131 @@ async def test_typing_is_sent_at_most_once_per_interval(chat, emulator):
     items = emulator.contact(chat.session.contact_id)["items"]
     typing = [i for i in items if i["ContentType"].endswith("typing")]
     assert len(typing) == 1
-    await client.close()
+    await close(client)
 
 
-async def test_a_read_receipt_replaces_a_pending_delivered_one(chat, emulator, runtime):
-    client = await authenticated_client(chat.session_token, connected=True)
-    emulator.agent_join(chat.session.contact_id)
-    message = emulator.agent_message(chat.session.contact_id, "read me")
-    await client.wait_for(is_agent_message("read me"))
-    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "delivered"})
-    await client.request({"type": "receipt", "message_id": message["Id"], "kind": "read"})
-    await client.wait_for(lambda f: f["type"] == "event" and f["event"]["type"] == "receipt")
-    items = emulator.contact(chat.session.contact_id)["items"]
-    receipts = [i for i in items if i["Type"] == "MESSAGEMETADATA"]
-    assert len(receipts) == 1
-    assert receipts[0]["MessageMetadata"]["Receipts"][0]["ReadTimestamp"]
-    await client.close()
+class HeldBatches:
+    """The consumer's asyncio, except that its sleeps (a receipt batch's delay) last until the
+    test releases them: a batch stays open for as long as the test needs, however slow the
+    machine."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        await self.release.wait()
+        return result
 
 
-async def test_end_chat_tells_every_tab(chat, emulator):
-    first, second = [await authenticated_client(chat.session_token) for _ in range(2)]
+@pytest.fixture
+def held_batches(monkeypatch) -> HeldBatches:
+    held = HeldBatches()
+    monkeypatch.setattr(consumer, "asyncio", held)
+    return held
+
+
+class HeldFirstSend:
+    """actions.send_receipt, except that its first call waits until the test releases it."""
+
+    def __init__(self, send: Callable[..., Awaitable[bool]]) -> None:
+        self._send = send
+        self.sending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> bool:
+        if not self.sending.is_set():
+            self.sending.set()
+            await self.release.wait()
+        return await self._send(*args, **kwargs)
+
+
+@pytest.fixture
+def held_first_send(monkeypatch) -> HeldFirstSend:
+    held = HeldFirstSend(actions.send_receipt)
+    monkeypatch.setattr(actions, "send_receipt", held)
+    return held
+
+
+async def agent_wrote(client: ChatClient, emulator, contact_id: str, *contents: str) -> list[str]:
+    """The Connect item Ids of the agent's messages, once the client has seen them all."""
+    emulator.agent_join(contact_id)
+    ids = [emulator.agent_message(contact_id, content)["Id"] for content in contents]
+    await client.wait_for(is_agent_message(contents[-1]))
+    return ids
+
+
+def is_receipt_for(message_id: str) -> Callable[[Frame], bool]:
+    return lambda f: (
+        f["type"] == "event"
+        and f["event"]["type"] == "receipt"
+        and f["event"]["message_id"] == message_id
+    )
+
+
+def receipts_in_connect(emulator, contact_id: str, message_id: str) -> list[dict]:
+    items = emulator.contact(contact_id)["items"]
+    return [
+        i["MessageMetadata"]["Receipts"]
+        for i in items
+        if i["Type"] == "MESSAGEMETADATA" and i["MessageMetadata"]["MessageId"] == message_id
+    ]
+
+
+@pytest.mark.parametrize("kinds", [("delivered", "read"), ("read", "delivered")])
+async def test_a_read_receipt_wins_over_a_delivered_one_in_the_same_batch(
+    chat, emulator, held_batches, kinds
+):
+    contact_id = chat.session.contact_id
+    client = await authenticated_client(chat.session_token)
+    (message_id,) = await agent_wrote(client, emulator, contact_id, "read me")
+    for kind in kinds:
+        await client.request({"type": "receipt", "message_id": message_id, "kind": kind})
+
+    held_batches.release.set()
+
+    receipt = await client.wait_for(is_receipt_for(message_id))
+    assert receipt["event"]["receipts"][0]["read_at"]
+    (sent,) = receipts_in_connect(emulator, contact_id, message_id)
+    assert sent[0]["ReadTimestamp"]
+    await close(client)
+
+
+async def test_a_receipt_asked_for_while_a_batch_is_sent_goes_in_the_next(
+    chat, emulator, held_first_send
+):
+    contact_id = chat.session.contact_id
+    client = await authenticated_client(chat.session_token)
+    first, second = await agent_wrote(client, emulator, contact_id, "one", "two")
+    await client.request({"type": "receipt", "message_id": first, "kind": "read"})
+    await held_first_send.sending.wait()
+    await client.request({"type": "receipt", "message_id": second, "kind": "read"})
+
+    held_first_send.release.set()
+
+    for message_id in (first, second):
+        receipt = await client.wait_for(is_receipt_for(message_id))
+        assert receipt["event"]["receipts"][0]["read_at"]
+    await close(client)
+
+
+async def test_ending_tells_every_tab_without_waiting_for_connects_word(chat, emulator, runtime):
+    first, second = (
+        await authenticated_client(chat.session_token),
+        await authenticated_client(chat.session_token),
+    )
+    # Nobody hears Connect's chat-ended event: ChatBridge itself must tell the tabs.
+    await runtime.supervisor.stop()
     ack = await first.request({"type": "end"})
     assert ack["type"] == "ack"
     for tab in (first, second):
         ended = await tab.wait_for(lambda f: f["type"] == "ended")
         assert ended["reason"]
     assert emulator.contact(chat.session.contact_id)["status"] == "ENDED"
-    await first.close()
-    await second.close()
+    await close(first)
+    await close(second)
 
 
 async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
@@ -239,7 +344,7 @@ async def test_an_ended_chat_can_still_be_read_but_not_written(chat, runtime):
     await client.wait_for(lambda f: f["type"] == "ended")
     refused = await client.request({"type": "send", "content": "late"})
     assert refused["code"] == "chat_ended"
-    await client.close()
+    await close(client)
 
 
 async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
@@ -247,24 +352,38 @@ async def test_an_agent_ending_the_chat_reaches_the_client(chat, emulator):
     emulator.end_chat(chat.session.contact_id)
     ended = await client.wait_for(lambda f: f["type"] == "ended")
     assert ended["reason"] == "chat_ended"
-    await client.close()
+    await close(client)
+
+
+async def until_closed(client: ChatClient) -> tuple[list[Frame], int]:
+    """The frames the server sends until it closes the connection, and its close code."""
+    frames = []
+    while True:
+        output = await client.communicator.receive_output(timeout=15)
+        if output["type"] == "websocket.close":
+            return frames, output["code"]
+        frames.append(json.loads(output["text"]))
 
 
 async def test_a_connection_that_never_authenticates_is_closed(chat, settings):
     settings.CHATBRIDGE_WS_AUTH_TIMEOUT = 0.2
     client = ChatClient()
     assert await client.connect()
-    error = await client.receive()
-    assert error["code"] == "auth_timeout"
-    closed = await client.communicator.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 4001}
+    frames, code = await until_closed(client)
+    assert [f["code"] for f in frames] == ["auth_timeout"]
+    assert code == 4001
 
 
-async def test_an_idle_connection_is_closed(chat, settings):
+async def test_an_idle_connection_is_told_and_closed(chat, settings):
     settings.CHATBRIDGE_WS_IDLE_TIMEOUT = 0.3
-    client = await authenticated_client(chat.session_token)
-    error = await client.wait_for(lambda f: f["type"] == "error")
-    assert error["code"] == "idle_timeout"
+    client = ChatClient()
+    assert await client.connect()
+    await client.send({"type": "auth", "token": chat.session_token})
+    # However long the auth takes, the idle time runs from the auth frame on: its ready and
+    # upstream frames may come before or after the error.
+    frames, code = await until_closed(client)
+    assert [f["code"] for f in frames if f["type"] == "error"] == ["idle_timeout"]
+    assert code == 4008
 
 
 async def test_a_foreign_origin_is_refused_at_the_handshake(chat):
