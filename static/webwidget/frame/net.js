@@ -70,9 +70,11 @@ export class Link {
     clearTimeout(this.retry);
     const ws = new WebSocket(this.url);
     this.ws = ws;
+    let pinger;  // this socket's own: a replaced socket closing later must not stop the next's
     ws.addEventListener("open", () => {
       ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), ref: "auth" }));
-      this.pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
+      pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
+      this.pinger = pinger;
     });
     ws.addEventListener("message", (e) => {
       let frame;
@@ -85,7 +87,7 @@ export class Link {
       this.onFrame(frame);
     });
     ws.addEventListener("close", () => {
-      clearInterval(this.pinger);
+      clearInterval(pinger);
       if (this.ws !== ws) return;
       this.ready = false;
       if (this.stopped) return;

@@ -275,11 +275,6 @@ def test_a_replaced_socket_closing_later_is_ignored(link: LinkUnderTest) -> None
     assert link.send({"type": "typing"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Link keeps one pinger: a replaced socket's close clears the current socket's, "
-    "which then goes quiet until the server's idle timeout closes it",
-)
 def test_a_replaced_socket_closing_later_leaves_the_current_ones_pings(
     link: LinkUnderTest,
 ) -> None:
