@@ -283,13 +283,16 @@ async def websocket_faults(request: Request) -> dict[str, Any]:
     delay_ms = body.get("delay_ms", 0)
     if isinstance(delay_ms, bool) or not isinstance(delay_ms, int) or delay_ms < 0:
         raise ControlError(400, "delay_ms must be an integer >= 0")
+    hold_ms = body.get("reorder_hold_ms", 1000)
+    if isinstance(hold_ms, bool) or not isinstance(hold_ms, int) or hold_ms < 0:
+        raise ControlError(400, "reorder_hold_ms must be an integer >= 0")
     flags = {}
     for flag in ("duplicate", "reorder"):
         value = body.get(flag, False)
         if not isinstance(value, bool):
             raise ControlError(400, f"{flag} must be true or false")
         flags[flag] = value
-    fault = PushFault(delay_ms=delay_ms, **flags)
+    fault = PushFault(delay_ms=delay_ms, reorder_hold_ms=hold_ms, **flags)
     emulator = _emulator(request)
     emulator.faults.add_push(contact.contact_id, fault, _count(body))
     return emulator.faults.describe()

@@ -24,6 +24,8 @@ class PushFault:
     delay_ms: int = 0
     duplicate: bool = False
     reorder: bool = False
+    # How long a re-ordered item waits for a partner to swap with before going out alone.
+    reorder_hold_ms: int = 1000
 
 
 @dataclass

@@ -21,8 +21,6 @@ CHAT_TOPIC = "aws/chat"
 NORMAL_CLOSURE = 1000
 ABNORMAL_CLOSURE = 1011
 REFUSED = 1008
-# A re-ordered item waits this long for a partner to swap with before going out alone.
-REORDER_HOLD_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -141,7 +139,8 @@ class LiveSocket:
                 entry = await self.queue.get()
             else:
                 try:
-                    entry = await asyncio.wait_for(self.queue.get(), REORDER_HOLD_SECONDS)
+                    hold = held.fault.reorder_hold_ms / 1000 if held.fault else 0
+                    entry = await asyncio.wait_for(self.queue.get(), hold)
                 except TimeoutError:
                     await self._deliver(held)
                     held = None

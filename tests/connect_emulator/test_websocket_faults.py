@@ -30,7 +30,11 @@ def test_duplicate_sends_each_item_twice(control, chat, socket, participant_clie
 
 
 def test_reorder_swaps_pairs(control, chat, socket, participant_client):
-    control.post(f"/contacts/{chat.contact_id}/websockets/faults", {"reorder": True, "count": 2})
+    # The first item waits for its partner however slowly the machine sends the second.
+    control.post(
+        f"/contacts/{chat.contact_id}/websockets/faults",
+        {"reorder": True, "reorder_hold_ms": 60_000, "count": 2},
+    )
 
     ids = [send(participant_client, chat, text) for text in ("a", "b", "c")]
 
@@ -57,7 +61,9 @@ def test_websocket_faults_are_listed_until_used(control, chat, socket, participa
     assert control.get("/faults")["websockets"] == []
 
 
-@pytest.mark.parametrize("body", [{"delay_ms": -1}, {"duplicate": "yes"}, {"count": 0}])
+@pytest.mark.parametrize(
+    "body", [{"delay_ms": -1}, {"duplicate": "yes"}, {"reorder_hold_ms": -5}, {"count": 0}]
+)
 def test_bad_websocket_faults_are_refused(control, chat, body):
     answer = control.call("POST", f"/contacts/{chat.contact_id}/websockets/faults", body)
 
