@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 router = Router(tags=["chats"])
 
 RESERVED_ATTRIBUTE_PREFIX = "identity_"
+# The largest seq, as every seq a client sends is bounded.
+MAX_SEQ = 2**31 - 1
 
 
 def _enabled_widget(widget_id: str):
@@ -230,7 +232,7 @@ async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
 async def read_events(
     request: HttpRequest,
     chat_id: str,
-    after: int = Query(0, ge=0, le=2**31 - 1),
+    after: int = Query(0, ge=0, le=MAX_SEQ),
     limit: int = Query(100, ge=1, le=500),
     wait: float = Query(0, ge=0, le=30),
 ):
@@ -246,6 +248,17 @@ async def read_events(
         "last_seq": cursor.last_seq,
         "status": session.status.value,
     }
+
+
+def _seq_of_last_event_id(value: str) -> int:
+    """The seq a Last-Event-ID names. Only ASCII digits: str.isdigit() also passes "²", which
+    int() refuses, and int() takes other scripts' digits, which no id this server sent has."""
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_SEQ)):
+        raise InvalidInput("Last-Event-ID must be a seq.", field="Last-Event-ID")
+    seq = int(value)
+    if seq > MAX_SEQ:
+        raise InvalidInput(f"Last-Event-ID must be at most {MAX_SEQ}.", field="Last-Event-ID")
+    return seq
 
 
 @router.get(
@@ -268,15 +281,13 @@ async def read_events(
 async def stream_events(
     request: HttpRequest,
     chat_id: str,
-    after: int | None = Query(None, ge=0, le=2**31 - 1),
+    after: int | None = Query(None, ge=0, le=MAX_SEQ),
     last_event_id: str | None = Header(default=None, alias="Last-Event-ID"),
 ):
     session = await chat_of(request, chat_id)
     start = after or 0
     if last_event_id is not None:
-        if not last_event_id.isdigit() or len(last_event_id) > 10:
-            raise InvalidInput("Last-Event-ID must be a seq.", field="Last-Event-ID")
-        start = int(last_event_id)
+        start = _seq_of_last_event_id(last_event_id)
     runtime = get_runtime()
     if session.is_active:
         await runtime.supervisor.ensure(chat_id)

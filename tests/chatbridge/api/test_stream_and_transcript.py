@@ -95,12 +95,36 @@ async def test_sse_of_an_ended_chat_replays_after_the_query_seq_and_closes(api, 
     ]
 
 
-async def test_sse_refuses_a_bad_last_event_id(api, chat):
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        b"abc",
+        b"-1",
+        b"1.5",
+        b" 7",
+        b"\xb2",  # "²" as HTTP's latin-1: str.isdigit() says yes, int() says no
+        b"\xb9\xb3",  # "¹³"
+        b"2147483648",  # one past the largest seq
+        b"9999999999",
+    ],
+)
+async def test_sse_refuses_a_bad_last_event_id(api, chat, last_event_id: bytes):
+    """Anything but an ASCII seq the log can hold is the client's mistake: a 422 naming the
+    header, never a 500 nor a stream that waits for a seq that will never come."""
     response = await api.get(
         f"/chats/{chat['chat_id']}/events/stream",
-        headers={**bearer(chat), "Last-Event-ID": "abc"},
+        headers={**bearer(chat), "Last-Event-ID": last_event_id},
     )
     assert assert_problem(response, 422, "invalid_input")["field"] == "Last-Event-ID"
+
+
+@pytest.mark.parametrize("after", ["-1", "2147483648", "\u00b2", "\u0663"])
+async def test_sse_refuses_an_after_out_of_the_seq_range(api, chat, after: str):
+    """The query's `after` holds to the same bounds as the header."""
+    response = await api.get(
+        f"/chats/{chat['chat_id']}/events/stream", params={"after": after}, headers=bearer(chat)
+    )
+    assert assert_problem(response, 422, "invalid_input")["field"] == "after"
 
 
 async def logged_events(api, chat) -> list[dict]:
