@@ -32,6 +32,10 @@ from chatbridge.errors import ChatBridgeError, InvalidInput, RateLimited, Thrott
 PROTOCOL_VERSION = 1
 
 Ref = Annotated[str, Field(min_length=1, max_length=64)]
+# A seq a client sends: bounded like the log's seqs, so that a huge one is refused as a frame
+# rather than failing in the database after the connection has begun to be set up.
+MAX_SEQ = 2**31 - 1
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
 
 class ProtocolError(InvalidInput):
@@ -50,7 +54,7 @@ class _Frame(BaseModel):
 class Auth(_Frame):
     type: Literal["auth"]
     token: Annotated[str, Field(min_length=1, max_length=512)]
-    after: Annotated[int, Field(ge=0)] = 0
+    after: Seq = 0
     protocol: Literal[1] = PROTOCOL_VERSION
 
 
@@ -85,7 +89,7 @@ class Sync(_Frame):
     """Asks for every event after `after` again, for a client that suspects a gap."""
 
     type: Literal["sync"]
-    after: Annotated[int, Field(ge=0)]
+    after: Seq
 
 
 ClientFrame = Annotated[

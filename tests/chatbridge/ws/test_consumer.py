@@ -162,6 +162,41 @@ async def test_bad_frames_after_auth_get_an_error_and_keep_the_connection(chat, 
     await close(client)
 
 
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        ({"type": "auth", "after": 10**30}, "after"),
+        ({"type": "auth", "after": 2**31}, "after"),
+        ({"type": "auth", "after": -1}, "after"),
+    ],
+)
+async def test_an_auth_with_an_out_of_range_after_is_refused_before_any_set_up(
+    chat, client, frame, field
+):
+    """Refused as a frame, not half way through: no ready, and a valid auth then works."""
+    refused = await client.request({**frame, "token": chat.session_token})
+    assert refused["type"] == "error"
+    assert (refused["code"], refused.get("field")) == ("invalid_frame", field)
+    assert [f["type"] for f in client.frames] == ["error"]
+    ready = await client.auth(chat.session_token)
+    assert ready["type"] == "ready"
+    await client.receive_until(lambda f: f["type"] in {"upstream", "ended"})
+
+
+@pytest.mark.parametrize("after", [10**30, 2**31, -1])
+async def test_a_sync_with_an_out_of_range_after_is_refused(chat, after):
+    """A seq no log can hold is the client's mistake, named as such, not a server failure."""
+    client = await authenticated_client(chat.session_token)
+    refused = await client.request({"type": "sync", "after": after})
+    assert (refused["type"], refused["code"], refused.get("field")) == (
+        "error",
+        "invalid_frame",
+        "after",
+    )
+    assert (await client.request({"type": "sync", "after": 0}))["type"] == "ack"
+    await close(client)
+
+
 async def test_binary_frames_are_refused_with_an_error(client):
     await client.send_bytes(b"\x00\x01")
     error = await client.receive()
