@@ -99,11 +99,17 @@ _adapter: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 FRAME_TYPES = ("auth", "send", "typing", "receipt", "end", "ping", "sync")
 
 
-def parse_client_frame(text: str) -> ClientFrame:
+def _decode(text: str) -> Any:
+    """The frame's JSON. Nesting deep enough to exhaust the decoder's recursion is refused
+    like any JSON in error: it is the client's frame at fault, not the server."""
     try:
-        data = json.loads(text)
-    except ValueError:
+        return json.loads(text)
+    except (ValueError, RecursionError):
         raise ProtocolError("malformed_frame", "The frame is not valid JSON.") from None
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    data = _decode(text)
     if not isinstance(data, dict):
         raise ProtocolError("malformed_frame", "The frame must be a JSON object.")
     kind = data.get("type")
@@ -122,14 +128,21 @@ def parse_client_frame(text: str) -> ClientFrame:
 
 
 def ref_of(text: str) -> str | None:
-    """The client's ref of a frame, even one that failed validation, to tie errors to it."""
+    """The client's ref of a frame, even one that failed validation, to tie errors to it.
+    Only a ref that is valid text: one with a lone surrogate (JSON's "\\ud800") would make
+    the error frame that echoes it JSON that strict clients refuse."""
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = _decode(text)
+    except ProtocolError:
         return None
-    if isinstance(data, dict) and isinstance(data.get("ref"), str) and len(data["ref"]) <= 64:
-        return data["ref"]
-    return None
+    ref = data.get("ref") if isinstance(data, dict) else None
+    if not isinstance(ref, str) or len(ref) > 64:
+        return None
+    try:
+        ref.encode()
+    except UnicodeEncodeError:
+        return None
+    return ref
 
 
 def error_frame(error: ChatBridgeError, ref: str | None = None) -> dict[str, Any]:

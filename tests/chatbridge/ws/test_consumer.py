@@ -197,6 +197,75 @@ async def test_a_sync_with_an_out_of_range_after_is_refused(chat, after):
     await close(client)
 
 
+HOSTILE_FRAMES: list[str] = [
+    # integers out of any range, or not integers at all
+    '{"type": "sync", "after": 1e400}',
+    '{"type": "sync", "after": 100000000000000000000000000000000000000}',
+    '{"type": "sync", "after": -100000000000000000000000000000000000000}',
+    '{"type": "sync", "after": 1.5}',
+    '{"type": "sync", "after": 1.0}',
+    '{"type": "sync", "after": NaN}',
+    '{"type": "sync", "after": Infinity}',
+    '{"type": "sync", "after": "3"}',
+    '{"type": "sync", "after": "\u0663"}',
+    '{"type": "sync", "after": "\u00b2"}',
+    '{"type": "sync", "after": true}',
+    '{"type": "sync", "after": null}',
+    '{"type": "sync", "after": [1]}',
+    '{"type": "sync", "after": {"seq": 1}}',
+    '{"type": "auth", "token": "t", "after": 1e400}',
+    '{"type": "auth", "token": "t", "protocol": 1.0}',
+    '{"type": "auth", "token": "t", "protocol": true}',
+    # strings that are not strings, or not ones to pass on
+    '{"type": "send", "content": true}',
+    '{"type": "send", "content": null}',
+    '{"type": "send", "content": {"text": "hi"}}',
+    '{"type": "send", "content": ["hi"]}',
+    '{"type": "send", "content": "hi", "content_type": 1}',
+    '{"type": "send", "content": "hi", "client_id": false}',
+    '{"type": "send", "content": "hi", "client_id": "' + "c" * 65 + '"}',
+    '{"type": "receipt", "message_id": true, "kind": "read"}',
+    '{"type": "receipt", "message_id": "' + "m" * 257 + '", "kind": "read"}',
+    '{"type": "receipt", "message_id": "m", "kind": null}',
+    '{"type": "ping", "ref": "' + "r" * 65 + '"}',
+    '{"type": "ping", "ref": 7}',
+    '{"type": "ping", "ref": ["r"]}',
+    # null bytes (raw, which JSON refuses, and escaped), lone surrogates, nesting, odd shapes
+    '{"type": "ping", "ref": "a\u0000b"}',
+    '{"type": "ping\\u0000"}',
+    '{"type": "send\\u0000", "content": "hi"}',
+    '{"type": "ping", "ref": "\\ud800"}',
+    '{"type": "send", "content": "\\ud800"}',
+    '{"type": "send", "content": "hi", "client_id": "\\udfff"}',
+    '{"type": "ping", "extra": ' + "[" * 5000 + "]" * 5000 + "}",
+    "[" * 5000 + "]" * 5000,
+    '{"type": "ping", "ref": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+    '{"type": true}',
+    '{"type": null}',
+    '{"type": ["ping"]}',
+    '{"type": {"type": "ping"}}',
+    '{"type": "ping", "type": "shout"}',
+    '"ping"',
+    "null",
+    "1e400",
+    "\u0000",
+]
+
+
+@pytest.mark.parametrize("frame", HOSTILE_FRAMES)
+async def test_a_hostile_frame_is_refused_and_the_connection_answers_on(chat, frame: str):
+    """Whatever the client sends, the answer is a refusal of its frame, not a server failure,
+    and the connection stays usable."""
+    client = await authenticated_client(chat.session_token)
+    await client.send(frame)
+    answer = await client.receive_until(lambda f: f["type"] in {"error", "ack", "pong"})
+    assert answer["type"] == "error", answer
+    assert answer["code"] != "internal_error", answer
+    pong = await client.request({"type": "ping", "ref": "after"})
+    assert pong["type"] == "pong"
+    await close(client)
+
+
 async def test_binary_frames_are_refused_with_an_error(client):
     await client.send_bytes(b"\x00\x01")
     error = await client.receive()
