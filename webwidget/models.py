@@ -15,6 +15,32 @@ from django.db import models
 DEFAULT_ATTACHMENT_TYPES = (
     "csv doc docx heic jfif jpeg jpg mov mp4 pdf png ppt pptx rtf txt wav xls xlsx"
 )
+_JPEG = frozenset({"image/jpeg", "image/pjpeg"})
+# The content types a file of each extension Connect takes may be declared as. A declared type
+# is what the file is served back as, so it must fit the file's name: a .png declared as
+# text/html would be rendered as a page. Browsers name some types in more than one way.
+ATTACHMENT_CONTENT_TYPES: dict[str, frozenset[str]] = {
+    "csv": frozenset({"text/csv", "application/csv", "application/vnd.ms-excel"}),
+    "doc": frozenset({"application/msword"}),
+    "docx": frozenset({"application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+    "heic": frozenset({"image/heic", "image/heif"}),
+    "jfif": _JPEG,
+    "jpeg": _JPEG,
+    "jpg": _JPEG,
+    "mov": frozenset({"video/quicktime"}),
+    "mp4": frozenset({"video/mp4"}),
+    "pdf": frozenset({"application/pdf"}),
+    "png": frozenset({"image/png"}),
+    "ppt": frozenset({"application/vnd.ms-powerpoint"}),
+    "pptx": frozenset(
+        {"application/vnd.openxmlformats-officedocument.presentationml.presentation"}
+    ),
+    "rtf": frozenset({"application/rtf", "text/rtf"}),
+    "txt": frozenset({"text/plain"}),
+    "wav": frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}),
+    "xls": frozenset({"application/vnd.ms-excel"}),
+    "xlsx": frozenset({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
+}
 COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")
 
 

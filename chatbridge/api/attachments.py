@@ -36,13 +36,17 @@ class AttachmentDoneOut(Schema):
     status: str
 
 
-def _extensions(widget_id: str) -> list[str]:
-    from webwidget.models import DEFAULT_ATTACHMENT_TYPES, Widget
+def _content_types(widget_id: str) -> dict[str, frozenset[str]]:
+    """The widget's allowed extensions, each with the content types it may be declared as.
+
+    An extension the widget lists but no content type is known for is left out: its files
+    could be declared as anything, text/html included.
+    """
+    from webwidget.models import ATTACHMENT_CONTENT_TYPES, DEFAULT_ATTACHMENT_TYPES, Widget
 
     widget = Widget.objects.filter(widget_id=widget_id).first()
-    if widget is not None:
-        return widget.extensions()
-    return DEFAULT_ATTACHMENT_TYPES.split()
+    listed = widget.extensions() if widget is not None else DEFAULT_ATTACHMENT_TYPES.split()
+    return {ext: ATTACHMENT_CONTENT_TYPES[ext] for ext in listed if ext in ATTACHMENT_CONTENT_TYPES}
 
 
 def _upload_key(chat_id: str, attachment_id: str) -> str:
@@ -61,14 +65,20 @@ async def start_upload(request: HttpRequest, chat_id: str, payload: AttachmentIn
     if payload.size > limit:
         raise InvalidInput(f"Attachments may be at most {limit} bytes.", field="size")
     extension = payload.name.rsplit(".", 1)[-1].lower() if "." in payload.name else ""
-    allowed = await sync_to_async(_extensions)(session.widget_id)
+    allowed = await sync_to_async(_content_types)(session.widget_id)
     if extension not in allowed:
         raise InvalidInput(
             f"Files of type .{extension or '?'} may not be sent; allowed: {', '.join(allowed)}.",
             field="name",
         )
+    content_type = payload.content_type.strip().lower()
+    if content_type not in allowed[extension]:
+        raise InvalidInput(
+            f"A .{extension} file must be declared as {' or '.join(sorted(allowed[extension]))}.",
+            field="content_type",
+        )
     upload = await get_runtime().service.start_attachment_upload(
-        session, name=payload.name, content_type=payload.content_type, size_bytes=payload.size
+        session, name=payload.name, content_type=content_type, size_bytes=payload.size
     )
     ttl = int((upload.upload_url_expires_at - datetime.now(UTC)).total_seconds())
     record = {"url": upload.upload_url, "headers": upload.headers, "size": payload.size}

@@ -144,7 +144,7 @@ def jsonl_lines(chats: QuerySet[Chat]) -> Iterator[str]:
 def csv_lines(chats: QuerySet[Chat]) -> Iterator[str]:
     """One row per message or event, with its chat's columns repeated."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeCsvWriter(buffer)
 
     def flush() -> str:
         text = buffer.getvalue()
@@ -168,8 +168,8 @@ def csv_lines(chats: QuerySet[Chat]) -> Iterator[str]:
                     row["kind"],
                     row["role"],
                     row["name"],
-                    _csv_safe(row["text"]),
-                    _csv_safe(files),
+                    row["text"],
+                    files,
                     row["delivered_at"] or "",
                     row["read_at"] or "",
                 ]
@@ -180,6 +180,21 @@ def csv_lines(chats: QuerySet[Chat]) -> Iterator[str]:
 def _csv_safe(text: str) -> str:
     """Spreadsheets run cells that start with = + - @ as formulas: quote those."""
     return "'" + text if text[:1] in {"=", "+", "-", "@", "\t", "\r"} else text
+
+
+class SafeCsvWriter:
+    """A csv.writer that passes every cell through `_csv_safe`.
+
+    Any column may carry text a customer or an agent chose (their names as much as their
+    messages), so no CSV export writes a row except through this: a column added later is
+    defused without anyone having to remember it.
+    """
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._writer = csv.writer(stream)
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow(_csv_safe("" if cell is None else str(cell)) for cell in row)
 
 
 def _take(iterator: Iterator[str], count: int) -> list[bytes]:

