@@ -257,8 +257,14 @@ CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP = env_int(
 CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT = env_int(
     "CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT", 300
 )
-# Behind a reverse proxy that sets X-Forwarded-For, rate-limit by its first address.
-CHATBRIDGE_API_TRUST_X_FORWARDED_FOR = env_bool("CHATBRIDGE_API_TRUST_X_FORWARDED_FOR", False)
+# How many reverse proxies in front of ChatBridge append to X-Forwarded-For (0: none, limit by
+# the peer's address). The client address is the entry that many hops from the right, the one
+# the outermost trusted proxy saw: entries further left are whatever the client chose to send.
+CHATBRIDGE_API_TRUSTED_PROXIES = env_int("CHATBRIDGE_API_TRUSTED_PROXIES", 0)
+# The former switch, still honoured as one trusted proxy so that existing deployments keep
+# limiting per client rather than per proxy.
+if not CHATBRIDGE_API_TRUSTED_PROXIES and env_bool("CHATBRIDGE_API_TRUST_X_FORWARDED_FOR", False):
+    CHATBRIDGE_API_TRUSTED_PROXIES = 1
 # Longest long-poll (GET .../events?wait=) and the SSE heartbeat interval, in seconds.
 CHATBRIDGE_API_MAX_WAIT = env_float("CHATBRIDGE_API_MAX_WAIT", 30.0)
 CHATBRIDGE_API_SSE_HEARTBEAT = env_float("CHATBRIDGE_API_SSE_HEARTBEAT", 15.0)

@@ -48,8 +48,30 @@ def default_prechat_fields() -> list[dict]:
     return [{"name": "name", "label": "Name", "type": "text", "required": True}]
 
 
+MIN_SECRET_BYTES = 32
+SECRET_HELP = (
+    f"At least {MIN_SECRET_BYTES} bytes; a short one can be guessed offline from a single signed "
+    "token. Generate one with: "
+    'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def validate_secret(value: str) -> None:
+    """Refuse a signing secret short enough to brute-force from one token or signature.
+
+    HMAC-SHA256 secrets are as strong as their length: anyone holding a signed value can try
+    candidate secrets offline, so a few characters fall in seconds.
+    """
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValidationError(
+            f"Use a secret of at least {MIN_SECRET_BYTES} bytes, e.g. from "
+            'python -c "import secrets; print(secrets.token_urlsafe(32))".',
+            code="secret_too_short",
+        )
 
 
 def normalize_origin(value: str) -> str:
@@ -99,9 +121,13 @@ class Widget(models.Model):
         default=False,
         help_text="Chats start only with an identity token signed by the site's own backend.",
     )
-    identity_secret = models.CharField(max_length=128, default=new_secret)
+    identity_secret = models.CharField(
+        max_length=128, default=new_secret, validators=[validate_secret], help_text=SECRET_HELP
+    )
     webhook_url = models.URLField(blank=True)
-    webhook_secret = models.CharField(max_length=128, default=new_secret)
+    webhook_secret = models.CharField(
+        max_length=128, default=new_secret, validators=[validate_secret], help_text=SECRET_HELP
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,6 +137,22 @@ class Widget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.widget_id})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        """Check the secrets here too: code and shells save without full_clean, and a weak
+        secret stored that way would still sign and verify."""
+        self.validate_secrets()
+        super().save(*args, **kwargs)
+
+    def validate_secrets(self) -> None:
+        errors: dict[str, list[str]] = {}
+        for name in ("identity_secret", "webhook_secret"):
+            try:
+                validate_secret(getattr(self, name))
+            except ValidationError as error:
+                errors[name] = error.messages
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         try:

@@ -15,6 +15,7 @@ claims reach Amazon Connect as contact attributes (`identity_sub`, `identity_nam
 `identity_email`, `identity_verified`), so contact flows and agents can trust them.
 """
 
+import logging
 from dataclasses import dataclass
 
 import jwt
@@ -25,6 +26,11 @@ from chatbridge.errors import ChatBridgeError
 ALGORITHM = "HS256"
 MAX_TOKEN_LENGTH = 4096
 MAX_CLAIM_LENGTH = 256
+# Shorter HS256 secrets can be recovered offline from a single token (webwidget.models has the
+# same floor for what the admin accepts; this one covers secrets stored before it or around it).
+MIN_SECRET_BYTES = 32
+
+logger = logging.getLogger(__name__)
 
 
 class InvalidIdentity(ChatBridgeError):
@@ -57,6 +63,14 @@ class Identity:
 def verify_identity(token: str, *, secret: str, widget_id: str) -> Identity:
     """The identity a token vouches for; InvalidIdentity (never saying more) if none."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidIdentity()
+    if not isinstance(secret, str) or len(secret.encode()) < MIN_SECRET_BYTES:
+        # Customers learn only that the token is not valid; the operator must fix the widget.
+        logger.warning(
+            "widget %s: identity_secret is shorter than %d bytes; refusing identity tokens",
+            widget_id,
+            MIN_SECRET_BYTES,
+        )
         raise InvalidIdentity()
     leeway = settings.CHATBRIDGE_IDENTITY_LEEWAY
     try:

@@ -16,12 +16,19 @@ from chatbridge.redis import get_redis, keys
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's IP: REMOTE_ADDR, or the first X-Forwarded-For hop behind a trusted proxy."""
-    if settings.CHATBRIDGE_API_TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        first = forwarded.split(",")[0].strip()
-        if first:
-            return first[:64]
+    """The client's IP as the first trusted proxy saw it, or REMOTE_ADDR without proxies.
+
+    Each proxy appends the address it received the request from, so only the rightmost
+    CHATBRIDGE_API_TRUSTED_PROXIES entries of X-Forwarded-For were written by proxies we trust;
+    anything to their left came from the client and would let it pick its own rate-limit key.
+    With fewer entries than proxies the header was not written as expected, so REMOTE_ADDR (the
+    nearest proxy) is used rather than a guess.
+    """
+    proxies = settings.CHATBRIDGE_API_TRUSTED_PROXIES
+    if proxies > 0:
+        hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+        if len(hops) >= proxies and hops[-proxies]:
+            return hops[-proxies][:64]
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 

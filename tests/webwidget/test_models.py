@@ -57,3 +57,32 @@ def test_public_config_carries_no_secret():
     assert "webhook_secret" not in config
     assert "webhook_url" not in config
     assert config["attachment_types"]
+
+
+@pytest.mark.parametrize("field", ["identity_secret", "webhook_secret"])
+def test_full_clean_refuses_a_short_secret(field):
+    shop = widget(**{field: "a" * 31})
+    with pytest.raises(ValidationError) as caught:
+        shop.full_clean()
+    assert "token_urlsafe(32)" in caught.value.message_dict[field][0]
+
+
+@pytest.mark.parametrize("field", ["identity_secret", "webhook_secret"])
+def test_save_refuses_a_short_secret(field):
+    with pytest.raises(ValidationError) as caught:
+        widget(**{field: "a"}).save()
+    assert field in caught.value.message_dict
+    assert not Widget.objects.filter(widget_id="shop").exists()
+
+
+def test_generated_and_32_byte_secrets_are_accepted():
+    shop = widget(webhook_secret="é" * 16)  # 16 characters, 32 bytes
+    shop.full_clean()
+    shop.save()
+    assert len(shop.identity_secret.encode()) >= 32
+
+
+def test_admin_help_says_how_to_generate_a_secret():
+    for name in ("identity_secret", "webhook_secret"):
+        help_text = str(Widget._meta.get_field(name).help_text)
+        assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in help_text

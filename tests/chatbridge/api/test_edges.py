@@ -7,6 +7,7 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 
+from chatbridge.api.identity import InvalidIdentity, verify_identity
 from chatbridge.chats.schema import Event
 from tests.support.rest import ORIGIN, assert_problem, bearer, contact_id, start_chat
 from webwidget.models import Widget
@@ -68,6 +69,22 @@ async def test_identity_is_refused(api, strict_widget, case, code):
         body["identity"] = tokens[case]
     response = await api.post("/chats", json=body)
     assert_problem(response, 401, code)
+
+
+async def test_a_short_stored_secret_verifies_no_token(api, strict_widget):
+    """A secret stored before the length check (or around it) must not vouch for anyone."""
+    await Widget.objects.filter(pk=strict_widget.pk).aupdate(identity_secret="a")
+    response = await api.post(
+        "/chats",
+        json={"widget_id": "shop", "display_name": "Ada", "identity": identity_token("a")},
+    )
+    assert_problem(response, 401, "invalid_identity")
+
+
+def test_verification_refuses_a_short_secret_even_with_a_matching_signature():
+    with pytest.raises(InvalidIdentity):
+        verify_identity(identity_token("a" * 31), secret="a" * 31, widget_id="shop")
+    assert verify_identity(identity_token("a" * 32), secret="a" * 32, widget_id="shop").sub
 
 
 async def test_clock_skew_is_tolerated(api, strict_widget):
