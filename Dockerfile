@@ -1,5 +1,7 @@
 FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# Production by default: start-up then requires SECRET_KEY and CHATBRIDGE_TOKEN_KEYS.
+ENV DEBUG=0
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt

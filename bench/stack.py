@@ -106,6 +106,8 @@ class Stack:
             "SECRET_KEY": secrets.token_urlsafe(50),
             "CHATBRIDGE_TOKEN_KEYS": Fernet.generate_key().decode(),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # Plain HTTP on loopback: no TLS proxy in front, so no redirect to https.
+            "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
             "REDIS_URL": self.redis.url,
             "DATABASE_URL": f"sqlite:///{self.workdir}/bench.sqlite3",

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from cryptography.fernet import Fernet
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,10 +47,48 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 _LOCAL_SECRET_KEY = "chatbridge-local-development-key-not-for-production"
 
+
+def production_secret_key(value: str) -> str:
+    """SECRET_KEY for DEBUG off: never the public development key, never guessable.
+
+    It signs history tokens and admin sessions: with a known key anyone can forge them. The
+    bar is Django's own (security.W009): 50 characters or more, 5 or more distinct ones.
+    """
+    if not value or value == _LOCAL_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY when DEBUG is off (the development key is public)."
+        )
+    if len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure-"):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak: use 50 or more random characters, e.g. "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))".'
+        )
+    return value
+
+
+def production_token_keys(values: list[str]) -> list[str]:
+    """CHATBRIDGE_TOKEN_KEYS for DEBUG off: required, each a valid Fernet key.
+
+    Without them the key that encrypts Connect's tokens would be derived from SECRET_KEY;
+    a malformed key would only fail at the first chat, so it fails start-up instead.
+    """
+    if not values:
+        raise ImproperlyConfigured("Set CHATBRIDGE_TOKEN_KEYS when DEBUG is off.")
+    for position, value in enumerate(values, start=1):
+        try:
+            Fernet(value.encode())
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"CHATBRIDGE_TOKEN_KEYS: key {position} is not a Fernet key (32 url-safe "
+                "base64-encoded bytes)."
+            ) from None
+    return values
+
+
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = env_str("SECRET_KEY", _LOCAL_SECRET_KEY)
-if not DEBUG and SECRET_KEY == _LOCAL_SECRET_KEY:
-    raise ImproperlyConfigured("Set SECRET_KEY when DEBUG is off.")
+SECRET_KEY = env_str("SECRET_KEY", "" if not DEBUG else _LOCAL_SECRET_KEY)
+if not DEBUG:
+    SECRET_KEY = production_secret_key(SECRET_KEY)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -131,6 +170,21 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# HTTPS. With DEBUG off every page redirects to https and asks browsers to stay there (HSTS);
+# /healthz stays reachable over plain HTTP for load balancers' probes.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# The header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto). Set it only
+# when every request passes through such a proxy that overwrites the header.
+_PROXY_SSL_HEADER = env_str("SECURE_PROXY_SSL_HEADER")
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + _PROXY_SSL_HEADER.strip().upper().replace("-", "_"),
+        "https",
+    )
 
 # Redis holds chat sessions, event logs, leases, rate limits and the channel layer.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -171,8 +225,8 @@ CHATBRIDGE_ALLOWED_ORIGINS = env_list(
 # Fernet keys (urlsafe base64, 32 bytes) for Connect tokens at rest; the first encrypts,
 # all decrypt, so keys can be rotated. Unset: a key derived from SECRET_KEY.
 CHATBRIDGE_TOKEN_KEYS = env_list("CHATBRIDGE_TOKEN_KEYS")
-if not DEBUG and not CHATBRIDGE_TOKEN_KEYS:
-    raise ImproperlyConfigured("Set CHATBRIDGE_TOKEN_KEYS when DEBUG is off.")
+if not DEBUG:
+    CHATBRIDGE_TOKEN_KEYS = production_token_keys(CHATBRIDGE_TOKEN_KEYS)
 # Refresh the connection token this long before Connect says it expires.
 CHATBRIDGE_REFRESH_MARGIN = env_float("CHATBRIDGE_REFRESH_MARGIN", 60.0)
 # How long an ended chat's session stays readable (history, "chat ended" answers).

@@ -1,0 +1,145 @@
+"""Production settings: refuse to start with keys anyone could know, and pass Django's deploy check.
+
+Each case starts a fresh interpreter, as a deployment would, with only the environment given.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+DEVELOPMENT_KEY = "chatbridge-local-development-key-not-for-production"
+
+
+def production_environment() -> dict[str, str]:
+    """The environment block of docs/deployment.md, its placeholders filled in."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    block = re.search(r"<!-- production-environment -->\n```sh\n(.*?)```", text, re.S)
+    assert block, "docs/deployment.md has lost its production environment block"
+    environment = {}
+    for line in block.group(1).splitlines():
+        name, _, value = line.partition("=")
+        environment[name] = value
+    environment["SECRET_KEY"] = secrets.token_urlsafe(50)
+    environment["CHATBRIDGE_TOKEN_KEYS"] = Fernet.generate_key().decode()
+    return {name: re.sub(r"<[^>]+>", "placeholder", value) for name, value in environment.items()}
+
+
+def run_python(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if name in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+    }
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**inherited, "DJANGO_SETTINGS_MODULE": "chatbridge.settings", **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def run_django(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return run_python(environment, "manage.py", *args)
+
+
+def start(environment: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_django(environment, "check")
+
+
+@pytest.fixture
+def production() -> dict[str, str]:
+    return production_environment()
+
+
+def test_the_documented_production_environment_passes_the_deploy_check(production):
+    result = run_django(production, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_starts_with_the_documented_environment(production):
+    assert start(production).returncode == 0
+
+
+def test_production_refuses_to_start_without_a_secret_key(production):
+    del production["SECRET_KEY"]
+
+    result = start(production)
+
+    assert result.returncode != 0
+    assert "Set SECRET_KEY when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_the_public_development_key(production):
+    production["SECRET_KEY"] = DEVELOPMENT_KEY
+
+    result = start(production)
+
+    assert result.returncode != 0
+    assert "Set SECRET_KEY when DEBUG is off" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "weak", ["short-but-random-Zx81", "a" * 60, "django-insecure-" + "x1" * 30]
+)
+def test_production_refuses_a_guessable_secret_key(production, weak):
+    production["SECRET_KEY"] = weak
+
+    result = start(production)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_production_refuses_to_start_without_token_keys(production):
+    del production["CHATBRIDGE_TOKEN_KEYS"]
+
+    result = start(production)
+
+    assert result.returncode != 0
+    assert "Set CHATBRIDGE_TOKEN_KEYS when DEBUG is off" in result.stderr
+
+
+def test_production_refuses_a_malformed_token_key_without_printing_it(production):
+    production["CHATBRIDGE_TOKEN_KEYS"] = f"{Fernet.generate_key().decode()},not-a-fernet-key"
+
+    result = start(production)
+
+    assert result.returncode != 0
+    assert "CHATBRIDGE_TOKEN_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "not-a-fernet-key" not in result.stderr
+
+
+def test_production_redirects_to_https_and_sends_hsts_by_default(production):
+    result = run_python(
+        production,
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER)",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "True",
+        "31536000",
+        "('HTTP_X_FORWARDED_PROTO',",
+        "'https')",
+    ]
+
+
+def test_the_container_image_does_not_default_to_debug():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime_env = re.findall(r"^ENV\s+(.*)$", dockerfile, re.M)
+
+    assert any(re.search(r"\bDEBUG=0\b", line) for line in runtime_env)
+    assert not any(re.search(r"\bDEBUG=(1|true|yes|on)\b", line, re.I) for line in runtime_env)
