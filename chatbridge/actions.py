@@ -3,6 +3,11 @@
 Each action calls Connect through the chat service and records its result in the event log at
 once, so the customer's own message appears exactly once whether or not, and whenever,
 Connect echoes it on the websocket (the log de-duplicates by Connect's item id).
+
+Whatever costs a Connect call or Redis counts against a window of the chat that every tab,
+process and API shares (settings.CHATBRIDGE_CHAT_*_PER_MINUTE; typing: one per
+CHATBRIDGE_TYPING_INTERVAL); beyond it, RateLimited. The websocket adds its own limits per
+connection (chatbridge.ws.limits).
 """
 
 from django.conf import settings
@@ -10,9 +15,13 @@ from django.conf import settings
 from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.connect.types import ContentType, SentItem
-from chatbridge.ratelimit import RedisWindow, first_within
+from chatbridge.errors import UnknownMessage
+from chatbridge.ratelimit import first_within, hit_chat_window
 from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import Runtime
+
+# Seconds a sent receipt is remembered, so that other tabs do not send it again.
+RECEIPT_MEMORY = 24 * 3600
 
 
 async def send_message(
@@ -27,7 +36,9 @@ async def send_message(
 
     Every client of the chat (tabs, apps, websocket and REST alike) shares one message window
     (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited."""
-    await _message_window().hit(keys().chat(session.chat_id, "send-rate"))
+    await hit_chat_window(
+        session.chat_id, "send", limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
+    )
     sent = await runtime.service.send_message(
         session,
         content=content,
@@ -62,22 +73,42 @@ async def send_typing(runtime: Runtime, session: ChatSession, *, interval: float
 async def send_receipt(
     runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
 ) -> bool:
-    """Sends a receipt once per message and kind, whichever tab asks first."""
+    """Accepts and sends a receipt at once (accept_receipt, then deliver_receipt)."""
+    await accept_receipt(runtime, session, message_id=message_id)
+    return await deliver_receipt(runtime, session, message_id=message_id, kind=kind)
+
+
+async def accept_receipt(runtime: Runtime, session: ChatSession, *, message_id: str) -> None:
+    """Counts a receipt against the chat's window (CHATBRIDGE_CHAT_RECEIPTS_PER_MINUTE) and
+    refuses one for a message the chat's log does not hold (UnknownMessage): what a client
+    asks for is checked when it asks, even if the websocket sends it later in a batch."""
+    await hit_chat_window(
+        session.chat_id, "receipt", limit=settings.CHATBRIDGE_CHAT_RECEIPTS_PER_MINUTE
+    )
+    if not await runtime.log.has_message(session.chat_id, message_id):
+        raise UnknownMessage()
+
+
+async def deliver_receipt(
+    runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
+) -> bool:
+    """Sends an accepted receipt once per message and kind, whichever tab asks first; True if
+    this call sent it."""
     marker = keys().chat(session.chat_id, "receipt", kind, message_id)
-    if not await first_within(get_redis(), marker, 24 * 3600):
+    if not await first_within(get_redis(), marker, RECEIPT_MEMORY):
         return False
     await runtime.service.send_receipt(session, message_id=message_id, kind=kind)
     return True
 
 
 async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
+    """The customer leaves. Counts against the chat's window of ends
+    (CHATBRIDGE_CHAT_ENDS_PER_MINUTE): each, even of an ended chat, writes Redis and tells
+    every tab."""
+    await hit_chat_window(session.chat_id, "end", limit=settings.CHATBRIDGE_CHAT_ENDS_PER_MINUTE)
     ended = await runtime.service.disconnect(session)
     await runtime.relay.ended(session.chat_id, ended.ended_reason)
     return ended
-
-
-def _message_window() -> RedisWindow:
-    return RedisWindow(get_redis(), limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE, window=60)
 
 
 def _client_token(session: ChatSession, client_id: str | None) -> str | None:

@@ -85,6 +85,18 @@ class NotFound(ChatBridgeError):
     default_message = "Amazon Connect has no such resource."
 
 
+class UnknownMessage(NotFound):
+    """A receipt names no message of the chat's log: made up, another chat's, or not a
+    message (an event or a receipt). Refused before it costs a Connect call or a key."""
+
+    code = "unknown_message"
+    default_message = "This chat has no message with this id."
+    field = "message_id"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**super().as_dict(), "field": self.field}
+
+
 class UpstreamUnavailable(ChatBridgeError):
     """Connect failed or could not be reached after botocore's retries."""
 

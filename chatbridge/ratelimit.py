@@ -1,7 +1,8 @@
 """Rate limits: a token bucket per connection (in memory) and windows per chat (in Redis).
 
 A chat may be open in several tabs and processes, so its limits live in Redis; a single
-connection's burst control needs no round trip.
+connection's burst control needs no round trip. Both refuse with errors.RateLimited, whose
+retry_after each entry point passes on (the websocket's error frame, REST's Retry-After).
 """
 
 import time
@@ -9,6 +10,7 @@ import time
 import redis.asyncio as aioredis
 
 from chatbridge.errors import RateLimited
+from chatbridge.redis import get_redis, keys
 
 
 class TokenBucket:
@@ -19,6 +21,12 @@ class TokenBucket:
         self.capacity = float(burst)
         self._tokens = float(burst)
         self._stamp = time.monotonic()
+
+    @classmethod
+    def per_minute(cls, count: int) -> "TokenBucket":
+        """`count` at once, then one more every 60/`count` seconds (`count` is at least 1)."""
+        count = max(count, 1)
+        return cls(count / 60, count)
 
     def take(self) -> None:
         """Spends one token, or raises RateLimited saying when one will be back."""
@@ -49,6 +57,15 @@ class RedisWindow:
         count, ttl_ms = await self._script(keys=[key], args=[self.window_ms])
         if int(count) > self.limit:
             raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
+
+
+async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:
+    """Counts one `name` (send, receipt, sync, end…) against the chat's window of `limit` per
+    `window` seconds, ``<p>:chat:<id>:<name>-rate``, which every process of every tab shares;
+    beyond it, RateLimited until the window ends."""
+    await RedisWindow(get_redis(), limit=limit, window=window).hit(
+        keys().chat(chat_id, f"{name}-rate")
+    )
 
 
 async def first_within(redis: aioredis.Redis, key: str, interval: float) -> bool:

@@ -18,10 +18,11 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:chat:<id>:refresh``           lock serialising connection refreshes
 ``<p>:chat:<id>:events``            the event log (a stream, entry id ``<seq>-0``)
 ``<p>:chat:<id>:ids``               Connect item ids already logged
+``<p>:chat:<id>:messages``          ids of logged messages and attachments (receipts' targets)
 ``<p>:chat:<id>:cursor``            last seq and newest transcript item (gap fill)
 ``<p>:chat:<id>:lease``             which process holds the chat's Connect websocket
 ``<p>:chat:<id>:upstream``          "connected" or "reconnecting", for clients
-``<p>:chat:<id>:send-rate``         the chat's message window
+``<p>:chat:<id>:<n>-rate``          the chat's window of n: send, receipt, sync or end
 ``<p>:chat:<id>:typing``            typing sent recently
 ``<p>:chat:<id>:receipt:<k>:<m>``   a receipt of kind k for message m sent
 ``<p>:chat:<id>:upload:<a>``        a pending attachment upload (sealed)

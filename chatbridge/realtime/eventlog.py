@@ -5,7 +5,9 @@ Every logged event gets the next sequence number of its chat, and its stream ent
 across processes: an item Connect delivers twice (websocket and transcript, or a duplicated
 frame, or the send path and the websocket echo) is logged once, whoever sees it first.
 
-The same script adds the event to the feed (chatbridge.chats.feed), which the stream workers
+The same script notes the ids of the chat's messages and attachments, what receipts may name
+(EventLog.has_message), so that a receipt for a made-up id costs neither a Connect call nor a
+key; and it adds the event to the feed (chatbridge.chats.feed), which the stream workers
 drain off the hot path, and can count the members of a channel layer group in passing (the
 relay's "does another process follow this chat?"), saving a round trip per event.
 """
@@ -20,17 +22,19 @@ from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
 from chatbridge.chats.feed import FEED_MAXLEN
 from chatbridge.redis import RedisKeys, get_redis
 
-# KEYS: events, ids, cursor, feed[, group]. ARGV: ttl, chat id, feed maxlen, then
-# four per event: item id, JSON, absolute time, "1" if it may move the gap-fill cursor.
-# Returns the group's size, then each event's seq (0 for one already logged).
+# KEYS: events, ids, cursor, feed, messages[, group]. ARGV: ttl, chat id, feed maxlen, then
+# five per event: item id, JSON, absolute time, "1" if it may move the gap-fill cursor, "1" if
+# receipts may name it. Returns the group's size, then each event's seq (0 for one already
+# logged).
 _APPEND_SCRIPT = """
 local ttl, chat, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local result = {0}
-for i = 4, #ARGV, 4 do
+for i = 4, #ARGV, 5 do
   local seq = 0
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
     redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[i + 1])
+    if ARGV[i + 4] == '1' then redis.call('SADD', KEYS[5], ARGV[i]) end
     if ARGV[i + 3] == '1' then
       local last_time = redis.call('HGET', KEYS[3], 'last_time')
       if not last_time or ARGV[i + 2] >= last_time then
@@ -42,13 +46,15 @@ for i = 4, #ARGV, 4 do
   end
   result[#result + 1] = seq
 end
-for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ttl) end
-if KEYS[5] then result[1] = redis.call('ZCARD', KEYS[5]) end
+for _, k in ipairs({1, 2, 3, 5}) do redis.call('EXPIRE', KEYS[k], ttl) end
+if KEYS[6] then result[1] = redis.call('ZCARD', KEYS[6]) end
 return result
 """
 
 # Event types that GetTranscript returns, so their ids can start a gap fill.
 TRANSCRIPT_TYPES = frozenset({MESSAGE, ATTACHMENT, EVENT})
+# Event types that a delivered or read receipt may name (Connect refuses any other).
+RECEIPTED_TYPES = frozenset({MESSAGE, ATTACHMENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +112,21 @@ class EventLog:
             self._key(chat_id, "ids"),
             self._key(chat_id, "cursor"),
             self._keys.feed,
+            self._key(chat_id, "messages"),
         ]
         if group_key is not None:
             keys.append(group_key)
         args: list[str | int] = [self._ttl, chat_id, FEED_MAXLEN]
         for event, encoded in events:
             moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
-            args += (event.id, encoded, event.absolute_time, "1" if moves_cursor else "0")
+            receipted = event.type in RECEIPTED_TYPES
+            args += (
+                event.id,
+                encoded,
+                event.absolute_time,
+                "1" if moves_cursor else "0",
+                "1" if receipted else "0",
+            )
         members, *seqs = await self._append(keys=keys, args=args)
         return [int(seq) or None for seq in seqs], int(members)
 
@@ -131,6 +145,10 @@ class EventLog:
             self._key(chat_id, "events"), max=f"({before}-0", count=limit
         )
         return [_logged(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+    async def has_message(self, chat_id: str, message_id: str) -> bool:
+        """Whether the chat's log holds a message or attachment with this Connect id."""
+        return bool(await self._redis.sismember(self._key(chat_id, "messages"), message_id))
 
     async def cursor(self, chat_id: str) -> Cursor:
         data = await self._redis.hgetall(self._key(chat_id, "cursor"))

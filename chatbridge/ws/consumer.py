@@ -1,8 +1,9 @@
 """The browser's websocket, /ws/chat/ (protocol in docs/websocket-protocol.md).
 
-Thin: it authenticates, validates each frame, calls an action, and relays the chat's events
-from the log and the channel layer. Every bad frame is answered with an error frame and the
-connection stays open; only a connection that never authenticates, or goes idle, is closed.
+Thin: it authenticates, validates each frame, checks the connection's limits
+(chatbridge.ws.limits), calls an action, and relays the chat's events from the log and the
+channel layer. Every bad frame is answered with an error frame and the connection stays open;
+only a connection that never authenticates, or goes idle, is closed.
 """
 
 import asyncio
@@ -18,9 +19,9 @@ from django.conf import settings
 from chatbridge import actions
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
-from chatbridge.ratelimit import TokenBucket
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.runtime import Runtime, get_runtime
+from chatbridge.ws.limits import ConnectionLimits, count_sync
 from chatbridge.ws.protocol import (
     PROTOCOL_VERSION,
     Auth,
@@ -60,9 +61,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.following = False
         self.delivery = asyncio.Lock()
         self.last_activity = time.monotonic()
-        self.bucket = TokenBucket(
-            settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND, settings.CHATBRIDGE_WS_MESSAGE_BURST
-        )
+        self.limits = ConnectionLimits.from_settings()
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
         self.closing: asyncio.Task | None = None
@@ -111,7 +110,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             raise ProtocolError("not_authenticated", "Send an auth frame first.")
         session = self.session
         if isinstance(frame, Send):
-            self.bucket.take()
+            self.limits.send.take()
             sent, seq = await actions.send_message(
                 self.runtime,
                 session,
@@ -123,17 +122,23 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 {"type": "ack", "ref": frame.ref or frame.client_id, "id": sent.id, "seq": seq}
             )
         elif isinstance(frame, Typing):
+            self.limits.typing.take()
             sent = await actions.send_typing(
                 self.runtime, session, interval=settings.CHATBRIDGE_TYPING_INTERVAL
             )
             await self._send({"type": "ack", "ref": frame.ref, "sent": sent})
         elif isinstance(frame, Receipt):
+            self.limits.receipt.take()
+            await actions.accept_receipt(self.runtime, session, message_id=frame.message_id)
             self._queue_receipt(frame.message_id, frame.kind)
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, End):
+            self.limits.end.take()
             self.session = await actions.end_chat(self.runtime, session)
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, Sync):
+            self.limits.sync.take()
+            await count_sync(session.chat_id)
             last_seq = await self.catch_up(rewind_to=frame.after)
             await self._send({"type": "ack", "ref": frame.ref, "last_seq": last_seq})
 
@@ -202,7 +207,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 if self.session is None:
                     return
                 try:
-                    await actions.send_receipt(
+                    await actions.deliver_receipt(
                         self.runtime, self.session, message_id=message_id, kind=kind
                     )
                 except ChatEnded:

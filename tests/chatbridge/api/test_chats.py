@@ -184,6 +184,16 @@ async def test_events_of_an_unknown_type_or_a_receipt_without_a_message_are_refu
     assert assert_problem(unknown, 422, "invalid_input")["field"] == "type"
 
 
+async def test_a_receipt_for_a_message_the_chat_lacks_is_refused(api, chat, runtime, emulator):
+    path = f"/chats/{chat['chat_id']}/events"
+    made_up = await api.post(
+        path, json={"type": "read", "message_id": "made-up"}, headers=bearer(chat)
+    )
+    assert assert_problem(made_up, 404, "unknown_message")["field"] == "message_id"
+    metadata = "application/vnd.amazonaws.connect.event.message.metadata"
+    assert items_of_kind(emulator, await contact_id(runtime, chat), metadata) == []
+
+
 async def test_events_page_after_and_limit(api, chat, runtime, emulator):
     contact = await contact_id(runtime, chat)
     emulator.agent_join(contact)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chatbridge.chats.events import EVENT, MESSAGE, RECEIPT, ChatEvent
+from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, RECEIPT, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.redis import RedisKeys
 from tests.support.records import append
@@ -89,3 +89,21 @@ async def test_a_batch_moves_the_cursor_to_its_newest_transcript_item(log):
     await log.append_many("c", batch)
     cursor = await log.cursor("c")
     assert (cursor.last_seq, cursor.last_item_id) == (2, "a")
+
+
+async def test_receipts_may_name_the_logged_messages_and_attachments_only(log):
+    for item_id, kind in (("m", MESSAGE), ("f", ATTACHMENT), ("e", EVENT), ("r", RECEIPT)):
+        await append(log, "c", event(item_id, kind))
+    named = {item_id: await log.has_message("c", item_id) for item_id in ("m", "f", "e", "r", "x")}
+    assert named == {"m": True, "f": True, "e": False, "r": False, "x": False}
+
+
+async def test_a_chats_message_ids_are_its_own(log):
+    await append(log, "one", event("m"))
+    assert not await log.has_message("two", "m")
+
+
+async def test_the_message_ids_live_as_long_as_the_log(log, redis_client):
+    await append(log, "c", event("m"))
+    ttl = await redis_client.ttl(RedisKeys("test").chat("c", "messages"))
+    assert 0 < ttl <= 600

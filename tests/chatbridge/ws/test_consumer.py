@@ -340,7 +340,7 @@ def held_batches(monkeypatch) -> HeldBatches:
 
 
 class HeldFirstSend:
-    """actions.send_receipt, except that its first call waits until the test releases it."""
+    """actions.deliver_receipt, except that its first call waits until the test releases it."""
 
     def __init__(self, send: Callable[..., Awaitable[bool]]) -> None:
         self._send = send
@@ -356,8 +356,8 @@ class HeldFirstSend:
 
 @pytest.fixture
 def held_first_send(monkeypatch) -> HeldFirstSend:
-    held = HeldFirstSend(actions.send_receipt)
-    monkeypatch.setattr(actions, "send_receipt", held)
+    held = HeldFirstSend(actions.deliver_receipt)
+    monkeypatch.setattr(actions, "deliver_receipt", held)
     return held
 
 
