@@ -194,6 +194,9 @@ async def test_plain_http_is_refused_at_delivery_with_debug_off(
         "https://10.0.0.5/hooks",
         "https://0.0.0.0/hooks",
         "https://metadata.google.internal/computeMetadata/v1/",
+        "https://redis:6379/",
+        "https://127.1/hooks",
+        "https://2130706433/hooks",
     ],
 )
 async def test_a_non_public_target_in_the_url_is_refused_without_resolving(
