@@ -11,6 +11,7 @@ from django.contrib.admin.sites import site
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.test import RequestFactory
 
+from webwidget.admin import WidgetAdmin
 from webwidget.models import Widget
 from webwidget.webhook_targets import AllowList, TargetRefused, address_refusal, check_address
 
@@ -171,11 +172,11 @@ def test_save_refuses_a_non_public_target_too():
     assert not Widget.objects.filter(widget_id="shop").exists()
 
 
-def test_the_admin_form_shows_the_refusal_under_the_field(admin_user):
+def admin_form(admin_user, webhook_url: str):
     request = RequestFactory().get("/admin/webwidget/widget/add/")
     request.user = admin_user
-    form_class = site._registry[Widget].get_form(request)
-    form = form_class(
+    form_class = WidgetAdmin(Widget, site).get_form(request)
+    return form_class(
         data={
             "name": "Shop",
             "widget_id": "shop",
@@ -188,13 +189,23 @@ def test_the_admin_form_shows_the_refusal_under_the_field(admin_user):
             "prechat_fields": "[]",
             "attachment_types": "png",
             "identity_secret": "s" * 43,
-            "webhook_url": "https://10.0.0.5/hooks",
+            "webhook_url": webhook_url,
             "webhook_secret": "w" * 43,
         }
     )
+
+
+def test_the_admin_form_shows_the_refusal_under_the_field(admin_user):
+    form = admin_form(admin_user, "https://10.0.0.5/hooks")
     assert not form.is_valid()
     assert list(form.errors) == ["webhook_url"]
     assert "10.0.0.5 is a private address" in form.errors["webhook_url"][0]
+
+
+def test_the_admin_takes_a_url_without_scheme_as_https(admin_user):
+    form = admin_form(admin_user, "hooks.example.com/x")
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["webhook_url"] == "https://hooks.example.com/x"
 
 
 def test_the_refusal_names_the_address_never_the_path_or_query():
