@@ -21,6 +21,7 @@ from chatbridge.chats.feed import publish_chat
 from chatbridge.redis import RedisKeys
 from chatbridge.streams.webhook_transport import CheckedBackend
 from chatbridge.streams.webhooks import WebhookWorker
+from tests.support.loopback import loopback_only
 from tests.support.records import PREFIX, ended, session
 from tests.support.webhook_receiver import LocalAuthority, Receiver
 from webwidget.models import Widget
@@ -236,3 +237,21 @@ async def test_an_empty_answer_is_a_network_failure():
 async def test_unix_sockets_are_refused():
     with pytest.raises(TargetRefused):
         await CheckedBackend().connect_unix_socket("/run/docker.sock")
+
+
+def test_the_loopback_guard_refuses_before_the_socket_is_touched(monkeypatch):
+    # Stand-ins for the real calls, so that even a broken guard sends nothing.
+    reached: list[object] = []
+    monkeypatch.setattr(socket.socket, "connect", lambda sock, address: reached.append(address))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kw: reached.append(host))
+
+    with loopback_only() as refused, socket.socket() as sock:
+        with pytest.raises(PermissionError):
+            sock.connect(("192.0.2.1", 443))
+        with pytest.raises(socket.gaierror):
+            socket.getaddrinfo("hooks.example.com", 443)
+        sock.connect(("127.0.0.1", 9))
+        socket.getaddrinfo("::1", 9)
+
+    assert reached == [("127.0.0.1", 9), "::1"]
+    assert refused == ["connect to ('192.0.2.1', 443)", "lookup of 'hooks.example.com'"]
