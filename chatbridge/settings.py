@@ -349,6 +349,9 @@ CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
 CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
 CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
 CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)
+# Networks, addresses and host names webhooks may reach although they are not public (private,
+# loopback, link-local...): by default none. Delivery is https-only unless DEBUG is on.
+CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS")
 
 # Archive viewer (the admin's transcript pages and exports).
 # Chats whose last activity is older than this many days are removed by

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from webwidget.models import Widget
 
@@ -9,6 +10,8 @@ class WidgetAdmin(admin.ModelAdmin):
     list_filter = ["enabled", "require_identity"]
     search_fields = ["name", "widget_id"]
     prepopulated_fields = {"widget_id": ["name"]}
+    # A URL typed without a scheme is an https one: webhooks must use https in production.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "widget_id", "enabled"]}),
         (

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from webwidget.webhook_targets import validate_webhook_url
+
 DEFAULT_ATTACHMENT_TYPES = (
     "csv doc docx heic jfif jpeg jpg mov mp4 pdf png ppt pptx rtf txt wav xls xlsx"
 )
@@ -124,7 +126,12 @@ class Widget(models.Model):
     identity_secret = models.CharField(
         max_length=128, default=new_secret, validators=[validate_secret], help_text=SECRET_HELP
     )
-    webhook_url = models.URLField(blank=True)
+    webhook_url = models.URLField(
+        blank=True,
+        validators=[validate_webhook_url],
+        help_text="An https URL on a public host. Private, loopback and link-local addresses and "
+        "local names are refused unless CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS lists them.",
+    )
     webhook_secret = models.CharField(
         max_length=128, default=new_secret, validators=[validate_secret], help_text=SECRET_HELP
     )
@@ -139,16 +146,21 @@ class Widget(models.Model):
         return f"{self.name} ({self.widget_id})"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        """Check the secrets here too: code and shells save without full_clean, and a weak
-        secret stored that way would still sign and verify."""
-        self.validate_secrets()
+        """Check the secrets and the webhook's target here too: code and shells save without
+        full_clean, and a weak secret stored that way would still sign and verify. (Delivery
+        judges the target again, by the addresses its name resolves to.)"""
+        self.validate_on_save()
         super().save(*args, **kwargs)
 
-    def validate_secrets(self) -> None:
+    def validate_on_save(self) -> None:
         errors: dict[str, list[str]] = {}
-        for name in ("identity_secret", "webhook_secret"):
+        for name, validate in (
+            ("identity_secret", validate_secret),
+            ("webhook_secret", validate_secret),
+            ("webhook_url", validate_webhook_url),
+        ):
             try:
-                validate_secret(getattr(self, name))
+                validate(getattr(self, name))
             except ValidationError as error:
                 errors[name] = error.messages
         if errors:

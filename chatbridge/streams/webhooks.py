@@ -9,8 +9,14 @@ for it. For every widget with a webhook_url:
 
 Each delivery is a POST of JSON signed with HMAC-SHA256 of ``<timestamp>.<body>`` under the
 widget's webhook_secret (headers in docs/rest-api.md). A delivery that fails (network error,
-timeout, non-2xx) is retried with exponential backoff from a Redis sorted set, at most
-settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS times in all, by whichever process comes first.
+timeout, non-2xx, a redirect: redirects are never followed) is retried with exponential backoff
+from a Redis sorted set, at most settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS times in all, by
+whichever process comes first.
+
+Deliveries reach only the targets webwidget.webhook_targets accepts: https (http with DEBUG
+on), public addresses unless CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS lists them, judged by the
+addresses the name resolves to at connection time (chatbridge.streams.webhook_transport). A
+refused target is logged and dropped: retrying cannot change the answer.
 """
 
 import asyncio
@@ -19,10 +25,12 @@ import hmac
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import httpx
@@ -34,7 +42,9 @@ from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.events import ATTACHMENT, MESSAGE
 from chatbridge.chats.feed import Entry, EventEntry
 from chatbridge.chats.store import SessionStore
+from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
 from chatbridge.streams.worker import StreamWorker
+from webwidget.webhook_targets import TargetRefused, check_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +98,12 @@ class Endpoint:
     secret: str
 
 
+class Outcome(Enum):
+    DELIVERED = "delivered"
+    FAILED = "failed"  # worth another attempt
+    REFUSED = "refused"  # the target is not allowed: no attempt will be
+
+
 def _endpoint(widget_id: str) -> Endpoint | None:
     from webwidget.models import Widget
 
@@ -113,7 +129,11 @@ def backoff(attempt: int) -> float:
 
 
 class WebhookWorker(StreamWorker):
-    """Turns feed entries into deliveries, and attempts the retries that are due."""
+    """Turns feed entries into deliveries, and attempts the retries that are due.
+
+    `resolver` answers the addresses of a webhook's host (the system's by default; tests give
+    their own), and `ssl_context` verifies receivers' certificates (certifi's by default).
+    """
 
     group = GROUP
     # Deliveries start with what happens next, not with the feed's history.
@@ -125,9 +145,13 @@ class WebhookWorker(StreamWorker):
         *,
         prefix: str,
         concurrency: int = 20,
+        resolver: Resolver = system_resolver,
+        ssl_context: ssl.SSLContext | None = None,
         **options: Any,
     ) -> None:
         super().__init__(redis, prefix=prefix, **options)
+        self._resolver = resolver
+        self._ssl_context = ssl_context
         self._sessions = SessionStore(redis, get_token_box(), prefix=prefix, ended_ttl=0)
         self._retries = self._keys.webhook_retries
         self._slots = asyncio.Semaphore(concurrency)
@@ -241,7 +265,7 @@ class WebhookWorker(StreamWorker):
             endpoint = await self._endpoint_of(delivery.widget_id)
             if endpoint is None:
                 return
-            if await self._post(endpoint, delivery):
+            if await self._post(endpoint, delivery) is not Outcome.FAILED:
                 return
         if delivery.attempt >= settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS:
             logger.warning(
@@ -261,9 +285,14 @@ class WebhookWorker(StreamWorker):
             self._retries, {retry.to_json(): time.time() + backoff(delivery.attempt)}
         )
 
-    async def _post(self, endpoint: Endpoint, delivery: Delivery) -> bool:
+    async def _post(self, endpoint: Endpoint, delivery: Delivery) -> Outcome:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=settings.CHATBRIDGE_WEBHOOK_TIMEOUT)
+            self._client = httpx.AsyncClient(
+                transport=CheckedTransport(resolver=self._resolver, ssl_context=self._ssl_context),
+                timeout=settings.CHATBRIDGE_WEBHOOK_TIMEOUT,
+                follow_redirects=False,
+                trust_env=False,
+            )
         body = delivery.body.encode()
         timestamp = int(time.time())
         headers = {
@@ -275,7 +304,24 @@ class WebhookWorker(StreamWorker):
             ATTEMPT_HEADER: str(delivery.attempt),
         }
         try:
-            response = await self._client.post(endpoint.url, content=body, headers=headers)
+            url = httpx.URL(endpoint.url)
+            check_scheme(url.scheme, debug=settings.DEBUG)
+            response = await self._client.post(url, content=body, headers=headers)
+        except TargetRefused as refused:
+            logger.warning(
+                "Webhook %s to widget %s refused, not retried: %s",
+                delivery.delivery_id,
+                delivery.widget_id,
+                refused.message,
+            )
+            return Outcome.REFUSED
+        except httpx.InvalidURL:
+            logger.warning(
+                "Webhook %s to widget %s refused, not retried: its URL is not valid",
+                delivery.delivery_id,
+                delivery.widget_id,
+            )
+            return Outcome.REFUSED
         except httpx.HTTPError as exc:
             logger.info(
                 "Webhook %s attempt %d failed: %s",
@@ -283,13 +329,14 @@ class WebhookWorker(StreamWorker):
                 delivery.attempt,
                 type(exc).__name__,
             )
-            return False
+            return Outcome.FAILED
         if 200 <= response.status_code < 300:
-            return True
+            return Outcome.DELIVERED
         logger.info(
-            "Webhook %s attempt %d answered %d",
+            "Webhook %s attempt %d answered %d%s",
             delivery.delivery_id,
             delivery.attempt,
             response.status_code,
+            " (redirects are not followed)" if response.is_redirect else "",
         )
-        return False
+        return Outcome.FAILED

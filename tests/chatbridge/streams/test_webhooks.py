@@ -1,6 +1,5 @@
 """Webhooks: an agent message and the chat's end, signed, retried after a failure."""
 
-import asyncio
 import json
 from dataclasses import replace
 
@@ -21,50 +20,12 @@ from chatbridge.streams.webhooks import (
 )
 from tests.support.records import PREFIX, ended, session
 from tests.support.rest import assert_logged_event, bearer, contact_id, start_chat
+from tests.support.webhook_receiver import Receiver
 from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STREAM = RedisKeys(PREFIX).feed
-
-
-class Receiver:
-    """A tiny HTTP server on 127.0.0.1 that fails its first `failures` calls with 500."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.calls: list[dict] = []
-        self.arrived: asyncio.Queue[dict] = asyncio.Queue()
-
-    async def __aenter__(self) -> "Receiver":
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/hooks"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.server.close()
-        await self.server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            if ": " in line:
-                name, value = line.split(": ", 1)
-                headers[name.lower()] = value
-        body = await reader.readexactly(int(headers.get("content-length", 0)))
-        failing = len(self.calls) < self.failures
-        call = {"request_line": lines[0], "headers": headers, "body": body, "failed": failing}
-        self.calls.append(call)
-        status = b"500 Internal Server Error" if failing else b"204 No Content"
-        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        writer.close()
-        await self.arrived.put(call)
-
-    async def next_call(self) -> dict:
-        return await asyncio.wait_for(self.arrived.get(), 15)
 
 
 async def point_webhook_at(widget: Widget, receiver: Receiver) -> None:
@@ -80,6 +41,14 @@ def ended_chat_of(widget: Widget) -> ChatSession:
 def quick_retries(settings):
     settings.CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = 0.05
     settings.CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = 3
+
+
+@pytest.fixture(autouse=True)
+def plain_http_receivers_on_loopback(settings, loopback_guard):
+    """These receivers speak plain HTTP on 127.0.0.1: allowed only with DEBUG on and loopback
+    on the allow-list (tests of the target policy itself are in test_webhook_transport.py)."""
+    settings.DEBUG = True
+    settings.CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = ["127.0.0.0/8"]
 
 
 async def test_agent_message_and_end_are_delivered_signed_and_retried(
