@@ -205,20 +205,48 @@ CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE = env_int("CHATBRIDGE_CHAT_MESSAGES_PER_MINU
 CHATBRIDGE_TYPING_INTERVAL = env_float("CHATBRIDGE_TYPING_INTERVAL", 3.0)
 CHATBRIDGE_RECEIPT_DELAY = env_float("CHATBRIDGE_RECEIPT_DELAY", 0.3)
 
+# Every handler redacts what it writes: signed URLs' query strings, Connect's tokens, bearer
+# credentials (chatbridge/logredact.py), whichever library logged them. Django's loggers drop
+# the handlers Django gives them and reach the root's, so they are redacted too.
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+
+def _log_levels(items: list[str]) -> dict[str, str]:
+    levels = {}
+    for item in items:
+        name, _, level = (part.strip() for part in item.partition("="))
+        if not name or level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ImproperlyConfigured(f"LOG_LEVELS takes logger=LEVEL items, not {item!r}.")
+        levels[name] = level.upper()
+    return levels
+
+
+# Per-logger levels on top of LOG_LEVEL, e.g. "botocore=DEBUG,daphne=INFO".
+LOG_LEVELS = {"botocore": "WARNING", "daphne": "WARNING"} | _log_levels(env_list("LOG_LEVELS"))
+_loggers: dict[str, dict] = {
+    "django": {"handlers": [], "propagate": True},
+    "django.server": {"handlers": [], "propagate": True},
+}
+for _name, _level in LOG_LEVELS.items():
+    _loggers[_name] = {**_loggers.get(_name, {}), "level": _level}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "chatbridge.logredact.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "botocore": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": _loggers,
 }
 
 # Widget and CSP. ChatBridge's own pages (admin, widget frame, demo site) run no inline script
