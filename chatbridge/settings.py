@@ -206,8 +206,7 @@ CHATBRIDGE_TYPING_INTERVAL = env_float("CHATBRIDGE_TYPING_INTERVAL", 3.0)
 CHATBRIDGE_RECEIPT_DELAY = env_float("CHATBRIDGE_RECEIPT_DELAY", 0.3)
 
 # Every handler redacts what it writes: signed URLs' query strings, Connect's tokens, bearer
-# credentials (chatbridge/logredact.py), whichever library logged them. Django's loggers drop
-# the handlers Django gives them and reach the root's, so they are redacted too.
+# credentials (chatbridge/logredact.py), whichever library logged them.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 
 
@@ -223,12 +222,6 @@ def _log_levels(items: list[str]) -> dict[str, str]:
 
 # Per-logger levels on top of LOG_LEVEL, e.g. "botocore=DEBUG,daphne=INFO".
 LOG_LEVELS = {"botocore": "WARNING", "daphne": "WARNING"} | _log_levels(env_list("LOG_LEVELS"))
-_loggers: dict[str, dict] = {
-    "django": {"handlers": [], "propagate": True},
-    "django.server": {"handlers": [], "propagate": True},
-}
-for _name, _level in LOG_LEVELS.items():
-    _loggers[_name] = {**_loggers.get(_name, {}), "level": _level}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -246,7 +239,9 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": _loggers,
+    # Listing "django" takes away the handlers Django gives it and its children (django.server,
+    # django.request, ...): their records reach the root's handler, and are redacted too.
+    "loggers": {"django": {}} | {name: {"level": level} for name, level in LOG_LEVELS.items()},
 }
 
 # Widget and CSP. ChatBridge's own pages (admin, widget frame, demo site) run no inline script

@@ -240,11 +240,13 @@ def test_djangos_loggers_write_through_the_roots_handlers():
 
 @pytest.mark.parametrize("name", ["httpx", "websockets.client", "botocore.endpoint", "daphne"])
 def test_a_third_party_loggers_record_is_redacted_by_the_roots_handler(name):
-    [handler] = [
+    redacting = [
         handler
         for handler in logging.getLogger().handlers
         if any(isinstance(found, RedactingFilter) for found in handler.filters)
     ]
+    assert len(redacting) == 1, "the root logger has no redacting handler"
+    [handler] = redacting
     stream = io.StringIO()
     previous = handler.setStream(stream)
     try:
