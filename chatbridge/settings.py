@@ -220,8 +220,13 @@ def _log_levels(items: list[str]) -> dict[str, str]:
     return levels
 
 
-# Per-logger levels on top of LOG_LEVEL, e.g. "botocore=DEBUG,daphne=INFO".
-LOG_LEVELS = {"botocore": "WARNING", "daphne": "WARNING"} | _log_levels(env_list("LOG_LEVELS"))
+# Per-logger levels on top of LOG_LEVEL, e.g. "botocore=DEBUG,daphne=INFO". daphne.access is
+# daphne's access log, when daphne runs as `python -m chatbridge.serve`.
+LOG_LEVELS = {
+    "botocore": "WARNING",
+    "daphne": "WARNING",
+    "daphne.access": "INFO",
+} | _log_levels(env_list("LOG_LEVELS"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

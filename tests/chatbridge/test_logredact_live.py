@@ -284,7 +284,8 @@ async def test_a_whole_chat_at_debug_logs_no_token_signature_or_signed_query(
     output = stack.output
     # Something was logged, by each library that handles secrets: the test proves something.
     assert " DEBUG " in output, "nothing was logged at DEBUG: the test would prove nothing"
-    for logger in ("httpx", "websockets.client", "botocore", "urllib3", "daphne", "chatbridge"):
+    loggers = ("httpx", "websockets.client", "botocore", "urllib3", "daphne", "daphne.access")
+    for logger in (*loggers, "chatbridge"):
         assert logged_by(output, logger), f"{logger} logged nothing"
 
     leaked = sorted(value for value in chat_secrets.values if value in output)
@@ -300,3 +301,8 @@ async def test_a_whole_chat_at_debug_logs_no_token_signature_or_signed_query(
     assert re.search(upload_line, output), "httpx's line of the upload"
     assert re.search(r"websockets\.client > GET /connection\?\[redacted\] HTTP/1\.1", output)
     assert f"httpx HTTP Request: POST {receiver.url}?{REDACTED} " in output
+    # daphne's access log, through logging: no request line bypasses the redaction.
+    assert re.search(
+        r'daphne\.access \S+ - - \[.+\] "GET /api/v1/chats/\w+/events\?\[redacted\]"', output
+    )
+    assert not re.search(r"(?m)^[\d.:]+ - - \[", output), "a request line past logging"
