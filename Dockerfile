@@ -8,4 +8,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=1 python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "chatbridge.asgi:application"]
+CMD ["python", "-m", "chatbridge.serve", "-b", "0.0.0.0", "-p", "8000", "chatbridge.asgi:application"]

@@ -269,20 +269,48 @@ CHATBRIDGE_CHAT_SYNCS_PER_MINUTE = env_int("CHATBRIDGE_CHAT_SYNCS_PER_MINUTE", 3
 CHATBRIDGE_WS_ENDS_PER_MINUTE = env_int("CHATBRIDGE_WS_ENDS_PER_MINUTE", 3)
 CHATBRIDGE_CHAT_ENDS_PER_MINUTE = env_int("CHATBRIDGE_CHAT_ENDS_PER_MINUTE", 10)
 
+# Every handler redacts what it writes: signed URLs' query strings, Connect's tokens, bearer
+# credentials (chatbridge/logredact.py), whichever library logged them.
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+
+
+def _log_levels(items: list[str]) -> dict[str, str]:
+    levels = {}
+    for item in items:
+        name, _, level = (part.strip() for part in item.partition("="))
+        if not name or level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ImproperlyConfigured(f"LOG_LEVELS takes logger=LEVEL items, not {item!r}.")
+        levels[name] = level.upper()
+    return levels
+
+
+# Per-logger levels on top of LOG_LEVEL, e.g. "botocore=DEBUG,daphne=INFO". daphne.access is
+# daphne's access log, when daphne runs as `python -m chatbridge.serve`.
+LOG_LEVELS = {
+    "botocore": "WARNING",
+    "daphne": "WARNING",
+    "daphne.access": "INFO",
+} | _log_levels(env_list("LOG_LEVELS"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "redact": {"()": "chatbridge.logredact.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "botocore": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
-    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Listing "django" takes away the handlers Django gives it and its children (django.server,
+    # django.request, ...): their records reach the root's handler, and are redacted too.
+    "loggers": {"django": {}} | {name: {"level": level} for name, level in LOG_LEVELS.items()},
 }
 
 # Widget and CSP. ChatBridge's own pages (admin, widget frame, demo site) run no inline script

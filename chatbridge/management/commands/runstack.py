@@ -52,7 +52,7 @@ class Command(BaseCommand):
                     AWS_SECRET_ACCESS_KEY=env.get("AWS_SECRET_ACCESS_KEY", "emulator"),
                 )
             server = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+                [sys.executable, "-m", "chatbridge.serve", "-b", host, "-p", str(port),
                  "chatbridge.asgi:application"],
                 env=env,
                 **child_options(),
