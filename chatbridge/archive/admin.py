@@ -418,13 +418,11 @@ class ChatEventAdmin(ReadOnlyAdmin):
         return super().lookup_allowed(lookup, value, request)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        if request.method != "GET":
+        if request.method != "GET" or not self.has_view_permission(request):
             raise PermissionDenied
         event = self.get_object(request, unquote(object_id))
         if event is None:
             raise Http404("No such event.")
-        if not self.has_view_permission(request, event):
-            raise PermissionDenied
         audit.record(
             request.user,
             AuditEntry.Action.VIEW,

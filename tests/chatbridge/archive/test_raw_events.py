@@ -39,6 +39,7 @@ async def test_a_viewer_is_refused_the_raw_event_list_and_rows(staff_client):
     assert (await staff_client.get(EVENTS)).status_code == 403
     assert (await staff_client.get(f"{EVENTS}{event.pk}/change/")).status_code == 403
     assert (await staff_client.get(f"{EVENTS}{event.pk}/history/")).status_code == 403
+    assert (await staff_client.get(f"{EVENTS}{event.pk + 1000}/change/")).status_code == 403
     assert await entries() == []
 
 
