@@ -4,7 +4,10 @@
   the transcript page: the conversation as bubbles, updated live while the chat goes on.
 - Exports: one chat as text, JSON or a printable page; many (the selected chats, or the whole
   result of a filter) as JSON Lines or CSV, streamed.
-- The audit log: every view and export, readable by staff, changed by no one.
+- The raw event rows, unredacted: only for staff given their view permission explicitly
+  (superusers have it); never the "Transcript viewer" group's.
+- The audit log: every read of what was said (transcript, live view, attachment, raw event,
+  search) and every export, readable by staff, changed by no one.
 
 Nothing here writes to the archive: the archiver alone does.
 """
@@ -16,6 +19,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,6 +36,9 @@ from chatbridge.chats.service import get_chat_service
 from chatbridge.errors import ChatBridgeError
 
 EXPORT_PERMISSION = "archive.export_chat"
+RAW_EVENTS_PERMISSION = "archive.view_chatevent"
+# The fields of an event that hold what was said.
+MESSAGE_FIELDS = frozenset({"content", "attachments", "receipts"})
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -158,6 +165,9 @@ class ChatAdmin(ReadOnlyAdmin):
     # Search and permissions
 
     def get_search_results(self, request, queryset, search_term):
+        """Every search over message text, wherever it runs (the list, its exports, the
+        admin's autocomplete endpoint), is a read of what was said: audited."""
+        record_search(request, search_term)
         return search_chats(queryset, search_term), False
 
     def has_export_permission(self, request: HttpRequest) -> bool:
@@ -344,6 +354,15 @@ class ChatAdmin(ReadOnlyAdmin):
         return self._export_many(request, queryset.order_by("-started_at", "-pk"), fmt, ids)
 
 
+def record_search(request: HttpRequest, term: str) -> None:
+    """Audits a search once per request: a changelist may run its query more than once."""
+    term = term.strip()
+    if not term or getattr(request, "audited_search", None) == term:
+        return
+    request.audited_search = term
+    audit.record(request.user, AuditEntry.Action.SEARCH, chat_count=0, detail=term)
+
+
 def connect_attachment_url(chat_id: str, attachment_id: str) -> str | None:
     """A short-lived Connect download URL, while the chat's connection still lives."""
 
@@ -377,13 +396,40 @@ def format_duration(value: timedelta | None) -> str:
 
 @admin.register(ChatEvent)
 class ChatEventAdmin(ReadOnlyAdmin):
-    """The raw rows, for when the transcript page hides too much."""
+    """The raw rows, for when the transcript page hides too much.
+
+    A row shows its message unredacted, so only staff holding the view permission of events
+    itself (superusers have it) see these pages, and every row opened is audited. The list
+    shows no text and cannot be filtered by it: that would be a search the audit log misses.
+    """
 
     list_display = ["chat", "seq", "type", "participant_role", "display_name", "absolute_time"]
     list_filter = ["type", "participant_role"]
     list_select_related = ["chat"]
     search_fields = ["=chat__chat_id", "=item_id"]
     ordering = ["chat", "seq"]
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return request.user.has_perm(RAW_EVENTS_PERMISSION)
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.split(LOOKUP_SEP, 1)[0] in MESSAGE_FIELDS:
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method != "GET" or not self.has_view_permission(request):
+            raise PermissionDenied
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404("No such event.")
+        audit.record(
+            request.user,
+            AuditEntry.Action.VIEW,
+            chat_id=event.chat.chat_id,
+            detail=f"raw event #{event.seq}",
+        )
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(AuditEntry)

@@ -84,7 +84,8 @@ class ChatEvent(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who read or exported which transcripts, and when. Written by the viewer, never edited.
+    """Who read, searched or exported which transcripts, and when. Written by the viewer,
+    never edited.
 
     Chats are referred to by their chat id, not a foreign key: the record outlives a purge.
     """
@@ -92,6 +93,7 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         VIEW = "view", "Viewed a transcript"
         LIVE = "live", "Watched a live chat"
+        SEARCH = "search", "Searched transcripts"
         EXPORT = "export", "Exported transcripts"
         PURGE = "purge", "Purged transcripts"
 
@@ -105,7 +107,8 @@ class AuditEntry(models.Model):
     # One chat's id, or empty for many (then `chat_count` and `detail` say which).
     chat_id = models.CharField(max_length=CHAT_ID_LENGTH, blank=True, db_index=True)
     chat_count = models.PositiveIntegerField(default=0)
-    # The format of an export, the filter of a bulk export, the cut-off of a purge.
+    # The format of an export, the filter of a bulk export, the terms of a search, the raw
+    # event or attachment opened, the cut-off of a purge.
     detail = models.CharField(max_length=1000, blank=True)
 
     class Meta:

@@ -14,13 +14,20 @@ VIEWER_GROUP = "Transcript viewer"
 
 
 GROUP_MIGRATION = import_module("chatbridge.archive.migrations.0004_transcript_viewer_group")
+REVOKE_MIGRATION = import_module("chatbridge.archive.migrations.0006_viewer_without_raw_events")
+# The group's permissions once every migration has run.
+VIEWER_PERMISSIONS = [
+    permission
+    for permission in GROUP_MIGRATION.PERMISSIONS
+    if permission not in REVOKE_MIGRATION.REVOKED
+]
 
 
 def viewer_group() -> Group:
-    """The migration's "Transcript viewer" group (transactional tests flush it: re-made)."""
+    """The migrations' "Transcript viewer" group (transactional tests flush it: re-made)."""
     group, created = Group.objects.get_or_create(name=VIEWER_GROUP)
     if created:
-        for app_label, codename in GROUP_MIGRATION.PERMISSIONS:
+        for app_label, codename in VIEWER_PERMISSIONS:
             group.permissions.add(
                 Permission.objects.get(content_type__app_label=app_label, codename=codename)
             )

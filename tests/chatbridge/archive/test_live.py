@@ -82,6 +82,19 @@ async def test_a_viewer_sees_missed_events_then_a_new_agent_message(relay):
     assert await AuditEntry.objects.filter(action="live", chat_id="live-1").aexists()
 
 
+async def test_a_superuser_watching_is_audited_once(relay):
+    await sync_to_async(make_chat)("live-1", ended=False)
+    user = await sync_to_async(get_user_model().objects.create_superuser)("root", password="x")
+    cookie = await sync_to_async(session_cookie)(user)
+
+    communicator, connected = await connect("live-1", cookie=cookie)
+    assert connected
+    await close(communicator)
+
+    entries = [(e.username, e.action, e.chat_id) async for e in AuditEntry.objects.all()]
+    assert entries == [("root", "live", "live-1")]
+
+
 async def test_anonymous_users_are_refused(relay):
     await sync_to_async(make_chat)("live-1", ended=False)
 

@@ -112,6 +112,31 @@ async def test_search_finds_chats_by_message_text_name_and_id(staff_client):
     assert await found("nothing like this") == []
 
 
+async def test_searching_is_audited_with_its_terms(staff_client):
+    await chats({"chat_id": "a", "messages": [("CUSTOMER", "My parcel is late")]})
+
+    await staff_client.get(LIST)
+    await staff_client.get(LIST, {"q": " parcel ", "_facets": "1", "status__exact": "ended"})
+
+    [entry] = await audit_entries()
+    assert (entry.username, entry.action, entry.chat_id) == ("quinn", "search", "")
+    assert entry.detail == "parcel"
+
+
+async def test_a_search_through_the_autocomplete_endpoint_is_audited(staff_client):
+    await chats({"chat_id": "a", "messages": [("CUSTOMER", "My parcel is late")]})
+
+    response = await staff_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "archive", "model_name": "chatevent", "field_name": "chat", "term": "parcel"},
+    )
+
+    assert response.status_code == 200
+    assert [r["text"] for r in response.json()["results"]] == ["Ada Lovelace (a)"]
+    [entry] = await audit_entries()
+    assert (entry.username, entry.action, entry.detail) == ("quinn", "search", "parcel")
+
+
 async def test_the_transcript_reads_like_the_conversation(staff_client):
     [chat] = await chats({"chat_id": "chat-1"})
 
@@ -160,6 +185,27 @@ async def test_viewing_is_audited(staff_client):
 
     [entry] = await audit_entries()
     assert (entry.username, entry.action, entry.chat_id) == ("quinn", "view", "chat-1")
+
+
+async def test_a_superuser_viewing_is_audited_too(async_client):
+    [chat] = await chats({"chat_id": "chat-1"})
+    user = await sync_to_async(get_user_model().objects.create_superuser)("root", password="x")
+    await async_client.aforce_login(user)
+
+    assert (await async_client.get(f"{LIST}{chat.pk}/change/")).status_code == 200
+
+    [entry] = await audit_entries()
+    assert (entry.username, entry.action, entry.chat_id) == ("root", "view", "chat-1")
+
+
+async def test_opening_an_attachment_is_audited(staff_client):
+    [chat] = await chats({"chat_id": "chat-1"})
+
+    await staff_client.get(f"{LIST}{chat.pk}/attachments/att-chat-1/")
+
+    [entry] = await audit_entries()
+    assert (entry.username, entry.action, entry.chat_id) == ("quinn", "view", "chat-1")
+    assert entry.detail == "attachment att-chat-1"
 
 
 async def test_a_viewer_cannot_change_add_or_delete(staff_client):
