@@ -83,6 +83,7 @@ def frame_etag(body: bytes, policy: dict[str, list[str]]) -> str:
 
 @require_safe
 def demo(request: HttpRequest) -> HttpResponse:
-    """The demo host site: a plain product page carrying the widget's one tag."""
+    """The demo host site: a plain product page carrying the widget's one tag, as host sites
+    write it (the loader's stable URL, not its hashed name)."""
     widget_id = request.GET.get("widget", "default")
     return render(request, "demo/index.html", {"widget_id": widget_id})
