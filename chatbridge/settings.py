@@ -16,6 +16,7 @@ from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
 from chatbridge.redis import channel_layer_hosts
+from chatbridge.staticfiles import add_public_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -100,6 +101,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "servestatic",
     "django.contrib.staticfiles",
     "channels",
     "csp",
@@ -113,6 +115,7 @@ if importlib.util.find_spec("connect_emulator") is not None:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "chatbridge.api.cors.ApiCorsMiddleware",
     "chatbridge.api.middleware.ApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -164,7 +167,27 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Static files (chatbridge/staticfiles.py). On: collectstatic's hashed, gzipped copies in
+# STATIC_ROOT, hashed names cached forever. Off: the sources, found and re-read per request.
+# Its own switch rather than DEBUG, so that an image build runs collectstatic with the storage
+# production serves without production's keys.
+CHATBRIDGE_STATIC_MANIFEST = env_bool("CHATBRIDGE_STATIC_MANIFEST", not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "chatbridge.staticfiles.ManifestStaticFilesStorage"
+        if CHATBRIDGE_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+SERVESTATIC_USE_MANIFEST = CHATBRIDGE_STATIC_MANIFEST
+SERVESTATIC_USE_FINDERS = not CHATBRIDGE_STATIC_MANIFEST
+SERVESTATIC_AUTOREFRESH = not CHATBRIDGE_STATIC_MANIFEST
+# Files under their plain names (loader.js, which host pages embed by its stable URL): five
+# minutes, then revalidated; hashed names are immutable for a year whatever this says.
+SERVESTATIC_MAX_AGE = 300 if CHATBRIDGE_STATIC_MANIFEST else 0
+SERVESTATIC_ADD_HEADERS_FUNCTION = add_public_headers
 
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path
 
 from chatbridge import health
@@ -11,5 +10,3 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("webwidget.urls")),
 ]
-# The admin's own assets under a plain ASGI server while DEBUG is on (the widget serves its own).
-urlpatterns += staticfiles_urlpatterns()

@@ -15,6 +15,7 @@ from django.test import override_settings
 from chatbridge.dev.services import EmulatorProcess, RedisServer
 from chatbridge.redis import channel_layer_hosts
 from tests.support.emulator import EmulatorControl
+from tests.support.production import ProductionServer, serving_production
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
@@ -55,6 +56,16 @@ def _point_settings_at_services(
         CONNECT_MAX_ATTEMPTS=3,
     ):
         yield
+
+
+@pytest.fixture(scope="session")
+def production_server(
+    redis_server: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
+) -> Iterator[ProductionServer]:
+    """ChatBridge as deployed (DEBUG off, collected static files) in a daphne of its own."""
+    workdir = tmp_path_factory.mktemp("production")
+    with serving_production(workdir, redis_server.url, emulator_server.url) as server:
+        yield server
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The widget's URLs: its assets, the chat frame and the demo host site."""
+"""The widget's URLs: the chat frame and the demo host site (its files are static files)."""
 
 from django.urls import path
 
@@ -9,5 +9,4 @@ app_name = "webwidget"
 urlpatterns = [
     path("", views.demo, name="demo"),
     path("widget/<slug:widget_id>/frame", views.frame, name="frame"),
-    path("static/webwidget/<path:name>", views.asset, name="asset"),
 ]

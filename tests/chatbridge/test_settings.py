@@ -3,9 +3,7 @@
 Each case starts a fresh interpreter, as a deployment would, with only the environment given.
 """
 
-import os
 import re
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -13,34 +11,21 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.support.production import inherited_environment, production_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 DEVELOPMENT_KEY = "chatbridge-local-development-key-not-for-production"
 
 
-def production_environment() -> dict[str, str]:
-    """The environment block of docs/deployment.md, its placeholders filled in."""
-    text = (ROOT / "docs" / "deployment.md").read_text()
-    block = re.search(r"<!-- production-environment -->\n```sh\n(.*?)```", text, re.S)
-    assert block, "docs/deployment.md has lost its production environment block"
-    environment = {}
-    for line in block.group(1).splitlines():
-        name, _, value = line.partition("=")
-        environment[name] = value
-    environment["SECRET_KEY"] = secrets.token_urlsafe(50)
-    environment["CHATBRIDGE_TOKEN_KEYS"] = Fernet.generate_key().decode()
-    return {name: re.sub(r"<[^>]+>", "placeholder", value) for name, value in environment.items()}
-
-
 def run_python(environment: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if name in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
-    }
     return subprocess.run(
         [sys.executable, *args],
         cwd=ROOT,
-        env={**inherited, "DJANGO_SETTINGS_MODULE": "chatbridge.settings", **environment},
+        env={
+            **inherited_environment(),
+            "DJANGO_SETTINGS_MODULE": "chatbridge.settings",
+            **environment,
+        },
         capture_output=True,
         text=True,
         timeout=120,

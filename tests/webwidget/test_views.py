@@ -1,9 +1,9 @@
-"""The widget's pages: the frame's embedding policy, assets served gzipped, the demo site."""
+"""The widget's pages: the frame's embedding policy and revalidation, its files, the demo site."""
 
-import gzip
 import json
 
 import pytest
+from django.conf import settings
 from django.test import AsyncClient
 
 from bench import sizes
@@ -51,14 +51,49 @@ async def test_the_config_in_the_frame_is_escaped():
     assert "<script>alert(1)" not in body
 
 
-async def test_assets_are_served_gzipped_and_revalidated():
+async def test_an_unchanged_frame_answers_not_modified_with_its_own_policy():
+    await Widget.objects.acreate(widget_id="shop", name="Shop", allowed_origins="https://a.example")
+    client = AsyncClient()
+    first = await client.get("/widget/shop/frame")
+
+    again = await client.get("/widget/shop/frame", headers={"If-None-Match": first["ETag"]})
+
+    assert first["Cache-Control"] == "no-cache"
+    assert again.status_code == 304
+    assert again.content == b""
+    assert policy(again)["frame-ancestors"] == "https://a.example"
+    assert again["Referrer-Policy"] == "no-referrer"
+    assert "X-Frame-Options" not in again
+
+
+async def test_a_changed_widget_changes_its_frames_validator():
+    widget = await Widget.objects.acreate(
+        widget_id="shop", name="Shop", allowed_origins="https://a.example"
+    )
+    client = AsyncClient()
+    before = (await client.get("/widget/shop/frame"))["ETag"]
+    widget.allowed_origins = "https://a.example\nhttps://b.example"
+    await widget.asave()
+
+    changed = await client.get("/widget/shop/frame", headers={"If-None-Match": before})
+
+    assert changed.status_code == 200
+    assert changed["ETag"] != before
+    assert policy(changed)["frame-ancestors"] == "https://a.example https://b.example"
+
+
+async def test_the_widgets_files_are_served_from_their_sources_and_revalidated():
+    """Development serves static/ as it is (production: tests/chatbridge/test_staticfiles.py)."""
     client = AsyncClient()
     plain = await client.get("/static/webwidget/loader.js")
+    assert plain.status_code == 200
     assert plain["Content-Type"].startswith("text/javascript")
     assert plain["Cross-Origin-Resource-Policy"] == "cross-origin"
-    packed = await client.get("/static/webwidget/loader.js", headers={"Accept-Encoding": "gzip"})
-    assert packed["Content-Encoding"] == "gzip"
-    assert gzip.decompress(packed.content) == plain.content
+    assert plain["Cache-Control"] == "max-age=0, public"
+    assert (
+        b"".join([chunk async for chunk in plain.streaming_content])
+        == (settings.BASE_DIR / "static" / "webwidget" / "loader.js").read_bytes()
+    )
     again = await client.get(
         "/static/webwidget/loader.js", headers={"If-None-Match": plain["ETag"]}
     )

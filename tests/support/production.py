@@ -1,0 +1,155 @@
+"""ChatBridge as deployed, in child processes that see only the environment they are given.
+
+`production_environment()` is docs/deployment.md's production block with its placeholders
+filled in. `production_server()` runs what an image build and a start-up run: collectstatic
+into a directory of its own (STATIC_ROOT), migrate a SQLite file, then daphne with DEBUG off on
+a free loopback port, plain HTTP (SECURE_SSL_REDIRECT=0: no TLS proxy in front), pointed at the
+test run's Redis and Connect emulator. Its access log records every request that reached it.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.fernet import Fernet
+
+from chatbridge.dev.services import child_options, free_port, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 60.0
+INHERITED = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+
+
+def production_environment() -> dict[str, str]:
+    """The environment block of docs/deployment.md, its placeholders filled in."""
+    text = (ROOT / "docs" / "deployment.md").read_text()
+    block = re.search(r"<!-- production-environment -->\n```sh\n(.*?)```", text, re.S)
+    assert block, "docs/deployment.md has lost its production environment block"
+    environment = {}
+    for line in block.group(1).splitlines():
+        name, _, value = line.partition("=")
+        environment[name] = value
+    environment["SECRET_KEY"] = secrets.token_urlsafe(50)
+    environment["CHATBRIDGE_TOKEN_KEYS"] = Fernet.generate_key().decode()
+    return {name: re.sub(r"<[^>]+>", "placeholder", value) for name, value in environment.items()}
+
+
+def inherited_environment() -> dict[str, str]:
+    """What a child process needs of ours to run at all, and nothing that configures it."""
+    return {name: value for name, value in os.environ.items() if name in INHERITED}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One line of daphne's access log."""
+
+    method: str
+    path: str
+    status: int
+
+
+@dataclass
+class ProductionServer:
+    url: str
+    env: dict[str, str]
+    static_root: Path
+    access_log: Path
+
+    def manage(self, *args: str) -> str:
+        """Runs a management command with the server's environment (and database)."""
+        return run_manage(self.env, *args)
+
+    def requests(self) -> list[Request]:
+        """The HTTP requests the server has answered so far, in order."""
+        found = []
+        for line in self.access_log.read_text().splitlines():
+            match = re.search(r'"(\w+) (\S+)" (\d{3}) ', line)
+            if match:
+                found.append(Request(match[1], match[2], int(match[3])))
+        return found
+
+
+def run_manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result.stdout
+
+
+@contextmanager
+def serving_production(
+    workdir: Path, redis_url: str, emulator_url: str, **overrides: str
+) -> Iterator[ProductionServer]:
+    """daphne as deployed, with static files collected as the image build collects them."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **inherited_environment(),
+        "DJANGO_SETTINGS_MODULE": "chatbridge.settings",
+        **production_environment(),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "CHATBRIDGE_PUBLIC_ORIGIN": url,
+        "CHATBRIDGE_ALLOWED_ORIGINS": url,
+        "CSRF_TRUSTED_ORIGINS": url,
+        "STATIC_ROOT": str(workdir / "static"),
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "REDIS_URL": redis_url,
+        "CHATBRIDGE_REDIS_PREFIX": "production",
+        "CONNECT_ENDPOINT_URL": emulator_url,
+        "CONNECT_PARTICIPANT_ENDPOINT_URL": emulator_url,
+        "AWS_ACCESS_KEY_ID": "emulator",
+        "AWS_SECRET_ACCESS_KEY": "emulator",
+        "LOG_LEVEL": "WARNING",
+        **overrides,
+    }
+    # The image build collects with DEBUG on and no keys, like the Dockerfile.
+    build = {**inherited_environment(), "DEBUG": "1", "CHATBRIDGE_STATIC_MANIFEST": "1"}
+    run_manage({**build, "STATIC_ROOT": env["STATIC_ROOT"]}, "collectstatic", "--noinput", "-v0")
+    run_manage(env, "migrate", "--noinput", "-v0")
+    server = ProductionServer(
+        url=url, env=env, static_root=Path(env["STATIC_ROOT"]), access_log=workdir / "access.log"
+    )
+    log = (workdir / "daphne.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "--access-log", str(server.access_log), "chatbridge.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        **child_options(),
+    )  # fmt: skip
+    try:
+        wait_until_healthy(process, url, workdir / "daphne.log")
+        yield server
+    finally:
+        stop_process(process)
+        log.close()
+
+
+def wait_until_healthy(process: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the production daphne did not start:\n{log.read_text()}")
+        time.sleep(0.1)
