@@ -121,6 +121,15 @@ def serving_production(
     build = {**inherited_environment(), "DEBUG": "1", "CHATBRIDGE_STATIC_MANIFEST": "1"}
     run_manage({**build, "STATIC_ROOT": env["STATIC_ROOT"]}, "collectstatic", "--noinput", "-v0")
     run_manage(env, "migrate", "--noinput", "-v0")
+    # Migrated with DEBUG off, the demo's `default` widget is disabled: enabled here, as an
+    # operator enables the widget of their site.
+    run_manage(
+        env,
+        "shell",
+        "-c",
+        "from webwidget.models import Widget; "
+        "assert Widget.objects.filter(widget_id='default').update(enabled=True) == 1",
+    )
     server = ProductionServer(
         url=url, env=env, static_root=Path(env["STATIC_ROOT"]), access_log=workdir / "access.log"
     )
