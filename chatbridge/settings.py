@@ -204,6 +204,12 @@ CHATBRIDGE_WS_MESSAGE_BURST = env_int("CHATBRIDGE_WS_MESSAGE_BURST", 10)
 CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE = env_int("CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE", 60)
 CHATBRIDGE_TYPING_INTERVAL = env_float("CHATBRIDGE_TYPING_INTERVAL", 3.0)
 CHATBRIDGE_RECEIPT_DELAY = env_float("CHATBRIDGE_RECEIPT_DELAY", 0.3)
+# Live connections (websockets, SSE streams, long-polls) at once, counted across processes:
+# per chat (Connect itself allows 5 websockets per participant) and per client address. A
+# dead process's connections stop counting after CHATBRIDGE_CONNECTION_SLOT_TTL seconds.
+CHATBRIDGE_CONNECTIONS_PER_CHAT = env_int("CHATBRIDGE_CONNECTIONS_PER_CHAT", 5)
+CHATBRIDGE_CONNECTIONS_PER_ADDRESS = env_int("CHATBRIDGE_CONNECTIONS_PER_ADDRESS", 20)
+CHATBRIDGE_CONNECTION_SLOT_TTL = env_float("CHATBRIDGE_CONNECTION_SLOT_TTL", 30.0)
 
 LOGGING = {
     "version": 1,
@@ -285,6 +291,16 @@ CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
 CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
 CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
 CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)
+
+# Failed logins to /admin/ per client address and per username within a window (seconds);
+# beyond them the login page answers 429 until the window ends.
+CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int(
+    "CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20
+)
+CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME = env_int(
+    "CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME", 5
+)
+CHATBRIDGE_ADMIN_LOGIN_WINDOW = env_int("CHATBRIDGE_ADMIN_LOGIN_WINDOW", 900)
 
 # Archive viewer (the admin's transcript pages and exports).
 # Chats whose last activity is older than this many days are removed by

@@ -1,5 +1,6 @@
 """Chats: start, status, end, send messages and events, read events (page, long-poll, SSE)."""
 
+import contextlib
 import logging
 from dataclasses import asdict
 
@@ -9,6 +10,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Query, Router, Status
 
 from chatbridge import actions
+from chatbridge.addresses import request_address
 from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
@@ -241,7 +243,16 @@ async def read_events(
     if session.is_active:
         await runtime.supervisor.ensure(chat_id)
     wait = min(wait, settings.CHATBRIDGE_API_MAX_WAIT)
-    events, session = await wait_for_events(runtime, session, after=after, limit=limit, wait=wait)
+    # A long-poll is a live connection while it waits, under the same caps as a stream.
+    live = (
+        runtime.slots.holding(chat_id=chat_id, address=request_address(request))
+        if wait > 0
+        else contextlib.nullcontext()
+    )
+    async with live:
+        events, session = await wait_for_events(
+            runtime, session, after=after, limit=limit, wait=wait
+        )
     cursor = await runtime.log.cursor(chat_id)
     return {
         "events": [{"seq": e.seq, "event": asdict(e.event)} for e in events],
@@ -289,10 +300,16 @@ async def stream_events(
     if last_event_id is not None:
         start = _seq_of_last_event_id(last_event_id)
     runtime = get_runtime()
-    if session.is_active:
-        await runtime.supervisor.ensure(chat_id)
+    slot = await runtime.slots.acquire(chat_id=chat_id, address=request_address(request))
+    try:
+        if session.is_active:
+            await runtime.supervisor.ensure(chat_id)
+    except BaseException:
+        await runtime.slots.release(slot)
+        raise
     response = StreamingHttpResponse(
-        sse_stream(runtime, session, after=start), content_type="text/event-stream"
+        runtime.slots.streaming(slot, sse_stream(runtime, session, after=start)),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
