@@ -229,7 +229,9 @@ async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
     summary="Events after a seq (a page, or a long-poll with wait=)",
     description="The chat's events with seq > `after`, oldest first. With `wait` (seconds), "
     "an empty answer waits until an event arrives or the chat ends. More events are waiting "
-    "when `last_seq` is above the last returned seq.",
+    "when `last_seq` is above the last returned seq. A long-poll counts as a live connection "
+    "while it waits: over the chat's or the address's cap it is answered 429 "
+    "`too_many_connections`.",
 )
 async def read_events(
     request: HttpRequest,
@@ -279,7 +281,9 @@ def _seq_of_last_event_id(value: str) -> int:
     summary="Server-Sent Events of the chat, resumable with Last-Event-ID",
     description="`text/event-stream`: `event: chat` (id = seq, data = the event JSON), "
     "`event: typing`, `event: upstream`, `event: ended` (then the stream ends), and a "
-    "`: keep-alive` comment every 15 s. Resume with the `Last-Event-ID` header or `after`.",
+    "`: keep-alive` comment every 15 s. Resume with the `Last-Event-ID` header or `after`. "
+    "A stream counts as a live connection while it is open: over the chat's or the address's "
+    "cap it is answered 429 `too_many_connections`.",
     openapi_extra={
         "responses": {
             "200": {
