@@ -37,10 +37,10 @@ return {count, redis.call('PTTL', KEYS[1])}
 """
 
 
+# Only within the window: a key that has lapsed is not brought back at -1 without a TTL.
 _REFUND = """
-if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
-  return redis.call('DECR', KEYS[1])
-end
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then return redis.call('DECR', KEYS[1]) end
 return 0
 """
 

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -110,7 +110,7 @@ async def throttled_login(request: HttpRequest) -> HttpResponse:
     except RateLimited as refused:
         return await sync_to_async(refusal)(request, refused.retry_after)
     response = await sync_to_async(admin.site.login)(request)
-    if response.status_code == 302:
+    if isinstance(response, HttpResponseRedirect):  # where a login that succeeded goes next
         await throttle.succeeded(attempt)
     return response
 
