@@ -113,3 +113,10 @@ class RateLimited(ChatBridgeError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class TooManyConnections(RateLimited):
+    """A chat or a client address already has as many live connections as it may."""
+
+    code = "too_many_connections"
+    default_message = "Too many live connections; close one and retry."

@@ -45,6 +45,14 @@ return {count, redis.call('PTTL', KEYS[1])}
 """
 
 
+# Only within the window: a key that has lapsed is not brought back at -1 without a TTL.
+_REFUND = """
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
 class RedisWindow:
     """At most `limit` hits per `window` seconds for one key, across all processes."""
 
@@ -52,11 +60,16 @@ class RedisWindow:
         self.limit = limit
         self.window_ms = int(window * 1000)
         self._script = redis.register_script(_WINDOW)
+        self._refund = redis.register_script(_REFUND)
 
     async def hit(self, key: str) -> None:
         count, ttl_ms = await self._script(keys=[key], args=[self.window_ms])
         if int(count) > self.limit:
             raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
+
+    async def refund(self, key: str) -> None:
+        """Takes one hit back (one that turned out not to count), within the same window."""
+        await self._refund(keys=[key])
 
 
 async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:

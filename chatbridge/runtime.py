@@ -30,9 +30,10 @@ from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.layer_groups import layer_shares_redis
 from chatbridge.realtime.leases import process_identity
 from chatbridge.realtime.relay import Relay
+from chatbridge.realtime.slots import ConnectionSlots
 from chatbridge.realtime.supervisor import Supervisor
 from chatbridge.realtime.upstream import Upstream, UpstreamConfig
-from chatbridge.redis import get_redis
+from chatbridge.redis import get_redis, keys
 from chatbridge.streams.archiver import Archiver
 from chatbridge.streams.webhooks import WebhookWorker
 from chatbridge.streams.worker import stable_consumer_name
@@ -44,6 +45,7 @@ class Runtime:
     log: EventLog
     relay: Relay
     supervisor: Supervisor
+    slots: ConnectionSlots
     archiver: Archiver | None = None
     webhooks: WebhookWorker | None = None
     _workers: list[asyncio.Task] = field(default_factory=list)
@@ -51,6 +53,7 @@ class Runtime:
 
     def start(self) -> None:
         self.supervisor.start()
+        self.slots.start()
         if not self._workers:
             self._workers = [
                 asyncio.create_task(worker.run(self._stopping))
@@ -67,6 +70,7 @@ class Runtime:
         this runtime started touches the database afterwards."""
         self._stopping.set()
         await self.supervisor.stop()
+        await self.slots.stop()
         await self.relay.close()
         for task in self._workers:
             task.cancel()
@@ -154,11 +158,19 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         archive=settings.CHATBRIDGE_RUN_ARCHIVER,
         deliver_webhooks=settings.CHATBRIDGE_RUN_WEBHOOKS,
     )
+    slots = ConnectionSlots(
+        redis,
+        keys=keys(),
+        ttl=settings.CHATBRIDGE_CONNECTION_SLOT_TTL,
+        per_chat=settings.CHATBRIDGE_CONNECTIONS_PER_CHAT,
+        per_address=settings.CHATBRIDGE_CONNECTIONS_PER_ADDRESS,
+    )
     return Runtime(
         service=service,
         log=log,
         relay=relay,
         supervisor=supervisor,
+        slots=slots,
         archiver=archiver,
         webhooks=webhooks,
     )

@@ -292,6 +292,13 @@ CHATBRIDGE_CHAT_SYNCS_PER_MINUTE = env_int("CHATBRIDGE_CHAT_SYNCS_PER_MINUTE", 3
 CHATBRIDGE_WS_ENDS_PER_MINUTE = env_int("CHATBRIDGE_WS_ENDS_PER_MINUTE", 3)
 CHATBRIDGE_CHAT_ENDS_PER_MINUTE = env_int("CHATBRIDGE_CHAT_ENDS_PER_MINUTE", 10)
 
+# Live connections (websockets, SSE streams, long-polls) at once, counted across processes:
+# per chat (Connect itself allows 5 websockets per participant) and per client address. A
+# dead process's connections stop counting after CHATBRIDGE_CONNECTION_SLOT_TTL seconds.
+CHATBRIDGE_CONNECTIONS_PER_CHAT = env_int("CHATBRIDGE_CONNECTIONS_PER_CHAT", 5)
+CHATBRIDGE_CONNECTIONS_PER_ADDRESS = env_int("CHATBRIDGE_CONNECTIONS_PER_ADDRESS", 20)
+CHATBRIDGE_CONNECTION_SLOT_TTL = env_float("CHATBRIDGE_CONNECTION_SLOT_TTL", 30.0)
+
 # Every handler redacts what it writes: signed URLs' query strings, Connect's tokens, bearer
 # credentials (chatbridge/logredact.py), whichever library logged them.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -403,6 +410,16 @@ CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 360
 # Networks, addresses and host names webhooks may reach although they are not public (private,
 # loopback, link-local...): by default none. Delivery is https-only unless DEBUG is on.
 CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS")
+
+# Failed logins to /admin/ per client address and per username within a window (seconds);
+# beyond them the login page answers 429 until the window ends.
+CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_ADDRESS = env_int(
+    "CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_ADDRESS", 20
+)
+CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME = env_int(
+    "CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME", 5
+)
+CHATBRIDGE_ADMIN_LOGIN_WINDOW = env_int("CHATBRIDGE_ADMIN_LOGIN_WINDOW", 900)
 
 # Archive viewer (the admin's transcript pages and exports).
 # Chats whose last activity is older than this many days are removed by

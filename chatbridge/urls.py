@@ -3,8 +3,11 @@ from django.urls import include, path
 
 from chatbridge import health
 from chatbridge.api.app import api
+from chatbridge.archive.login import throttled_login
 
 urlpatterns = [
+    # Ahead of the admin's own login route, at the same address: reverse("admin:login") is it.
+    path("admin/login/", throttled_login),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("api/v1/", api.urls),

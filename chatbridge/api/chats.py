@@ -1,5 +1,6 @@
 """Chats: start, status, end, send messages and events, read events (page, long-poll, SSE)."""
 
+import contextlib
 import logging
 from dataclasses import asdict
 
@@ -9,6 +10,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Query, Router, Status
 
 from chatbridge import actions
+from chatbridge.addresses import request_address
 from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
@@ -227,7 +229,9 @@ async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
     summary="Events after a seq (a page, or a long-poll with wait=)",
     description="The chat's events with seq > `after`, oldest first. With `wait` (seconds), "
     "an empty answer waits until an event arrives or the chat ends. More events are waiting "
-    "when `last_seq` is above the last returned seq.",
+    "when `last_seq` is above the last returned seq. A long-poll counts as a live connection "
+    "while it waits: over the chat's or the address's cap it is answered 429 "
+    "`too_many_connections`.",
 )
 async def read_events(
     request: HttpRequest,
@@ -241,7 +245,16 @@ async def read_events(
     if session.is_active:
         await runtime.supervisor.ensure(chat_id)
     wait = min(wait, settings.CHATBRIDGE_API_MAX_WAIT)
-    events, session = await wait_for_events(runtime, session, after=after, limit=limit, wait=wait)
+    # A long-poll is a live connection while it waits, under the same caps as a stream.
+    live = (
+        runtime.slots.holding(chat_id=chat_id, address=request_address(request))
+        if wait > 0
+        else contextlib.nullcontext()
+    )
+    async with live:
+        events, session = await wait_for_events(
+            runtime, session, after=after, limit=limit, wait=wait
+        )
     cursor = await runtime.log.cursor(chat_id)
     return {
         "events": [{"seq": e.seq, "event": asdict(e.event)} for e in events],
@@ -268,7 +281,9 @@ def _seq_of_last_event_id(value: str) -> int:
     summary="Server-Sent Events of the chat, resumable with Last-Event-ID",
     description="`text/event-stream`: `event: chat` (id = seq, data = the event JSON), "
     "`event: typing`, `event: upstream`, `event: ended` (then the stream ends), and a "
-    "`: keep-alive` comment every 15 s. Resume with the `Last-Event-ID` header or `after`.",
+    "`: keep-alive` comment every 15 s. Resume with the `Last-Event-ID` header or `after`. "
+    "A stream counts as a live connection while it is open: over the chat's or the address's "
+    "cap it is answered 429 `too_many_connections`.",
     openapi_extra={
         "responses": {
             "200": {
@@ -289,10 +304,16 @@ async def stream_events(
     if last_event_id is not None:
         start = _seq_of_last_event_id(last_event_id)
     runtime = get_runtime()
-    if session.is_active:
-        await runtime.supervisor.ensure(chat_id)
+    slot = await runtime.slots.acquire(chat_id=chat_id, address=request_address(request))
+    try:
+        if session.is_active:
+            await runtime.supervisor.ensure(chat_id)
+    except BaseException:
+        await runtime.slots.release(slot)
+        raise
     response = StreamingHttpResponse(
-        sse_stream(runtime, session, after=start), content_type="text/event-stream"
+        runtime.slots.streaming(slot, sse_stream(runtime, session, after=start)),
+        content_type="text/event-stream",
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -17,9 +17,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chatbridge import actions
+from chatbridge.addresses import scope_address
 from chatbridge.chats.records import ChatSession
-from chatbridge.errors import ChatBridgeError, ChatEnded
+from chatbridge.errors import ChatBridgeError, ChatEnded, TooManyConnections
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
+from chatbridge.realtime.slots import Slot
 from chatbridge.runtime import Runtime, get_runtime
 from chatbridge.ws.limits import ConnectionLimits, count_sync
 from chatbridge.ws.protocol import (
@@ -47,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_AUTH_TIMEOUT = 4001
 CLOSE_IDLE = 4008
+CLOSE_TOO_MANY_CONNECTIONS = 4029
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
@@ -66,9 +69,11 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.receipt_flush: asyncio.Task | None = None
         self.closing: asyncio.Task | None = None
         self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
+        self.slots: list[Slot] = []
         await self.accept()
         self.watchdog: asyncio.TimerHandle | None = None
-        self._watch()
+        if await self._hold_slot(None, address=scope_address(self.scope)):
+            self._watch()
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "watchdog", None) is not None:
@@ -78,6 +83,24 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if getattr(self, "following", False):
             assert self.session is not None
             await self.runtime.relay.unfollow(self.session.chat_id, self)
+        for slot in getattr(self, "slots", ()):
+            try:
+                await self.runtime.slots.release(slot)
+            except Exception:
+                logger.exception("a connection slot was left to expire")
+
+    async def _hold_slot(
+        self, ref: str | None, *, chat_id: str | None = None, address: str | None = None
+    ) -> bool:
+        """Takes a live-connection slot under the chat's or the address's cap; when the cap is
+        full, says so and closes instead (4029)."""
+        try:
+            self.slots.append(await self.runtime.slots.acquire(chat_id=chat_id, address=address))
+        except TooManyConnections as error:
+            await self._send(error_frame(error, ref))
+            await self.close(code=CLOSE_TOO_MANY_CONNECTIONS)
+            return False
+        return True
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         self.last_activity = time.monotonic()
@@ -146,6 +169,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if self.session is not None:
             raise ProtocolError("already_authenticated", "This connection is authenticated.")
         session = await self.runtime.service.authenticate(frame.token)
+        if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
+            return
         self.session = session
         self.following = True
         await self.runtime.relay.follow(session.chat_id, self)

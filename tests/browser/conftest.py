@@ -93,8 +93,9 @@ def live_server(
         AWS_SECRET_ACCESS_KEY="emulator",
         CHATBRIDGE_ALLOWED_ORIGINS=f"{url},http://localhost:{port}",
         CHATBRIDGE_REDIS_PREFIX="live",
-        # Every browser test starts chats from 127.0.0.1.
+        # Every browser test starts chats, and opens their connections, from 127.0.0.1.
         CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP="1000",
+        CHATBRIDGE_CONNECTIONS_PER_ADDRESS="1000",
     )
     server = LiveServer(url=url, env=env)
     server.manage("migrate", "--noinput", "-v0")

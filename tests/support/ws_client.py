@@ -21,10 +21,21 @@ Frame = dict[str, Any]
 
 
 class ChatClient:
-    def __init__(self, origin: str = ORIGIN) -> None:
-        self.communicator = WebsocketCommunicator(
-            application, "/ws/chat/", headers=[(b"origin", origin.encode())]
-        )
+    def __init__(
+        self,
+        origin: str = ORIGIN,
+        *,
+        client: tuple[str, int] | None = None,
+        forwarded_for: str | None = None,
+    ) -> None:
+        """`client` is the peer address a server would see, `forwarded_for` an
+        X-Forwarded-For header as proxies would send it."""
+        headers = [(b"origin", origin.encode())]
+        if forwarded_for is not None:
+            headers.append((b"x-forwarded-for", forwarded_for.encode()))
+        self.communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+        if client is not None:
+            self.communicator.scope["client"] = client
         self.frames: list[Frame] = []
 
     async def connect(self) -> bool:
@@ -82,6 +93,12 @@ class ChatClient:
             if f["event"]["type"] == "message"
             and (role is None or f["event"]["participant_role"] == role)
         ]
+
+    async def closed_with(self, timeout: float = 10) -> int:
+        """The close code of the server's close, the next thing it sends."""
+        message = await self.communicator.receive_output(timeout=timeout)
+        assert message["type"] == "websocket.close", message
+        return message["code"]
 
     async def close(self) -> None:
         """Closes the websocket and waits for its consumer to finish, with a failure guard

@@ -1,9 +1,11 @@
-"""Which address the REST API's per-address limits key on, with and without proxies."""
+"""Which address the per-address limits key on (REST, websocket, admin login), with and without
+proxies."""
 
 import pytest
 from django.test import RequestFactory
 
-from chatbridge.api.limits import client_address
+from chatbridge.addresses import request_address as client_address
+from chatbridge.addresses import scope_address
 
 PEER = "10.0.0.9"
 
@@ -41,3 +43,29 @@ def test_too_few_entries_fall_back_to_the_peer(settings, forwarded):
 def test_an_empty_entry_falls_back_to_the_peer(settings):
     settings.CHATBRIDGE_API_TRUSTED_PROXIES = 1
     assert client_address(request("203.0.113.7, ")) == PEER
+
+
+def scope(*forwarded: str, client: tuple[str, int] | None = (PEER, 50000)) -> dict:
+    headers = [(b"x-forwarded-for", value.encode()) for value in forwarded]
+    return {"type": "websocket", "headers": [(b"origin", b"http://x"), *headers], "client": client}
+
+
+def test_a_websocket_takes_the_address_by_the_same_rule(settings):
+    settings.CHATBRIDGE_API_TRUSTED_PROXIES = 1
+    assert scope_address(scope("1.2.3.4, 203.0.113.7")) == "203.0.113.7"
+
+
+def test_a_websocket_without_trusted_proxies_is_its_peer(settings):
+    settings.CHATBRIDGE_API_TRUSTED_PROXIES = 0
+    assert scope_address(scope("203.0.113.7")) == PEER
+
+
+def test_repeated_forwarded_headers_count_as_one_list(settings):
+    """A proxy may add its own header line instead of appending: the last line is its."""
+    settings.CHATBRIDGE_API_TRUSTED_PROXIES = 1
+    assert scope_address(scope("1.2.3.4", "203.0.113.7")) == "203.0.113.7"
+
+
+def test_a_websocket_without_a_peer_or_header_is_unknown(settings):
+    settings.CHATBRIDGE_API_TRUSTED_PROXIES = 1
+    assert scope_address(scope(client=None)) == "unknown"
