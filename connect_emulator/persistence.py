@@ -42,8 +42,6 @@ def rehydration_source(
                 INVALID_REQUEST,
                 "ENTIRE_PAST_SESSION takes the initialContactId of a past chat session",
             )
-        if any(c.active for c in session):
-            raise ServiceError(INVALID_REQUEST, _NOT_ENDED)
         source = max(session, key=lambda c: c.ended_at or 0.0)
     else:
         source = named
