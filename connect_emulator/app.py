@@ -11,7 +11,7 @@ from dataclasses import replace
 from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 
-from . import attachments, clock, console, control, errors
+from . import attachments, clock, console, control, cors, errors
 from .agents import AgentDirector
 from .chat import Chat
 from .config import EmulatorConfig
@@ -122,11 +122,15 @@ def create_app(
     routes = [
         *control.routes(),
         *console.routes(),
-        Route("/_emulator/uploads/{attachment_id}", attachments.upload_endpoint, methods=["PUT"]),
+        Route(
+            "/_emulator/uploads/{attachment_id}",
+            cors.storage_endpoint(attachments.upload_endpoint),
+            methods=["PUT", "OPTIONS"],
+        ),
         Route(
             "/_emulator/attachments/{attachment_id}",
-            attachments.download_endpoint,
-            methods=["GET"],
+            cors.storage_endpoint(attachments.download_endpoint),
+            methods=["GET", "OPTIONS"],
         ),
         WebSocketRoute("/connection", emulator.hub.endpoint),
         Route("/{path:path}", handle_api, methods=API_METHODS),

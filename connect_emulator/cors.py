@@ -5,6 +5,8 @@ server side) answers no preflight."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,3 +47,37 @@ def preflight(request: Request) -> Response:
             "Access-Control-Max-Age": str(MAX_AGE),
         },
     )
+
+
+# The attachment URLs stand in for S3 pre-signed URLs, which the instance's attachment bucket
+# lets the chat page use: PUT with the signed headers, GET to download.
+STORAGE_METHODS = ("GET", "PUT")
+STORAGE_HEADERS = ("content-type", "x-amz-meta-contact-id")
+
+
+async def storage_preflight(request: Request) -> Response:
+    return Response(
+        status_code=200,
+        headers={
+            "Access-Control-Allow-Origin": "*",
+            "Access-Control-Allow-Methods": ",".join(STORAGE_METHODS),
+            "Access-Control-Allow-Headers": ",".join(STORAGE_HEADERS),
+            "Access-Control-Max-Age": str(MAX_AGE),
+        },
+    )
+
+
+def storage_endpoint(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """An attachment endpoint whose answers a page on any origin may read."""
+
+    async def wrapped(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return await storage_preflight(request)
+        response = await endpoint(request)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "ETag,Content-Disposition"
+        return response
+
+    return wrapped

@@ -135,3 +135,50 @@ def test_chromium_calls_the_participant_api_from_another_origin(
     assert answer["status"] == 200
     assert answer["body"]["ConnectionCredentials"]["ConnectionToken"]
     assert answer["requestId"]
+
+
+def _upload(participant_client, chat) -> dict[str, Any]:
+    return participant_client.start_attachment_upload(
+        ContentType="text/plain",
+        AttachmentSizeInBytes=5,
+        AttachmentName="note.txt",
+        ConnectionToken=chat.connection_token,
+    )["UploadMetadata"]
+
+
+def test_a_preflight_of_an_upload_url_is_allowed(chat, participant_client):
+    url = _upload(participant_client, chat)["Url"]
+
+    answer = httpx.options(
+        url,
+        headers={
+            "Origin": ORIGIN,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,x-amz-meta-contact-id",
+        },
+        timeout=10,
+    )
+
+    assert answer.status_code == 200
+    assert answer.headers["access-control-allow-origin"] == "*"
+    assert "PUT" in answer.headers["access-control-allow-methods"].split(",")
+    assert "x-amz-meta-contact-id" in answer.headers["access-control-allow-headers"].split(",")
+
+
+UPLOAD = """async ([url, headers]) => {
+  const answer = await fetch(url, {method: "PUT", headers, body: "hello"});
+  return {status: answer.status, etag: answer.headers.get("ETag")};
+}"""
+
+
+def test_chromium_uploads_an_attachment_from_another_origin(
+    page_on_another_origin, chat, participant_client
+):
+    metadata = _upload(participant_client, chat)
+
+    answer = page_on_another_origin.evaluate(
+        UPLOAD, [metadata["Url"], metadata["HeadersToInclude"]]
+    )
+
+    assert answer["status"] == 200
+    assert answer["etag"]
