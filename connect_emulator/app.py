@@ -26,7 +26,7 @@ from .state import Store
 from .websocket import SocketHub
 
 API_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
-# How often deadlines are checked while nobody calls (calls and clock moves check at once).
+# How often chat deadlines are checked while nobody calls (calls and clock moves check at once).
 SWEEP_INTERVAL = 1.0
 
 
@@ -84,26 +84,27 @@ class Emulator:
         self.quotas.configure(self.quota_defaults)
         clock.CLOCK.reset()
 
-    def sweep(self) -> None:
-        """Act on every deadline passed: chats past their duration or whose customer never
-        connected in time end, sockets whose connection token expired close."""
+    def end_due_chats(self) -> None:
+        """End the chats past their duration or whose customer never connected in time."""
         moment = clock.now()
         for contact in self.store.due_contacts(moment):
             if moment >= contact.ends_at or (
                 contact.connect_by is not None and moment >= contact.connect_by
             ):
                 self.chat.end(contact)
-        self.hub.close_expired(moment)
 
     def advance_clock(self, seconds: float) -> None:
+        """Move the clock and act at once on what fell due; sockets watch their own token's
+        expiry in real time, so only a moved clock needs them checked here."""
         clock.CLOCK.advance(seconds)
-        self.sweep()
+        self.end_due_chats()
+        self.hub.close_expired(clock.now())
 
 
 async def _sweep_forever(emulator: Emulator) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL)
-        emulator.sweep()
+        emulator.end_due_chats()
 
 
 def create_app(

@@ -82,7 +82,7 @@ async def _call(
     uri_params: dict[str, str],
 ) -> Response:
     try:
-        emulator.sweep()
+        emulator.end_due_chats()
         fault = emulator.faults.take_api(operation.name)
         if fault == "throttle":
             raise ServiceError(spec.throttling_error, "Rate exceeded")
