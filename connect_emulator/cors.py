@@ -36,7 +36,7 @@ def response_headers() -> dict[str, str]:
     }
 
 
-def preflight(request: Request) -> Response:
+def preflight() -> Response:
     """The answer to ``OPTIONS`` on a participant operation's path."""
     return Response(
         status_code=200,
@@ -55,7 +55,7 @@ STORAGE_METHODS = ("GET", "PUT")
 STORAGE_HEADERS = ("content-type", "x-amz-meta-contact-id")
 
 
-async def storage_preflight(request: Request) -> Response:
+def storage_preflight() -> Response:
     return Response(
         status_code=200,
         headers={
@@ -74,7 +74,7 @@ def storage_endpoint(
 
     async def wrapped(request: Request) -> Response:
         if request.method == "OPTIONS":
-            return await storage_preflight(request)
+            return storage_preflight()
         response = await endpoint(request)
         response.headers["Access-Control-Allow-Origin"] = "*"
         response.headers["Access-Control-Expose-Headers"] = "ETag,Content-Disposition"

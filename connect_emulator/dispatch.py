@@ -56,7 +56,7 @@ def _preflight(request: Request, emulator: Emulator) -> Response:
     found = emulator.router.match(wanted, request.url.path) if wanted else None
     if found is None or found[0].service.name != PARTICIPANT_SERVICE:
         return _not_found()
-    return cors.preflight(request)
+    return cors.preflight()
 
 
 async def handle_api(request: Request) -> Response:
