@@ -95,8 +95,11 @@ class Stack:
         try:
             self.workdir = tempfile.mkdtemp(prefix="chatbridge-bench-")
             self.redis = RedisServer().start()
+            # Quotas off: the bench measures ChatBridge, not Connect's throttling.
             self.emulator = EmulatorProcess(
-                agent="echo", extra_args=("--agent-join-delay", "0", "--echo-delay", "0")
+                agent="echo",
+                quotas=False,
+                extra_args=("--agent-join-delay", "0", "--echo-delay", "0"),
             ).start()
             self.env = self._environment()
             self._migrate()

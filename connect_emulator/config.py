@@ -17,6 +17,8 @@ class EmulatorConfig:
     echo_delay: float = 0.3
     connection_token_ttl: float = 86400.0
     websocket_url_ttl: float = 100.0
+    # StartChatContact: the customer must call CreateParticipantConnection within 5 minutes.
+    first_connection_window: float = 300.0
     max_attachments: int = 10
     instance_id: str | None = None
 
@@ -49,7 +51,9 @@ def _check(key: str, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{key} must be a number")
-    if key in ("connection_token_ttl", "websocket_url_ttl") and value <= 0:
+    if key in ("connection_token_ttl", "websocket_url_ttl", "first_connection_window") and (
+        value <= 0
+    ):
         raise ValueError(f"{key} must be > 0")
     if value < 0:
         raise ValueError(f"{key} must be >= 0")

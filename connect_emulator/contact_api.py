@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import clock
 from .chat import ALL_MESSAGE_TYPES
 from .errors import (
     CONTACT_NOT_FOUND,
     INVALID_PARAMETER,
     INVALID_REQUEST,
+    LIMIT_EXCEEDED,
     RESOURCE_NOT_FOUND,
     ServiceError,
 )
 from .participant_api import Handler, connection_details
+from .persistence import rehydrate, rehydration_source
+from .quotas import ACTIVE_CHATS
 from .state import CUSTOMER
+
+# ChatDurationInMinutes when none is given: 25 hours (the model bounds it to 60..10080).
+DEFAULT_CHAT_DURATION_MINUTES = 1500
 
 if TYPE_CHECKING:
     from .dispatch import CallContext
@@ -50,11 +57,24 @@ async def start_chat_contact(ctx: CallContext, params: dict[str, Any]) -> dict[s
     initial = params.get("InitialMessage")
     if initial is not None and initial["ContentType"] not in (supported or ALL_MESSAGE_TYPES):
         raise ServiceError(INVALID_REQUEST, "InitialMessage.ContentType is not supported")
+    source = rehydration_source(store, params["InstanceId"], params.get("PersistentChat"))
+    limit = ctx.emulator.quotas.limit(ACTIVE_CHATS)
+    if limit is not None and store.active_chats(params["InstanceId"]) >= limit:
+        raise ServiceError(
+            LIMIT_EXCEEDED, "The quota of concurrent active chats for this instance is reached"
+        )
 
     contact = store.new_contact(
         params["InstanceId"], params["ContactFlowId"], params.get("Attributes") or {}
     )
     contact.supported_content_types = tuple(supported or ())
+    duration = params.get("ChatDurationInMinutes") or DEFAULT_CHAT_DURATION_MINUTES
+    contact.ends_at = contact.started_at + duration * 60
+    contact.connect_by = clock.now() + ctx.emulator.config.first_connection_window
+    store.add_deadline(contact, contact.ends_at)
+    store.add_deadline(contact, contact.connect_by)
+    if source is not None:
+        rehydrate(source, contact)
     chat = ctx.emulator.chat
     customer = chat.join(
         contact, CUSTOMER, params["ParticipantDetails"]["DisplayName"], with_token=True
@@ -74,7 +94,10 @@ async def start_chat_contact(ctx: CallContext, params: dict[str, Any]) -> dict[s
         connection = store.new_connection(
             customer, config.connection_token_ttl, config.websocket_url_ttl
         )
+        contact.connect_by = None
         answer.update(connection_details(ctx, connection, types))
+    if contact.related_contact_id is not None:
+        answer["ContinuedFromContactId"] = contact.related_contact_id
     if client_token:
         store.start_idempotency[client_token] = answer
     return answer

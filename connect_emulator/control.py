@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -129,6 +130,8 @@ def contact_summary(emulator: Emulator, contact: Contact) -> dict[str, Any]:
         },
         "attachments": len(contact.attachments),
         "websockets": emulator.hub.describe(contact.contact_id),
+        "related_contact_id": contact.related_contact_id,
+        "ends_at": _iso(contact.ends_at),
     }
 
 
@@ -156,6 +159,64 @@ async def set_config(request: Request) -> dict[str, Any]:
     except ValueError as error:
         raise ControlError(400, str(error)) from None
     return emulator.config.as_dict()
+
+
+async def get_quotas(request: Request) -> dict[str, Any]:
+    return _emulator(request).quotas.describe()
+
+
+async def set_quotas(request: Request) -> dict[str, Any]:
+    """``{"enabled"?: bool, "limits"?: {"SendMessage": "10/15", "ActiveChats": 500}}``;
+    every bucket starts full again. A reset restores the command line's quotas."""
+    emulator = _emulator(request)
+    body = await _body(request)
+    unknown = set(body) - {"enabled", "limits"}
+    if unknown:
+        raise ControlError(400, f"unknown key(s) {', '.join(sorted(unknown))}")
+    settings = emulator.quotas.settings
+    enabled = body.get("enabled", settings.enabled)
+    if not isinstance(enabled, bool):
+        raise ControlError(400, "enabled must be true or false")
+    limits = body.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ControlError(400, "limits must be an object")
+    try:
+        settings = replace(settings, enabled=enabled).with_limits(limits)
+    except ValueError as error:
+        raise ControlError(400, str(error)) from None
+    emulator.quotas.configure(settings)
+    return emulator.quotas.describe()
+
+
+def _clock_view() -> dict[str, Any]:
+    return {"now": clock.iso(clock.now()), "frozen": clock.CLOCK.frozen}
+
+
+async def get_clock(request: Request) -> dict[str, Any]:
+    return _clock_view()
+
+
+async def set_clock(request: Request) -> dict[str, Any]:
+    """``{"frozen"?: bool, "advance"?: seconds}``: freeze or thaw the emulator's clock, then
+    move it forward; whatever fell due in between happens at once (chats end, sockets of
+    expired tokens close). A reset thaws it and puts it back on the wall clock."""
+    emulator = _emulator(request)
+    body = await _body(request)
+    unknown = set(body) - {"frozen", "advance"}
+    if unknown:
+        raise ControlError(400, f"unknown key(s) {', '.join(sorted(unknown))}")
+    frozen = body.get("frozen")
+    if frozen is not None and not isinstance(frozen, bool):
+        raise ControlError(400, "frozen must be true or false")
+    seconds = body.get("advance", 0)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ControlError(400, "advance must be a number of seconds >= 0")
+    if frozen is True:
+        clock.CLOCK.freeze()
+    elif frozen is False:
+        clock.CLOCK.thaw()
+    emulator.advance_clock(float(seconds))
+    return _clock_view()
 
 
 async def list_contacts(request: Request) -> list[dict[str, Any]]:
@@ -305,6 +366,10 @@ ROUTES: list[tuple[str, Endpoint, list[str]]] = [
     ("/_emulator/reset", reset, ["POST"]),
     ("/_emulator/config", get_config, ["GET"]),
     ("/_emulator/config", set_config, ["POST"]),
+    ("/_emulator/quotas", get_quotas, ["GET"]),
+    ("/_emulator/quotas", set_quotas, ["POST"]),
+    ("/_emulator/clock", get_clock, ["GET"]),
+    ("/_emulator/clock", set_clock, ["POST"]),
     ("/_emulator/contacts", list_contacts, ["GET"]),
     (_CONTACT, get_contact, ["GET"]),
     (_CONTACT + "/agent/join", agent_join, ["POST"]),

@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import cors
 from .errors import ServiceError, error_response
-from .service_model import parse_request, serialize_output, validate
+from .service_model import ServiceSpec, parse_request, serialize_output, validate
 
 if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
     from .app import Emulator
+
+PARTICIPANT_SERVICE = "connectparticipant"
 
 logger = logging.getLogger(__name__)
 
@@ -37,24 +42,54 @@ def _context(request: Request, emulator: Emulator) -> CallContext:
     return CallContext(emulator, f"{scheme}://{netloc}", f"{websocket_scheme}://{netloc}")
 
 
+def _not_found() -> Response:
+    return Response(
+        '{"message": "No operation at this path"}',
+        status_code=404,
+        media_type="application/json",
+        headers={"x-amzn-ErrorType": "UnknownOperationException"},
+    )
+
+
+def _preflight(request: Request, emulator: Emulator) -> Response:
+    wanted = request.headers.get("access-control-request-method", "").upper()
+    found = emulator.router.match(wanted, request.url.path) if wanted else None
+    if found is None or found[0].service.name != PARTICIPANT_SERVICE:
+        return _not_found()
+    return cors.preflight()
+
+
 async def handle_api(request: Request) -> Response:
     emulator: Emulator = request.app.state.emulator
+    if request.method == "OPTIONS":
+        return _preflight(request, emulator)
     found = emulator.router.match(request.method, request.url.path)
     if found is None:
-        return Response(
-            '{"message": "No operation at this path"}',
-            status_code=404,
-            media_type="application/json",
-            headers={"x-amzn-ErrorType": "UnknownOperationException"},
-        )
+        return _not_found()
     route, uri_params = found
     spec, operation = route.service, route.operation
+    response = await _call(request, emulator, spec, operation, uri_params)
+    if spec.name == PARTICIPANT_SERVICE:
+        response.headers.update(cors.response_headers())
+    return response
+
+
+async def _call(
+    request: Request,
+    emulator: Emulator,
+    spec: ServiceSpec,
+    operation: OperationModel,
+    uri_params: dict[str, str],
+) -> Response:
     try:
+        emulator.end_due_chats()
         fault = emulator.faults.take_api(operation.name)
         if fault == "throttle":
             raise ServiceError(spec.throttling_error, "Rate exceeded")
         if fault == "error":
             raise ServiceError(spec.server_error, "Internal failure (injected by the emulator)")
+        if not emulator.quotas.admit(operation.name):
+            raise ServiceError(spec.rate_error, "Rate exceeded")
         query: dict[str, list[str]] = {}
         for key, value in request.query_params.multi_items():
             query.setdefault(key, []).append(value)

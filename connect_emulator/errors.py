@@ -24,6 +24,7 @@ INVALID_REQUEST = "InvalidRequestException"
 INVALID_PARAMETER = "InvalidParameterException"
 INTERNAL_SERVICE = "InternalServiceException"
 LIMIT_EXCEEDED = "LimitExceededException"
+TOO_MANY_REQUESTS = "TooManyRequestsException"
 CONTACT_NOT_FOUND = "ContactNotFoundException"
 
 _FALLBACK_STATUS = {
@@ -38,6 +39,7 @@ _FALLBACK_STATUS = {
     INVALID_PARAMETER: 400,
     INTERNAL_SERVICE: 500,
     LIMIT_EXCEEDED: 429,
+    TOO_MANY_REQUESTS: 429,
     CONTACT_NOT_FOUND: 410,
     "UnknownOperationException": 404,
 }

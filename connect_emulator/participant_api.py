@@ -11,6 +11,7 @@ from .chat import CUSTOMER_MESSAGE_TYPES, receipt_target
 from .errors import RESOURCE_NOT_FOUND, VALIDATION, ServiceError, access_denied
 from .state import (
     CONNECTION_ACKNOWLEDGED,
+    CUSTOMER,
     MESSAGE_DELIVERED,
     MESSAGE_READ,
     TYPING,
@@ -93,6 +94,8 @@ async def create_participant_connection(ctx: CallContext, params: dict[str, Any]
     connection = store.new_connection(
         participant, config.connection_token_ttl, config.websocket_url_ttl
     )
+    if participant.role == CUSTOMER:
+        contact.connect_by = None
     answer = connection_details(ctx, connection, types)
     if params.get("ConnectParticipant"):
         ctx.emulator.chat.acknowledge(contact, participant)

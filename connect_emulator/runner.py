@@ -10,6 +10,7 @@ import uvicorn
 
 from .app import create_app
 from .config import EmulatorConfig
+from .quotas import QuotaSettings
 
 READY_LINE = "Amazon Connect emulator listening on http://{host}:{port}"
 
@@ -26,12 +27,14 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(host: str, port: int, config: EmulatorConfig) -> None:
+async def serve(
+    host: str, port: int, config: EmulatorConfig, quotas: QuotaSettings | None = None
+) -> None:
     sock = _bind(host, port)
     real_port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config), log_level="warning", lifespan="on", ws="websockets-sansio"
+            create_app(config, quotas), log_level="warning", lifespan="on", ws="websockets-sansio"
         )
     )
 
@@ -49,5 +52,5 @@ async def serve(host: str, port: int, config: EmulatorConfig) -> None:
         announcer.cancel()
 
 
-def run(host: str, port: int, config: EmulatorConfig) -> None:
-    asyncio.run(serve(host, port, config))
+def run(host: str, port: int, config: EmulatorConfig, quotas: QuotaSettings | None = None) -> None:
+    asyncio.run(serve(host, port, config, quotas))

@@ -37,6 +37,8 @@ class ServiceSpec:
     bad_request_error: str
     throttling_error: str
     server_error: str
+    # What a call over its rate quota answers (API Gateway's word for the connect service).
+    rate_error: str
 
 
 @dataclass(frozen=True)

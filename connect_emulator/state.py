@@ -7,6 +7,7 @@ the scripted agents follow a chat without polling."""
 
 from __future__ import annotations
 
+import heapq
 import secrets
 import uuid
 from collections.abc import Callable
@@ -53,8 +54,8 @@ class Item:
     id: str
     type: str
     absolute_time: str
-    contact_id: str
-    initial_contact_id: str
+    contact_id: str | None
+    initial_contact_id: str | None
     content_type: str | None = None
     content: str | None = None
     participant_id: str | None = None
@@ -62,6 +63,9 @@ class Item:
     participant_role: str | None = None
     attachments: list[dict[str, Any]] | None = None
     message_metadata: dict[str, Any] | None = None
+    # Set on items rehydrated from a past chat: the contact the item was sent on (such an
+    # item carries no ContactId, as Connect documents GetTranscript's Item).
+    related_contact_id: str | None = None
 
     @property
     def in_transcript(self) -> bool:
@@ -82,6 +86,7 @@ class Item:
             "MessageMetadata": self.message_metadata,
             "InitialContactId": self.initial_contact_id,
             "ContactId": self.contact_id,
+            "RelatedContactId": self.related_contact_id,
         }
         return {key: value for key, value in fields_.items() if value is not None}
 
@@ -150,10 +155,22 @@ class Contact:
     # message id -> recipient participant id -> receipt (DeliveredTimestamp/ReadTimestamp)
     receipts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     echo_agent_id: str | None = None
+    # The chat ends by itself at ``ends_at`` (ChatDurationInMinutes), and when the customer
+    # has made no connection by ``connect_by`` (cleared by the first one).
+    ends_at: float = float("inf")
+    connect_by: float | None = None
+    # Persistent chat: the past contact this one continues and the past transcript items.
+    related_contact_id: str | None = None
+    past_items: list[Item] = field(default_factory=list)
+    rehydrated: bool = False  # a later chat has already continued this one
 
     @property
     def initial_contact_id(self) -> str:
         return self.contact_id
+
+    def transcript(self) -> list[Item]:
+        """What GetTranscript reads: the rehydrated past, then this chat's items."""
+        return [*self.past_items, *(item for item in self.items if item.in_transcript)]
 
     @property
     def active(self) -> bool:
@@ -191,6 +208,8 @@ class Store:
         self.item_listeners: list[ItemListener] = []
         self.close_listeners: list[CloseListener] = []
         self._last_time: dict[str, float] = {}
+        # (when, contact id): a contact's deadlines, earliest first
+        self.deadlines: list[tuple[float, str]] = []
 
     def clear(self) -> None:
         self.contacts.clear()
@@ -200,6 +219,7 @@ class Store:
         self.start_idempotency.clear()
         self.attachments.clear()
         self._last_time.clear()
+        self.deadlines.clear()
 
     # -- contacts and participants
 
@@ -215,6 +235,22 @@ class Store:
         )
         self.contacts[contact.contact_id] = contact
         return contact
+
+    def add_deadline(self, contact: Contact, when: float) -> None:
+        heapq.heappush(self.deadlines, (when, contact.contact_id))
+
+    def due_contacts(self, moment: float) -> list[Contact]:
+        """Active contacts with a deadline at or before ``moment`` (each deadline once)."""
+        due: list[Contact] = []
+        while self.deadlines and self.deadlines[0][0] <= moment:
+            _, contact_id = heapq.heappop(self.deadlines)
+            contact = self.contacts.get(contact_id)
+            if contact is not None and contact.active and contact not in due:
+                due.append(contact)
+        return due
+
+    def active_chats(self, instance_id: str) -> int:
+        return sum(1 for c in self.contacts.values() if c.active and c.instance_id == instance_id)
 
     def add_participant(
         self, contact: Contact, role: str, display_name: str, with_token: bool = False

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import clock
 from .errors import VALIDATION, ServiceError
+from .persistence import contact_chain
 from .state import Contact, Item
 
 DEFAULT_MAX_RESULTS = 10
@@ -83,8 +84,8 @@ def _start(items: list[Item], direction: str, position: dict[str, Any]) -> int:
 
 def get_transcript(contact: Contact, params: dict[str, Any]) -> dict[str, Any]:
     """Answer a GetTranscript request (already validated against the model)."""
-    items = [item for item in contact.items if item.in_transcript]
-    if params.get("ContactId") not in (None, contact.contact_id, contact.initial_contact_id):
+    items = contact.transcript()
+    if params.get("ContactId") is not None and params["ContactId"] not in contact_chain(contact):
         raise ServiceError(VALIDATION, "ContactId is not part of this participant's contact chain")
     max_results = params.get("MaxResults")
     limit = DEFAULT_MAX_RESULTS if max_results is None else int(max_results)

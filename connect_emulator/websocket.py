@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,9 +176,13 @@ class LiveSocket:
 class SocketHub:
     """All live participant sockets; fans items out to the subscribed ones."""
 
-    def __init__(self, store: Store, faults: FaultBook) -> None:
+    def __init__(
+        self, store: Store, faults: FaultBook, socket_limit: Callable[[], int | None]
+    ) -> None:
         self.store = store
         self.faults = faults
+        # Open websockets allowed per participant (None: no limit).
+        self.socket_limit = socket_limit
         self.sockets: set[LiveSocket] = set()
         store.item_listeners.append(self.on_item)
         store.close_listeners.append(self.on_close)
@@ -196,6 +201,16 @@ class SocketHub:
             if socket.connection.connection_token in tokens:
                 socket.request_close(NORMAL_CLOSURE, reason, graceful)
 
+    def close_expired(self, moment: float) -> None:
+        """Close the sockets whose connection token has expired by ``moment`` (a socket also
+        watches its own expiry in real time; this catches a clock moved forward)."""
+        for socket in list(self.sockets):
+            if not socket.connection.valid(moment):
+                socket.request_close(NORMAL_CLOSURE, "Connection token expired", graceful=False)
+
+    def open_count(self, participant_id: str) -> int:
+        return sum(1 for s in self.sockets if s.connection.participant_id == participant_id)
+
     def drop(self, contact_id: str) -> int:
         """Close every socket of the contact abruptly (1011), as a network fault would."""
         dropped = [s for s in self.sockets if s.contact_id == contact_id]
@@ -207,6 +222,10 @@ class SocketHub:
         for socket in list(self.sockets):
             socket.request_close(1012, reason, graceful=False)
 
+    def _at_socket_limit(self, participant_id: str) -> bool:
+        limit = self.socket_limit()
+        return limit is not None and self.open_count(participant_id) >= limit
+
     def describe(self, contact_id: str) -> list[dict[str, Any]]:
         return [
             {"participant_id": s.connection.participant_id, "subscribed": s.subscribed}
@@ -216,7 +235,8 @@ class SocketHub:
 
     async def endpoint(self, websocket: WebSocket) -> None:
         """``/connection?X-Amz-Security-Token=...``: refused (HTTP 403) once the URL has
-        expired or its connection is no longer valid."""
+        expired or its connection is no longer valid, and when its participant already has
+        as many open websockets as Connect allows."""
         token = websocket.query_params.get("X-Amz-Security-Token", "")
         connection = self.store.websocket_urls.get(token)
         moment = clock.now()
@@ -230,6 +250,7 @@ class SocketHub:
             or not participant.active
             or contact is None
             or not contact.active
+            or self._at_socket_limit(connection.participant_id)
         ):
             await websocket.close(code=REFUSED)
             return

@@ -133,10 +133,12 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 
 @dataclass
 class EmulatorProcess:
-    """The Amazon Connect emulator as a child process, on its own port."""
+    """The Amazon Connect emulator as a child process, on its own port. It enforces Connect's
+    default service quotas unless ``quotas`` is False."""
 
     agent: str = "none"
     port: int = 0
+    quotas: bool = True
     extra_args: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     url: str = ""
@@ -148,6 +150,7 @@ class EmulatorProcess:
                 "--host", "127.0.0.1",
                 "--port", str(self.port),
                 "--agent", self.agent,
+                "--quotas", "on" if self.quotas else "off",
                 *self.extra_args,
             ],
             stdout=subprocess.PIPE,

@@ -127,6 +127,23 @@ def _reset_emulator(control: Control) -> None:
     control.post("/reset")
 
 
+@pytest.fixture
+def no_quotas(control: Control) -> None:
+    """Quotas off, for a test that floods one operation to check something else."""
+    control.post("/quotas", {"enabled": False})
+
+
+@pytest.fixture
+def frozen_clock(control: Control) -> Callable[[float], Any]:
+    """Freeze the emulator's clock; the fixture's value moves it forward by n seconds."""
+    control.post("/clock", {"frozen": True})
+
+    def advance(seconds: float) -> Any:
+        return control.post("/clock", {"advance": seconds})
+
+    return advance
+
+
 def client(service: str, url: str, **config: Any) -> Any:
     # One attempt only: faults must reach the test, not be retried away.
     options = {"retries": {"total_max_attempts": 1, "mode": "standard"}, **config}

@@ -22,6 +22,7 @@ def test_config_shows_the_cli_defaults(control):
         "echo_delay": 0.3,
         "connection_token_ttl": 86400.0,
         "websocket_url_ttl": 100.0,
+        "first_connection_window": 300.0,
         "max_attachments": 10,
         "instance_id": None,
     }

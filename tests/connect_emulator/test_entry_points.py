@@ -43,3 +43,20 @@ def test_the_management_command_takes_the_same_options():
     assert options["agent"] == "none"
     assert options["echo_delay"] == 0.1
     assert options["instance_id"] == "i-1"
+
+
+def test_the_management_command_takes_the_quota_options():
+    from connect_emulator.cli import quotas_from
+    from connect_emulator.management.commands.connect_emulator import Command
+
+    parser = Command().create_parser("manage.py", "connect_emulator")
+    options = vars(
+        parser.parse_args(
+            ["--quotas", "off", "--quota", "SendMessage=1/2", "--quota", "ActiveChats=3"]
+        )
+    )
+    quotas = quotas_from(options)
+
+    assert quotas.enabled is False
+    assert str(quotas.rates["SendMessage"]) == "1/2"
+    assert quotas.counts["ActiveChats"] == 3

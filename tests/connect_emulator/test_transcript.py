@@ -220,7 +220,7 @@ def test_max_results_above_100_is_a_validation_error(unvalidated_participant_cli
     assert "MaxResults" in message
 
 
-def test_max_results_100_returns_a_full_page(chat, participant_client, transcript):
+def test_max_results_100_returns_a_full_page(no_quotas, chat, participant_client, transcript):
     for n in range(100):
         participant_client.send_message(
             ContentType="text/plain", Content=str(n), ConnectionToken=chat.connection_token

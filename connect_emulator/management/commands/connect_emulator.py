@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from connect_emulator.cli import add_arguments, config_from
+from connect_emulator.cli import add_arguments, config_from, quotas_from
 from connect_emulator.runner import run
 
 
@@ -19,6 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             config = config_from(options)
+            quotas = quotas_from(options)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        run(options["host"], options["port"], config)
+        run(options["host"], options["port"], config, quotas)
