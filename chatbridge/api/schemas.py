@@ -102,7 +102,7 @@ class ChatStatusOut(Schema):
 
 
 class SendMessageIn(Strict):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=NOT_BLANK)
     content_type: MessageContentType = "text/plain"  # type: ignore[valid-type]
 
 

@@ -128,6 +128,8 @@ async def test_send_validation_names_the_field(api, chat):
     path = f"/chats/{chat['chat_id']}/messages"
     empty = await api.post(path, json={"content": ""}, headers=bearer(chat))
     assert assert_problem(empty, 422, "invalid_input")["field"] == "content"
+    blank = await api.post(path, json={"content": " \n"}, headers=bearer(chat))
+    assert assert_problem(blank, 422, "invalid_input")["field"] == "content"
     kind = await api.post(
         path, json={"content": "x", "content_type": "text/html"}, headers=bearer(chat)
     )
