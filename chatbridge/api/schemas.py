@@ -113,8 +113,21 @@ class SentMessageOut(Schema):
 
 
 class SendEventIn(Strict):
+    # A receipt is about a message: the handler refuses one without message_id, and so does
+    # the schema.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"type": {"enum": ["delivered", "read"]}}, "required": ["type"]},
+            "then": {
+                "required": ["message_id"],
+                "properties": {"message_id": {"type": "string", "pattern": NOT_BLANK}},
+            },
+        },
+    )
+
     type: Literal["typing", "delivered", "read"]
-    message_id: str | None = Field(default=None, min_length=1, max_length=256)
+    message_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=NOT_BLANK)
 
 
 class Accepted(Schema):

@@ -56,6 +56,18 @@ def test_a_reserved_attribute_name_is_off_the_schema():
     assert not validator("StartChatIn").is_valid({**START, "attributes": {"identity_sub": "x"}})
 
 
+@pytest.mark.parametrize("kind", ["delivered", "read"])
+def test_a_receipt_without_its_message_is_off_the_schema(kind):
+    assert not validator("SendEventIn").is_valid({"type": kind})
+    assert not validator("SendEventIn").is_valid({"type": kind, "message_id": None})
+    assert not validator("SendEventIn").is_valid({"type": kind, "message_id": " "})
+    assert validator("SendEventIn").is_valid({"type": kind, "message_id": "m-1"})
+
+
+def test_typing_needs_no_message():
+    assert validator("SendEventIn").is_valid({"type": "typing"})
+
+
 def test_text_around_blanks_is_on_the_schema():
     body = {**START, "display_name": " Ada ", "initial_message": "hi\n", "attributes": {"a b": ""}}
     assert validator("StartChatIn").is_valid(body)
