@@ -16,8 +16,9 @@ import json
 import logging
 from typing import Any
 
+import hypothesis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from chatbridge.ws.protocol import FRAME_TYPES, End, parse_client_frame
@@ -188,7 +189,7 @@ def assert_no_failure(frames: list[Frame], records: list[logging.LogRecord]) -> 
     assert not tracebacks, [r.getMessage() for r in tracebacks]
 
 
-@settings(
+@hypothesis.settings(
     max_examples=150,
     derandomize=True,
     deadline=None,
