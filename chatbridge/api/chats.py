@@ -3,11 +3,13 @@
 import contextlib
 import logging
 from dataclasses import asdict
+from typing import Annotated
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Query, Router, Status
+from pydantic import WithJsonSchema
 
 from chatbridge import actions
 from chatbridge.addresses import request_address
@@ -16,10 +18,19 @@ from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
 from chatbridge.api.cors import own_origin
 from chatbridge.api.events import find_seq, sse_stream, wait_for_events
-from chatbridge.api.idempotency import IdempotencyRecord, check_key, digest, fingerprint
+from chatbridge.api.idempotency import (
+    UUID4_PATTERN,
+    IdempotencyRecord,
+    check_key,
+    check_start_key,
+    digest,
+    fingerprint,
+    start_scope,
+)
 from chatbridge.api.identity import IdentityRequired, verify_identity
-from chatbridge.api.problems import OriginNotAllowed
+from chatbridge.api.problems import OriginNotAllowed, WidgetNotFound
 from chatbridge.api.schemas import (
+    RESERVED_ATTRIBUTE_PREFIX,
     Accepted,
     ChatStatusOut,
     EventsPageOut,
@@ -37,9 +48,14 @@ logger = logging.getLogger(__name__)
 
 router = Router(tags=["chats"])
 
-RESERVED_ATTRIBUTE_PREFIX = "identity_"
 # The largest seq, as every seq a client sends is bounded.
 MAX_SEQ = 2**31 - 1
+# A start's key as the schema promises it (check_start_key holds it to that, with its own code).
+START_KEY_SCHEMA = {
+    "type": "string",
+    "pattern": UUID4_PATTERN,
+    "examples": ["0b2f6c1e-8d4a-4f3b-9c7e-5a1d2e3f4b6c"],
+}
 
 
 def _enabled_widget(widget_id: str):
@@ -59,13 +75,20 @@ def _enabled_widget(widget_id: str):
 async def start_chat(
     request: HttpRequest,
     payload: StartChatIn,
-    idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    idempotency_key: Annotated[str | None, WithJsonSchema(START_KEY_SCHEMA)] = Header(
+        default=None,
+        alias="Idempotency-Key",
+        description="A random UUID, version 4 (`crypto.randomUUID()`), made once per chat the "
+        "customer starts and sent again on its retries; any other key is refused (422 "
+        "`idempotency_key_weak`). The key is scoped to the widget and, with `identity`, to its "
+        "subject: whoever else sends it gets this chat, so it must not be guessable.",
+    ),
 ):
-    idempotency_key = check_key(idempotency_key)
+    idempotency_key = check_start_key(idempotency_key)
     await limits.chat_starts(request)
     widget = await sync_to_async(_enabled_widget)(payload.widget_id)
     if widget is None:
-        raise InvalidInput("No enabled widget has this id.", field="widget_id")
+        raise WidgetNotFound(field="widget_id")
     origin = request.headers.get("Origin")
     if origin and origin.lower() != own_origin(request) and not widget.allows_origin(origin):
         raise OriginNotAllowed()
@@ -88,7 +111,7 @@ async def start_chat(
         raise IdentityRequired()
     client_token = None
     if idempotency_key is not None:
-        scope = digest(widget.widget_id, subject)
+        scope = start_scope(widget.widget_id, subject)
         body = payload.dict()
         body.pop("identity", None)
         await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()

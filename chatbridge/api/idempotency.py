@@ -3,18 +3,31 @@
 The key itself becomes Connect's ClientToken (Connect de-duplicates the call); Redis keeps a
 fingerprint of the first request, so the same key with a different request is refused (409),
 and its result, so a retry is answered without calling Connect at all.
+
+A chat start's key is also what finds the chat again: whoever sends the same key (and body)
+gets a session token for the chat it started. Anonymous customers of a widget share one scope,
+so a start's key must be unguessable: a random UUID (version 4, 122 random bits), never an
+order number. A verified identity narrows the scope to its own subject, so the same key from
+another identity starts a chat of its own.
 """
 
 import hashlib
 import json
+import re
 from typing import Any
 
-from chatbridge.api.problems import IdempotencyConflict
+from chatbridge.api.problems import IdempotencyConflict, IdempotencyKeyWeak
 from chatbridge.errors import InvalidInput
 from chatbridge.redis import get_redis, keys
 
 MAX_KEY_LENGTH = 255
 RECORD_TTL = 24 * 3600
+# A UUID version 4 in its canonical 8-4-4-4-12 form (RFC 9562), either case; also the OpenAPI
+# pattern of a start's Idempotency-Key.
+UUID4_PATTERN = (
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+)
+_UUID4 = re.compile(UUID4_PATTERN.removeprefix("^").removesuffix("$"))
 
 
 def check_key(value: str | None) -> str | None:
@@ -26,6 +39,22 @@ def check_key(value: str | None) -> str | None:
             field="Idempotency-Key",
         )
     return value
+
+
+def check_start_key(value: str | None) -> str | None:
+    """A chat start's key: a UUID version 4, lower-cased, so that a retry that spells it in
+    capitals still meets the first start. Anything else is IdempotencyKeyWeak (422)."""
+    if value is None:
+        return None
+    if not _UUID4.fullmatch(value):
+        raise IdempotencyKeyWeak(field="Idempotency-Key")
+    return value.lower()
+
+
+def start_scope(widget_id: str, subject: str) -> str:
+    """The scope of a start's key: the widget and the verified identity's subject ("" for an
+    anonymous customer)."""
+    return digest(widget_id, subject)
 
 
 def digest(*parts: str) -> str:

@@ -56,6 +56,23 @@ class IdempotencyConflict(ApiError):
     default_message = "This Idempotency-Key was used for a different request."
 
 
+class IdempotencyKeyWeak(ApiError):
+    """A start's key could be guessed, and with it another customer's chat."""
+
+    code = "idempotency_key_weak"
+    status = 422
+    default_message = (
+        "A chat start's Idempotency-Key must be a random UUID, version 4, in its canonical form "
+        "(e.g. from crypto.randomUUID() or uuid.uuid4()): 8-4-4-4-12 hexadecimal digits."
+    )
+
+
+class WidgetNotFound(ApiError):
+    code = "unknown_widget"
+    status = 404
+    default_message = "No enabled widget has this id."
+
+
 class AttachmentNotFound(ApiError):
     code = "unknown_attachment"
     status = 404

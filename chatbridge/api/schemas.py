@@ -1,16 +1,46 @@
 """Request and response bodies of the REST API; ninja derives validation and OpenAPI from them."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, StringConstraints, WithJsonSchema
 
 from chatbridge.chats.schema import Event
-from chatbridge.chats.service import MAX_ATTRIBUTES, MAX_DISPLAY_NAME
+from chatbridge.chats.service import MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES, MAX_DISPLAY_NAME
 from chatbridge.connect.types import MAX_CONTENT_LENGTH, MESSAGE_CONTENT_TYPES
 
 MessageContentType = Literal[tuple(sorted(str(t) for t in MESSAGE_CONTENT_TYPES))]  # type: ignore[valid-type]
+
+
+# Text with more than blanks in it: the chat service strips what str.isspace() calls blank,
+# which is regex's \s and the separators \x1c-\x1f.
+NOT_BLANK = r"[^\s\x1c-\x1f]"
+RESERVED_ATTRIBUTE_PREFIX = "identity_"
+
+AttributeName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_ATTRIBUTE_LENGTH, pattern=NOT_BLANK)
+]
+AttributeValue = Annotated[str, StringConstraints(max_length=MAX_ATTRIBUTE_LENGTH)]
+# pydantic would list a key pattern as patternProperties, which constrains no name: the schema is
+# written out instead. The reserved prefix is the start handler's to refuse, with its own message.
+Attributes = Annotated[
+    dict[AttributeName, AttributeValue],
+    Field(max_length=MAX_ATTRIBUTES),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_ATTRIBUTES,
+            "propertyNames": {
+                "minLength": 1,
+                "maxLength": MAX_ATTRIBUTE_LENGTH,
+                "pattern": NOT_BLANK,
+                "not": {"pattern": f"^{RESERVED_ATTRIBUTE_PREFIX}"},
+            },
+            "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_LENGTH},
+        }
+    ),
+]
 
 
 class Strict(Schema):
@@ -31,13 +61,16 @@ class Problem(Schema):
 
 class StartChatIn(Strict):
     widget_id: str = Field(min_length=1, max_length=64, pattern=r"^[-a-zA-Z0-9_]+$")
-    display_name: str = Field(min_length=1, max_length=MAX_DISPLAY_NAME)
-    attributes: dict[str, str] | None = Field(
+    display_name: str = Field(min_length=1, max_length=MAX_DISPLAY_NAME, pattern=NOT_BLANK)
+    attributes: Attributes | None = Field(
         default=None,
-        max_length=MAX_ATTRIBUTES,
-        description="Contact attributes for Amazon Connect, e.g. the widget's pre-chat answers.",
+        description="Contact attributes for Amazon Connect, e.g. the widget's pre-chat answers. "
+        f"Names starting with `{RESERVED_ATTRIBUTE_PREFIX}` are reserved for the verified "
+        "identity.",
     )
-    initial_message: str | None = Field(default=None, min_length=1, max_length=MAX_CONTENT_LENGTH)
+    initial_message: str | None = Field(
+        default=None, min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=NOT_BLANK
+    )
     identity: str | None = Field(
         default=None,
         min_length=1,
@@ -69,7 +102,7 @@ class ChatStatusOut(Schema):
 
 
 class SendMessageIn(Strict):
-    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH)
+    content: str = Field(min_length=1, max_length=MAX_CONTENT_LENGTH, pattern=NOT_BLANK)
     content_type: MessageContentType = "text/plain"  # type: ignore[valid-type]
 
 
@@ -80,8 +113,21 @@ class SentMessageOut(Schema):
 
 
 class SendEventIn(Strict):
+    # A receipt is about a message: the handler refuses one without message_id, and so does
+    # the schema.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"type": {"enum": ["delivered", "read"]}}, "required": ["type"]},
+            "then": {
+                "required": ["message_id"],
+                "properties": {"message_id": {"type": "string", "pattern": NOT_BLANK}},
+            },
+        },
+    )
+
     type: Literal["typing", "delivered", "read"]
-    message_id: str | None = Field(default=None, min_length=1, max_length=256)
+    message_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=NOT_BLANK)
 
 
 class Accepted(Schema):

@@ -5,16 +5,10 @@ from django.http import HttpRequest
 from ninja import Path, Router
 
 from chatbridge.api.common import ERRORS
-from chatbridge.api.problems import ApiError
+from chatbridge.api.problems import WidgetNotFound
 from chatbridge.api.schemas import WidgetConfigOut
 
 router = Router(tags=["widgets"])
-
-
-class UnknownWidget(ApiError):
-    code = "unknown_widget"
-    status = 404
-    default_message = "No enabled widget has this id."
 
 
 def _config(widget_id: str) -> dict | None:
@@ -33,5 +27,5 @@ def _config(widget_id: str) -> dict | None:
 async def widget_config(request: HttpRequest, widget_id: str = Path(..., max_length=64)):
     config = await sync_to_async(_config)(widget_id)
     if config is None:
-        raise UnknownWidget()
+        raise WidgetNotFound()
     return config

@@ -49,6 +49,16 @@ class ChatClient:
     async def send_bytes(self, data: bytes) -> None:
         await self.communicator.send_to(bytes_data=data)
 
+    async def send_raw(self, *, text: str | None = None, data: bytes | None = None) -> None:
+        """One websocket frame as the server receives it, an empty one too (which the
+        communicator's send_to refuses to send)."""
+        message: dict[str, Any] = {"type": "websocket.receive"}
+        if text is not None:
+            message["text"] = text
+        else:
+            message["bytes"] = data
+        await self.communicator.send_input(message)
+
     async def receive(self, timeout: float = 10) -> Frame:
         text = await self.communicator.receive_from(timeout=timeout)
         frame = json.loads(text)

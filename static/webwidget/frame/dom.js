@@ -53,7 +53,13 @@ export function safeUrl(raw, schemes = ["http:", "https:", "mailto:"]) {
   }
 }
 
+// A random UUID, version 4: a chat start's Idempotency-Key must be one. Pages served over plain
+// http (other than localhost) have no crypto.randomUUID, so it is also made by hand.
 export function uid() {
   if (crypto.randomUUID) return crypto.randomUUID();
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

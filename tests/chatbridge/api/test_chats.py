@@ -44,17 +44,18 @@ async def test_attributes_reach_connect(api, widget, runtime, emulator):
     assert contact["attributes"]["order"] == "A-17"
 
 
-async def test_a_retried_start_with_the_same_key_returns_the_same_chat(api, widget):
-    body = {"widget_id": "shop", "display_name": "Ada"}
-    headers = {"Idempotency-Key": "start-1"}
-    first = await api.post("/chats", json=body, headers=headers)
-    second = await api.post("/chats", json=body, headers=headers)
-    assert first.status_code == second.status_code == 201
-    assert first.json()["chat_id"] == second.json()["chat_id"]
-    other = await api.post("/chats", json=body, headers={"Idempotency-Key": "start-2"})
-    assert other.json()["chat_id"] != first.json()["chat_id"]
-    changed = await api.post("/chats", json={**body, "display_name": "Bob"}, headers=headers)
-    assert_problem(changed, 409, "idempotency_key_reused")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"display_name": " \t"}, "display_name"),
+        ({"display_name": "\x1f"}, "display_name"),
+        ({"initial_message": "  "}, "initial_message"),
+        ({"attributes": {" ": "x"}}, "attributes. .[key]"),
+    ],
+)
+async def test_a_blank_name_or_message_is_refused_by_the_schema(api, widget, body, field):
+    answer = await api.post("/chats", json={"widget_id": "shop", "display_name": "Ada", **body})
+    assert assert_problem(answer, 422, "invalid_input")["field"] == field
 
 
 async def test_status_and_end(api, chat):
@@ -127,6 +128,8 @@ async def test_send_validation_names_the_field(api, chat):
     path = f"/chats/{chat['chat_id']}/messages"
     empty = await api.post(path, json={"content": ""}, headers=bearer(chat))
     assert assert_problem(empty, 422, "invalid_input")["field"] == "content"
+    blank = await api.post(path, json={"content": " \n"}, headers=bearer(chat))
+    assert assert_problem(blank, 422, "invalid_input")["field"] == "content"
     kind = await api.post(
         path, json={"content": "x", "content_type": "text/html"}, headers=bearer(chat)
     )

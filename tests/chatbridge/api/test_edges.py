@@ -105,11 +105,11 @@ async def test_clients_cannot_claim_identity_attributes(api, widget):
 
 async def test_unknown_or_disabled_widget(api, widget):
     unknown = await api.post("/chats", json={"widget_id": "nope", "display_name": "Ada"})
-    assert assert_problem(unknown, 422, "invalid_input")["field"] == "widget_id"
+    assert assert_problem(unknown, 404, "unknown_widget")["field"] == "widget_id"
     widget.enabled = False
     await sync_to_async(widget.save)()
     disabled = await api.post("/chats", json={"widget_id": "shop", "display_name": "Ada"})
-    assert_problem(disabled, 422, "invalid_input")
+    assert assert_problem(disabled, 404, "unknown_widget")["field"] == "widget_id"
 
 
 async def test_cors_preflight_and_origin_checks(api, chat):
