@@ -2,6 +2,8 @@
 
 import pytest
 
+from webwidget.models import Widget
+
 pytestmark = pytest.mark.django_db
 
 
@@ -10,7 +12,8 @@ def test_pages_pass_through_under_wsgi(client):
 
 
 def test_the_api_answers_with_cors_under_wsgi(client):
-    response = client.get("/api/v1/widgets/default/config", HTTP_ORIGIN="https://any.example")
+    Widget.objects.create(widget_id="shop", name="Shop", allowed_origins="https://any.example")
+    response = client.get("/api/v1/widgets/shop/config", HTTP_ORIGIN="https://any.example")
     assert response.status_code == 200
     assert response["Access-Control-Allow-Origin"] == "*"
 
