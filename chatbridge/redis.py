@@ -11,31 +11,6 @@ Every key is built here, by `RedisKeys`, so that the layout is readable in one p
 ChatBridge can share a Redis with other software under its own prefix
 (settings.CHATBRIDGE_REDIS_PREFIX):
 
-``<p>:chat:<id>``                   the chat's session hash (chats.store only)
-``<p>:chat:<id>:tokens``            digests of the chat's session tokens
-``<p>:chat:<id>:ending``            why the chat is about to end, noted by whoever ends it
-``<p>:chat:<id>:refresh``           lock serialising connection refreshes
-``<p>:chat:<id>:events``            the event log (a stream, entry id ``<seq>-0``)
-``<p>:chat:<id>:ids``               Connect item ids already logged
-``<p>:chat:<id>:messages``               ids of logged messages and attachments (receipts' targets)
-``<p>:chat:<id>:messages``          ids of logged messages and attachments (receipts' targets)
-``<p>:chat:<id>:cursor``            last seq and newest transcript item (gap fill)
-``<p>:chat:<id>:lease``             which process holds the chat's Connect websocket
-``<p>:chat:<id>:upstream``          "connected" or "reconnecting", for clients
-``<p>:chat:<id>:<n>-rate``          the chat's window of n: send, receipt, sync or end
-``<p>:chat:<id>:typing``            typing sent recently
-``<p>:chat:<id>:receipt:<k>:<m>``   a receipt of kind k for message m sent
-``<p>:chat:<id>:upload:<a>``        a pending attachment upload (sealed)
-``<p>:contact:<contact id>``        the chat of a Connect contact (retried starts)
-``<p>:token:<sha256>``              the chat a session token opens
-``<p>:active``                      chats that have not ended
-``<p>:archive``                     the feed: every logged event and chat change, for workers
-``<p>:webhooks:retry``              webhook deliveries waiting for their retry
-``<p>:webhooks:ended:<id>``         the chat's "ended" webhook was queued
-``<p>:api:limit:<name>:<digest>``   REST rate-limit windows
-``<p>:api:idem:<scope>:<digest>``   REST idempotency records
-==================================  ==========================================================
-=======
 ======================================  ==========================================================
 ``<p>:chat:<id>``                       the chat's session hash (chats.store only)
 ``<p>:chat:<id>:tokens``                digests of the chat's session tokens
@@ -43,7 +18,7 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:chat:<id>:refresh``               lock serialising connection refreshes
 ``<p>:chat:<id>:events``                the event log (a stream, entry id ``<seq>-0``)
 ``<p>:chat:<id>:ids``                   Connect item ids already logged
-``<p>:chat:<id>:messages``               ids of logged messages and attachments (receipts' targets)
+``<p>:chat:<id>:messages``              ids of logged messages and attachments (receipts' targets)
 ``<p>:chat:<id>:cursor``                last seq and newest transcript item (gap fill)
 ``<p>:chat:<id>:lease``                 which process holds the chat's Connect websocket
 ``<p>:chat:<id>:upstream``              "connected" or "reconnecting", for clients
