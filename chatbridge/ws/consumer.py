@@ -19,6 +19,8 @@ from django.conf import settings
 from chatbridge import actions
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded
+from chatbridge.logcontext import bind_chat
+from chatbridge.metrics import WEBSOCKET_CLIENTS
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.runtime import Runtime, get_runtime
 from chatbridge.ws.limits import ConnectionLimits, count_sync
@@ -67,10 +69,15 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.closing: asyncio.Task | None = None
         self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
         await self.accept()
+        WEBSOCKET_CLIENTS.inc()
+        self.counted = True
         self.watchdog: asyncio.TimerHandle | None = None
         self._watch()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            WEBSOCKET_CLIENTS.dec()
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:
@@ -147,6 +154,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             raise ProtocolError("already_authenticated", "This connection is authenticated.")
         session = await self.runtime.service.authenticate(frame.token)
         self.session = session
+        # The consumer's later frames run in this task: their log lines name the chat.
+        bind_chat(session.chat_id)
         self.following = True
         await self.runtime.relay.follow(session.chat_id, self)
         cursor = await self.runtime.log.cursor(session.chat_id)
