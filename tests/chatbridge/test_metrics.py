@@ -4,12 +4,18 @@ The registry is the process's own and outlives each test, so every test reads wh
 while it ran (a delta), never an absolute count.
 """
 
+import ipaddress
+import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
+from chatbridge import metrics
 from chatbridge.asgi import application
 from chatbridge.errors import Throttled
 from tests.support.closing import close
@@ -98,8 +104,6 @@ async def test_metrics_are_off_while_neither_a_token_nor_networks_are_set(metric
 
 
 async def test_metrics_answer_a_peer_in_an_allowed_network(metrics_settings):
-    import ipaddress
-
     metrics_settings.CHATBRIDGE_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
 
     async with http(peer="10.1.2.3") as inside, http(peer="198.51.100.7") as outside:
@@ -236,3 +240,36 @@ async def test_a_rate_limited_frame_is_counted_by_its_kind(runtime, scrape, sett
 
     assert refused["type"] == "error" and refused["code"] == "rate_limited"
     assert grew(before, after, "chatbridge_rate_limited_total", kind="ws_typing") == 1
+
+
+# The documentation and the dashboard.
+
+ROOT = Path(__file__).resolve().parents[2]
+SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum")}
+
+
+def exported() -> dict[str, set[str]]:
+    """Each ChatBridge metric's exposed name (a counter's with _total) and its sample names."""
+    names = {}
+    for metric in vars(metrics).values():
+        if isinstance(metric, MetricWrapperBase):
+            [family] = metric.describe()
+            suffixes = SUFFIXES[family.type]
+            names[family.name + ("_total" if family.type == "counter" else "")] = {
+                family.name + suffix for suffix in suffixes
+            }
+    return names
+
+
+def test_every_metric_is_listed_in_the_deployment_guide():
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+
+    assert [name for name in exported() if f"`{name}`" not in guide] == []
+
+
+def test_the_dashboard_queries_only_metrics_that_exist():
+    dashboard = (ROOT / "docs" / "grafana-dashboard.json").read_text()
+    json.loads(dashboard)
+    samples = set().union(*exported().values())
+
+    assert sorted(set(re.findall(r"chatbridge_\w+", dashboard)) - samples) == []
