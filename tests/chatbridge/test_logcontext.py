@@ -73,7 +73,10 @@ async def next_line(lines: asyncio.Queue[Line], *, containing: str) -> Line:
 
 
 async def test_a_chats_upstream_logs_with_its_chat_id(runtime, emulator, upstream_lines):
+    await runtime.supervisor.stop()
     chat = await runtime.service.start_chat(display_name="Ada")
+    # Opened by the supervisor's scan, from a task that is about no chat.
+    await runtime.supervisor.scan()
     client = await authenticated_client(chat.session_token, connected=True)
 
     emulator.drop_websockets(chat.session.contact_id)
