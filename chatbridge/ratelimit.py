@@ -3,6 +3,8 @@
 A chat may be open in several tabs and processes, so its limits live in Redis; a single
 connection's burst control needs no round trip. Both refuse with errors.RateLimited, whose
 retry_after each entry point passes on (the websocket's error frame, REST's Retry-After).
+Each limit has a `kind`, the label under which its refusals are counted
+(chatbridge.metrics.RATE_LIMITED).
 """
 
 import time
@@ -10,23 +12,25 @@ import time
 import redis.asyncio as aioredis
 
 from chatbridge.errors import RateLimited
+from chatbridge.metrics import RATE_LIMITED
 from chatbridge.redis import get_redis, keys
 
 
 class TokenBucket:
-    __slots__ = ("rate", "capacity", "_tokens", "_stamp")
+    __slots__ = ("rate", "capacity", "kind", "_tokens", "_stamp")
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: int, *, kind: str = "other") -> None:
         self.rate = rate
+        self.kind = kind
         self.capacity = float(burst)
         self._tokens = float(burst)
         self._stamp = time.monotonic()
 
     @classmethod
-    def per_minute(cls, count: int) -> "TokenBucket":
+    def per_minute(cls, count: int, *, kind: str = "other") -> "TokenBucket":
         """`count` at once, then one more every 60/`count` seconds (`count` is at least 1)."""
         count = max(count, 1)
-        return cls(count / 60, count)
+        return cls(count / 60, count, kind=kind)
 
     def take(self) -> None:
         """Spends one token, or raises RateLimited saying when one will be back."""
@@ -34,6 +38,7 @@ class TokenBucket:
         self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
         self._stamp = now
         if self._tokens < 1:
+            RATE_LIMITED.labels(kind=self.kind).inc()
             raise RateLimited(retry_after=round((1 - self._tokens) / self.rate, 3))
         self._tokens -= 1
 
@@ -56,8 +61,11 @@ return 0
 class RedisWindow:
     """At most `limit` hits per `window` seconds for one key, across all processes."""
 
-    def __init__(self, redis: aioredis.Redis, *, limit: int, window: float) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, limit: int, window: float, kind: str = "other"
+    ) -> None:
         self.limit = limit
+        self.kind = kind
         self.window_ms = int(window * 1000)
         self._script = redis.register_script(_WINDOW)
         self._refund = redis.register_script(_REFUND)
@@ -65,6 +73,7 @@ class RedisWindow:
     async def hit(self, key: str) -> None:
         count, ttl_ms = await self._script(keys=[key], args=[self.window_ms])
         if int(count) > self.limit:
+            RATE_LIMITED.labels(kind=self.kind).inc()
             raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
 
     async def refund(self, key: str) -> None:
@@ -76,7 +85,7 @@ async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float 
     """Counts one `name` (send, receipt, sync, end…) against the chat's window of `limit` per
     `window` seconds, ``<p>:chat:<id>:<name>-rate``, which every process of every tab shares;
     beyond it, RateLimited until the window ends."""
-    await RedisWindow(get_redis(), limit=limit, window=window).hit(
+    await RedisWindow(get_redis(), limit=limit, window=window, kind=f"chat_{name}").hit(
         keys().chat(chat_id, f"{name}-rate")
     )
 

@@ -8,6 +8,9 @@ transcript search, whatever a client appends. Here each of those lines goes to t
 "daphne.access" logger at INFO instead: redacted like every other line, and at the level
 LOG_LEVELS gives it. Every option of the `daphne` command works the same; an access log sent to
 a file with --access-log stays daphne's own.
+
+When daphne begins to shut down (SIGTERM, SIGINT), /readyz starts answering 503
+(chatbridge.health.begin_shutdown), so that load balancers send no new work its way.
 """
 
 import logging
@@ -17,6 +20,8 @@ from typing import Any
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+
+from chatbridge.health import begin_shutdown
 
 ACCESS_LOGGER = "daphne.access"
 
@@ -40,6 +45,12 @@ class LoggingAccessServer(Server):
         if isinstance(action_logger, AccessLogGenerator) and action_logger.stream is sys.stdout:
             action_logger.stream = AccessLogStream()
         super().__init__(*args, action_logger=action_logger, **kwargs)
+
+    def run(self) -> None:
+        from twisted.internet import reactor
+
+        reactor.addSystemEventTrigger("before", "shutdown", begin_shutdown)
+        super().run()
 
 
 class ServeCommand(CommandLineInterface):

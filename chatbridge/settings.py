@@ -7,6 +7,7 @@ leaves both CONNECT_*_ENDPOINT_URL unset so that boto3 talks to AWS.
 """
 
 import importlib.util
+import ipaddress
 import os
 from pathlib import Path
 
@@ -194,9 +195,10 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # HTTPS. With DEBUG off every page redirects to https and asks browsers to stay there (HSTS);
-# /healthz stays reachable over plain HTTP for load balancers' probes.
+# The probes (/healthz, /readyz) and /metrics stay reachable over plain HTTP for load balancers
+# and Prometheus, which reach each process directly.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
@@ -321,20 +323,29 @@ LOG_LEVELS = {
     "daphne": "WARNING",
     "daphne.access": "INFO",
 } | _log_levels(env_list("LOG_LEVELS"))
+# The console's format: "plain" text, or "json", one object per line (chatbridge/logjson.py)
+# with the chat's id when the line is about one (chatbridge/logcontext.py).
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT is plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # A handler runs its filters in order, then its formatter: the formatter gets the
+    # redacted text.
     "filters": {
         "redact": {"()": "chatbridge.logredact.RedactingFilter"},
+        "chat": {"()": "chatbridge.logcontext.ChatContextFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "chatbridge.logjson.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact"],
+            "formatter": LOG_FORMAT,
+            "filters": ["redact", "chat"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
@@ -420,6 +431,22 @@ CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME = env_int(
     "CHATBRIDGE_ADMIN_LOGIN_FAILURES_PER_USERNAME", 5
 )
 CHATBRIDGE_ADMIN_LOGIN_WINDOW = env_int("CHATBRIDGE_ADMIN_LOGIN_WINDOW", 900)
+
+# Operators: Prometheus metrics at /metrics (chatbridge/metrics_endpoint.py). The endpoint
+# answers a scraper that sends this bearer token, or whose own address (the direct peer, never
+# X-Forwarded-For) is in one of the networks; to anyone else, and to everyone when neither is
+# set, it answers 404.
+CHATBRIDGE_METRICS_TOKEN = env_str("CHATBRIDGE_METRICS_TOKEN")
+
+
+def _networks(items: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in items]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"CHATBRIDGE_METRICS_ALLOWED_NETWORKS: {exc}") from None
+
+
+CHATBRIDGE_METRICS_ALLOWED_NETWORKS = _networks(env_list("CHATBRIDGE_METRICS_ALLOWED_NETWORKS"))
 
 # Archive viewer (the admin's transcript pages and exports).
 # Chats whose last activity is older than this many days are removed by

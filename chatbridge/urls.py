@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from chatbridge import health
+from chatbridge import health, metrics_endpoint
 from chatbridge.api.app import api
 from chatbridge.archive.login import throttled_login
 
@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/login/", throttled_login),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_endpoint.metrics, name="metrics"),
     path("api/v1/", api.urls),
     path("", include("webwidget.urls")),
 ]

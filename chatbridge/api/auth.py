@@ -18,6 +18,7 @@ from chatbridge.api.problems import ChatNotFound
 from chatbridge.chats.crypto import SESSION_TOKEN_PREFIX
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
+from chatbridge.logcontext import bind_chat
 from chatbridge.runtime import get_runtime
 
 HISTORY_PREFIX = "cbh_"
@@ -78,6 +79,8 @@ async def chat_of(request: HttpRequest, chat_id: str) -> ChatSession:
     session = request.auth  # type: ignore[attr-defined]
     if not isinstance(session, ChatSession) or session.chat_id != chat_id:
         raise ChatNotFound()
+    # The rest of the request runs in this task: its log lines name the chat.
+    bind_chat(chat_id)
     await limits.per_chat(chat_id)
     return session
 
@@ -86,6 +89,7 @@ async def readable_chat(request: HttpRequest, chat_id: str) -> ChatSession | His
     """A chat the request may read the history of: by session or history token."""
     grant = request.auth  # type: ignore[attr-defined]
     if isinstance(grant, HistoryGrant) and grant.chat_id == chat_id:
+        bind_chat(chat_id)
         await limits.per_chat(chat_id)
         return grant
     return await chat_of(request, chat_id)

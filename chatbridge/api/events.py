@@ -15,9 +15,10 @@ from django.conf import settings
 
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
+from chatbridge.metrics import HTTP_STREAMS
 from chatbridge.realtime.doorbell import Doorbell
 from chatbridge.realtime.eventlog import EventLog, LoggedEvent
-from chatbridge.realtime.follower import LogCursor, Ring, shows_typing
+from chatbridge.realtime.follower import LogCursor, Ring, observe_delivery, shows_typing
 from chatbridge.runtime import Runtime
 
 FIND_SEQ_SCAN = 2000
@@ -66,19 +67,21 @@ async def wait_for_events(
     async with Doorbell(session.chat_id) as bell:
         # Re-read after joining the group: an event logged before it joined is in the log.
         events = await page()
-        while not events:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            message = await bell.ring(remaining)
-            if message is None:
-                break
-            kind = message.get("type")
-            if kind == "chat.ended":
-                events = await page()
-                break
-            if kind == "chat.event" and cursor.ring(message.get("seq", 0)) is not Ring.DUPLICATE:
-                events = await page()
+        with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
+            while not events:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                message = await bell.ring(remaining)
+                if message is None:
+                    break
+                kind = message.get("type")
+                if kind == "chat.ended":
+                    events = await page()
+                    break
+                seq = message.get("seq", 0)
+                if kind == "chat.event" and cursor.ring(seq) is not Ring.DUPLICATE:
+                    events = await page()
     return events, await _reload(runtime, session)
 
 
@@ -108,38 +111,40 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
         async for logged in cursor.catch_up():
             yield chat_frame(logged.seq, logged.event.to_json())
 
-    async with Doorbell(chat_id) as bell:
-        yield "retry: 3000\n\n"
-        async for frame in catch_up():
-            yield frame
-        session = await _reload(runtime, session)
-        if not session.is_active:
-            yield sse_frame("ended", json.dumps({"reason": session.ended_reason}))
-            return
-        status = await runtime.relay.current_upstream_status(chat_id)
-        yield sse_frame("upstream", json.dumps({"status": status}))
-        while True:
-            message = await bell.ring(heartbeat)
-            if message is None:
-                yield ": keep-alive\n\n"
-                continue
-            kind = message.get("type")
-            if kind == "chat.event":
-                seq = message.get("seq", 0)
-                ring = cursor.ring(seq)
-                if ring is Ring.NEXT:
-                    yield chat_frame(seq, message["event"])
-                    cursor.last_seq = seq
-                elif ring is Ring.GAP:
+    with HTTP_STREAMS.labels(kind="sse").track_inprogress():
+        async with Doorbell(chat_id) as bell:
+            yield "retry: 3000\n\n"
+            async for frame in catch_up():
+                yield frame
+            session = await _reload(runtime, session)
+            if not session.is_active:
+                yield sse_frame("ended", json.dumps({"reason": session.ended_reason}))
+                return
+            status = await runtime.relay.current_upstream_status(chat_id)
+            yield sse_frame("upstream", json.dumps({"status": status}))
+            while True:
+                message = await bell.ring(heartbeat)
+                if message is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                kind = message.get("type")
+                if kind == "chat.event":
+                    seq = message.get("seq", 0)
+                    ring = cursor.ring(seq)
+                    if ring is Ring.NEXT:
+                        yield chat_frame(seq, message["event"])
+                        cursor.last_seq = seq
+                        observe_delivery(message)
+                    elif ring is Ring.GAP:
+                        async for frame in catch_up():
+                            yield frame
+                elif kind == "chat.ephemeral":
+                    if shows_typing(message["event"], session.participant_id):
+                        yield sse_frame("typing", message["event"])
+                elif kind == "chat.upstream":
+                    yield sse_frame("upstream", json.dumps({"status": message.get("status")}))
+                elif kind == "chat.ended":
                     async for frame in catch_up():
                         yield frame
-            elif kind == "chat.ephemeral":
-                if shows_typing(message["event"], session.participant_id):
-                    yield sse_frame("typing", message["event"])
-            elif kind == "chat.upstream":
-                yield sse_frame("upstream", json.dumps({"status": message.get("status")}))
-            elif kind == "chat.ended":
-                async for frame in catch_up():
-                    yield frame
-                yield sse_frame("ended", json.dumps({"reason": message.get("reason", "")}))
-                return
+                    yield sse_frame("ended", json.dumps({"reason": message.get("reason", "")}))
+                    return

@@ -20,20 +20,29 @@ def _address_key(request: HttpRequest, name: str) -> str:
 
 async def per_address(request: HttpRequest) -> None:
     window = RedisWindow(
-        get_redis(), limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP, window=60
+        get_redis(),
+        limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP,
+        window=60,
+        kind="api_address",
     )
     await window.hit(_address_key(request, "ip"))
 
 
 async def chat_starts(request: HttpRequest) -> None:
     window = RedisWindow(
-        get_redis(), limit=settings.CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP, window=60
+        get_redis(),
+        limit=settings.CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP,
+        window=60,
+        kind="api_chat_starts",
     )
     await window.hit(_address_key(request, "starts"))
 
 
 async def per_chat(chat_id: str) -> None:
     window = RedisWindow(
-        get_redis(), limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT, window=60
+        get_redis(),
+        limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT,
+        window=60,
+        kind="api_chat",
     )
     await window.hit(keys().api("limit", "chat", chat_id))

@@ -29,6 +29,7 @@ from chatbridge.connect.types import (
     TranscriptPage,
 )
 from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
+from chatbridge.metrics import CONNECTION_REFRESHES
 
 logger = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ class ChatService:
                 await self.end(current, "connect_access_denied")
                 raise ChatEnded() from None
             logger.info("connection refreshed chat_id=%s", current.chat_id)
+            CONNECTION_REFRESHES.labels(reason="upstream" if force else "token").inc()
             return await self.store.save_connection(current, connection), connection
 
     def _needs_refresh(self, session: ChatSession) -> bool:

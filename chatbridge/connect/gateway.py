@@ -3,16 +3,21 @@
 boto3 is synchronous, so every call runs on the bounded executor of chatbridge.connect.clients
 and the event loop never blocks. Retries (throttling, 5xx, connection errors) are botocore's
 own retry mode; what is left after them is mapped to a ChatBridge error.
+
+`_call` is the one place every call passes, so it is where each is measured: its operation,
+its outcome, its duration and the attempts botocore repeated (chatbridge.metrics).
 """
 
 import asyncio
 import functools
+import time
 from concurrent.futures import Executor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
+from chatbridge import errors
 from chatbridge.connect import clients
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
@@ -25,9 +30,33 @@ from chatbridge.connect.types import (
     TranscriptPage,
     parse_time,
 )
+from chatbridge.metrics import CONNECT_CALL_SECONDS, CONNECT_CALLS, CONNECT_RETRIES
 
 # Enough for any chat Connect allows; a guard against a NextToken that never ends.
 MAX_TRANSCRIPT_PAGES = 1000
+
+
+# The outcome label of each error a call can end in; anything else is "unavailable".
+_OUTCOMES: tuple[tuple[type[errors.ChatBridgeError], str], ...] = (
+    (errors.Throttled, "throttled"),
+    (errors.AccessDenied, "access_denied"),
+    (errors.InvalidInput, "invalid"),
+    (errors.QuotaExceeded, "quota_exceeded"),
+    (errors.Conflict, "conflict"),
+    (errors.NotFound, "not_found"),
+)
+
+
+def outcome_of(error: errors.ChatBridgeError) -> str:
+    """The `outcome` label of a call that ended in `error`."""
+    for kind, outcome in _OUTCOMES:
+        if isinstance(error, kind):
+            return outcome
+    return "unavailable"
+
+
+def _retry_attempts(response: dict[str, Any]) -> int:
+    return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
 
 
 async def _call(
@@ -35,10 +64,29 @@ async def _call(
 ) -> dict[str, Any]:
     method = getattr(client_factory(), operation)
     loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    retries = 0
+    outcome = "cancelled"  # the caller stopped waiting; the thread finishes the call
     try:
-        return await loop.run_in_executor(executor, functools.partial(method, **params))
+        response = await loop.run_in_executor(executor, functools.partial(method, **params))
     except (BotoCoreError, ClientError) as exc:
-        raise map_error(exc) from None
+        error = map_error(exc)
+        outcome = outcome_of(error)
+        if isinstance(exc, ClientError):
+            retries = _retry_attempts(exc.response)
+        raise error from None
+    except Exception:
+        outcome = "unavailable"
+        raise
+    else:
+        outcome = "ok"
+        retries = _retry_attempts(response)
+        return response
+    finally:
+        CONNECT_CALL_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+        CONNECT_CALLS.labels(operation=operation, outcome=outcome).inc()
+        if retries:
+            CONNECT_RETRIES.labels(operation=operation).inc(retries)
 
 
 def _without_none(**params: Any) -> dict[str, Any]:

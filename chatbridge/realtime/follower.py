@@ -11,12 +11,14 @@ doorbell means (LogCursor.ring).
 
 import asyncio
 import enum
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from channels.consumer import get_handler_name
 
 from chatbridge.chats.events import ChatEvent
+from chatbridge.metrics import EVENT_DELIVERY_LAG
 from chatbridge.realtime.eventlog import EventLog, LoggedEvent
 
 # Events read from the log at once when catching up.
@@ -67,6 +69,13 @@ class LogCursor:
                 return
             if left is not None:
                 left -= size
+
+
+def observe_delivery(message: dict[str, Any]) -> None:
+    """Records how long a rung event took from its append to its delivery to a client."""
+    logged_at = message.get("logged_at")
+    if isinstance(logged_at, int | float):
+        EVENT_DELIVERY_LAG.observe(max(time.time() - logged_at, 0.0))
 
 
 def shows_typing(event_json: str, participant_id: str | None) -> bool:
@@ -145,5 +154,6 @@ class EventLogFollower:
             if ring is Ring.NEXT:
                 await self.send_logged(seq, message["event"])
                 cursor.last_seq = seq
+                observe_delivery(message)
             elif ring is Ring.GAP:
                 await self._send_missed(cursor)

@@ -302,6 +302,9 @@ class Relay:
                 members = counted
                 self._counted[chat_id] = (counted, time.monotonic())
             seqs = {event.id: seq for (event, _), seq in zip(to_log, logged, strict=True)}
+        # When the events were logged, a wall-clock time that other processes can compare
+        # with theirs (chatbridge.metrics.EVENT_DELIVERY_LAG).
+        logged_at = time.time()
         results: list[int | None] = []
         for event, text in encoded:
             if event.is_ephemeral:
@@ -323,7 +326,7 @@ class Relay:
             logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
             await self._ring(
                 chat_id,
-                {"type": "chat.event", "seq": seq, "event": text},
+                {"type": "chat.event", "seq": seq, "event": text, "logged_at": logged_at},
                 group_members=members,
             )
             if event.id in claimed:

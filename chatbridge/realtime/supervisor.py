@@ -15,6 +15,8 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from chatbridge.chats.store import SessionStore
+from chatbridge.logcontext import bind_chat
+from chatbridge.metrics import ACTIVE_CHATS, LEASE_TAKEOVERS, LEASES_LOST
 from chatbridge.realtime.leases import Lease, LeaseRenewer
 from chatbridge.realtime.upstream import Upstream
 from chatbridge.redis import RedisKeys
@@ -69,26 +71,32 @@ class Supervisor:
     def holds(self, chat_id: str) -> bool:
         return chat_id in self._tasks
 
-    async def ensure(self, chat_id: str) -> None:
-        """Opens the chat's upstream here, unless some process already holds it."""
+    async def ensure(self, chat_id: str) -> bool:
+        """Opens the chat's upstream here, unless some process already holds it; whether
+        this call opened it."""
         if chat_id in self._tasks:
-            return
+            return False
         lease = self.lease(chat_id)
         if not await lease.acquire():
-            return
+            return False
         if chat_id in self._tasks:  # claimed by a concurrent ensure() of this process
             await lease.release()
-            return
+            return False
         upstream = self._make_upstream(chat_id)
         self._leases[chat_id] = lease
         self._tasks[chat_id] = asyncio.create_task(
             self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
         )
+        return True
 
     async def scan(self) -> None:
-        for chat_id in await self._store.active_chat_ids():
-            if chat_id not in self._tasks and not await self._redis.exists(self.lease(chat_id).key):
-                await self.ensure(chat_id)
+        active = await self._store.active_chat_ids()
+        ACTIVE_CHATS.set(len(active))
+        for chat_id in active:
+            if chat_id in self._tasks or await self._redis.exists(self.lease(chat_id).key):
+                continue
+            if await self.ensure(chat_id):
+                LEASE_TAKEOVERS.inc()
 
     async def _scan_forever(self) -> None:
         while True:
@@ -108,6 +116,7 @@ class Supervisor:
             task = self._tasks.get(chat_id)
             if not kept and task is not None and self._leases.get(chat_id) is not None:
                 logger.warning("lease lost chat_id=%s", chat_id)
+                LEASES_LOST.inc()
                 task.cancel()
 
     async def _renew_forever(self) -> None:
@@ -119,6 +128,7 @@ class Supervisor:
                 logger.exception("lease renewal failed")
 
     async def _hold(self, chat_id: str, lease: Lease, upstream: Upstream) -> None:
+        bind_chat(chat_id)  # a task of its own: every log line of the upstream names its chat
         try:
             await upstream.run()
         except Exception:

@@ -24,6 +24,7 @@ from chatbridge.chats.records import ChatSession
 from chatbridge.chats.service import ChatService
 from chatbridge.connect.types import TranscriptItem
 from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
+from chatbridge.metrics import UPSTREAMS
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.socket_buffer import has_buffered
@@ -141,7 +142,7 @@ class _Keepalive:
 
 
 class Upstream:
-    __slots__ = ("chat_id", "service", "relay", "log", "config", "connected")
+    __slots__ = ("chat_id", "service", "relay", "log", "config", "connected", "state")
 
     def __init__(
         self,
@@ -158,11 +159,27 @@ class Upstream:
         self.log = log
         self.config = config
         self.connected = False
+        # Where it stands, as chatbridge.metrics.UPSTREAMS counts it (None: not running).
+        self.state: str | None = None
 
     async def run(self) -> None:
         """Relays until the chat ends; cancel the task to stop early."""
+        try:
+            await self._run()
+        finally:
+            self._enter(None)
+
+    def _enter(self, state: str | None) -> None:
+        if self.state is not None:
+            UPSTREAMS.labels(state=self.state).dec()
+        if state is not None:
+            UPSTREAMS.labels(state=state).inc()
+        self.state = state
+
+    async def _run(self) -> None:
         backoff = Backoff(self.config)
         while True:
+            self._enter("connecting")
             try:
                 await self._connect_and_relay(backoff)
             except _Finished as finished:
@@ -186,6 +203,7 @@ class Upstream:
             if self.connected:
                 self.connected = False
                 await self.relay.upstream_status(self.chat_id, "reconnecting")
+            self._enter("backing_off")
             await asyncio.sleep(backoff.next_delay())
 
     async def _connect_and_relay(self, backoff: Backoff) -> None:
@@ -225,6 +243,7 @@ class Upstream:
             raise
         backoff.reset()
         self.connected = True
+        self._enter("connected")
         await self.relay.upstream_status(self.chat_id, "connected")
         return socket, connection.connection_expires_at.timestamp() - self.config.refresh_margin
 

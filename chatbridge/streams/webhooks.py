@@ -42,6 +42,7 @@ from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.events import ATTACHMENT, MESSAGE
 from chatbridge.chats.feed import Entry, EventEntry
 from chatbridge.chats.store import SessionStore
+from chatbridge.metrics import WEBHOOK_RETRIES_WAITING
 from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
 from chatbridge.streams.worker import StreamWorker
 from webwidget.webhook_targets import TargetRefused, check_scheme
@@ -167,6 +168,11 @@ class WebhookWorker(StreamWorker):
     async def drain_once(self, block_ms: int = 0) -> int:
         """Handles the feed's entries (see StreamWorker), then the retries that are due."""
         return await super().drain_once(block_ms) + await self.retry_due()
+
+    async def report_backlog(self) -> None:
+        """The feed's backlog, and the deliveries waiting for their retry."""
+        await super().report_backlog()
+        WEBHOOK_RETRIES_WAITING.set(await self._redis.zcard(self._retries))
 
     async def _block_for(self) -> int:
         """Waits for new entries no longer than until the next retry is due."""

@@ -11,6 +11,10 @@ removes the consumers that have had nothing pending for longer than `forget_idle
 
 A malformed entry is logged (without its content) and acknowledged: it must never hold up the
 stream behind it.
+
+After each drain a worker reports its group's backlog (entries pending and, on Redis 7, not yet
+delivered) to chatbridge.metrics: one XINFO GROUPS per drain, read where the worker is anyway
+rather than by the scrape, which then never waits for Redis.
 """
 
 import asyncio
@@ -27,6 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from chatbridge.chats.feed import Entry, MalformedEntry, parse_entry
+from chatbridge.metrics import FEED_LAG, FEED_PENDING
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -130,6 +135,7 @@ class StreamWorker(ABC):
         try:
             await self.ensure_group()
             handled = await self._drain(block_ms)
+            await self.report_backlog()
             if time.monotonic() >= self._next_forget:
                 await self._forget_idle_consumers()
                 self._next_forget = time.monotonic() + FORGET_INTERVAL
@@ -142,6 +148,15 @@ class StreamWorker(ABC):
             await self.ensure_group()
             return 0
         return handled
+
+    async def report_backlog(self) -> None:
+        """Sets the group's backlog gauges from what Redis says of it now."""
+        for info in await self._redis.xinfo_groups(self._stream):
+            if _text(info["name"]) != self.group:
+                continue
+            FEED_PENDING.labels(group=self.group).set(info["pending"])
+            if info.get("lag") is not None:
+                FEED_LAG.labels(group=self.group).set(info["lag"])
 
     async def ensure_group(self) -> None:
         if self._group_ready:

@@ -20,6 +20,8 @@ from chatbridge import actions
 from chatbridge.addresses import scope_address
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded, TooManyConnections
+from chatbridge.logcontext import bind_chat
+from chatbridge.metrics import WEBSOCKET_CLIENTS
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.realtime.slots import Slot
 from chatbridge.runtime import Runtime, get_runtime
@@ -71,11 +73,16 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
         self.slots: list[Slot] = []
         await self.accept()
+        WEBSOCKET_CLIENTS.inc()
+        self.counted = True
         self.watchdog: asyncio.TimerHandle | None = None
         if await self._hold_slot(None, address=scope_address(self.scope)):
             self._watch()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            self.counted = False
+            WEBSOCKET_CLIENTS.dec()
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:
@@ -172,6 +179,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
             return
         self.session = session
+        # The consumer's later frames run in this task: their log lines name the chat.
+        bind_chat(session.chat_id)
         self.following = True
         await self.runtime.relay.follow(session.chat_id, self)
         cursor = await self.runtime.log.cursor(session.chat_id)

@@ -29,12 +29,18 @@ class ConnectionLimits:
     def from_settings(cls) -> "ConnectionLimits":
         return cls(
             send=TokenBucket(
-                settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND, settings.CHATBRIDGE_WS_MESSAGE_BURST
+                settings.CHATBRIDGE_WS_MESSAGES_PER_SECOND,
+                settings.CHATBRIDGE_WS_MESSAGE_BURST,
+                kind="ws_send",
             ),
-            typing=TokenBucket.per_minute(settings.CHATBRIDGE_WS_TYPING_PER_MINUTE),
-            receipt=TokenBucket.per_minute(settings.CHATBRIDGE_WS_RECEIPTS_PER_MINUTE),
-            sync=TokenBucket.per_minute(settings.CHATBRIDGE_WS_SYNCS_PER_MINUTE),
-            end=TokenBucket.per_minute(settings.CHATBRIDGE_WS_ENDS_PER_MINUTE),
+            typing=TokenBucket.per_minute(
+                settings.CHATBRIDGE_WS_TYPING_PER_MINUTE, kind="ws_typing"
+            ),
+            receipt=TokenBucket.per_minute(
+                settings.CHATBRIDGE_WS_RECEIPTS_PER_MINUTE, kind="ws_receipt"
+            ),
+            sync=TokenBucket.per_minute(settings.CHATBRIDGE_WS_SYNCS_PER_MINUTE, kind="ws_sync"),
+            end=TokenBucket.per_minute(settings.CHATBRIDGE_WS_ENDS_PER_MINUTE, kind="ws_end"),
         )
 
 

@@ -9,13 +9,18 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from chatbridge.metrics_endpoint import add_metrics_arguments, serve_metrics
 from chatbridge.runtime import get_runtime, prepare_for_serving, stop_runtime
 
 
 class Command(BaseCommand):
     help = "Holds the Connect websockets of active chats and archives their events."
 
+    def add_arguments(self, parser) -> None:
+        add_metrics_arguments(parser)
+
     def handle(self, *args, **options) -> None:
+        serve_metrics(options)
         prepare_for_serving()
         asyncio.run(self._run())
 

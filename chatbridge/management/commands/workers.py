@@ -12,6 +12,7 @@ import signal
 
 from django.core.management.base import BaseCommand
 
+from chatbridge.metrics_endpoint import add_metrics_arguments, serve_metrics
 from chatbridge.redis import get_redis
 from chatbridge.runtime import build_stream_workers
 from chatbridge.streams.worker import stable_consumer_name
@@ -23,8 +24,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--no-archive", action="store_true", help="skip the archiver")
         parser.add_argument("--no-webhooks", action="store_true", help="skip webhook delivery")
+        add_metrics_arguments(parser)
 
     def handle(self, *args, **options) -> None:
+        serve_metrics(options)
         asyncio.run(self._run(not options["no_archive"], not options["no_webhooks"]))
 
     async def _run(self, archive: bool, deliver_webhooks: bool) -> None:

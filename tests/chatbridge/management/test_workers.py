@@ -10,8 +10,10 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import httpx
 from redis.exceptions import ResponseError
 
+from chatbridge.dev.services import free_port
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.redis import RedisKeys
 from chatbridge.streams.webhooks import GROUP as WEBHOOKS
@@ -92,6 +94,31 @@ async def test_workers_consume_under_their_host_and_pid(redis_server, redis_clie
                 break
             await asyncio.sleep(0.05)
         assert consumers == [name]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+
+
+async def test_workers_process_serves_its_metrics_on_the_port_asked_for(
+    redis_server, redis_client, tmp_path
+):
+    port = free_port()
+    env = dict(
+        os.environ,
+        REDIS_URL=redis_server.url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CHATBRIDGE_REDIS_PREFIX=PREFIX,
+    )
+    process = await run_manage(env, "workers", "--no-archive", "--metrics-port", str(port))
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            assert b"Workers running" in await process.stdout.readline()
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+        assert response.status_code == 200
+        assert "chatbridge_feed_pending_entries" in response.text
     finally:
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):

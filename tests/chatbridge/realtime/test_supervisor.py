@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,3 +41,43 @@ async def test_renewal_keeps_the_leases_of_running_upstreams(runtime, settings):
     assert runtime.supervisor.holds(chat_id)
     assert await runtime.service.store.redis.get(lease.key) == runtime.supervisor.owner.encode()
     assert await runtime.service.store.redis.pttl(lease.key) <= settings.CHATBRIDGE_LEASE_TTL * 1000
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_a_scan_that_claims_an_unheld_chat_counts_one_takeover(runtime):
+    await runtime.supervisor.stop()  # its own scans would race this test's
+    chat = await runtime.service.start_chat(display_name="Ada")
+    before = sample("chatbridge_lease_takeovers_total")
+
+    await runtime.supervisor.scan()
+    await runtime.supervisor.scan()
+
+    assert runtime.supervisor.holds(chat.session.chat_id)
+    assert sample("chatbridge_lease_takeovers_total") == before + 1
+
+
+async def test_a_scan_counts_the_active_chats(runtime):
+    await runtime.supervisor.stop()
+    ended = await runtime.service.start_chat(display_name="Ada")
+    await runtime.service.end(ended.session, "customer_disconnected")
+    for name in ("Grace", "Alan"):
+        await runtime.service.start_chat(display_name=name)
+
+    await runtime.supervisor.scan()
+
+    assert sample("chatbridge_active_chats") == 2
+
+
+async def test_a_lease_found_taken_on_renewal_counts_as_lost(runtime):
+    chat = await runtime.service.start_chat(display_name="Ada")
+    await runtime.supervisor.ensure(chat.session.chat_id)
+    lease = runtime.supervisor.lease(chat.session.chat_id)
+    await runtime.service.store.redis.set(lease.key, "another-process")
+    before = sample("chatbridge_leases_lost_total")
+
+    await runtime.supervisor.renew()
+
+    assert sample("chatbridge_leases_lost_total") == before + 1

@@ -7,7 +7,9 @@ import socket
 from collections.abc import Callable, Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
+from chatbridge.metrics import FEED_PENDING
 from chatbridge.redis import RedisKeys
 from chatbridge.runtime import build_runtime, build_stream_workers
 from chatbridge.streams.archiver import Archiver
@@ -172,3 +174,57 @@ async def test_stop_ends_a_backoff_at_once(make_worker, redis_client, retry_dela
 
     async with asyncio.timeout(30):
         await task
+
+
+def pending_gauge(group: str) -> float | None:
+    return REGISTRY.get_sample_value("chatbridge_feed_pending_entries", {"group": group})
+
+
+def lag_gauge(group: str) -> float | None:
+    return REGISTRY.get_sample_value("chatbridge_feed_lag_entries", {"group": group})
+
+
+async def reports_lag(redis_client) -> bool:
+    """Whether the Redis reports a group's undelivered entries (its `lag`, Redis 7 and newer);
+    the tests' own redis-server may be older."""
+    return int((await redis_client.info("server"))["redis_version"].split(".")[0]) >= 7
+
+
+async def test_the_backlog_counts_pending_and_undelivered_entries(make_worker, redis_client, log):
+    worker = make_worker()
+    await worker.ensure_group()
+    for n in range(3):
+        await append(log, "chat-1", message(f"m{n}", second=n))
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"}, count=2)
+
+    await worker.report_backlog()
+
+    assert pending_gauge(worker.group) == 2
+    if await reports_lag(redis_client):
+        assert lag_gauge(worker.group) == 1
+
+
+async def test_a_drain_reports_the_backlog_it_leaves(make_worker, redis_client, log):
+    worker = make_worker()
+    await worker.ensure_group()
+    for n in range(3):
+        await append(log, "chat-1", message(f"m{n}", second=n))
+    # Two entries a dead consumer took, not yet idle long enough for this worker to claim.
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"}, count=2)
+    FEED_PENDING.labels(group=worker.group).set(-1)  # whatever an earlier test left
+
+    await worker.drain_once()
+
+    assert pending_gauge(worker.group) == 2
+    if await reports_lag(redis_client):
+        assert lag_gauge(worker.group) == 0
+
+
+async def test_the_webhook_worker_reports_the_retries_waiting(redis_client):
+    worker = WebhookWorker(redis_client, prefix=PREFIX, consumer_name="live")
+    retries = RedisKeys(PREFIX).webhook_retries
+    await redis_client.zadd(retries, {"a": 4_000_000_000, "b": 4_000_000_000})
+
+    await worker.drain_once()
+
+    assert REGISTRY.get_sample_value("chatbridge_webhook_retries_waiting") == 2
