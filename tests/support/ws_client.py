@@ -66,14 +66,14 @@ class ChatClient:
         assert_server_frame(text)
         return frame
 
-    async def receive_until(self, predicate: Callable[[Frame], bool], timeout: float = 15) -> Frame:
+    async def receive_until(self, predicate: Callable[[Frame], bool], timeout: float = 30) -> Frame:
         """Reads frames until one matches; all of them are kept in self.frames."""
         while True:
             frame = await self.receive(timeout=timeout)
             if predicate(frame):
                 return frame
 
-    async def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 15) -> Frame:
+    async def wait_for(self, predicate: Callable[[Frame], bool], timeout: float = 30) -> Frame:
         """The first frame ever received that matches, reading on if none has yet. For
         frames that happen once (a given message), whichever frame brought them in."""
         for frame in self.frames:
