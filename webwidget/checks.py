@@ -7,6 +7,7 @@ database, as Django runs database checks only when asked.
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 
 from webwidget.origins import PUBLIC_SETTING, SETTING, configured_origins, normalize_origin
 
@@ -56,8 +57,12 @@ def check_widget_origins(app_configs=None, databases=None, **kwargs) -> list[che
         return []
     from webwidget.models import Widget
 
+    try:
+        widgets = list(Widget.objects.filter(enabled=True))
+    except DatabaseError:  # not migrated yet: `migrate` runs the database checks first
+        return []
     found: list[checks.CheckMessage] = []
-    for widget in Widget.objects.filter(enabled=True):
+    for widget in widgets:
         for finding in widget.origin_findings():
             if finding.level == "warning":
                 found.append(
