@@ -72,7 +72,7 @@
     warn("the widget \"" + widget + "\" from " + host + " did not start on this page (" +
       location.origin + "): most likely " + location.origin + " may not embed it. Add it to the " +
       "widget's \"Where it may run\" (allowed origins) in ChatBridge's admin, or, for a widget " +
-      "that lists none, to CHATBRIDGE_ALLOWED_ORIGINS.");
+      "that lists none, to CHATBRIDGE_ALLOWED_ORIGINS; and check that the widget is enabled.");
   }
 
   function emit(name, data) {
