@@ -5,19 +5,16 @@ level stays alive (a coroutine and a copy of the scope) for as long as its webso
 """
 
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
-from django.conf import settings
+from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from chatbridge.archive.live import StaffTranscriptConsumer
 from chatbridge.ws.consumer import ChatConsumer
+from chatbridge.ws.origins import ConfiguredOriginValidator
 
 websocket_urlpatterns = [
-    # Customers: from the widget's allowed origins only.
-    path(
-        "ws/chat/",
-        OriginValidator(ChatConsumer.as_asgi(), settings.CHATBRIDGE_ALLOWED_ORIGINS),
-    ),
+    # Customers: from the configured origins only (the widget frame's own among them).
+    path("ws/chat/", ConfiguredOriginValidator(ChatConsumer.as_asgi())),
     # Staff: authenticated by the admin's session, on ChatBridge's own host (same origin).
     path(
         "ws/staff/chats/<str:chat_id>/",

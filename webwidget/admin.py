@@ -1,12 +1,17 @@
-from django.contrib import admin
+"""The widgets' admin: each widget's page and the list say why a widget would be refused
+where it runs (webwidget.origins), before a host page's console does."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpRequest, HttpResponse
 
 from webwidget.models import Widget
 
 
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
-    list_display = ["name", "widget_id", "enabled", "require_identity", "updated_at"]
+    list_display = ["name", "widget_id", "enabled", "runs_on", "require_identity", "updated_at"]
     list_filter = ["enabled", "require_identity"]
     search_fields = ["name", "widget_id"]
     prepopulated_fields = {"widget_id": ["name"]}
@@ -26,3 +31,34 @@ class WidgetAdmin(admin.ModelAdmin):
             {"fields": ["require_identity", "identity_secret", "webhook_url", "webhook_secret"]},
         ),
     ]  # fmt: skip
+
+    @admin.display(description="Allowed origins")
+    def runs_on(self, widget: Widget) -> str:
+        try:
+            origins = ", ".join(widget.origins()) or "none"
+        except ValidationError:
+            return "invalid"
+        return f"settings: {origins}" if widget.follows_settings() else origins
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None
+    ) -> HttpResponse:
+        if request.method == "GET":
+            widget = self.get_object(request, object_id)
+            if widget is not None:
+                _tell(request, widget)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        if request.method == "GET":
+            for widget in Widget.objects.filter(enabled=True):
+                _tell(request, widget, only_warnings=True)
+        return super().changelist_view(request, extra_context)
+
+
+def _tell(request: HttpRequest, widget: Widget, *, only_warnings: bool = False) -> None:
+    for finding in widget.origin_findings():
+        if finding.level == "warning":
+            messages.warning(request, f"{widget.name} ({widget.widget_id}): {finding.text}")
+        elif not only_warnings:
+            messages.info(request, f"{widget.name} ({widget.widget_id}): {finding.text}")

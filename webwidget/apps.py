@@ -6,4 +6,5 @@ class WebWidgetConfig(AppConfig):
     verbose_name = "Web widget"
 
     def ready(self) -> None:
-        from webwidget import lookup  # noqa: F401  (clears its copies when a widget changes)
+        # lookup clears its copies when a widget changes; checks registers manage.py check's.
+        from webwidget import checks, lookup  # noqa: F401

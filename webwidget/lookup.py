@@ -18,7 +18,7 @@ WIDGET_CACHE_TTL = 30.0
 
 _lock = threading.Lock()
 _by_id: dict[str, tuple[float, Widget | None]] = {}
-_with_origins: tuple[float, tuple[Widget, ...]] | None = None
+_enabled: tuple[float, tuple[Widget, ...]] | None = None
 
 
 def enabled_widget(widget_id: str) -> Widget | None:
@@ -35,23 +35,23 @@ def enabled_widget(widget_id: str) -> Widget | None:
     return widget
 
 
-def enabled_widgets_with_origins() -> tuple[Widget, ...]:
-    """Every enabled widget that lists allowed origins."""
-    global _with_origins
+def enabled_widgets() -> tuple[Widget, ...]:
+    """Every enabled widget (one with no origins of its own follows the settings')."""
+    global _enabled
     now = time.monotonic()
-    cached = _with_origins
+    cached = _enabled
     if cached is not None and cached[0] > now:
         return cached[1]
-    widgets = tuple(Widget.objects.filter(enabled=True).exclude(allowed_origins=""))
-    _with_origins = (now + WIDGET_CACHE_TTL, widgets)
+    widgets = tuple(Widget.objects.filter(enabled=True))
+    _enabled = (now + WIDGET_CACHE_TTL, widgets)
     return widgets
 
 
 def forget() -> None:
-    global _with_origins
+    global _enabled
     with _lock:
         _by_id.clear()
-        _with_origins = None
+        _enabled = None
 
 
 @receiver(post_save, sender=Widget)

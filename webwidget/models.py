@@ -6,12 +6,13 @@ never leave the server.
 """
 
 import secrets
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from webwidget import origins as site_origins
+from webwidget.origins import normalize_origin
 from webwidget.webhook_targets import validate_webhook_url
 
 DEFAULT_ATTACHMENT_TYPES = (
@@ -76,14 +77,6 @@ def validate_secret(value: str) -> None:
         )
 
 
-def normalize_origin(value: str) -> str:
-    """scheme://host[:port], lowercased, as browsers send it in the Origin header."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
-        raise ValidationError(f"{value!r} is not an origin like https://www.example.com")
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
 class Widget(models.Model):
     class Position(models.TextChoices):
         RIGHT = "right", "Bottom right"
@@ -116,7 +109,8 @@ class Widget(models.Model):
     allowed_origins = models.TextField(
         blank=True,
         help_text="Origins of the sites that may embed this widget or call the API for it, "
-        "one per line (https://www.example.com).",
+        "one per line (https://www.example.com). Empty: the sites of the "
+        "CHATBRIDGE_ALLOWED_ORIGINS and CHATBRIDGE_PUBLIC_ORIGIN settings, as they are set.",
     )
 
     require_identity = models.BooleanField(
@@ -168,14 +162,21 @@ class Widget(models.Model):
 
     def clean(self) -> None:
         try:
-            self.allowed_origins = "\n".join(self.origins())
+            self.allowed_origins = "\n".join(site_origins.listed_origins(self.allowed_origins))
         except ValidationError as error:
             raise ValidationError({"allowed_origins": error.messages}) from None
 
+    def follows_settings(self) -> bool:
+        """Whether this widget runs where the settings say (its own list is empty)."""
+        return not self.allowed_origins.strip()
+
     def origins(self) -> list[str]:
-        return [
-            normalize_origin(line) for line in self.allowed_origins.splitlines() if line.strip()
-        ]
+        """The origins that may embed this widget and call the API for it: its own list, or
+        the configured ones (webwidget.origins), resolved now."""
+        return site_origins.resolve(self.allowed_origins)
+
+    def origin_findings(self) -> list[site_origins.Finding]:
+        return site_origins.findings(self.allowed_origins)
 
     def allows_origin(self, origin: str | None) -> bool:
         if not origin:

@@ -22,6 +22,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_safe
 
 from webwidget.models import Widget
+from webwidget.origins import configured_origins
 
 
 def _origin_of(url: str | None) -> str | None:
@@ -54,6 +55,9 @@ def frame(request: HttpRequest, widget_id: str) -> HttpResponse:
     widget = get_object_or_404(Widget, widget_id=widget_id, enabled=True)
     config = widget.public_config()
     config["allowed_origins"] = widget.origins()
+    # The frame compares its own origin with these to tell its host page, in the console, that
+    # /ws/chat/ will refuse it, and which setting to change.
+    config["socket_origins"] = configured_origins()
     response = render(
         request,
         "webwidget/frame.html",

@@ -16,7 +16,7 @@ from chatbridge.addresses import request_address
 from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
-from chatbridge.api.cors import own_origin
+from chatbridge.api.cors import is_own_origin
 from chatbridge.api.events import find_seq, sse_stream, wait_for_events
 from chatbridge.api.idempotency import (
     UUID4_PATTERN,
@@ -90,7 +90,7 @@ async def start_chat(
     if widget is None:
         raise WidgetNotFound(field="widget_id")
     origin = request.headers.get("Origin")
-    if origin and origin.lower() != own_origin(request) and not widget.allows_origin(origin):
+    if origin and not is_own_origin(request, origin) and not widget.allows_origin(origin):
         raise OriginNotAllowed()
     attributes = dict(payload.attributes or {})
     for name in attributes:

@@ -5,7 +5,8 @@
 - ``/api/v1/chats`` (start): an origin that some enabled widget allows; the start itself then
   checks the body's widget (chatbridge.api.chats), since a preflight carries no body.
 
-ChatBridge's own origin (the widget frame) is always allowed. Preflights (OPTIONS with
+ChatBridge's own origin (the widget frame's: the request's, or CHATBRIDGE_PUBLIC_ORIGIN behind a
+proxy) is always allowed. A widget's origins are resolved by webwidget.origins. Preflights (OPTIONS with
 Access-Control-Request-Method) are answered here, before routing. No credentials mode: the
 API authenticates by bearer token only, never by cookie.
 """
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
+
+from webwidget.origins import public_origin
 
 API_PREFIX = "/api/v1/"
 ALLOW_METHODS = "GET, POST, PUT, OPTIONS"
@@ -75,12 +78,18 @@ def own_origin(request: HttpRequest) -> str:
     return f"{request.scheme}://{request.get_host()}".lower()
 
 
+def is_own_origin(request: HttpRequest, origin: str) -> bool:
+    """Whether the origin is ChatBridge's own: the widget frame's, which calls the API."""
+    origin = origin.lower()
+    return origin == public_origin() or origin == own_origin(request)
+
+
 async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
     """ "*" for public paths, True if the origin may call this path, False otherwise."""
     if _CONFIG_PATH.match(request.path):
         return "*"
     try:
-        if origin.lower() == own_origin(request):
+        if is_own_origin(request, origin):
             return True
     except Exception:  # a Host not in ALLOWED_HOSTS: Django refuses the request anyway
         return False
@@ -111,9 +120,9 @@ def widget_allows(widget_id: str, origin: str) -> bool:
 
 
 def any_widget_allows(origin: str) -> bool:
-    from webwidget.lookup import enabled_widgets_with_origins
+    from webwidget.lookup import enabled_widgets
 
-    return any(widget.allows_origin(origin) for widget in enabled_widgets_with_origins())
+    return any(widget.allows_origin(origin) for widget in enabled_widgets())
 
 
 def _vary(response: HttpResponse) -> None:

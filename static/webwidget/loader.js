@@ -19,6 +19,8 @@
   var frameReady = false;
   var state = { open: false, full: false };
   var previousFocus = null;
+  var silence = 0;
+  var WAIT_READY = 5000;
 
   var frame = d.createElement("iframe");
   frame.src = host + "/widget/" + encodeURIComponent(widget) + "/frame";
@@ -60,6 +62,19 @@
     else outbox.push(msg);
   }
 
+  // A frame that a CSP frame-ancestors refuses never runs: its host page hears nothing but
+  // the browser's own error. Say which origin and which setting, once the frame has loaded
+  // and stayed silent.
+  function warn(text) {
+    if (w.console) console.warn("ChatBridge: " + text);
+  }
+  function silent() {
+    warn("the widget \"" + widget + "\" from " + host + " did not start on this page (" +
+      location.origin + "): most likely " + location.origin + " may not embed it. Add it to the " +
+      "widget's \"Where it may run\" (allowed origins) in ChatBridge's admin, or, for a widget " +
+      "that lists none, to CHATBRIDGE_ALLOWED_ORIGINS; and check that the widget is enabled.");
+  }
+
   function emit(name, data) {
     (listeners[name] || []).slice().forEach(function (fn) {
       try { fn(data); } catch (e) { setTimeout(function () { throw e; }); }
@@ -83,6 +98,7 @@
     var m = e.data;
     if (!m || m.cb !== 1 || typeof m.type !== "string") return;
     if (m.type === "ready") {
+      clearTimeout(silence);
       frameReady = true;
       frame.setAttribute("data-side", m.side === "left" ? "left" : "right");
       layout();
@@ -101,10 +117,14 @@
       emit(m.name, m.data || {});
     } else if (m.type === "notify") {
       notify(m);
+    } else if (m.type === "refused") {
+      warn(String(m.detail));
     }
   });
   frame.addEventListener("load", function () {
     frameReady = false;
+    clearTimeout(silence);
+    silence = setTimeout(silent, WAIT_READY);
     frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
   });
   w.addEventListener("resize", function () { if (frameReady) layout(); });

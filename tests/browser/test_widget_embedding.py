@@ -187,6 +187,30 @@ def test_a_widget_frame_is_refused_to_sites_not_allowed(page, live_server, widge
     expect(widget_frame(page).locator(".cb-launcher")).not_to_be_attached()
 
 
+def test_a_host_page_not_allowed_is_told_in_its_console_which_setting_to_change(
+    page, live_server, widget_setup, host_site
+):
+    widget_setup(allowed_origins="https://shop.example.com")
+    # The browser's own report names only the directive; the loader's names what to change.
+    with page.expect_console_message(
+        lambda m: m.type == "warning" and m.text.startswith("ChatBridge:")
+    ) as told:
+        page.goto(host_site.origin + "/shop")
+    text = told.value.text
+    assert f'the widget "default" from {live_server.url} did not start' in text
+    assert f"most likely {host_site.origin} may not embed it" in text
+    assert '"Where it may run"' in text and "CHATBRIDGE_ALLOWED_ORIGINS" in text
+
+
+def test_a_widget_without_origins_of_its_own_runs_where_the_settings_say(
+    page, live_server, widget_setup, watched
+):
+    widget_setup(allowed_origins="")
+    page.goto(live_server.url + "/")
+    expect(widget_frame(page).locator(".cb-launcher")).to_be_visible()
+    assert watched == []
+
+
 def test_the_admin_runs_under_the_strict_csp(page, live_server, watched):
     live_server.manage(
         "shell",

@@ -37,11 +37,47 @@ async def test_the_frame_may_be_embedded_only_by_the_widgets_origins():
     assert "identity_secret" not in config and "webhook_secret" not in config
 
 
-async def test_a_widget_without_origins_cannot_be_embedded_and_a_disabled_one_is_gone():
+def frame_config(response) -> dict:
+    return json.loads(
+        response.content.decode()
+        .split('data-config="', 1)[1]
+        .split('"', 1)[0]
+        .replace("&quot;", '"')
+    )
+
+
+async def test_a_widget_without_origins_of_its_own_follows_the_settings_as_they_are_now(settings):
+    await Widget.objects.acreate(widget_id="follows", name="Follows")
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = ["https://shop.example.com"]
+    settings.CHATBRIDGE_PUBLIC_ORIGIN = "https://chat.example.com"
+    response = await AsyncClient().get("/widget/follows/frame")
+    assert policy(response)["frame-ancestors"] == (
+        "https://shop.example.com https://chat.example.com"
+    )
+    assert frame_config(response)["allowed_origins"] == [
+        "https://shop.example.com",
+        "https://chat.example.com",
+    ]
+
+
+async def test_the_frame_is_told_which_origins_may_open_its_websocket(settings):
+    await Widget.objects.acreate(widget_id="shop", name="Shop", allowed_origins="https://a.example")
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = ["https://b.example"]
+    settings.CHATBRIDGE_PUBLIC_ORIGIN = "https://chat.example.com"
+    config = frame_config(await AsyncClient().get("/widget/shop/frame"))
+    assert config["socket_origins"] == ["https://b.example", "https://chat.example.com"]
+
+
+async def test_a_widget_without_origins_cannot_be_embedded_when_no_origin_is_configured(settings):
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = []
+    settings.CHATBRIDGE_PUBLIC_ORIGIN = ""
     await Widget.objects.acreate(widget_id="nowhere", name="Nowhere")
-    await Widget.objects.acreate(widget_id="off", name="Off", enabled=False)
     response = await AsyncClient().get("/widget/nowhere/frame")
     assert policy(response)["frame-ancestors"] == "'none'"
+
+
+async def test_a_disabled_widget_is_gone():
+    await Widget.objects.acreate(widget_id="off", name="Off", enabled=False)
     assert (await AsyncClient().get("/widget/off/frame")).status_code == 404
 
 

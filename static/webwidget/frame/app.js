@@ -47,6 +47,18 @@ const toHost = (message) => {
 };
 const emit = (name, data = {}) => toHost({ type: "event", name, data });
 
+// What ChatBridge will refuse this frame, told to the host page's console by its loader:
+// the origin and the setting or admin field that would let it through.
+const refusals = [];
+const tellRefused = (detail) => {
+  refusals.push(detail);
+  toHost({ type: "refused", detail });
+};
+if (Array.isArray(cfg.socket_origins) && !cfg.socket_origins.includes(location.origin)) {
+  refusals.push(`the chat websocket from ${location.origin} is refused (its origin is not allowed): `
+    + `set CHATBRIDGE_PUBLIC_ORIGIN to ${location.origin}, or add it to CHATBRIDGE_ALLOWED_ORIGINS.`);
+}
+
 // ---- state -----------------------------------------------------------------------------------
 
 const state = {
@@ -335,6 +347,11 @@ async function startChat(answers = {}, initialMessage) {
     return true;
   } catch (error) {
     if (error.status && error.status < 500) state.startKey = null;
+    if (error.code === "origin_not_allowed") {
+      tellRefused(`starting a chat from ${location.origin} was refused (origin_not_allowed): set `
+        + `CHATBRIDGE_PUBLIC_ORIGIN to ${location.origin}, or list it under "Where it may run" `
+        + `(allowed origins) of widget "${cfg.widget_id}" in ChatBridge's admin.`);
+    }
     const field = error.field && (error.field === "display_name" ? "name" : error.field.replace(/^attributes\./, ""));
     if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
     return false;
@@ -971,6 +988,7 @@ window.addEventListener("message", (e) => {
     setFull(message.full);
     toHost({ type: "ready", side: cfg.position === "left" ? "left" : "right" });
     toHost({ type: "state", open: state.open });
+    for (const detail of refusals) toHost({ type: "refused", detail });
     state.unread = -1;
     updateUnread();
     return;

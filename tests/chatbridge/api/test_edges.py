@@ -152,6 +152,44 @@ async def test_cors_preflight_and_origin_checks(api, chat):
     assert config.headers["access-control-allow-origin"] == "*"
 
 
+async def test_a_widget_following_the_settings_is_reachable_from_them_as_they_are_now(
+    api, widget, settings
+):
+    widget.allowed_origins = ""
+    await sync_to_async(widget.save)()
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = ["https://configured.example"]
+    preflight = {"Origin": "https://configured.example", "Access-Control-Request-Method": "POST"}
+    allowed = await api.options("/chats", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://configured.example"
+    started = await api.post(
+        "/chats",
+        json={"widget_id": "shop", "display_name": "Ada"},
+        headers={"Origin": "https://configured.example"},
+    )
+    assert started.status_code == 201
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = ["https://moved.example"]
+    refused = await api.post(
+        "/chats",
+        json={"widget_id": "shop", "display_name": "Ada"},
+        headers={"Origin": "https://configured.example"},
+    )
+    assert_problem(refused, 403, "origin_not_allowed")
+
+
+async def test_the_widget_frame_behind_a_proxy_starts_chats_from_the_public_origin(
+    api, widget, settings
+):
+    # The proxy ends TLS: ChatBridge sees http://testserver, the browser sends its https origin.
+    settings.CHATBRIDGE_PUBLIC_ORIGIN = "https://chat.example.com"
+    started = await api.post(
+        "/chats",
+        json={"widget_id": "shop", "display_name": "Ada"},
+        headers={"Origin": "https://chat.example.com"},
+    )
+    assert started.status_code == 201
+    assert started.headers["access-control-allow-origin"] == "https://chat.example.com"
+
+
 async def test_rate_limits_answer_429_with_retry_after(api, chat, settings):
     settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT = 3
     path = f"/chats/{chat['chat_id']}"

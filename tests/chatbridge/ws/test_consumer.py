@@ -495,6 +495,15 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(chat):
     assert not await client.connect()
 
 
+async def test_the_handshake_allows_the_configured_origins_as_they_are_now(chat, settings):
+    settings.CHATBRIDGE_ALLOWED_ORIGINS = ["https://shop.example.com"]
+    settings.CHATBRIDGE_PUBLIC_ORIGIN = "https://chat.example.com"
+    public = ChatClient(origin="https://chat.example.com")
+    assert await public.connect()
+    await public.close()
+    assert not await ChatClient(origin="http://localhost:8000").connect()
+
+
 async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator):
     """Every server frame type and ack variant, from the real consumer: ChatClient checks each
     frame against the schema, so this makes sure that each one is checked at least once."""
