@@ -45,11 +45,17 @@ class Stack:
         )
 
 
+# The first test pays for the stack: collectstatic and migrate in a fresh process, daphne and
+# nginx starting, on a machine that may be busy running the rest of the suite.
+TIMEOUT = 300
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.production)
+            item.add_marker(pytest.mark.timeout(TIMEOUT))
 
 
 @pytest.fixture(scope="session")
