@@ -18,8 +18,12 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from chatbridge.dev.services import EmulatorProcess, RedisServer, free_port
-from tests.support.browser import launched_chromium, require_chromium, running_in_ci
-from tests.support.production import ProductionServer, serving_production
+from tests.support.browser import launched_chromium, require_chromium
+from tests.support.production import (
+    ProductionServer,
+    require_production_python,
+    serving_production,
+)
 from tests.support.proxy import require_nginx, serving_proxy
 from tests.support.tls import Certificates, loopback_certificates
 
@@ -61,12 +65,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def production_python() -> str:
     """The production virtualenv's interpreter; skips without one, or fails when CI is set."""
-    if os.access(PRODUCTION_PYTHON, os.X_OK):
-        return PRODUCTION_PYTHON
-    reason = f"No production virtualenv at {PRODUCTION_PYTHON}: run `make production-venv`"
-    if running_in_ci(os.environ):
-        pytest.fail(f"CI is set, so the production profile must run. {reason}", pytrace=False)
-    pytest.skip(reason)
+    return require_production_python(PRODUCTION_PYTHON)
 
 
 @pytest.fixture(scope="session")
