@@ -1,6 +1,7 @@
 """Chromium over https through nginx: the demo page's widget chatting with the echo agent, and
 staff in the admin, its stylesheets, a transcript and its live view."""
 
+import re
 import textwrap
 
 import pytest
@@ -113,7 +114,10 @@ def test_the_live_view_connects_through_the_proxy(page, tls_stack, admin, archiv
     seen = failures(page)
     log_in(page, tls_stack.url, admin)
 
-    page.goto(f"{tls_stack.url}/admin/archive/chat/{archived['live']}/change/")
+    live_script = re.compile(r"/static/archive/transcript\.\w+\.js$")
+    with page.expect_response(live_script) as script:
+        page.goto(f"{tls_stack.url}/admin/archive/chat/{archived['live']}/change/")
 
+    assert script.value.status == 200
     expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
     assert seen == []
