@@ -1,6 +1,8 @@
 """Clients of the production stack over https, through nginx: the redirect from plain HTTP,
-HSTS, the health check, and a whole REST chat with the emulator's echo agent."""
+HSTS, the health check, and REST chats with the emulator's echo agent, by long-poll and SSE."""
 
+import itertools
+import json
 import uuid
 
 import httpx
@@ -31,31 +33,35 @@ def test_pages_over_https_are_served_with_hsts(tls_stack):
     )
 
 
+def start_chat(client: httpx.Client) -> tuple[str, dict[str, str]]:
+    """A chat started through the REST API, as a mobile app starts one; its id and headers."""
+    started = client.post(
+        "/api/v1/chats",
+        json={"widget_id": "default", "display_name": "Ada"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert started.status_code == 201, started.text
+    chat = started.json()
+    return chat["chat_id"], {"Authorization": f"Bearer {chat['session_token']}"}
+
+
+def send(client: httpx.Client, chat_id: str, headers: dict[str, str], text: str) -> None:
+    sent = client.post(f"/api/v1/chats/{chat_id}/messages", json={"content": text}, headers=headers)
+    assert sent.status_code == 201, sent.text
+
+
 def test_a_rest_chat_gets_the_agents_echo_over_https(tls_stack, emulator):
     emulator.configure(**ECHO)
     with tls_stack.client() as client:
-        started = client.post(
-            "/api/v1/chats",
-            json={"widget_id": "default", "display_name": "Ada"},
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
-        assert started.status_code == 201, started.text
-        chat = started.json()
-        headers = {"Authorization": f"Bearer {chat['session_token']}"}
-
-        sent = client.post(
-            f"/api/v1/chats/{chat['chat_id']}/messages",
-            json={"content": "Hello over TLS"},
-            headers=headers,
-        )
-        assert sent.status_code == 201, sent.text
+        chat_id, headers = start_chat(client)
+        send(client, chat_id, headers, "Hello over TLS")
 
         after, texts = 0, []
         for _ in range(10):
             if "Echo: Hello over TLS" in texts:
                 break
             page = client.get(
-                f"/api/v1/chats/{chat['chat_id']}/events",
+                f"/api/v1/chats/{chat_id}/events",
                 params={"after": after, "wait": 10},
                 headers=headers,
             )
@@ -66,3 +72,24 @@ def test_a_rest_chat_gets_the_agents_echo_over_https(tls_stack, emulator):
                 if item["event"]["type"] == "message":
                     texts.append(item["event"]["content"])
         assert texts == ["Hello over TLS", "Echo: Hello over TLS"]
+
+
+def test_an_sse_stream_delivers_the_echo_through_the_proxy(tls_stack, emulator):
+    emulator.configure(**ECHO)
+    with tls_stack.client() as client:
+        chat_id, headers = start_chat(client)
+        with client.stream(
+            "GET", f"/api/v1/chats/{chat_id}/events/stream", headers=headers
+        ) as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            send(client, chat_id, headers, "Hello over SSE")
+            texts = []
+            for line in itertools.islice(stream.iter_lines(), 200):
+                if line.startswith("data:"):
+                    data = json.loads(line.removeprefix("data:"))
+                    if data.get("type") == "message":
+                        texts.append(data["content"])
+                if "Echo: Hello over SSE" in texts:
+                    break
+    assert texts == ["Hello over SSE", "Echo: Hello over SSE"]
