@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page
 
 from chatbridge.dev.services import EmulatorProcess, RedisServer, free_port
 from tests.support.browser import launched_chromium, require_chromium
+from tests.support.https_page import HttpsPage, serving_page
 from tests.support.production import (
     ProductionServer,
     require_production_python,
@@ -41,6 +42,7 @@ class Stack:
     http_url: str
     server: ProductionServer
     certificates: Certificates
+    host_site: HttpsPage
 
     def client(self, **options) -> httpx.Client:
         """An https client that trusts the stack's throw-away authority and nothing else."""
@@ -80,24 +82,31 @@ def tls_stack(
     certificates = loopback_certificates(workdir / "certificates")
     https_port, http_port = free_port(), free_port()
     origin = f"https://127.0.0.1:{https_port}"
-    with serving_production(
-        workdir,
-        redis_server.url,
-        emulator_server.url,
-        python=production_python,
-        ALLOWED_HOSTS="127.0.0.1",
-        SECURE_SSL_REDIRECT="1",
-        CHATBRIDGE_PUBLIC_ORIGIN=origin,
-        CHATBRIDGE_ALLOWED_ORIGINS=origin,
-        CSRF_TRUSTED_ORIGINS=origin,
-        CHATBRIDGE_REDIS_PREFIX="production-tls",
-    ) as server:
-        # The demo page is served on ChatBridge's own origin: the operator lets it run there.
+    # A site embedding the widget from ChatBridge's origin, as www.example.com embeds it from
+    # chat.example.com.
+    with (
+        serving_page(certificates) as host_site,
+        serving_production(
+            workdir,
+            redis_server.url,
+            emulator_server.url,
+            python=production_python,
+            ALLOWED_HOSTS="127.0.0.1",
+            SECURE_SSL_REDIRECT="1",
+            CHATBRIDGE_PUBLIC_ORIGIN=origin,
+            CHATBRIDGE_ALLOWED_ORIGINS=host_site.origin,
+            CSRF_TRUSTED_ORIGINS=origin,
+            CHATBRIDGE_REDIS_PREFIX="production-tls",
+        ) as server,
+    ):
+        # The operator lets the widget run on the host site, and on the demo page of
+        # ChatBridge's own origin.
         server.manage(
             "shell",
             "-c",
             "from webwidget.models import Widget; "
-            f"Widget.objects.filter(widget_id='default').update(allowed_origins={origin!r})",
+            "Widget.objects.filter(widget_id='default')"
+            f".update(allowed_origins={origin + chr(10) + host_site.origin!r})",
         )
         upstream = urlparse(server.url).netloc
         with serving_proxy(
@@ -108,6 +117,7 @@ def tls_stack(
                 http_url=proxy.http_url,
                 server=server,
                 certificates=certificates,
+                host_site=host_site,
             )
 
 

@@ -82,6 +82,20 @@ def test_the_widget_chats_with_the_echo_agent_over_https(page, tls_stack, emulat
     assert seen == []
 
 
+def test_a_host_site_on_another_https_origin_embeds_the_widget(page, tls_stack, emulator):
+    emulator.configure(**ECHO)
+    seen = failures(page)
+    tls_stack.host_site.html = f"""<!doctype html><html><head><meta charset="utf-8">
+<title>Shop</title><script src="{tls_stack.url}/static/webwidget/loader.js"
+ data-chatbridge-widget="default" async></script></head><body><h1>A shop</h1></body></html>"""
+    frame = open_widget(page, f"{tls_stack.host_site.origin}/")
+    start_chat(frame)
+    send(frame, "Hello from the shop")
+
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: Hello from the shop"])
+    assert seen == []
+
+
 def test_staff_log_in_and_the_admin_is_styled(page, tls_stack, admin):
     seen = failures(page)
     stylesheets: list[Response] = []
