@@ -7,13 +7,22 @@ import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.support.tls import Certificates
 
 
+@dataclass
+class HttpsPage:
+    """The site's origin once it serves, and the page it answers with (a test sets it)."""
+
+    origin: str = ""
+    html: str = "<!doctype html><title>Empty</title>"
+
+
 @contextmanager
-def serving_page(certificates: Certificates) -> Iterator["HttpsPage"]:
+def serving_page(certificates: Certificates) -> Iterator[HttpsPage]:
     """A server on 127.0.0.1 answering every GET with `page.html`, until the block ends."""
     page = HttpsPage()
 
@@ -42,8 +51,3 @@ def serving_page(certificates: Certificates) -> Iterator["HttpsPage"]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-class HttpsPage:
-    origin: str = ""
-    html: str = "<!doctype html><title>Empty</title>"
