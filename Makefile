@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# The production profile's virtualenv: requirements.txt alone, as the Dockerfile installs it.
+PRODUCTION_VENV := .venv-production
+PRODUCTION_STAMP := $(PRODUCTION_VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install migrate run test lint format bench browser clean
+.PHONY: install production-venv migrate run test test-production lint format bench browser nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatBridge needs Python 3.11 or newer")'
@@ -17,6 +20,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Built afresh whenever requirements.txt changes: nothing but the runtime's requirements in it.
+$(PRODUCTION_STAMP): requirements.txt
+	rm -rf $(PRODUCTION_VENV)
+	$(PYTHON) -m venv $(PRODUCTION_VENV)
+	$(PRODUCTION_VENV)/bin/python -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	@touch $(PRODUCTION_STAMP)
+
+production-venv: $(PRODUCTION_STAMP)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -39,11 +51,23 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "Note: no $(CHROMIUM); browser tests will be skipped (install Debian's chromium to run them)."
 
-test: install lint browser
+# The production profile puts Debian's nginx in front of ChatBridge; install it where this
+# machine can, as chromium.
+NGINX ?= /usr/sbin/nginx
+nginx:
+	@test -x $(NGINX) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; } || \
+		echo "Note: no $(NGINX); the production profile's tests will be skipped (install Debian's nginx-light to run them)."
+
+test: install production-venv lint browser nginx
 	$(BIN)/python -m pytest
+
+# Only the production profile (tests/production/): TLS through nginx to a production daphne.
+test-production: install production-venv browser nginx
+	$(BIN)/python -m pytest -m production
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PRODUCTION_VENV) .pytest_cache .ruff_cache

@@ -1,10 +1,13 @@
 """ChatBridge as deployed, in child processes that see only the environment they are given.
 
 `production_environment()` is docs/deployment.md's production block with its placeholders
-filled in. `production_server()` runs what an image build and a start-up run: collectstatic
-into a directory of its own (STATIC_ROOT), migrate a SQLite file, then daphne with DEBUG off on
-a free loopback port, plain HTTP (SECURE_SSL_REDIRECT=0: no TLS proxy in front), pointed at the
-test run's Redis and Connect emulator. Its access log records every request that reached it.
+filled in. `serving_production()` runs what an image build and a start-up run: collectstatic
+into a directory of its own (STATIC_ROOT), migrate a SQLite file, then `python -m
+chatbridge.serve` (daphne) with DEBUG off on a free loopback port, plain HTTP
+(SECURE_SSL_REDIRECT=0 unless overridden: no TLS proxy in front), pointed at the test run's
+Redis and Connect emulator. Its access log records every request that reached it. `python` is
+the interpreter of the test run unless given: the production profile (tests/production/) gives
+that of a virtualenv holding requirements.txt alone.
 """
 
 import os
@@ -13,19 +16,32 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
 from chatbridge.dev.services import child_options, free_port, stop_process
+from tests.support.browser import running_in_ci
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 INHERITED = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+
+
+def require_production_python(path: str, env: Mapping[str, str] = os.environ) -> str:
+    """The production virtualenv's interpreter (`make production-venv`), or the current test
+    fails (CI) or skips (a developer's machine), as for chromium."""
+    if os.access(path, os.X_OK):
+        return path
+    reason = f"No production virtualenv at {path}: run `make production-venv`"
+    if running_in_ci(env):
+        pytest.fail(f"CI is set, so the production profile must run. {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 def production_environment() -> dict[str, str]:
@@ -62,10 +78,11 @@ class ProductionServer:
     env: dict[str, str]
     static_root: Path
     access_log: Path
+    python: str = sys.executable
 
     def manage(self, *args: str) -> str:
         """Runs a management command with the server's environment (and database)."""
-        return run_manage(self.env, *args)
+        return run_manage(self.env, *args, python=self.python)
 
     def requests(self) -> list[Request]:
         """The HTTP requests the server has answered so far, in order."""
@@ -77,9 +94,9 @@ class ProductionServer:
         return found
 
 
-def run_manage(env: dict[str, str], *args: str) -> str:
+def run_manage(env: dict[str, str], *args: str, python: str = sys.executable) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [python, "manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -92,7 +109,11 @@ def run_manage(env: dict[str, str], *args: str) -> str:
 
 @contextmanager
 def serving_production(
-    workdir: Path, redis_url: str, emulator_url: str, **overrides: str
+    workdir: Path,
+    redis_url: str,
+    emulator_url: str,
+    python: str = sys.executable,
+    **overrides: str,
 ) -> Iterator[ProductionServer]:
     """daphne as deployed, with static files collected as the image build collects them."""
     port = free_port()
@@ -119,8 +140,12 @@ def serving_production(
     }
     # The image build collects with DEBUG on and no keys, like the Dockerfile.
     build = {**inherited_environment(), "DEBUG": "1", "CHATBRIDGE_STATIC_MANIFEST": "1"}
-    run_manage({**build, "STATIC_ROOT": env["STATIC_ROOT"]}, "collectstatic", "--noinput", "-v0")
-    run_manage(env, "migrate", "--noinput", "-v0")
+    run_manage(
+        {**build, "STATIC_ROOT": env["STATIC_ROOT"]},
+        "collectstatic", "--noinput", "-v0",
+        python=python,
+    )  # fmt: skip
+    run_manage(env, "migrate", "--noinput", "-v0", python=python)
     # Migrated with DEBUG off, the demo's `default` widget is disabled: enabled here, as an
     # operator enables the widget of their site.
     run_manage(
@@ -129,13 +154,18 @@ def serving_production(
         "-c",
         "from webwidget.models import Widget; "
         "assert Widget.objects.filter(widget_id='default').update(enabled=True) == 1",
+        python=python,
     )
     server = ProductionServer(
-        url=url, env=env, static_root=Path(env["STATIC_ROOT"]), access_log=workdir / "access.log"
+        url=url,
+        env=env,
+        static_root=Path(env["STATIC_ROOT"]),
+        access_log=workdir / "access.log",
+        python=python,
     )
     log = (workdir / "daphne.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        [python, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
          "--access-log", str(server.access_log), "chatbridge.asgi:application"],
         cwd=ROOT,
         env=env,
