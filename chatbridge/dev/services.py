@@ -188,13 +188,13 @@ class SentinelProcess:
 @dataclass
 class SentinelGroup:
     """A primary, its replicas and three sentinels on loopback: Redis as a highly available
-    deployment runs it, in miniature. `replica_of` says where each replica replicates from
-    (the primary's port unless given, e.g. a proxy in front of it)."""
+    deployment runs it, in miniature. `primary_known_as` is the port by which the sentinels
+    and replicas know the primary, if not its own (a proxy in front of it)."""
 
     master: str = "chatbridge"
     replicas: int = 1
     sentinels: int = 3
-    replica_of: int | None = None
+    primary_known_as: int | None = None
     down_after_ms: int = 500
     failover_timeout_ms: int = 3000
     primary: RedisServer = field(default_factory=RedisServer)
@@ -212,7 +212,7 @@ class SentinelGroup:
     def start(self) -> "SentinelGroup":
         try:
             self.primary.start()
-            source = self.replica_of or self.primary.port
+            source = self.primary_known_as or self.primary.port
             for _ in range(self.replicas):
                 replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(source)))
                 self.replica_servers.append(replica.start())
@@ -220,7 +220,7 @@ class SentinelGroup:
             for _ in range(self.sentinels):
                 sentinel = SentinelProcess(
                     self.master,
-                    self.primary.port,
+                    source,
                     quorum=self.sentinels // 2 + 1,
                     down_after_ms=self.down_after_ms,
                     failover_timeout_ms=self.failover_timeout_ms,
@@ -267,6 +267,8 @@ class SentinelGroup:
         return int(port)
 
     def server_on(self, port: int) -> RedisServer:
+        if port == self.primary_known_as:
+            return self.primary
         return next(server for server in self.servers if server.port == port)
 
     def stop(self) -> None:

@@ -14,7 +14,7 @@ from chatbridge.dev.services import SentinelGroup
 from chatbridge.redis import SentinelConfig, channel_layer_hosts
 
 # Failure guard only: with the group's timings a failover takes a second or two.
-GUARD = 30.0
+GUARD = 60.0
 # REDIS_URL in sentinel mode: how to talk to the primary, not where it is. Nothing listens on
 # this port, so a client that used the URL's address instead of the sentinels' would fail.
 UNUSED_URL = "redis://127.0.0.1:9/0"

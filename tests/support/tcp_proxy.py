@@ -1,6 +1,9 @@
-"""A TCP proxy on loopback that a test can hold: while held, what the upstream sends stays
-unread, as if the network between the two had stalled. Placed between a replica and its
-primary, it keeps writes from replicating, deterministically."""
+"""A TCP proxy in front of a Redis primary that can hold its replication: while held, what
+the primary sends its replicas stays unread, as if their network had stalled, and every other
+connection flows. Writes the primary takes from then on exist there alone, deterministically.
+
+A connection is a replica's once it says REPLCONF, the first thing a replica sends a primary.
+"""
 
 import contextlib
 import socket
@@ -9,53 +12,76 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class TcpProxy:
+class _Link:
+    client: socket.socket
+    upstream: socket.socket
+    replication: bool = False
+
+
+@dataclass
+class RedisProxy:
     upstream: tuple[str, int]
     _listener: socket.socket = field(init=False)
     _flowing: threading.Event = field(default_factory=threading.Event)
-    _sockets: list[socket.socket] = field(default_factory=list)
+    _links: list[_Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._flowing.set()
-        threading.Thread(target=self._accept, name="tcp-proxy", daemon=True).start()
+        threading.Thread(target=self._accept, name="redis-proxy", daemon=True).start()
 
     @property
     def port(self) -> int:
         return self._listener.getsockname()[1]
 
-    def hold(self) -> None:
-        """Stops passing on what the upstream sends (what the client sends still flows)."""
+    def hold_replication(self) -> None:
         self._flowing.clear()
 
     def close(self) -> None:
-        for sock in [self._listener, *self._sockets]:
-            with contextlib.suppress(OSError):
-                sock.close()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        for link in self._links:
+            for sock in (link.client, link.upstream):
+                with contextlib.suppress(OSError):
+                    sock.close()
         self._flowing.set()
 
     def _accept(self) -> None:
         with contextlib.suppress(OSError):
             while True:
                 client, _ = self._listener.accept()
-                upstream = socket.create_connection(self.upstream)
-                self._sockets += [client, upstream]
-                self._pump(client, upstream, held=None)
-                self._pump(upstream, client, held=self._flowing)
+                try:
+                    upstream = socket.create_connection(self.upstream)
+                except OSError:
+                    client.close()  # the primary is gone: so is the connection
+                    continue
+                link = _Link(client, upstream)
+                self._links.append(link)
+                threading.Thread(target=self._to_upstream, args=(link,), daemon=True).start()
+                threading.Thread(target=self._to_client, args=(link,), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket, held: threading.Event | None):
-        def pump() -> None:
-            with contextlib.suppress(OSError):
-                while True:
-                    if held is not None:
-                        held.wait()
-                    data = source.recv(65536)
-                    if not data:
-                        break
-                    if held is not None and not held.is_set():
-                        continue  # read before the hold: dropped like the rest
-                    target.sendall(data)
-            with contextlib.suppress(OSError):
-                target.shutdown(socket.SHUT_WR)
+    def _to_upstream(self, link: _Link) -> None:
+        with contextlib.suppress(OSError):
+            while data := link.client.recv(65536):
+                if b"REPLCONF" in data.upper():
+                    link.replication = True
+                link.upstream.sendall(data)
+        _shut(link.upstream)
 
-        threading.Thread(target=pump, name="tcp-proxy-pump", daemon=True).start()
+    def _to_client(self, link: _Link) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                data = link.upstream.recv(65536)
+                if link.replication and not self._flowing.is_set():
+                    # Held: this and all that follows (the end too) stays undelivered.
+                    self._flowing.wait()
+                    return
+                if not data:
+                    break
+                link.client.sendall(data)
+            _shut(link.client)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_WR)
