@@ -12,6 +12,8 @@ layer's) reaches the primary the sentinels name, through redis-py's SentinelConn
 each new connection asks the sentinels where the primary is, and a connection still on a
 demoted primary fails its next write (READONLY), is dropped and retried like any broken one.
 So a failover costs what a restart does: the retries above span sentinel's failover time.
+Until the sentinels demote an old primary that still runs, though, connections already open
+to it write there, and those writes are lost with it (docs/deployment.md).
 REDIS_URL then says only how to talk to the primary (credentials, db, TLS), not where it is.
 
 Every key is built here, by `RedisKeys`, so that the layout is readable in one place and
