@@ -7,6 +7,15 @@ redis-py does not retry a command whose connection broke unless told to. With th
 below a Redis restart or failover costs a short wait instead of a crashed consumer: the
 command is retried on a fresh connection with a jittered exponential backoff.
 
+With Redis Sentinel (settings.REDIS_SENTINELS), every client (ChatBridge's and the channel
+layer's) reaches the primary the sentinels name, through redis-py's SentinelConnectionPool:
+each new connection asks the sentinels where the primary is, and a connection still on a
+demoted primary fails its next write (READONLY), is dropped and retried like any broken one.
+So a failover costs what a restart does: the retries above span sentinel's failover time.
+Until the sentinels demote an old primary that still runs, though, connections already open
+to it write there, and those writes are lost with it (docs/deployment.md).
+REDIS_URL then says only how to talk to the primary (credentials, db, TLS), not where it is.
+
 Every key is built here, by `RedisKeys`, so that the layout is readable in one place and
 ChatBridge can share a Redis with other software under its own prefix
 (settings.CHATBRIDGE_REDIS_PREFIX):
@@ -44,12 +53,15 @@ import asyncio
 import weakref
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, TimeoutError
 
@@ -72,17 +84,105 @@ def redis_options() -> dict[str, Any]:
     }
 
 
-def channel_layer_hosts(url: str) -> list[dict[str, Any]]:
-    """channels_redis host entries for a Redis URL, with the same resilience."""
-    return [{"address": url, **redis_options()}]
+SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelConfig:
+    """Redis Sentinel: the sentinels to ask, the name of the primary they watch (their
+    ``sentinel monitor <master>``), and the sentinels' own password, if they have one."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    password: str | None = None
+
+
+def parse_sentinels(entries: list[str]) -> tuple[tuple[str, int], ...]:
+    """``host:port`` entries (``[v6]:port`` for IPv6, port 26379 when left out) as pairs.
+
+    Raises ValueError naming the entry at fault."""
+    sentinels = []
+    for entry in entries:
+        host, colon, port = entry.rpartition(":")
+        if not colon or "]" in port or (":" in host and not host.startswith("[")):
+            host, port = entry, str(SENTINEL_PORT)
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not a sentinel's host:port: {entry!r}")
+        sentinels.append((host, int(port)))
+    return tuple(sentinels)
+
+
+def sentinel_config() -> SentinelConfig | None:
+    """The Sentinel set-up that settings configure, or None for the one Redis of REDIS_URL."""
+    if not settings.REDIS_SENTINELS:
+        return None
+    return SentinelConfig(
+        sentinels=parse_sentinels(settings.REDIS_SENTINELS),
+        master=settings.REDIS_SENTINEL_MASTER,
+        password=settings.REDIS_SENTINEL_PASSWORD or None,
+    )
+
+
+def _primary_options(url: str) -> dict[str, Any]:
+    """What REDIS_URL says of how to talk to the primary (credentials, db, TLS and its
+    options), without where it is: the sentinels say that."""
+    options = {
+        name: value
+        for name, value in parse_url(url).items()
+        if name not in {"host", "port", "path", "connection_class"}
+    }
+    if urlparse(url).scheme == "rediss":
+        options["ssl"] = True
+    return options
+
+
+def _sentinel_options(url: str, sentinel: SentinelConfig) -> dict[str, Any]:
+    """Connection options for the sentinels themselves: the same timeouts and TLS as the
+    primary's, with the sentinels' password (sentinels have no db and no ACL user here)."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": 5,
+        "socket_timeout": 5,
+        "socket_keepalive": True,
+    }
+    tls = {k: v for k, v in _primary_options(url).items() if k == "ssl" or k.startswith("ssl_")}
+    options.update(tls)
+    if sentinel.password:
+        options["password"] = sentinel.password
+    return options
+
+
+def channel_layer_hosts(url: str, sentinel: SentinelConfig | None = None) -> list[dict[str, Any]]:
+    """channels_redis host entries for a Redis URL, or for the primary that sentinels name,
+    with the same resilience. (channels_redis builds a SentinelConnectionPool from an entry
+    with ``master_name`` and ``sentinels``; the rest of the entry goes to the connections.)"""
+    if sentinel is None:
+        return [{"address": url, **redis_options()}]
+    return [
+        {
+            "master_name": sentinel.master,
+            "sentinels": list(sentinel.sentinels),
+            "sentinel_kwargs": _sentinel_options(url, sentinel),
+            **_primary_options(url),
+            **redis_options(),
+        }
+    ]
+
+
+def new_redis(url: str, sentinel: SentinelConfig | None = None) -> aioredis.Redis:
+    """A new asyncio client of the Redis at `url`, or of the primary that sentinels name."""
+    if sentinel is None:
+        return aioredis.Redis.from_url(url, **redis_options())
+    sentinels = Sentinel(sentinel.sentinels, sentinel_kwargs=_sentinel_options(url, sentinel))
+    return sentinels.master_for(sentinel.master, **_primary_options(url), **redis_options())
 
 
 def get_redis() -> aioredis.Redis:
-    """The shared client of the running event loop for settings.REDIS_URL."""
+    """The shared client of the running event loop, as settings configure Redis."""
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, **redis_options())
+        client = new_redis(settings.REDIS_URL, sentinel_config())
         _clients[loop] = client
     return client
 
@@ -142,7 +242,12 @@ def keys() -> RedisKeys:
     return RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX)
 
 
+_CLIENT_SETTINGS = frozenset(
+    {"REDIS_URL", "REDIS_SENTINELS", "REDIS_SENTINEL_MASTER", "REDIS_SENTINEL_PASSWORD"}
+)
+
+
 @receiver(setting_changed)
 def _reset_on_setting_change(*, setting: str, **kwargs: object) -> None:
-    if setting == "REDIS_URL":
+    if setting in _CLIENT_SETTINGS:
         _clients.clear()

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
-from chatbridge.redis import channel_layer_hosts
+from chatbridge.redis import SentinelConfig, channel_layer_hosts, parse_sentinels
 from chatbridge.staticfiles import add_public_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -213,12 +213,29 @@ if _PROXY_SSL_HEADER:
 
 # Redis holds chat sessions, event logs, leases, rate limits and the channel layer.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis Sentinel (high availability): with sentinels listed, every client reaches the primary
+# they name, and REDIS_URL gives only its credentials, db and TLS (its host is not used).
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
+REDIS_SENTINEL_PASSWORD = env_str("REDIS_SENTINEL_PASSWORD")
+try:
+    _REDIS_SENTINEL = (
+        SentinelConfig(
+            parse_sentinels(REDIS_SENTINELS),
+            REDIS_SENTINEL_MASTER,
+            REDIS_SENTINEL_PASSWORD or None,
+        )
+        if REDIS_SENTINELS
+        else None
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(f"REDIS_SENTINELS: {error}") from None
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": channel_layer_hosts(REDIS_URL),
+            "hosts": channel_layer_hosts(REDIS_URL, _REDIS_SENTINEL),
             "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
             "expiry": 60,
         },

@@ -70,6 +70,7 @@ class RedisServer:
     """A private redis-server process that keeps nothing on disk."""
 
     port: int = field(default_factory=free_port)
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen | None = None
     workdir: str = ""
 
@@ -88,6 +89,9 @@ class RedisServer:
                 "--appendonly", "no",
                 "--dir", self.workdir,
                 "--loglevel", "warning",
+                # A replica's first sync starts at once rather than after 5 s.
+                "--repl-diskless-sync-delay", "0",
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
@@ -111,11 +115,165 @@ class RedisServer:
             self.process.wait(timeout=STARTUP_TIMEOUT)
         self.start()
 
+    def kill(self) -> None:
+        """Ends the server at once, as a crash would: nothing saved, no goodbye to replicas."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
     def stop(self) -> None:
         stop_process(self.process)
         self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.workdir = ""
+
+
+@dataclass
+class SentinelProcess:
+    """A redis-server in sentinel mode watching one primary, under the name `master`.
+
+    The timings default to a test's patience: the primary is down after `down_after_ms`
+    without an answer, and a failover that stalls is retried after `failover_timeout_ms`."""
+
+    master: str
+    primary_port: int
+    quorum: int = 2
+    down_after_ms: int = 500
+    failover_timeout_ms: int = 3000
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    workdir: str = ""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def start(self) -> "SentinelProcess":
+        self.workdir = self.workdir or tempfile.mkdtemp(prefix="chatbridge-sentinel-")
+        # Sentinel rewrites its configuration file with what it learns: it must be writable.
+        config = Path(self.workdir) / "sentinel.conf"
+        config.write_text(
+            f"bind 127.0.0.1\n"
+            f"port {self.port}\n"
+            f"dir {self.workdir}\n"
+            f"loglevel warning\n"
+            f"sentinel monitor {self.master} 127.0.0.1 {self.primary_port} {self.quorum}\n"
+            f"sentinel down-after-milliseconds {self.master} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {self.master} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {self.master} 1\n"
+        )
+        self.process = subprocess.Popen(
+            [redis_server_binary(), str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            **child_options(),
+        )
+        url = f"redis://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not redis_answers(url):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis sentinel exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis sentinel did not start in time")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process)
+        self.process = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir = ""
+
+
+@dataclass
+class SentinelGroup:
+    """A primary, its replicas and three sentinels on loopback: Redis as a highly available
+    deployment runs it, in miniature. `primary_known_as` is the port by which the sentinels
+    and replicas know the primary, if not its own (a proxy in front of it)."""
+
+    master: str = "chatbridge"
+    replicas: int = 1
+    sentinels: int = 3
+    primary_known_as: int | None = None
+    down_after_ms: int = 500
+    failover_timeout_ms: int = 3000
+    primary: RedisServer = field(default_factory=RedisServer)
+    replica_servers: list[RedisServer] = field(default_factory=list)
+    sentinel_processes: list[SentinelProcess] = field(default_factory=list)
+
+    @property
+    def servers(self) -> list[RedisServer]:
+        return [self.primary, *self.replica_servers]
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [sentinel.address for sentinel in self.sentinel_processes]
+
+    def start(self) -> "SentinelGroup":
+        try:
+            self.primary.start()
+            source = self.primary_known_as or self.primary.port
+            for _ in range(self.replicas):
+                replica = RedisServer(extra_args=("--replicaof", "127.0.0.1", str(source)))
+                self.replica_servers.append(replica.start())
+            self.wait_for_replicas()
+            for _ in range(self.sentinels):
+                sentinel = SentinelProcess(
+                    self.master,
+                    source,
+                    quorum=self.sentinels // 2 + 1,
+                    down_after_ms=self.down_after_ms,
+                    failover_timeout_ms=self.failover_timeout_ms,
+                )
+                self.sentinel_processes.append(sentinel.start())
+            self.wait_until_known()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_for_replicas(self) -> None:
+        """Returns once every replica has synced with its primary."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for replica in self.replica_servers:
+            client = redis.Redis.from_url(replica.url)
+            while client.info("replication").get("master_link_status") != "up":
+                if time.monotonic() > deadline:
+                    raise RuntimeError("a replica did not sync in time")
+                time.sleep(0.05)
+
+    def wait_until_known(self) -> None:
+        """Returns once every sentinel knows the other sentinels and the replicas, so that
+        they can agree on a failover."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        for sentinel in self.sentinel_processes:
+            client = redis.Redis(*sentinel.address, decode_responses=True)
+            while True:
+                flat = client.execute_command("SENTINEL", "MASTER", self.master)
+                state = dict(zip(flat[::2], flat[1::2], strict=True))
+                if (
+                    int(state["num-other-sentinels"]) >= self.sentinels - 1
+                    and int(state["num-slaves"]) >= self.replicas
+                ):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the sentinels did not find each other in time")
+                time.sleep(0.05)
+
+    def primary_port(self) -> int:
+        """The port of the primary that the first sentinel names."""
+        client = redis.Redis(*self.sentinel_processes[0].address, decode_responses=True)
+        _, port = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.master)
+        return int(port)
+
+    def server_on(self, port: int) -> RedisServer:
+        if port == self.primary_known_as:
+            return self.primary
+        return next(server for server in self.servers if server.port == port)
+
+    def stop(self) -> None:
+        for service in [*self.sentinel_processes, *self.replica_servers, self.primary]:
+            service.stop()
 
 
 def redis_for(url: str) -> RedisServer | None:

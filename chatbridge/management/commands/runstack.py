@@ -37,7 +37,8 @@ class Command(BaseCommand):
 
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="chatbridge.settings")
         demo_password = self._demo_user() if settings.DEBUG else None
-        redis_server = redis_for(settings.REDIS_URL)
+        # With sentinels, Redis is theirs to provide.
+        redis_server = None if settings.REDIS_SENTINELS else redis_for(settings.REDIS_URL)
         if redis_server:
             self.stdout.write(f"Started redis-server on {redis_server.url}")
         emulator = None
