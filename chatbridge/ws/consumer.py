@@ -22,7 +22,7 @@ from chatbridge.chats.records import ChatSession
 from chatbridge.errors import ChatBridgeError, ChatEnded, TooManyConnections
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.realtime.slots import Slot
-from chatbridge.runtime import Runtime, get_runtime
+from chatbridge.runtime import CLOSE_SERVICE_RESTART, Runtime, get_runtime
 from chatbridge.ws.limits import ConnectionLimits, count_sync
 from chatbridge.ws.protocol import (
     PROTOCOL_VERSION,
@@ -72,10 +72,16 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.slots: list[Slot] = []
         await self.accept()
         self.watchdog: asyncio.TimerHandle | None = None
+        if not self.runtime.admit(self):
+            # This process is shutting down: the client reconnects, to another one.
+            await self.close(code=CLOSE_SERVICE_RESTART)
+            return
         if await self._hold_slot(None, address=scope_address(self.scope)):
             self._watch()
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "runtime", None) is not None:
+            self.runtime.forget(self)
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:
