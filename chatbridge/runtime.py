@@ -7,7 +7,7 @@ request) rather than at start-up; `manage.py relay` runs it in a process of its 
 A process that is told to stop (SIGTERM: daphne's shutdown through chatbridge.serve, or
 `manage.py relay`'s) drains its runtime (`drain_runtime`): it refuses new connections, stops
 its upstreams and releases their leases, shows itself gone so that the other processes take
-its chats over at once, and closes its clients' websockets with 1012 (service restart), which
+its chats over at once, and closes its clients' websockets with 4012 (the server restarts), which
 tells them to reconnect, to another process, and resume after their last seq.
 
 Getting a serving process ready before its first chat (`prepare_for_serving`): what a
@@ -49,8 +49,9 @@ from chatbridge.streams.worker import stable_consumer_name
 
 logger = logging.getLogger(__name__)
 
-# The websocket close code of a process shutting down: "service restart", reconnect.
-CLOSE_SERVICE_RESTART = 1012
+# The websocket close code of a process shutting down: reconnect (1012, "service restart",
+# is what the standard has, but daphne's websocket layer sends only 1000 and 3000-4999).
+CLOSE_SERVICE_RESTART = 4012
 # Seconds a drain waits for the websockets it closes.
 DRAIN_CLOSE_TIMEOUT = 5.0
 
@@ -73,6 +74,7 @@ class Runtime:
     _workers: list[asyncio.Task] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _connections: "weakref.WeakSet[Connection]" = field(default_factory=weakref.WeakSet)
+    _none_left: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
 
     def admit(self, connection: Connection) -> bool:
@@ -84,20 +86,25 @@ class Runtime:
 
     def forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
+        if not self._connections:
+            self._none_left.set()
 
     async def drain(self) -> None:
         """Shuts down gracefully: new connections are refused, the upstreams stop and their
         leases are released (other processes take the chats over at once), then every client
-        connection is closed with 1012 so that it reconnects elsewhere, and the rest stops."""
+        connection is closed with 4012 so that it reconnects elsewhere, and the rest stops."""
         self.draining = True
         await self.supervisor.stop()
         connections = list(self._connections)
         if connections:
             logger.info("closing %d client connections for shutdown", len(connections))
+            self._none_left.clear()
             closing = [connection.close(code=CLOSE_SERVICE_RESTART) for connection in connections]
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(DRAIN_CLOSE_TIMEOUT):
                     await asyncio.gather(*closing, return_exceptions=True)
+                    # Each closing handshake done: the server cancels nothing mid-close.
+                    await self._none_left.wait()
         await self.stop()
 
     def start(self) -> None:

@@ -13,7 +13,7 @@ SIGTERM (and SIGINT): Twisted stops its reactor, and daphne, before the reactor 
 cancels every application instance (kill_all_applications), which would drop each client
 without a close frame and leave this process's leases to lapse. Here the shutdown first stops
 listening (no new work), then drains the runtime (chatbridge.runtime.drain_runtime: leases
-released, the other processes told, clients closed with 1012 so that they reconnect
+released, the other processes told, clients closed with 4012 so that they reconnect
 elsewhere), and only then lets daphne cancel what is left, at most SHUTDOWN_GRACE s later.
 """
 
@@ -26,8 +26,6 @@ from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from twisted.internet import defer
-
-from chatbridge.runtime import drain_runtime
 
 ACCESS_LOGGER = "daphne.access"
 # Seconds a shutdown waits for the runtime to drain before daphne cancels what is left.
@@ -71,6 +69,9 @@ class LoggingAccessServer(Server):
 
 
 async def _drain() -> None:
+    # Imported once daphne has set Django up: this module is loaded before.
+    from chatbridge.runtime import drain_runtime
+
     try:
         async with asyncio.timeout(SHUTDOWN_GRACE):
             await drain_runtime()

@@ -113,11 +113,20 @@ class Supervisor:
         return chat_id in self._tasks
 
     async def ensure(self, chat_id: str) -> None:
-        """Opens the chat's upstream here, unless some process already holds it."""
+        """Opens the chat's upstream here, unless some living process already holds it: a
+        client that comes back after its process died brings the takeover with it."""
         if chat_id in self._tasks:
             return
         lease = self.lease(chat_id)
         if not await lease.acquire():
+            holder = await lease.holder()
+            if (
+                holder is not None
+                and holder != self.owner
+                and self._liveness is not None
+                and await self._liveness.dead([holder])
+            ):
+                await self.take_over(chat_id, holder)
             return
         if chat_id in self._tasks:  # claimed by a concurrent ensure() of this process
             await lease.release()
