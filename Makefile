@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install migrate run test lint format bench browser clean
+.PHONY: install migrate run test lint format bench bench-failover browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatBridge needs Python 3.11 or newer")'
@@ -44,6 +44,9 @@ test: install lint browser
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-failover: install
+	$(BIN)/python -m bench.failover $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
