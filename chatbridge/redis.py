@@ -30,7 +30,9 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:chat:<id>:messages``              ids of logged messages and attachments (receipts' targets)
 ``<p>:chat:<id>:cursor``                last seq and newest transcript item (gap fill)
 ``<p>:chat:<id>:lease``                 which process holds the chat's Connect websocket
-``<p>:chat:<id>:upstream``              "connected" or "reconnecting", for clients
+``<p>:chat:<id>:upstream-status``       "connected|<holder>" or "reconnecting|<holder>", for clients
+``<p>:process:<owner>``                 a process's heartbeat (and its presence channel)
+``<p>:released``                        channel: a process released chats (a shutdown)
 ``<p>:chat:<id>:<n>-rate``              the chat's window of n: send, receipt, sync or end
 ``<p>:chat:<id>:typing``                typing sent recently
 ``<p>:chat:<id>:receipt:<k>:<m>``       a receipt of kind k for message m sent
@@ -231,6 +233,16 @@ class RedisKeys:
     def address_connections(self, digest: str) -> str:
         """A client address's live connections (chatbridge.realtime.slots)."""
         return self._join("conns", digest)
+
+    def process(self, owner: str) -> str:
+        """A process's heartbeat key, and the channel it stays subscribed to while it lives
+        (chatbridge.realtime.liveness)."""
+        return self._join("process", owner)
+
+    @property
+    def released(self) -> str:
+        """The channel where a process says it released chats, so that others scan now."""
+        return self._join("released")
 
     def admin_login_failures(self, kind: str, digest: str) -> str:
         """Failed admin logins of one address or username (``kind``) in the current window."""

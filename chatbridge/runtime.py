@@ -4,6 +4,12 @@ root that wires the realtime core, the stream workers and the chat service toget
 daphne speaks no ASGI lifespan, so the runtime starts on first use (a websocket or API
 request) rather than at start-up; `manage.py relay` runs it in a process of its own.
 
+A process that is told to stop (SIGTERM: daphne's shutdown through chatbridge.serve, or
+`manage.py relay`'s) drains its runtime (`drain_runtime`): it refuses new connections, stops
+its upstreams and releases their leases, shows itself gone so that the other processes take
+its chats over at once, and closes its clients' websockets with 4012 (the server restarts), which
+tells them to reconnect, to another process, and resume after their last seq.
+
 Getting a serving process ready before its first chat (`prepare_for_serving`): what a
 process loads once (Django, botocore's service models, Twisted) is hundreds of thousands of
 long-lived objects, and every full pass of the cyclic garbage collector walks them all while
@@ -16,8 +22,10 @@ of the collector's sight (gc.freeze). The collector then runs less often
 import asyncio
 import contextlib
 import gc
+import logging
 import weakref
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -29,6 +37,7 @@ from chatbridge.realtime.eventlog import EventLog, event_log
 from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.layer_groups import layer_shares_redis
 from chatbridge.realtime.leases import process_identity
+from chatbridge.realtime.liveness import Liveness
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.slots import ConnectionSlots
 from chatbridge.realtime.supervisor import Supervisor
@@ -37,6 +46,20 @@ from chatbridge.redis import get_redis, keys
 from chatbridge.streams.archiver import Archiver
 from chatbridge.streams.webhooks import WebhookWorker
 from chatbridge.streams.worker import stable_consumer_name
+
+logger = logging.getLogger(__name__)
+
+# The websocket close code of a process shutting down: reconnect (1012, "service restart",
+# is what the standard has, but daphne's websocket layer sends only 1000 and 3000-4999).
+CLOSE_SERVICE_RESTART = 4012
+# Seconds a drain waits for the websockets it closes.
+DRAIN_CLOSE_TIMEOUT = 5.0
+
+
+class Connection(Protocol):
+    """A client connection the runtime closes when its process shuts down."""
+
+    async def close(self, code: int | None = None) -> None: ...
 
 
 @dataclass
@@ -50,6 +73,39 @@ class Runtime:
     webhooks: WebhookWorker | None = None
     _workers: list[asyncio.Task] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _connections: "weakref.WeakSet[Connection]" = field(default_factory=weakref.WeakSet)
+    _none_left: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: bool = False
+
+    def admit(self, connection: Connection) -> bool:
+        """Counts a new client connection in, unless the process is shutting down."""
+        if self.draining:
+            return False
+        self._connections.add(connection)
+        return True
+
+    def forget(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+        if not self._connections:
+            self._none_left.set()
+
+    async def drain(self) -> None:
+        """Shuts down gracefully: new connections are refused, the upstreams stop and their
+        leases are released (other processes take the chats over at once), then every client
+        connection is closed with 4012 so that it reconnects elsewhere, and the rest stops."""
+        self.draining = True
+        await self.supervisor.stop()
+        connections = list(self._connections)
+        if connections:
+            logger.info("closing %d client connections for shutdown", len(connections))
+            self._none_left.clear()
+            closing = [connection.close(code=CLOSE_SERVICE_RESTART) for connection in connections]
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_CLOSE_TIMEOUT):
+                    await asyncio.gather(*closing, return_exceptions=True)
+                    # Each closing handshake done: the server cancels nothing mid-close.
+                    await self._none_left.wait()
+        await self.stop()
 
     def start(self) -> None:
         self.supervisor.start()
@@ -132,6 +188,8 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
     redis = get_redis()
     service = get_chat_service()
     log = event_log()
+    owner = owner or process_identity()
+    liveness = Liveness(redis, keys=keys(), owner=owner, ttl=settings.CHATBRIDGE_PROCESS_TTL)
     relay = Relay(
         log,
         get_channel_layer(),
@@ -139,19 +197,21 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
         fanout=LocalFanout(),
         layer_shares_redis=layer_shares_redis(),
+        liveness=liveness,
     )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)
     supervisor = Supervisor(
         redis=redis,
         store=service.store,
-        make_upstream=lambda chat_id: Upstream(
-            chat_id, service=upstream_service, relay=relay, log=log, config=config
+        make_upstream=lambda chat_id, fence: Upstream(
+            chat_id, service=upstream_service, relay=relay, log=log, config=config, fence=fence
         ),
-        owner=owner or process_identity(),
+        owner=owner,
         prefix=settings.CHATBRIDGE_REDIS_PREFIX,
         lease_ttl=settings.CHATBRIDGE_LEASE_TTL,
         scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
+        liveness=liveness,
     )
     archiver, webhooks = build_stream_workers(
         redis,
@@ -191,6 +251,16 @@ async def stop_runtime() -> None:
     runtime = _runtimes.pop(asyncio.get_running_loop(), None)
     if runtime is not None:
         await runtime.stop()
+
+
+async def drain_runtime() -> None:
+    """Shuts the running event loop's runtime down gracefully (Runtime.drain), if it started.
+
+    It stays the loop's runtime, draining: a connection that still arrives is refused by it
+    instead of starting a new runtime in a process on its way out."""
+    runtime = _runtimes.get(asyncio.get_running_loop())
+    if runtime is not None and not runtime.draining:
+        await runtime.drain()
 
 
 def prepare_for_serving() -> None:

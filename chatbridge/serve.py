@@ -9,10 +9,17 @@ transcript search, whatever a client appends. Here each of those lines goes to t
 LOG_LEVELS gives it. Every option of the `daphne` command works the same; an access log sent to
 a file with --access-log stays daphne's own.
 
-When daphne begins to shut down (SIGTERM, SIGINT), /readyz starts answering 503
-(chatbridge.health.begin_shutdown), so that load balancers send no new work its way.
+SIGTERM (and SIGINT): Twisted stops its reactor, and daphne, before the reactor shuts down,
+cancels every application instance (kill_all_applications), which would drop each client
+without a close frame and leave this process's leases to lapse. Here the shutdown first stops
+listening (no new work), then drains the runtime (chatbridge.runtime.drain_runtime: leases
+released, the other processes told, clients closed with 4012 so that they reconnect
+elsewhere), and only then lets daphne cancel what is left, at most SHUTDOWN_GRACE s later.
+/readyz answers 503 from the moment the shutdown begins (chatbridge.health.begin_shutdown), so
+that load balancers send no new work its way.
 """
 
+import asyncio
 import logging
 import sys
 from typing import Any
@@ -20,10 +27,15 @@ from typing import Any
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from twisted.internet import defer
 
 from chatbridge.health import begin_shutdown
 
 ACCESS_LOGGER = "daphne.access"
+# Seconds a shutdown waits for the runtime to drain before daphne cancels what is left.
+SHUTDOWN_GRACE = 10.0
+
+logger = logging.getLogger(__name__)
 
 
 class AccessLogStream:
@@ -45,12 +57,36 @@ class LoggingAccessServer(Server):
         if isinstance(action_logger, AccessLogGenerator) and action_logger.stream is sys.stdout:
             action_logger.stream = AccessLogStream()
         super().__init__(*args, action_logger=action_logger, **kwargs)
+        self._ports: list[Any] = []
+
+    def listen_success(self, port: Any) -> None:
+        self._ports.append(port)
+        super().listen_success(port)
 
     def run(self) -> None:
         from twisted.internet import reactor
 
         reactor.addSystemEventTrigger("before", "shutdown", begin_shutdown)
         super().run()
+
+    def kill_all_applications(self) -> defer.Deferred:
+        """Drains first (see the module's docstring), then lets daphne cancel what is left."""
+        for port in self._ports:
+            port.stopListening()
+        drained = defer.Deferred.fromFuture(asyncio.ensure_future(_drain()))
+        drained.addBoth(lambda _: Server.kill_all_applications(self))
+        return drained
+
+
+async def _drain() -> None:
+    # Imported once daphne has set Django up: this module is loaded before.
+    from chatbridge.runtime import drain_runtime
+
+    try:
+        async with asyncio.timeout(SHUTDOWN_GRACE):
+            await drain_runtime()
+    except Exception:
+        logger.exception("the runtime did not drain cleanly")
 
 
 class ServeCommand(CommandLineInterface):

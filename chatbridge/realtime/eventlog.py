@@ -10,6 +10,11 @@ The same script notes the ids of the chat's messages and attachments, what recei
 key; and it adds the event to the feed (chatbridge.chats.feed), which the stream workers
 drain off the hot path, and can count the members of a channel layer group in passing (the
 relay's "does another process follow this chat?"), saving a round trip per event.
+
+An upstream appends under its lease (a `Fence`): the script refuses the whole append unless
+the lease still names the upstream's process, checked in the same atomic step as the writes,
+so that a process that lost a chat (stalled, or judged dead and taken over) cannot log after
+the new holder took it, however late its writes arrive.
 """
 
 from collections.abc import Sequence
@@ -20,16 +25,21 @@ from django.conf import settings
 
 from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
 from chatbridge.chats.feed import FEED_MAXLEN
+from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.redis import RedisKeys, get_redis
 
-# KEYS: events, ids, cursor, feed, messages[, group]. ARGV: ttl, chat id, feed maxlen, then
-# five per event: item id, JSON, absolute time, "1" if it may move the gap-fill cursor, "1" if
-# receipts may name it. Returns the group's size, then each event's seq (0 for one already
-# logged).
+# KEYS: events, ids, cursor, feed, messages[, group][, lease]. ARGV: ttl, chat id, feed
+# maxlen, "1" with a group key, the lease's owner ("" without a fence), then five per event:
+# item id, JSON, absolute time, "1" if it may move the gap-fill cursor, "1" if receipts may
+# name it. Returns the group's size, then each event's seq (0 for one already logged); or just
+# -1, logging nothing, when the lease names another owner.
 _APPEND_SCRIPT = """
 local ttl, chat, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local group, k = nil, 6
+if ARGV[4] == '1' then group = KEYS[6]; k = 7 end
+if ARGV[5] ~= '' and redis.call('GET', KEYS[k]) ~= ARGV[5] then return {-1} end
 local result = {0}
-for i = 4, #ARGV, 5 do
+for i = 6, #ARGV, 5 do
   local seq = 0
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
@@ -47,7 +57,7 @@ for i = 4, #ARGV, 5 do
   result[#result + 1] = seq
 end
 for _, k in ipairs({1, 2, 3, 5}) do redis.call('EXPIRE', KEYS[k], ttl) end
-if KEYS[6] then result[1] = redis.call('ZCARD', KEYS[6]) end
+if group then result[1] = redis.call('ZCARD', group) end
 return result
 """
 
@@ -100,10 +110,12 @@ class EventLog:
         *,
         from_connect: bool = True,
         group_key: str | bytes | None = None,
+        fence: Fence | None = None,
     ) -> tuple[list[int | None], int]:
         """Logs events (each with its JSON) in order, in one round trip: the seq of each (None
         for one already logged), and the number of members of `group_key` (a sorted set in
-        the same Redis), or 0 without one.
+        the same Redis), or 0 without one. With a `fence`, logs nothing and raises LeaseLost
+        unless its lease is still its owner's.
 
         Frames that arrive together from Connect are logged together, so that the second
         waits for no round trip of the first."""
@@ -116,7 +128,15 @@ class EventLog:
         ]
         if group_key is not None:
             keys.append(group_key)
-        args: list[str | int] = [self._ttl, chat_id, FEED_MAXLEN]
+        if fence is not None:
+            keys.append(fence.key)
+        args: list[str | int] = [
+            self._ttl,
+            chat_id,
+            FEED_MAXLEN,
+            "1" if group_key is not None else "0",
+            fence.owner if fence is not None else "",
+        ]
         for event, encoded in events:
             moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
             receipted = event.type in RECEIPTED_TYPES
@@ -128,6 +148,8 @@ class EventLog:
                 "1" if receipted else "0",
             )
         members, *seqs = await self._append(keys=keys, args=args)
+        if int(members) < 0:
+            raise LeaseLost(chat_id)
         return [int(seq) or None for seq in seqs], int(members)
 
     async def read_after(

@@ -25,6 +25,8 @@ from chatbridge.chats.events import CUSTOMER, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.fanout import Follower, LocalFanout
 from chatbridge.realtime.layer_groups import LayerGroups
+from chatbridge.realtime.leases import Fence, LeaseLost
+from chatbridge.realtime.liveness import Liveness
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,30 @@ INBOX_RETRY_DELAY = 1.0
 # Seconds after which this process joins a chat's group again, well within the channel
 # layer's group expiry (channels_redis: a day by default).
 MEMBERSHIP_REFRESH = 3600.0
+# Seconds a chat's upstream status outlives its last change.
+STATUS_TTL = 3600
+CONNECTED = "connected"
+RECONNECTING = "reconnecting"
+
+# KEYS: status, lease. ARGV: the value, its TTL, the lease's owner. -1 (nothing written) when
+# the lease names another process.
+_SET_STATUS = """
+if redis.call('GET', KEYS[2]) ~= ARGV[3] then return -1 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+# KEYS: status, lease. ARGV: the lease's owner, the TTL. Notes "reconnecting" (1) when the
+# status says another process is connected; -1 when the lease names another process.
+_TAKE_STATUS = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local status = redis.call('GET', KEYS[1])
+if status and string.sub(status, 1, 10) == 'connected|' and string.sub(status, 11) ~= ARGV[1]
+then
+  redis.call('SET', KEYS[1], 'reconnecting|' .. ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 def chat_group(chat_id: str) -> str:
@@ -60,8 +86,10 @@ class Relay:
         prefix: str,
         fanout: LocalFanout | None = None,
         layer_shares_redis: bool = False,
+        liveness: Liveness | None = None,
     ) -> None:
         self.log = log
+        self.liveness = liveness
         self.layer = layer
         self.fanout = fanout or LocalFanout()
         self._redis = redis
@@ -84,6 +112,8 @@ class Relay:
         self._inbox_reader: asyncio.Task | None = None
         self._joined: dict[str, float] = {}
         self._keeper: asyncio.Task | None = None
+        self._set_status = redis.register_script(_SET_STATUS)
+        self._take_status = redis.register_script(_TAKE_STATUS)
 
     async def follow(self, chat_id: str, follower: Follower) -> None:
         """Rings `follower` with the chat's events from now on, whichever process logs them.
@@ -228,7 +258,10 @@ class Relay:
         self._courier = self._inbox_reader = self._keeper = None
 
     def _status_key(self, chat_id: str) -> str:
-        return self._keys.chat(chat_id, "upstream")
+        """Holds "<state>|<holder>". A key of its own, not the former ``upstream`` (the bare
+        state): processes of the previous release, still running during a rolling restart,
+        pass that one to their clients as it is, and must never meet the new format."""
+        return self._keys.chat(chat_id, "upstream-status")
 
     async def publish(
         self, chat_id: str, event: ChatEvent, *, from_connect: bool = True
@@ -242,7 +275,12 @@ class Relay:
         return (await self.publish_many(chat_id, [event], from_connect=from_connect))[0]
 
     async def publish_many(
-        self, chat_id: str, events: Sequence[ChatEvent], *, from_connect: bool = True
+        self,
+        chat_id: str,
+        events: Sequence[ChatEvent],
+        *,
+        from_connect: bool = True,
+        fence: Fence | None = None,
     ) -> list[int | None]:
         """Logs events that arrived together in one round trip, then fans them out in order;
         the seq of each, as publish() gives it.
@@ -250,7 +288,8 @@ class Relay:
         A customer's item is published twice in this process, by the send path and by the
         upstream's echo: the second caller waits for the first's result instead of asking
         Redis, and is given its seq. The upstream waits before logging what came after the
-        item, so that seq keeps Connect's order."""
+        item, so that seq keeps Connect's order. The upstream logs under its lease's `fence`
+        (LeaseLost once it is another process's)."""
         encoded = [(event, event.to_json()) for event in events]
         waiting: dict[str, asyncio.Future[int | None]] = {}
         mine: set[str] = set()
@@ -276,7 +315,9 @@ class Relay:
                 if event.id in unlogged:
                     unlogged.discard(event.id)
                     to_log.append((event, text))
-            return await self._log_and_ring(chat_id, encoded, to_log, known, claimed, from_connect)
+            return await self._log_and_ring(
+                chat_id, encoded, to_log, known, claimed, from_connect, fence
+            )
         finally:
             for future in claimed.values():
                 if not future.done():
@@ -290,13 +331,14 @@ class Relay:
         known: dict[str, int | None],
         claimed: dict[str, asyncio.Future[int | None]],
         from_connect: bool,
+        fence: Fence | None,
     ) -> list[int | None]:
         group_key = self.groups.key_on_log_redis(chat_group(chat_id))
         seqs: dict[str, int | None] = {}
         members = None
         if to_log:
             logged, counted = await self.log.append_many(
-                chat_id, to_log, from_connect=from_connect, group_key=group_key
+                chat_id, to_log, from_connect=from_connect, group_key=group_key, fence=fence
             )
             if group_key is not None:
                 members = counted
@@ -343,16 +385,43 @@ class Relay:
             self._logging.popitem(last=False)
         return future
 
-    async def upstream_status(self, chat_id: str, status: str) -> None:
+    async def upstream_status(self, chat_id: str, status: str, *, fence: Fence) -> None:
         """Tells clients whether ChatBridge is connected to Connect ("connected" or
-        "reconnecting"), so that a UI can say so."""
-        await self._redis.set(self._status_key(chat_id), status, ex=3600)
+        "reconnecting"), so that a UI can say so. Only the lease's holder says it (`fence`),
+        and the status names it: LeaseLost if the lease is another process's."""
+        written = await self._set_status(
+            keys=[self._status_key(chat_id), fence.key],
+            args=[f"{status}|{fence.owner}", STATUS_TTL, fence.owner],
+        )
+        if int(written) < 0:
+            raise LeaseLost(chat_id)
         await self._ring(chat_id, {"type": "chat.upstream", "status": status})
 
+    async def upstream_taken_over(self, chat_id: str, *, fence: Fence) -> None:
+        """A new holder's first word: if the status still says another process is connected
+        (it died, or let the chat go), clients hear "reconnecting" until this one connects."""
+        taken = await self._take_status(
+            keys=[self._status_key(chat_id), fence.key], args=[fence.owner, STATUS_TTL]
+        )
+        if int(taken) < 0:
+            raise LeaseLost(chat_id)
+        if int(taken) > 0:
+            await self._ring(chat_id, {"type": "chat.upstream", "status": RECONNECTING})
+
     async def current_upstream_status(self, chat_id: str) -> str:
-        """The last status any process published; "reconnecting" until one connects."""
-        status = await self._redis.get(self._status_key(chat_id))
-        return status.decode() if status else "reconnecting"
+        """ "connected" only while some process holds a live Connect websocket for the chat:
+        the status says so, it names the lease's current holder, and that holder is alive
+        (chatbridge.realtime.liveness). Anything else is "reconnecting": a holder that died
+        stays named in the status until a new one takes the chat over."""
+        status, holder = await self._redis.mget(
+            self._status_key(chat_id), self._keys.chat(chat_id, "lease")
+        )
+        state, _, owner = (status or b"").decode().partition("|")
+        if state != CONNECTED or not owner or holder is None or holder.decode() != owner:
+            return RECONNECTING
+        if self.liveness is not None and owner not in await self.liveness.alive([owner]):
+            return RECONNECTING
+        return CONNECTED
 
     async def ended(self, chat_id: str, reason: str) -> None:
         self._counted.pop(chat_id, None)

@@ -3,8 +3,29 @@
 Each process runs one Supervisor. A chat's upstream runs in the process that holds the chat's
 lease; the supervisor renews all the leases it holds together, with one Redis call, while
 their upstreams live, and stops an upstream whose lease was lost. Every scan, it claims active
-chats whose lease has lapsed (their process died) and opens their upstream, which fills the
-gap from the last logged item.
+chats whose lease has lapsed, and takes over those whose holder is dead, and opens their
+upstream, which fills the gap from the last logged item.
+
+How a dead holder is noticed: by its liveness (chatbridge.realtime.liveness), not by its
+leases lapsing. Shortening the lease TTL instead would bound a takeover as well, but every
+process would then renew every lease it holds several times a second, and a process stalled
+for a moment (a long collection, a Redis failover's retries) would lose all its chats at once
+to whichever process scanned first. A process's liveness is one key and one subscription,
+whatever its number of chats; its subscription vanishes the moment the process dies, and its
+heartbeat soon after its host does. So a takeover after a crash waits for the next scan
+(CHATBRIDGE_SUPERVISOR_INTERVAL, 1 s), or after a vanished host for the heartbeat's TTL
+(CHATBRIDGE_PROCESS_TTL, 3 s) too, while the lease keeps a TTL of its own
+(CHATBRIDGE_LEASE_TTL) as the last resort. A scan reads the leases of every active chat in
+batches of SCAN_BATCH keys, one MGET each, and the liveness of their holders in one round trip.
+
+The single holder is kept by the lease, not by timing: a takeover replaces the lease only if
+it still names the dead holder (one atomic script), and everything an upstream writes is
+fenced by its lease (chatbridge.realtime.leases.Fence), so a holder judged dead that was only
+stalled writes nothing once it resumes, and stops at its next renewal or write.
+
+On shutdown (stop()) the supervisor stops its upstreams, releases their leases, removes its
+heartbeat and tells the other processes, whose supervisors scan at once instead of at their
+next interval.
 """
 
 import asyncio
@@ -17,11 +38,15 @@ import redis.asyncio as aioredis
 from chatbridge.chats.store import SessionStore
 from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import ACTIVE_CHATS, LEASE_TAKEOVERS, LEASES_LOST
-from chatbridge.realtime.leases import Lease, LeaseRenewer
+from chatbridge.realtime.leases import Fence, Lease, LeaseRenewer
+from chatbridge.realtime.liveness import Liveness
 from chatbridge.realtime.upstream import Upstream
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
+
+# Lease keys read per round trip by a scan.
+SCAN_BATCH = 500
 
 
 class Supervisor:
@@ -30,11 +55,12 @@ class Supervisor:
         *,
         redis: aioredis.Redis,
         store: SessionStore,
-        make_upstream: Callable[[str], Upstream],
+        make_upstream: Callable[[str, Fence], Upstream],
         owner: str,
         prefix: str,
         lease_ttl: float,
         scan_interval: float,
+        liveness: Liveness | None = None,
     ) -> None:
         self._redis = redis
         self._store = store
@@ -48,17 +74,29 @@ class Supervisor:
         self._renewer = LeaseRenewer(redis)
         self._scanner: asyncio.Task | None = None
         self._renewing: asyncio.Task | None = None
+        self._liveness = liveness
+        self._wake = asyncio.Event()
 
     def lease(self, chat_id: str) -> Lease:
         return Lease(self._redis, self._keys.chat(chat_id, "lease"), self.owner, self._lease_ttl_ms)
 
     def start(self) -> None:
+        if self._liveness is not None:
+            self._liveness.on_released = self.wake
+            self._liveness.start()
         if self._scanner is None:
             self._scanner = asyncio.create_task(self._scan_forever(), name="supervisor-scan")
         if self._renewing is None:
             self._renewing = asyncio.create_task(self._renew_forever(), name="supervisor-renew")
 
+    def wake(self) -> None:
+        """Scans now rather than at the next interval (another process released chats)."""
+        self._wake.set()
+
     async def stop(self) -> None:
+        """Stops every upstream here and releases their leases, then shows this process gone:
+        the other processes take its chats over at once."""
+        released = bool(self._tasks)
         tasks = [task for task in (self._scanner, self._renewing, *self._tasks.values()) if task]
         for task in tasks:
             task.cancel()
@@ -67,22 +105,55 @@ class Supervisor:
                 await task
         self._scanner = None
         self._renewing = None
+        if self._liveness is not None:
+            await self._liveness.stop()
+            if released:
+                with contextlib.suppress(Exception):
+                    await self._liveness.announce_released()
 
     def holds(self, chat_id: str) -> bool:
         return chat_id in self._tasks
 
     async def ensure(self, chat_id: str) -> bool:
-        """Opens the chat's upstream here, unless some process already holds it; whether
+        """Opens the chat's upstream here, unless some living process already holds it: a
+        client that comes back after its process died brings the takeover with it. Whether
         this call opened it."""
         if chat_id in self._tasks:
             return False
         lease = self.lease(chat_id)
         if not await lease.acquire():
+            holder = await lease.holder()
+            if (
+                holder is not None
+                and holder != self.owner
+                and self._liveness is not None
+                and await self._liveness.dead([holder])
+            ):
+                return await self.take_over(chat_id, holder)
             return False
         if chat_id in self._tasks:  # claimed by a concurrent ensure() of this process
             await lease.release()
             return False
-        upstream = self._make_upstream(chat_id)
+        self._hold_upstream(chat_id, lease)
+        return True
+
+    async def take_over(self, chat_id: str, dead_owner: str) -> bool:
+        """Opens the chat's upstream here in place of `dead_owner`'s, a process judged dead,
+        unless the lease moved on meanwhile (another process took it first); whether it did."""
+        if chat_id in self._tasks:
+            return False
+        lease = self.lease(chat_id)
+        if not await lease.take_over(dead_owner):
+            return False
+        if chat_id in self._tasks:
+            await lease.release()
+            return False
+        logger.info("taking over chat_id=%s from dead owner=%s", chat_id, dead_owner)
+        self._hold_upstream(chat_id, lease)
+        return True
+
+    def _hold_upstream(self, chat_id: str, lease: Lease) -> None:
+        upstream = self._make_upstream(chat_id, lease.fence)
         self._leases[chat_id] = lease
         self._tasks[chat_id] = asyncio.create_task(
             self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
@@ -90,21 +161,37 @@ class Supervisor:
         return True
 
     async def scan(self) -> None:
+        """Claims the active chats without a lease, and takes over those of dead holders."""
         active = await self._store.active_chat_ids()
         ACTIVE_CHATS.set(len(active))
-        for chat_id in active:
-            if chat_id in self._tasks or await self._redis.exists(self.lease(chat_id).key):
+        chat_ids = [c for c in active if c not in self._tasks]
+        for start in range(0, len(chat_ids), SCAN_BATCH):
+            batch = chat_ids[start : start + SCAN_BATCH]
+            holders = await self._redis.mget([self.lease(chat_id).key for chat_id in batch])
+            held: dict[str, str] = {}
+            for chat_id, holder in zip(batch, holders, strict=True):
+                if holder is None:
+                    if await self.ensure(chat_id):
+                        LEASE_TAKEOVERS.inc()
+                elif holder.decode() != self.owner:
+                    held[chat_id] = holder.decode()
+            if not held or self._liveness is None:
                 continue
-            if await self.ensure(chat_id):
-                LEASE_TAKEOVERS.inc()
+            dead = await self._liveness.dead(held.values())
+            for chat_id, holder in held.items():
+                if holder in dead and await self.take_over(chat_id, holder):
+                    LEASE_TAKEOVERS.inc()
 
     async def _scan_forever(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.scan()
             except Exception:
                 logger.exception("supervisor scan failed")
-            await asyncio.sleep(self._scan_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._scan_interval):
+                    await self._wake.wait()
 
     async def renew(self) -> None:
         """Renews every lease held here; stops the upstreams whose lease was lost."""

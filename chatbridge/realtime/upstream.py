@@ -4,7 +4,8 @@ The loop: get a fresh websocket URL (create_participant_connection), connect wel
 100 s validity, subscribe to aws/chat, fill the gap since the last logged item with
 get_transcript, then relay every item until the socket drops, a heartbeat goes unanswered or
 the connection token is about to expire. Then reconnect, after a jittered exponential backoff
-if something failed. It stops when the chat ends or the lease is lost.
+if something failed. It stops when the chat ends or the lease is lost: everything it writes
+(events, status) is fenced by its lease, and the first refused write stops it.
 """
 
 import asyncio
@@ -26,6 +27,7 @@ from chatbridge.connect.types import TranscriptItem
 from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
 from chatbridge.metrics import UPSTREAMS
 from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.socket_buffer import has_buffered
 
@@ -142,7 +144,7 @@ class _Keepalive:
 
 
 class Upstream:
-    __slots__ = ("chat_id", "service", "relay", "log", "config", "connected", "state")
+    __slots__ = ("chat_id", "service", "relay", "log", "config", "fence", "connected", "state")
 
     def __init__(
         self,
@@ -152,8 +154,10 @@ class Upstream:
         relay: Relay,
         log: EventLog,
         config: UpstreamConfig,
+        fence: Fence,
     ) -> None:
         self.chat_id = chat_id
+        self.fence = fence
         self.service = service
         self.relay = relay
         self.log = log
@@ -163,10 +167,14 @@ class Upstream:
         self.state: str | None = None
 
     async def run(self) -> None:
-        """Relays until the chat ends; cancel the task to stop early."""
+        """Relays until the chat ends or the lease is lost; cancel the task to stop early."""
         try:
+            await self.relay.upstream_taken_over(self.chat_id, fence=self.fence)
             await self._run()
+        except LeaseLost:
+            logger.warning("upstream stopped: lease lost chat_id=%s", self.chat_id)
         finally:
+            self.connected = False
             self._enter(None)
 
     def _enter(self, state: str | None) -> None:
@@ -202,7 +210,7 @@ class Upstream:
                 )
             if self.connected:
                 self.connected = False
-                await self.relay.upstream_status(self.chat_id, "reconnecting")
+                await self.relay.upstream_status(self.chat_id, "reconnecting", fence=self.fence)
             self._enter("backing_off")
             await asyncio.sleep(backoff.next_delay())
 
@@ -244,7 +252,7 @@ class Upstream:
         backoff.reset()
         self.connected = True
         self._enter("connected")
-        await self.relay.upstream_status(self.chat_id, "connected")
+        await self.relay.upstream_status(self.chat_id, "connected", fence=self.fence)
         return socket, connection.connection_expires_at.timestamp() - self.config.refresh_margin
 
     async def _await_subscribed(self, socket: ClientConnection) -> None:
@@ -326,7 +334,7 @@ class Upstream:
         events = [event for event in map(from_item, items) if event is not None]
         if not events:
             return
-        await self.relay.publish_many(self.chat_id, events)
+        await self.relay.publish_many(self.chat_id, events, fence=self.fence)
         if any(event.ends_chat for event in events):
             raise _ChatOver("chat_ended")
 

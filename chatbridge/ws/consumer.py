@@ -24,7 +24,7 @@ from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import WEBSOCKET_CLIENTS
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
 from chatbridge.realtime.slots import Slot
-from chatbridge.runtime import Runtime, get_runtime
+from chatbridge.runtime import CLOSE_SERVICE_RESTART, Runtime, get_runtime
 from chatbridge.ws.limits import ConnectionLimits, count_sync
 from chatbridge.ws.protocol import (
     PROTOCOL_VERSION,
@@ -76,6 +76,10 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         WEBSOCKET_CLIENTS.inc()
         self.counted = True
         self.watchdog: asyncio.TimerHandle | None = None
+        if not self.runtime.admit(self):
+            # This process is shutting down: the client reconnects, to another one.
+            await self.close(code=CLOSE_SERVICE_RESTART)
+            return
         if await self._hold_slot(None, address=scope_address(self.scope)):
             self._watch()
 
@@ -83,6 +87,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if getattr(self, "counted", False):
             self.counted = False
             WEBSOCKET_CLIENTS.dec()
+        if getattr(self, "runtime", None) is not None:
+            self.runtime.forget(self)
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:

@@ -59,3 +59,6 @@ class EmulatorControl:
 
     def websocket_faults(self, contact_id: str, **faults: Any) -> Any:
         return self._request("POST", f"/contacts/{contact_id}/websockets/faults", faults)
+
+    def clear_faults(self) -> Any:
+        return self._request("DELETE", "/faults")

@@ -2,6 +2,8 @@
 
 ASGI processes start theirs on first use; this command keeps every active chat's upstream
 open even while no client is connected, e.g. right after a deployment restarted everything.
+SIGTERM or SIGINT releases its chats' leases before it exits, so that other processes take
+them over at once.
 """
 
 import asyncio
@@ -10,7 +12,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from chatbridge.metrics_endpoint import add_metrics_arguments, serve_metrics
-from chatbridge.runtime import get_runtime, prepare_for_serving, stop_runtime
+from chatbridge.runtime import drain_runtime, get_runtime, prepare_for_serving
 
 
 class Command(BaseCommand):
@@ -33,5 +35,7 @@ class Command(BaseCommand):
         await runtime.supervisor.scan()
         self.stdout.write(f"Relay running as {runtime.supervisor.owner}; Ctrl-C stops it.")
         await stop.wait()
-        await stop_runtime()
+        # Released at once: the other processes take the chats over without waiting for
+        # their leases to lapse.
+        await drain_runtime()
         self.stdout.write("Relay stopped.")

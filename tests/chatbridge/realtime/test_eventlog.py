@@ -4,6 +4,7 @@ import pytest
 
 from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, RECEIPT, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.redis import RedisKeys
 from tests.support.records import append
 
@@ -107,3 +108,24 @@ async def test_the_message_ids_live_as_long_as_the_log(log, redis_client):
     await append(log, "c", event("m"))
     ttl = await redis_client.ttl(RedisKeys("test").chat("c", "messages"))
     assert 0 < ttl <= 600
+
+
+async def test_an_append_fenced_by_a_lease_another_process_took_logs_nothing(log, redis_client):
+    await redis_client.set("test:chat:c:lease", "the-new-holder")
+
+    with pytest.raises(LeaseLost):
+        await log.append_many(
+            "c", [(event("a"), event("a").to_json())], fence=Fence("test:chat:c:lease", "stale")
+        )
+
+    assert await log.read_after("c", 0) == []
+
+
+async def test_an_append_fenced_by_its_own_lease_is_logged(log, redis_client):
+    await redis_client.set("test:chat:c:lease", "holder")
+
+    seqs, _ = await log.append_many(
+        "c", [(event("a"), event("a").to_json())], fence=Fence("test:chat:c:lease", "holder")
+    )
+
+    assert seqs == [1]

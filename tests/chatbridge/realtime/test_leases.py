@@ -47,3 +47,18 @@ async def test_many_leases_are_renewed_in_batches(redis_client, renewer):
 
     renewed = await renewer.renew(leases, owner="me", ttl_ms=60_000)
     assert renewed == [i % 2 == 0 for i in range(len(leases))]
+
+
+async def test_a_lease_is_taken_over_from_the_holder_judged_dead(redis_client):
+    assert await lease(redis_client, "chat", owner="dead").acquire()
+
+    assert await lease(redis_client, "chat").take_over("dead")
+    assert await redis_client.get("test:lease:chat") == b"me"
+    assert await redis_client.pttl("test:lease:chat") > 0
+
+
+async def test_a_lease_that_moved_on_is_not_taken_from_its_new_holder(redis_client):
+    assert await lease(redis_client, "chat", owner="quicker").acquire()
+
+    assert not await lease(redis_client, "chat").take_over("dead")
+    assert await redis_client.get("test:lease:chat") == b"quicker"

@@ -5,6 +5,10 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
+from chatbridge.realtime.liveness import Liveness
+from chatbridge.redis import keys
+from tests.support.redis_waits import until_key
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -81,3 +85,39 @@ async def test_a_lease_found_taken_on_renewal_counts_as_lost(runtime):
     await runtime.supervisor.renew()
 
     assert sample("chatbridge_leases_lost_total") == before + 1
+
+
+async def test_a_chat_whose_holder_is_dead_is_taken_over_without_waiting_for_its_lease(runtime):
+    chat = await runtime.service.start_chat(display_name="Ada")
+    lease = runtime.supervisor.lease(chat.session.chat_id)
+    redis = runtime.service.store.redis
+    # A holder that shows neither heartbeat nor presence, with a lease far from lapsing.
+    await redis.set(lease.key, "dead-process", px=600_000)
+
+    async def taken_over() -> bool:
+        return await redis.get(lease.key) == runtime.supervisor.owner.encode()
+
+    await until_key(redis, lease.key, taken_over)
+    assert runtime.supervisor.holds(chat.session.chat_id)
+
+
+async def test_a_chat_whose_holder_lives_is_left_to_it(runtime, redis_client):
+    other = Liveness(redis_client, keys=keys(), owner="other-process", ttl=30.0)
+    other.start()
+
+    async def beating() -> bool:
+        return bool(await redis_client.exists(keys().process("other-process")))
+
+    await until_key(redis_client, keys().process("other-process"), beating)
+    try:
+        chat = await runtime.service.start_chat(display_name="Ada")
+        lease = runtime.supervisor.lease(chat.session.chat_id)
+        await redis_client.set(lease.key, "other-process", px=600_000)
+
+        await runtime.supervisor.scan()
+        await runtime.supervisor.ensure(chat.session.chat_id)
+
+        assert await redis_client.get(lease.key) == b"other-process"
+        assert not runtime.supervisor.holds(chat.session.chat_id)
+    finally:
+        await other.stop()

@@ -11,6 +11,7 @@ from channels.layers import get_channel_layer
 from chatbridge import actions
 from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.realtime.relay import chat_group
+from chatbridge.runtime import CLOSE_SERVICE_RESTART
 from chatbridge.ws import consumer
 from chatbridge.ws.protocol import SERVER_FRAME_TYPES
 from tests.support.closing import close
@@ -539,3 +540,33 @@ async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator
         frozenset({"last_seq"}),
         frozenset(),
     }
+
+
+async def test_a_connection_to_a_process_shutting_down_is_closed_for_reconnect(runtime, chat):
+    runtime.draining = True
+    client = ChatClient()
+    assert await client.connect()
+
+    assert await client.closed_with() == CLOSE_SERVICE_RESTART
+
+
+async def test_a_process_shutting_down_closes_its_clients_for_reconnect(runtime, chat):
+    client = await authenticated_client(chat.session_token)
+
+    draining = asyncio.create_task(runtime.drain())
+    assert await client.closed_with() == CLOSE_SERVICE_RESTART
+    await client.close()
+    await draining
+
+
+async def test_a_process_shutting_down_releases_its_chats_leases(runtime, chat, redis_client):
+    client = await authenticated_client(chat.session_token, connected=True)
+    lease = runtime.supervisor.lease(chat.session.chat_id)
+    assert await redis_client.get(lease.key) == runtime.supervisor.owner.encode()
+
+    draining = asyncio.create_task(runtime.drain())
+    await client.closed_with()
+    await client.close()
+    await draining
+
+    assert await redis_client.get(lease.key) is None
