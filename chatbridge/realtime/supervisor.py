@@ -71,6 +71,9 @@ class Supervisor:
         self._scan_interval = scan_interval
         self._tasks: dict[str, asyncio.Task] = {}
         self._leases: dict[str, Lease] = {}
+        # Chats whose lost lease renew() counted already, so that their upstream's own
+        # discovery of the loss (a refused fenced write) is not counted again.
+        self._lost: set[str] = set()
         self._renewer = LeaseRenewer(redis)
         self._scanner: asyncio.Task | None = None
         self._renewing: asyncio.Task | None = None
@@ -204,6 +207,7 @@ class Supervisor:
             if not kept and task is not None and self._leases.get(chat_id) is not None:
                 logger.warning("lease lost chat_id=%s", chat_id)
                 LEASES_LOST.inc()
+                self._lost.add(chat_id)
                 task.cancel()
 
     async def _renew_forever(self) -> None:
@@ -221,6 +225,9 @@ class Supervisor:
         except Exception:
             logger.exception("upstream failed chat_id=%s", chat_id)
         finally:
+            if upstream.lease_lost and chat_id not in self._lost:
+                LEASES_LOST.inc()
+            self._lost.discard(chat_id)
             self._tasks.pop(chat_id, None)
             self._leases.pop(chat_id, None)
             with contextlib.suppress(Exception):

@@ -144,7 +144,17 @@ class _Keepalive:
 
 
 class Upstream:
-    __slots__ = ("chat_id", "service", "relay", "log", "config", "fence", "connected", "state")
+    __slots__ = (
+        "chat_id",
+        "service",
+        "relay",
+        "log",
+        "config",
+        "fence",
+        "connected",
+        "state",
+        "lease_lost",
+    )
 
     def __init__(
         self,
@@ -165,6 +175,8 @@ class Upstream:
         self.connected = False
         # Where it stands, as chatbridge.metrics.UPSTREAMS counts it (None: not running).
         self.state: str | None = None
+        # Whether it stopped because a fenced write found the lease another process's.
+        self.lease_lost = False
 
     async def run(self) -> None:
         """Relays until the chat ends or the lease is lost; cancel the task to stop early."""
@@ -172,6 +184,7 @@ class Upstream:
             await self.relay.upstream_taken_over(self.chat_id, fence=self.fence)
             await self._run()
         except LeaseLost:
+            self.lease_lost = True
             logger.warning("upstream stopped: lease lost chat_id=%s", self.chat_id)
         finally:
             self.connected = False
