@@ -23,7 +23,8 @@ from chatbridge.streams.webhook_transport import CheckedBackend
 from chatbridge.streams.webhooks import WebhookWorker
 from tests.support.loopback import loopback_only
 from tests.support.records import PREFIX, ended, session
-from tests.support.webhook_receiver import LocalAuthority, Receiver
+from tests.support.tls import LocalAuthority
+from tests.support.webhook_receiver import Receiver
 from webwidget.models import Widget
 from webwidget.webhook_targets import TargetRefused, unwrap
 
