@@ -36,36 +36,48 @@ def running_in_ci(env: Mapping[str, str]) -> bool:
 
 
 @dataclass(frozen=True)
-class MissingBrowser:
-    """What to do about a missing chromium: fail (in CI) or skip, and why."""
+class MissingProgram:
+    """What to do about a missing program (chromium, nginx…): fail (in CI) or skip, and why."""
 
     fail: bool
     reason: str
 
 
-def missing_chromium(path: str, env: Mapping[str, str]) -> MissingBrowser | None:
+def missing_chromium(path: str, env: Mapping[str, str]) -> MissingProgram | None:
     """None when chromium is there to run; otherwise whether its absence fails the run."""
-    if os.access(path, os.X_OK):
-        return None
-    if running_in_ci(env):
-        return MissingBrowser(
-            fail=True,
-            reason=f"CI is set, so the browser tests must run, but there is no chromium at "
-            f"{path}: install Debian's chromium (.ci/run does) or point CHROMIUM at it.",
-        )
-    return MissingBrowser(
-        fail=False, reason=f"No chromium at {path} (apt-get install chromium, or set CHROMIUM)"
+    return missing_program(
+        path,
+        env,
+        ci=f"CI is set, so the browser tests must run, but there is no chromium at {path}: "
+        "install Debian's chromium (.ci/run does) or point CHROMIUM at it.",
+        local=f"No chromium at {path} (apt-get install chromium, or set CHROMIUM)",
     )
 
 
-def require_chromium(path: str = CHROMIUM, env: Mapping[str, str] = os.environ) -> str:
-    """Chromium's path, or the current test fails (CI) or skips (a developer's machine)."""
-    missing = missing_chromium(path, env)
+def require_program(path: str, missing: MissingProgram | None) -> str:
+    """`path`, or the current test fails (CI) or skips (a developer's machine) as `missing`
+    says: the one rule for every program a suite needs from the system."""
     if missing is None:
         return path
     if missing.fail:
         pytest.fail(missing.reason, pytrace=False)
     pytest.skip(missing.reason)
+
+
+def missing_program(
+    path: str, env: Mapping[str, str], *, ci: str, local: str
+) -> MissingProgram | None:
+    """None when `path` is an executable; otherwise the `ci` reason (fail) or `local` (skip)."""
+    if os.access(path, os.X_OK):
+        return None
+    if running_in_ci(env):
+        return MissingProgram(fail=True, reason=ci)
+    return MissingProgram(fail=False, reason=local)
+
+
+def require_chromium(path: str = CHROMIUM, env: Mapping[str, str] = os.environ) -> str:
+    """Chromium's path, or the current test fails (CI) or skips (a developer's machine)."""
+    return require_program(path, missing_chromium(path, env))
 
 
 @contextmanager

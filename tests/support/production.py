@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from cryptography.fernet import Fernet
 
 from chatbridge.dev.services import child_options, free_port, stop_process
-from tests.support.browser import running_in_ci
+from tests.support.browser import missing_program, require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
@@ -36,12 +35,11 @@ INHERITED = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
 def require_production_python(path: str, env: Mapping[str, str] = os.environ) -> str:
     """The production virtualenv's interpreter (`make production-venv`), or the current test
     fails (CI) or skips (a developer's machine), as for chromium."""
-    if os.access(path, os.X_OK):
-        return path
     reason = f"No production virtualenv at {path}: run `make production-venv`"
-    if running_in_ci(env):
-        pytest.fail(f"CI is set, so the production profile must run. {reason}", pytrace=False)
-    pytest.skip(reason)
+    missing = missing_program(
+        path, env, ci=f"CI is set, so the production profile must run. {reason}", local=reason
+    )
+    return require_program(path, missing)
 
 
 def production_environment() -> dict[str, str]:

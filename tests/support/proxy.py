@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chatbridge.dev.services import child_options, stop_process
-from tests.support.browser import running_in_ci
+from tests.support.browser import missing_program, require_program
 from tests.support.tls import Certificates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,15 +51,14 @@ http {{
 
 def require_nginx(path: str = NGINX, env: Mapping[str, str] = os.environ) -> str:
     """nginx's path, or the current test fails (CI) or skips (a developer's machine)."""
-    if os.access(path, os.X_OK):
-        return path
-    if running_in_ci(env):
-        pytest.fail(
-            f"CI is set, so the production profile must run, but there is no nginx at {path}: "
-            "install Debian's nginx-light (.ci/run does) or point NGINX at it.",
-            pytrace=False,
-        )
-    pytest.skip(f"No nginx at {path} (apt-get install nginx-light, or set NGINX)")
+    missing = missing_program(
+        path,
+        env,
+        ci=f"CI is set, so the production profile must run, but there is no nginx at {path}: "
+        "install Debian's nginx-light (.ci/run does) or point NGINX at it.",
+        local=f"No nginx at {path} (apt-get install nginx-light, or set NGINX)",
+    )
+    return require_program(path, missing)
 
 
 def render(template: str, values: Mapping[str, str]) -> str:
