@@ -129,11 +129,14 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
                     continue
                 kind = message.get("type")
                 if kind == "chat.event":
-                    seq = message.get("seq", 0)
-                    ring = cursor.ring(seq)
+                    seq, item_id = message.get("seq", 0), message.get("id")
+                    ring = cursor.ring(seq, item_id)
                     if ring is Ring.NEXT:
                         yield chat_frame(seq, message["event"])
-                        cursor.last_seq = seq
+                        if item_id is None:
+                            cursor.last_seq = seq
+                        else:
+                            cursor.delivered(seq, item_id)
                         observe_delivery(message)
                     elif ring is Ring.GAP:
                         async for frame in catch_up():

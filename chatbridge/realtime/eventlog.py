@@ -15,8 +15,18 @@ An upstream appends under its lease (a `Fence`): the script refuses the whole ap
 the lease still names the upstream's process, checked in the same atomic step as the writes,
 so that a process that lost a chat (stalled, or judged dead and taken over) cannot log after
 the new holder took it, however late its writes arrive.
+
+A Redis failover can lose the last entries the old primary acknowledged, and with them the
+chat's seq counter goes back: the next event would reuse a seq that clients already have, and
+they would drop it. So each process remembers the highest seq it has seen of each chat and
+passes it as a floor; the script never issues a seq at or below it. Finding its counter below
+the floor, the script knows the log lost entries: an upstream's append (strict) logs nothing
+and raises LogRegressed, so that the upstream first logs again what Connect's transcript has
+since the cursor (a repair, which lifts the counter); any other append lifts the counter
+itself and marks the log, so that the upstream's next append repairs it.
 """
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,17 +39,28 @@ from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.redis import RedisKeys, get_redis
 
 # KEYS: events, ids, cursor, feed, messages[, group][, lease]. ARGV: ttl, chat id, feed
-# maxlen, "1" with a group key, the lease's owner ("" without a fence), then five per event:
-# item id, JSON, absolute time, "1" if it may move the gap-fill cursor, "1" if receipts may
-# name it. Returns the group's size, then each event's seq (0 for one already logged); or just
-# -1, logging nothing, when the lease names another owner.
+# maxlen, "1" with a group key, the lease's owner ("" without a fence), the seq floor, the
+# Floor mode, then five per event: item id, JSON, absolute time, "1" if it may move the
+# gap-fill cursor, "1" if receipts may name it. Returns the group's size, then each event's
+# seq (0 for one already logged); or just -1, logging nothing, when the lease names another
+# owner; or just -2, logging nothing, when a strict append finds entries lost.
 _APPEND_SCRIPT = """
 local ttl, chat, maxlen = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local group, k = nil, 6
 if ARGV[4] == '1' then group = KEYS[6]; k = 7 end
 if ARGV[5] ~= '' and redis.call('GET', KEYS[k]) ~= ARGV[5] then return {-1} end
+local floor, mode = tonumber(ARGV[6]), ARGV[7]
+local counter = tonumber(redis.call('HGET', KEYS[3], 'seq') or '0')
+if mode == 'strict' then
+  if counter < floor or redis.call('HEXISTS', KEYS[3], 'lost') == 1 then return {-2} end
+elseif mode == 'repair' then
+  if counter < floor then redis.call('HSET', KEYS[3], 'seq', floor) end
+  redis.call('HDEL', KEYS[3], 'lost')
+elseif counter < floor then
+  redis.call('HSET', KEYS[3], 'seq', floor, 'lost', '1')
+end
 local result = {0}
-for i = 6, #ARGV, 5 do
+for i = 8, #ARGV, 5 do
   local seq = 0
   if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then
     seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
@@ -60,6 +81,24 @@ for _, k in ipairs({1, 2, 3, 5}) do redis.call('EXPIRE', KEYS[k], ttl) end
 if group then result[1] = redis.call('ZCARD', group) end
 return result
 """
+
+# Chats whose highest seen seq a process remembers (the floor); the oldest is forgotten first.
+REMEMBERED_CHATS = 20_000
+
+
+class Floor(enum.Enum):
+    """What an append does when the chat's seq counter is below the process's floor, that is
+    when a Redis failover lost entries of the log."""
+
+    LIFT = "lift"  # lift the counter over the floor and mark the log for repair
+    STRICT = "strict"  # log nothing: raise LogRegressed (an upstream repairs first)
+    REPAIR = "repair"  # lift the counter and clear the mark: this append is the repair
+
+
+class LogRegressed(Exception):
+    """The chat's log lost entries (its seq counter is below what this process has seen):
+    Connect's transcript since the cursor must be logged again before anything newer."""
+
 
 # Event types that GetTranscript returns, so their ids can start a gap fill.
 TRANSCRIPT_TYPES = frozenset({MESSAGE, ATTACHMENT, EVENT})
@@ -99,9 +138,22 @@ class EventLog:
         self._keys = RedisKeys(prefix)
         self._ttl = ttl
         self._append = redis.register_script(_APPEND_SCRIPT)
+        self._seen: dict[str, int] = {}
 
     def _key(self, chat_id: str, name: str) -> str:
         return self._keys.chat(chat_id, name)
+
+    def floor(self, chat_id: str) -> int:
+        """The highest seq of the chat this process has logged or read."""
+        return self._seen.get(chat_id, 0)
+
+    def _saw(self, chat_id: str, seq: int) -> None:
+        if seq <= self._seen.get(chat_id, 0):
+            return
+        self._seen.pop(chat_id, None)
+        self._seen[chat_id] = seq
+        if len(self._seen) > REMEMBERED_CHATS:
+            del self._seen[next(iter(self._seen))]
 
     async def append_many(
         self,
@@ -111,11 +163,13 @@ class EventLog:
         from_connect: bool = True,
         group_key: str | bytes | None = None,
         fence: Fence | None = None,
+        floor: Floor = Floor.LIFT,
     ) -> tuple[list[int | None], int]:
         """Logs events (each with its JSON) in order, in one round trip: the seq of each (None
         for one already logged), and the number of members of `group_key` (a sorted set in
         the same Redis), or 0 without one. With a `fence`, logs nothing and raises LeaseLost
-        unless its lease is still its owner's.
+        unless its lease is still its owner's. `floor` says what to do when the log lost
+        entries (Floor; STRICT raises LogRegressed).
 
         Frames that arrive together from Connect are logged together, so that the second
         waits for no round trip of the first."""
@@ -136,6 +190,8 @@ class EventLog:
             FEED_MAXLEN,
             "1" if group_key is not None else "0",
             fence.owner if fence is not None else "",
+            self.floor(chat_id),
+            floor.value,
         ]
         for event, encoded in events:
             moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
@@ -148,9 +204,13 @@ class EventLog:
                 "1" if receipted else "0",
             )
         members, *seqs = await self._append(keys=keys, args=args)
-        if int(members) < 0:
+        if int(members) == -1:
             raise LeaseLost(chat_id)
-        return [int(seq) or None for seq in seqs], int(members)
+        if int(members) == -2:
+            raise LogRegressed(chat_id)
+        logged = [int(seq) or None for seq in seqs]
+        self._saw(chat_id, max((seq for seq in logged if seq), default=0))
+        return logged, int(members)
 
     async def read_after(
         self, chat_id: str, after: int, *, limit: int | None = None
@@ -159,7 +219,10 @@ class EventLog:
         entries = await self._redis.xrange(
             self._key(chat_id, "events"), min=f"({max(after, 0)}-0", count=limit
         )
-        return [_logged(entry_id, fields) for entry_id, fields in entries]
+        logged = [_logged(entry_id, fields) for entry_id, fields in entries]
+        if logged:
+            self._saw(chat_id, logged[-1].seq)
+        return logged
 
     async def read_before(self, chat_id: str, before: int, *, limit: int) -> list[LoggedEvent]:
         """Up to `limit` events with seq < `before`, in ascending order."""
@@ -174,6 +237,7 @@ class EventLog:
 
     async def cursor(self, chat_id: str) -> Cursor:
         data = await self._redis.hgetall(self._key(chat_id, "cursor"))
+        self._saw(chat_id, int(data.get(b"seq", 0)))
         return Cursor(
             last_seq=int(data.get(b"seq", 0)),
             last_item_id=data[b"last_item"].decode() if b"last_item" in data else None,

@@ -7,9 +7,14 @@ then waits for doorbells, each naming the seq of the event it rings for. The cha
 drops doorbells when a channel is full, and a doorbell may come after a re-read of the log
 that already delivered its event; the log has every event, so the seq alone says what a
 doorbell means (LogCursor.ring).
+
+After a Redis failover that lost the log's last entries, the upstream logs them again from
+Connect's transcript under new seqs (chatbridge.realtime.eventlog): a reader that delivered
+them before the failover recognises them by their Connect id and skips them.
 """
 
 import asyncio
+import collections
 import enum
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +28,9 @@ from chatbridge.realtime.eventlog import EventLog, LoggedEvent
 
 # Events read from the log at once when catching up.
 CATCH_UP_BATCH = 500
+# The Connect ids a reader remembers delivering: more than a failover can lose in practice
+# (what the old primary acknowledged but had not yet replicated).
+REMEMBERED_IDS = 32
 
 
 class Ring(enum.Enum):
@@ -36,21 +44,40 @@ class Ring(enum.Enum):
 class LogCursor:
     """One reader's place in a chat's event log: the last seq it delivered."""
 
-    __slots__ = ("log", "chat_id", "last_seq")
+    __slots__ = ("log", "chat_id", "last_seq", "_delivered")
 
     def __init__(self, log: EventLog, chat_id: str, last_seq: int = 0) -> None:
         self.log = log
         self.chat_id = chat_id
         self.last_seq = last_seq
+        # Hashes, not the ids: a reader of every chat keeps this for each of its clients.
+        self._delivered: collections.deque[int] = collections.deque(maxlen=REMEMBERED_IDS)
 
-    def ring(self, seq: int) -> Ring:
-        """What a doorbell for `seq` means. The reader delivers NEXT's event from the doorbell
-        itself, without a read, then moves `last_seq` to it; a GAP is filled by catch_up()."""
+    def ring(self, seq: int, item_id: str | None = None) -> Ring:
+        """What a doorbell for `seq` (of the item `item_id`) means. The reader delivers NEXT's
+        event from the doorbell itself, without a read, then calls delivered(); a GAP is
+        filled by catch_up(). An item delivered before under another seq is a DUPLICATE
+        that moves `last_seq` on."""
         if seq <= self.last_seq:
             return Ring.DUPLICATE
         if seq == self.last_seq + 1:
+            if item_id is not None and hash(item_id) in self._delivered:
+                self.last_seq = seq
+                return Ring.DUPLICATE
             return Ring.NEXT
         return Ring.GAP
+
+    def rewind(self, seq: int) -> None:
+        """Moves the cursor back to `seq`, to deliver again what came after: the reader asked
+        for it, so nothing delivered counts as delivered any more."""
+        if seq < self.last_seq:
+            self.last_seq = seq
+            self._delivered.clear()
+
+    def delivered(self, seq: int, item_id: str) -> None:
+        """Moves the cursor to an event the reader delivered."""
+        self.last_seq = seq
+        self._delivered.append(hash(item_id))
 
     async def catch_up(self, *, limit: int | None = None) -> AsyncIterator[LoggedEvent]:
         """Yields the logged events after `last_seq` (at most `limit`), reading a batch at a
@@ -63,8 +90,11 @@ class LogCursor:
             size = CATCH_UP_BATCH if left is None else min(left, CATCH_UP_BATCH)
             batch = await self.log.read_after(self.chat_id, self.last_seq, limit=size)
             for logged in batch:
+                if hash(logged.event.id) in self._delivered:
+                    self.last_seq = logged.seq
+                    continue
                 yield logged
-                self.last_seq = logged.seq
+                self.delivered(logged.seq, logged.event.id)
             if len(batch) < size:
                 return
             if left is not None:
@@ -134,7 +164,7 @@ class EventLogFollower:
             if cursor is None:
                 return 0
             if rewind_to is not None:
-                cursor.last_seq = min(cursor.last_seq, rewind_to)
+                cursor.rewind(rewind_to)
             await self._send_missed(cursor)
             return cursor.last_seq
 
@@ -150,10 +180,14 @@ class EventLogFollower:
             cursor = self.cursor
             if cursor is None:
                 return
-            ring = cursor.ring(seq)
+            item_id = message.get("id")
+            ring = cursor.ring(seq, item_id)
             if ring is Ring.NEXT:
                 await self.send_logged(seq, message["event"])
-                cursor.last_seq = seq
+                if item_id is None:
+                    cursor.last_seq = seq
+                else:
+                    cursor.delivered(seq, item_id)
                 observe_delivery(message)
             elif ring is Ring.GAP:
                 await self._send_missed(cursor)

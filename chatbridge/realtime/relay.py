@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.chats.events import CUSTOMER, ChatEvent
-from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.eventlog import EventLog, Floor
 from chatbridge.realtime.fanout import Follower, LocalFanout
 from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.realtime.leases import Fence, LeaseLost
@@ -281,9 +281,10 @@ class Relay:
         *,
         from_connect: bool = True,
         fence: Fence | None = None,
+        floor: Floor = Floor.LIFT,
     ) -> list[int | None]:
         """Logs events that arrived together in one round trip, then fans them out in order;
-        the seq of each, as publish() gives it.
+        the seq of each, as publish() gives it. `floor` is EventLog.append_many's.
 
         A customer's item is published twice in this process, by the send path and by the
         upstream's echo: the second caller waits for the first's result instead of asking
@@ -316,7 +317,7 @@ class Relay:
                     unlogged.discard(event.id)
                     to_log.append((event, text))
             return await self._log_and_ring(
-                chat_id, encoded, to_log, known, claimed, from_connect, fence
+                chat_id, encoded, to_log, known, claimed, from_connect, fence, floor
             )
         finally:
             for future in claimed.values():
@@ -332,13 +333,19 @@ class Relay:
         claimed: dict[str, asyncio.Future[int | None]],
         from_connect: bool,
         fence: Fence | None,
+        floor: Floor,
     ) -> list[int | None]:
         group_key = self.groups.key_on_log_redis(chat_group(chat_id))
         seqs: dict[str, int | None] = {}
         members = None
         if to_log:
             logged, counted = await self.log.append_many(
-                chat_id, to_log, from_connect=from_connect, group_key=group_key, fence=fence
+                chat_id,
+                to_log,
+                from_connect=from_connect,
+                group_key=group_key,
+                fence=fence,
+                floor=floor,
             )
             if group_key is not None:
                 members = counted
@@ -368,7 +375,13 @@ class Relay:
             logger.debug("chat_id=%s item=%s type=%s seq=%s", chat_id, event.id, event.type, seq)
             await self._ring(
                 chat_id,
-                {"type": "chat.event", "seq": seq, "event": text, "logged_at": logged_at},
+                {
+                    "type": "chat.event",
+                    "seq": seq,
+                    "id": event.id,
+                    "event": text,
+                    "logged_at": logged_at,
+                },
                 group_members=members,
             )
             if event.id in claimed:

@@ -26,7 +26,7 @@ from chatbridge.chats.service import ChatService
 from chatbridge.connect.types import TranscriptItem
 from chatbridge.errors import ChatBridgeError, ChatEnded, InvalidInput, UnknownChat
 from chatbridge.metrics import UPSTREAMS
-from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.eventlog import EventLog, Floor, LogRegressed
 from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.socket_buffer import has_buffered
@@ -282,14 +282,17 @@ class Upstream:
         raise _Reconnect()
 
     async def _fill_gap(self, session: ChatSession) -> None:
-        """Everything Connect has that the log lacks, in AbsoluteTime order."""
+        """Everything Connect has that the log lacks, in AbsoluteTime order.
+
+        This is also how a log that a Redis failover cut short is repaired: its cursor names
+        the last item the new primary has, and what came after is logged again."""
         cursor = await self.log.cursor(self.chat_id)
         try:
             items = await self.service.full_transcript(session, after_id=cursor.last_item_id)
         except InvalidInput:
             items = await self.service.full_transcript(session)
         for start in range(0, len(items), GAP_FILL_BATCH):
-            await self._relay_items(items[start : start + GAP_FILL_BATCH])
+            await self._relay_items(items[start : start + GAP_FILL_BATCH], floor=Floor.REPAIR)
 
     async def _relay_frames(self, socket: ClientConnection, refresh_at: float) -> None:
         """Relays frames until the socket closes: dropped by Connect, or closed by the
@@ -343,13 +346,28 @@ class Upstream:
             logger.warning("upstream dropped a malformed aws/chat frame chat_id=%s", self.chat_id)
             return None
 
-    async def _relay_items(self, items: list[TranscriptItem]) -> None:
+    async def _relay_items(
+        self, items: list[TranscriptItem], *, floor: Floor = Floor.STRICT
+    ) -> None:
         events = [event for event in map(from_item, items) if event is not None]
         if not events:
             return
-        await self.relay.publish_many(self.chat_id, events, fence=self.fence)
+        try:
+            await self.relay.publish_many(self.chat_id, events, fence=self.fence, floor=floor)
+        except LogRegressed:
+            logger.warning("event log lost entries, repairing it chat_id=%s", self.chat_id)
+            await self._repair_log()
+            await self.relay.publish_many(self.chat_id, events, fence=self.fence, floor=floor)
         if any(event.ends_chat for event in events):
             raise _ChatOver("chat_ended")
+
+    async def _repair_log(self) -> None:
+        """Logs again what Connect has after the log's cursor, before anything newer."""
+        try:
+            session = await self.service.store.load(self.chat_id)
+        except UnknownChat:
+            raise _Finished(None) from None
+        await self._fill_gap(session)
 
     async def _end(self, reason: str) -> None:
         self.connected = False

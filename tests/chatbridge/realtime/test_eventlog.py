@@ -3,7 +3,7 @@
 import pytest
 
 from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, RECEIPT, ChatEvent
-from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.eventlog import EventLog, Floor, LogRegressed
 from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.redis import RedisKeys
 from tests.support.records import append
@@ -129,3 +129,74 @@ async def test_an_append_fenced_by_its_own_lease_is_logged(log, redis_client):
     )
 
     assert seqs == [1]
+
+
+async def lose_last_entry(redis_client, item_id: str) -> None:
+    """What a Redis failover does to a log whose last entry the replica never got."""
+    keys = RedisKeys("test")
+    seq = int(await redis_client.hget(keys.chat("c", "cursor"), "seq"))
+    await redis_client.xdel(keys.chat("c", "events"), f"{seq}-0")
+    await redis_client.srem(keys.chat("c", "ids"), item_id)
+    await redis_client.hset(keys.chat("c", "cursor"), "seq", seq - 1)
+
+
+async def logged_ids(log: EventLog) -> list[tuple[int, str]]:
+    return [(logged.seq, logged.event.id) for logged in await log.read_after("c", 0)]
+
+
+async def test_a_log_that_lost_entries_never_reissues_a_seq_this_process_saw(log, redis_client):
+    await append(log, "c", event("a"))
+    await append(log, "c", event("b"))
+    await lose_last_entry(redis_client, "b")
+
+    assert await append(log, "c", event("c")) == 3
+
+
+async def test_a_strict_append_to_a_log_that_lost_entries_logs_nothing(log, redis_client):
+    await append(log, "c", event("a"))
+    await append(log, "c", event("b"))
+    await lose_last_entry(redis_client, "b")
+
+    with pytest.raises(LogRegressed):
+        await log.append_many("c", [(event("c"), event("c").to_json())], floor=Floor.STRICT)
+
+    assert await logged_ids(log) == [(1, "a")]
+
+
+async def test_a_lifted_log_is_marked_for_repair_until_a_repair_logs(log, redis_client):
+    await append(log, "c", event("a"))
+    await append(log, "c", event("b"))
+    await lose_last_entry(redis_client, "b")
+    await log.append_many("c", [(event("sent"), event("sent").to_json())], from_connect=False)
+
+    with pytest.raises(LogRegressed):
+        await log.append_many("c", [(event("c"), event("c").to_json())], floor=Floor.STRICT)
+    await log.append_many("c", [(event("b"), event("b").to_json())], floor=Floor.REPAIR)
+    await log.append_many("c", [(event("c"), event("c").to_json())], floor=Floor.STRICT)
+
+    assert await logged_ids(log) == [(1, "a"), (3, "sent"), (4, "b"), (5, "c")]
+
+
+async def test_a_repair_logs_the_lost_items_again_after_the_seqs_clients_have(log, redis_client):
+    await append(log, "c", event("a"))
+    await append(log, "c", event("b"))
+    await lose_last_entry(redis_client, "b")
+
+    seqs, _ = await log.append_many(
+        "c",
+        [(event("b"), event("b").to_json()), (event("c"), event("c").to_json())],
+        floor=Floor.REPAIR,
+    )
+
+    assert seqs == [3, 4]
+
+
+async def test_another_processs_log_has_no_floor_but_what_it_read(log, redis_client):
+    await append(log, "c", event("a"))
+    await append(log, "c", event("b"))
+    other = EventLog(redis_client, prefix="test", ttl=600)
+    await other.read_after("c", 0)
+    await lose_last_entry(redis_client, "b")
+
+    assert other.floor("c") == 2
+    assert await append(other, "c", event("c")) == 3

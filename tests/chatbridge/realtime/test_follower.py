@@ -15,6 +15,7 @@ from chatbridge.realtime.follower import (
     Ring,
     shows_typing,
 )
+from chatbridge.redis import RedisKeys
 from tests.support.records import message
 
 CHAT = "chat-1"
@@ -30,8 +31,14 @@ async def log_messages(log: EventLog, count: int) -> None:
     await log.append_many(CHAT, [(event, event.to_json()) for event in events])
 
 
-def doorbell(seq: int, content: str) -> dict:
-    return {"type": "chat.event", "seq": seq, "event": message(f"m{seq}", content).to_json()}
+def doorbell(seq: int, content: str, item_id: str | None = None) -> dict:
+    item_id = item_id or f"m{seq}"
+    return {
+        "type": "chat.event",
+        "seq": seq,
+        "id": item_id,
+        "event": message(item_id, content).to_json(),
+    }
 
 
 class Follower(EventLogFollower):
@@ -110,6 +117,31 @@ async def test_a_sync_rewinds_the_cursor_and_sends_again(log):
     assert await follower.catch_up(rewind_to=1) == 3
     assert [seq for seq, _ in follower.sent] == [1, 2, 3, 2, 3]
     assert await follower.catch_up(rewind_to=7) == 3
+
+
+async def test_an_item_logged_again_under_a_new_seq_is_not_sent_again(log):
+    """What a Redis failover that lost the log's last entry leads to: the upstream logs the
+    item again, from Connect's transcript, after the seqs clients already have."""
+    await log_messages(log, 2)
+    follower = Follower()
+    await follower.follow_log(LogCursor(log, CHAT))
+
+    await follower.chat_event(doorbell(3, "logged 2", item_id="m2"))
+    await follower.chat_event(doorbell(4, "after"))
+
+    assert follower.sent == [(1, "logged 1"), (2, "logged 2"), (4, "after")]
+
+
+async def test_catching_up_skips_an_item_logged_again_under_a_new_seq(log, redis_client):
+    await log_messages(log, 2)
+    follower = Follower()
+    await follower.follow_log(LogCursor(log, CHAT))
+    again = message("m2", "logged 2")
+    await redis_client.srem(RedisKeys("test").chat(CHAT, "ids"), "m2")
+    await log.append_many(CHAT, [(again, again.to_json())])
+
+    assert await follower.catch_up() == 3
+    assert follower.sent == [(1, "logged 1"), (2, "logged 2")]
 
 
 async def test_a_send_that_fails_leaves_the_cursor_before_its_event(log):

@@ -94,14 +94,6 @@ def held_replica() -> Iterator[tuple[SentinelGroup, RedisProxy]]:
         group.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The new primary's log lacks the entry, so the chat's seq counter goes back: the next "
-        "event reuses the lost entry's seq, which the customer's follower drops as delivered "
-        "already, and no gap fill runs while the Connect websocket and its lease survive."
-    ),
-)
 @pytest.mark.parametrize("failover", FAILOVERS.values(), ids=FAILOVERS.keys())
 async def test_a_message_whose_log_entry_the_failover_lost_reaches_the_customer_once(
     held_replica, emulator, settings, failover
