@@ -25,7 +25,7 @@ class WindowCpu:
     """CPU of the stack's processes over the steady window, read as progress comes in."""
 
     def __init__(self, pids: dict[str, int]) -> None:
-        self.meter = CpuMeter(pids)
+        self.pids = dict(pids)
         self.started = False
         self.shares: dict[str, float] = {}
 
@@ -33,6 +33,7 @@ class WindowCpu:
         now = time.time()
         if not self.started and now >= plan.window_start:
             self.started = True
+            self.meter = CpuMeter(self.pids)
             self.meter.start(time.perf_counter())
         elif self.started and not self.shares and now >= plan.window_end:
             self.shares = self.meter.stop(time.perf_counter())
@@ -88,7 +89,14 @@ def run(options: QuotaOptions) -> dict[str, Any]:
             line.update(plan, totals)
 
         try:
-            plan, records = run_load(plan_maker(options, stack), options.processes, on_progress)
+            plan, records = run_load(
+                plan_maker(options, stack),
+                options.processes,
+                on_progress,
+                on_spawned=lambda pids: cpu.pids.update(
+                    {f"load-{n}": pid for n, pid in enumerate(pids)}
+                ),
+            )
         finally:
             line.finish()
         contacts = emulator.contacts(stack.emulator_url)

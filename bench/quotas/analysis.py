@@ -249,9 +249,11 @@ _MESSAGE_COUNTS = (
 
 def typing(matched: list[Matched]) -> dict[str, Any]:
     outcomes: Counter[str] = Counter()
+    answers: list[float] = []
     lost = extra = in_connect = 0
     for m in matched:
         outcomes.update(m.record.typing)
+        answers += m.record.typing_answer_s
         forwarded = sum(outcome == "sent" for outcome in m.record.typing)
         lost += max(0, forwarded - m.typing_in_connect)
         extra += max(0, m.typing_in_connect - forwarded)
@@ -262,6 +264,7 @@ def typing(matched: list[Matched]) -> dict[str, Any]:
         "in_connect": in_connect,
         "acked_sent_but_missing_in_connect": lost,
         "in_connect_beyond_acked_sent": extra,
+        "answer_ms": ms(answers),
     }
 
 

@@ -8,7 +8,9 @@ receipt and pings every 25 s. Everything it hears back is written into its Custo
 
 import asyncio
 import contextlib
+import itertools
 import json
+import random
 import time
 import uuid
 from typing import Any
@@ -22,7 +24,7 @@ from bench.quotas.records import PENDING, SENT, CustomerRecord, MessageRecord, S
 
 WIDGET_ID = "default"
 PING_INTERVAL = 25.0
-START_ATTEMPTS = 8
+BACKOFF_MAX = 30.0
 RETRYABLE = {429, 503}
 
 
@@ -43,6 +45,7 @@ class QuotaCustomer:
         self.socket: ClientConnection | None = None
         self.token = ""
         self._event_ids: set[str] = set()
+        self._typing_sent: list[float] = []
 
     # Life
 
@@ -70,11 +73,13 @@ class QuotaCustomer:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def start(self) -> bool:
+        """POST /api/v1/chats until it answers 201, retrying a 429 or 503 as a careful client
+        does: after its Retry-After, and at least a backoff doubling from 1 s to 30 s,
+        jittered, with the same Idempotency-Key, until the steady window opens."""
         key = str(uuid.uuid4())
-        deadline = self.plan.window_start
-        for _ in range(START_ATTEMPTS):
+        jitter = random.Random(self.plan.seed * 7919 + self.index)
+        for attempt in itertools.count():
             requested = time.time()
-            retry_after = 1.0
             try:
                 response = await self.http.post(
                     f"{self.plan.base_url(self.index)}/api/v1/chats",
@@ -97,11 +102,14 @@ class QuotaCustomer:
             self.record.starts.append(StartAttempt(requested, answered, response.status_code, code))
             if response.status_code not in RETRYABLE:
                 return False
+            retry_after = 0.0
             with contextlib.suppress(ValueError):
-                retry_after = float(response.headers.get("Retry-After", retry_after))
-            if answered + retry_after >= deadline:
+                retry_after = float(response.headers.get("Retry-After", 0))
+            backoff = min(BACKOFF_MAX, 2.0**attempt) * jitter.uniform(1.0, 1.3)
+            delay = max(retry_after, backoff)
+            if answered + delay >= self.plan.window_start:
                 return False
-            await asyncio.sleep(retry_after)
+            await asyncio.sleep(delay)
         return False
 
     async def connect(self) -> None:
@@ -127,6 +135,7 @@ class QuotaCustomer:
             if self.record.closed:
                 return
             self.record.typing.append(PENDING)
+            self._typing_sent.append(time.time())
             typing_ref = f"t:{len(self.record.typing) - 1}"
             await self.socket.send(_dumps({"type": "typing", "ref": typing_ref}))
             await sleep_until(at)
@@ -219,6 +228,8 @@ class QuotaCustomer:
             if outcome == SENT:
                 message.acked_at = at
         elif prefix == "t" and key.isdigit() and int(key) < len(self.record.typing):
+            if self.record.typing[int(key)] == PENDING:
+                self.record.typing_answer_s.append(time.time() - self._typing_sent[int(key)])
             self.record.typing[int(key)] = outcome
         elif prefix == "r" and key in self.record.receipts:
             self.record.receipts[key] = outcome

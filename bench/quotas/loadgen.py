@@ -113,6 +113,7 @@ def run_load(
     plan_for: Callable[[float], Plan],
     processes: int,
     on_progress: Callable[[Plan, dict[str, int]], None],
+    on_spawned: Callable[[list[int]], None] = lambda pids: None,
 ) -> tuple[Plan, list[CustomerRecord]]:
     """Runs the customers of plan_for(epoch) in `processes` processes; returns the plan and
     every customer's record, in index order."""
@@ -131,6 +132,7 @@ def run_load(
     ]
     for process in workers:
         process.start()
+    on_spawned([process.pid for process in workers if process.pid is not None])
     try:
         ready: set[int] = set()
         while len(ready) < processes:

@@ -47,6 +47,7 @@ class CustomerRecord:
     messages: dict[str, MessageRecord] = field(default_factory=dict)
     # One outcome per typing frame: "sent", "skipped" (ack sent: false), "error:<code>", PENDING
     typing: list[str] = field(default_factory=list)
+    typing_answer_s: list[float] = field(default_factory=list)  # typing frame → its answer
     # Read receipts, by the message id of the echo they read: "acked", "error:<code>", PENDING
     receipts: dict[str, str] = field(default_factory=dict)
     # Error frames without a ref (a receipt batch failing later), by code

@@ -96,11 +96,13 @@ def render(built: dict[str, Any]) -> str:
         f"{m['own_event_doubled']}; agent echoes missing {m['echo_missing_at_client']}, "
         f"doubled {m['echo_doubled_at_client']}",
         f"  send → in Connect: {_latency(m['latency_to_connect_ms'])}",
+        f"  send → ack: {_latency(m['ack_ms'])}",
         f"  least the quota allows (SendMessage {m['quota']}), every message sent: "
         f"{_latency(m['minimum_ms'])}",
         f"  added over that least, delivered messages: {_latency(m['added_over_minimum_ms'])}",
         f"Typing: {t['frames']} frames, {_counts(t['outcomes'])}; in Connect {t['in_connect']}, "
         f"acked as sent yet missing {t['acked_sent_but_missing_in_connect']}",
+        f"  typing frame → its answer: {_latency(t['answer_ms'])}",
         f"Read receipts: {r['frames']} frames, {_counts(r['outcomes'])}; in Connect "
         f"{r['in_connect']}, acked yet missing {r['acked_but_missing_in_connect']}; later "
         f"error frames {_counts(r['later_error_frames'])}",
