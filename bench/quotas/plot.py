@@ -17,18 +17,22 @@ def plot_run(built: dict[str, Any], path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5), width_ratios=(2, 1))
+    figure = plt.figure(figsize=(13, 7))
+    grid = figure.add_gridspec(2, 2, width_ratios=(2, 1), height_ratios=(3, 1))
+    left, counts, right = (
+        figure.add_subplot(grid[0, 0]),
+        figure.add_subplot(grid[1, 0]),
+        figure.add_subplot(grid[:, 1]),
+    )
     origin = min(point["sent_at"] for point in series)
     reached = [p for p in series if p["reached_s"] is not None]
-    refused = [p for p in series if p["reached_s"] is None and p["outcome"] != SENT]
-    silent = [p for p in series if p["reached_s"] is None and p["outcome"] == SENT]
     left.plot(
         [p["sent_at"] - origin for p in series],
         [p["minimum_s"] for p in series],
         ".",
         markersize=3,
         color="#4c72b0",
-        label="least the quota allows (token bucket, every message)",
+        label="least the quota allows (token bucket, every message sent)",
     )
     left.plot(
         [p["sent_at"] - origin for p in reached],
@@ -36,34 +40,16 @@ def plot_run(built: dict[str, Any], path: Path) -> bool:
         ".",
         markersize=3,
         color="#dd8452",
-        label=f"through ChatBridge: reached Connect ({len(reached)})",
+        label=f"through ChatBridge, reached Connect ({len(reached)})",
     )
-    floor = 0.0
-    if refused:
-        left.plot(
-            [p["sent_at"] - origin for p in refused],
-            [floor] * len(refused),
-            "x",
-            markersize=5,
-            color="#c44e52",
-            label=f"refused, never reached Connect ({len(refused)})",
-        )
-    if silent:
-        left.plot(
-            [p["sent_at"] - origin for p in silent],
-            [floor] * len(silent),
-            "v",
-            markersize=5,
-            color="black",
-            label=f"acked, yet not in Connect ({len(silent)})",
-        )
+    _per_bin(counts, series, origin)
     m = built["messages"]
     left.set_title(
         f"Messages: SendMessage {m['quota']}, offered "
         f"{built['offered_per_s'].get('SendMessage', 0):g}/s"
     )
-    left.set_xlabel("customer sent at (s into the steady window)")
-    left.set_ylabel("send → in Connect (s)")
+    left.set_ylabel("send → in Connect (s, symlog)")
+    left.set_yscale("symlog", linthresh=0.01)
     left.grid(True, alpha=0.2)
     left.legend(fontsize=8)
 
@@ -80,6 +66,7 @@ def plot_run(built: dict[str, Any], path: Path) -> bool:
         )
         done = [p for p in times if p["started_s"] is not None]
         failed = [p for p in times if p["started_s"] is None]
+        right.set_yscale("symlog", linthresh=0.1)
         right.plot(
             [p["requested_s"] for p in done],
             [p["started_s"] for p in done],
@@ -97,9 +84,9 @@ def plot_run(built: dict[str, Any], path: Path) -> bool:
                 color="#c44e52",
                 label=f"failed ({len(failed)})",
             )
-        right.set_title(f"Start burst: {b['chats']} starts, StartChatContact {b['quota']}")
-        right.set_xlabel("requested at (s)")
-        right.set_ylabel("request → chat started (s)")
+        right.set_title(f"Start burst: StartChatContact {b['quota']}")
+        right.set_xlabel(f"first request of each of {b['chats']} chats, at (s)")
+        right.set_ylabel("request → chat started (s, symlog)")
         right.grid(True, alpha=0.2)
         right.legend(fontsize=8)
     else:
@@ -109,3 +96,42 @@ def plot_run(built: dict[str, Any], path: Path) -> bool:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return True
+
+
+def _per_bin(axes: Any, series: list[dict[str, Any]], origin: float, width: float = 10.0) -> None:
+    """Messages sent per `width` seconds, split by what became of them."""
+    bins = int(max(p["sent_at"] - origin for p in series) // width) + 1
+
+    def fate(point: dict[str, Any]) -> str:
+        if point["reached_s"] is not None:
+            return "reached Connect"
+        if point["outcome"] == SENT:
+            return "acked, yet not in Connect"
+        return "refused (error frame)" if point["outcome"].startswith("error:") else "no answer"
+
+    colors = {
+        "reached Connect": "#dd8452",
+        "refused (error frame)": "#c44e52",
+        "acked, yet not in Connect": "black",
+        "no answer": "#8c8c8c",
+    }
+    bottom = [0] * bins
+    for label, color in colors.items():
+        heights = [0] * bins
+        for point in series:
+            if fate(point) == label:
+                heights[int((point["sent_at"] - origin) // width)] += 1
+        if any(heights):
+            axes.bar(
+                [width * (i + 0.5) for i in range(bins)],
+                heights,
+                width=width * 0.9,
+                bottom=bottom,
+                color=color,
+                label=f"{label} ({sum(heights)})",
+            )
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    axes.set_xlabel("customer sent at (s into the steady window)")
+    axes.set_ylabel(f"messages / {width:g} s")
+    axes.legend(fontsize=8, loc="lower right")
+    axes.grid(True, alpha=0.2)
