@@ -124,6 +124,22 @@ def population(
         ),
         "upstream_connected": sum(record.upstream_at is not None for record in records),
         "start_failures": dict(failures),
+        "start_429s": {
+            "burst": sum(a.status == 429 for r in records if r.burst for a in r.starts),
+            "ramp": sum(a.status == 429 for r in records if not r.burst for a in r.starts),
+        },
+        "ramp_first_attempt_errors": dict(
+            Counter(
+                _start_error(r.starts[0])
+                for r in records
+                if not r.burst and r.starts and r.starts[0].status != 201
+            )
+        ),  # fmt: skip
+        "all_started_within_s": round(
+            max((r.starts[-1].answered_at for r in records if r.started), default=plan.epoch)
+            - plan.epoch,
+            2,
+        ),
         "websocket_closed": dict(Counter(r.closed for r in records if r.closed)),
         "contacts_without_a_chat": len(orphans),
     }
@@ -182,6 +198,7 @@ def messages(matched: list[Matched], quota: Quota) -> dict[str, Any]:
     outcomes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     latency, ack_latency, added, minimum_of_delivered = [], [], [], []
+    behind: dict[bool, list[float]] = {True: [], False: []}
     for (m, mid, msg), least in zip(offered, minimum, strict=True):
         outcomes[msg.outcome] += 1
         times = m.times_in_connect(mid)
@@ -199,6 +216,7 @@ def messages(matched: list[Matched], quota: Quota) -> dict[str, Any]:
         if in_connect:
             reached = min(times) - msg.sent_at
             latency.append(reached)
+            behind[msg.behind_typing].append(reached)
             minimum_of_delivered.append(least)
             added.append(reached - least)
             counts["own_event_missing"] += msg.own_seen == 0
@@ -217,6 +235,8 @@ def messages(matched: list[Matched], quota: Quota) -> dict[str, Any]:
         "minimum_of_delivered_ms": ms(minimum_of_delivered),
         "added_over_minimum_ms": ms(added),
         "ack_ms": ms(ack_latency),
+        "latency_behind_unanswered_typing_ms": ms(behind[True]),
+        "latency_otherwise_ms": ms(behind[False]),
         "quota": f"{quota.per_second:g}/s, burst {quota.burst}",
         "series": [
             {

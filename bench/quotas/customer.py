@@ -137,14 +137,23 @@ class QuotaCustomer:
             self.record.typing.append(PENDING)
             self._typing_sent.append(time.time())
             typing_ref = f"t:{len(self.record.typing) - 1}"
-            await self.socket.send(_dumps({"type": "typing", "ref": typing_ref}))
+            await self._send(_dumps({"type": "typing", "ref": typing_ref}))
             await sleep_until(at)
             mid = message_id(self.index, number)
-            self.record.messages[mid] = MessageRecord(sent_at=time.time())
-            await self.socket.send(
+            self.record.messages[mid] = MessageRecord(
+                sent_at=time.time(), behind_typing=self.record.typing[-1] == PENDING
+            )
+            await self._send(
                 _dumps({"type": "send", "content": content_for(mid), "client_id": mid,
                         "ref": f"m:{mid}"})
             )  # fmt: skip
+
+    async def _send(self, text: str) -> None:
+        assert self.socket is not None
+        try:
+            await self.socket.send(text)
+        except websockets.ConnectionClosed:
+            self.record.closed = self.record.closed or "ws_closed"
 
     # What comes back
 
@@ -203,6 +212,9 @@ class QuotaCustomer:
                     )  # fmt: skip
 
     def on_error(self, ref: object, code: str) -> None:
+        if ref == "auth":
+            self.record.closed = f"auth_{code}"
+            return
         if not isinstance(ref, str) or ":" not in ref:
             self.record.async_errors[code] = self.record.async_errors.get(code, 0) + 1
             return

@@ -32,6 +32,9 @@ class MessageRecord:
     own_seen: int = 0  # the customer's own message as an event frame
     echo_seen: int = 0  # the agent's "Echo: …" as an event frame
     echo_event_id: str = ""
+    # The chat's typing frame just before it was still unanswered when it was sent: frames of
+    # one websocket are handled in turn, so the message waited for it.
+    behind_typing: bool = False
 
 
 @dataclass

@@ -75,6 +75,9 @@ def render(built: dict[str, Any]) -> str:
         f"ready ({p['ready_by_window_start']} by the window), {p['upstream_connected']} "
         f"upstreams connected; start failures: {_counts(p['start_failures'])}; contacts "
         f"Connect started without a chat: {p['contacts_without_a_chat']}",
+        f"  every start answered within {p['all_started_within_s']} s of the first; REST 429s "
+        f"in the burst {p['start_429s']['burst']}, in the ramp {p['start_429s']['ramp']}; the "
+        f"ramp's first-attempt errors: {_counts(p['ramp_first_attempt_errors'])}",
     ]
     if b.get("chats"):
         lines += [
@@ -97,6 +100,9 @@ def render(built: dict[str, Any]) -> str:
         f"doubled {m['echo_doubled_at_client']}",
         f"  send → in Connect: {_latency(m['latency_to_connect_ms'])}",
         f"  send → ack: {_latency(m['ack_ms'])}",
+        f"  send → in Connect, sent while the typing frame before it was unanswered: "
+        f"{_latency(m['latency_behind_unanswered_typing_ms'])}; others: "
+        f"{_latency(m['latency_otherwise_ms'])}",
         f"  least the quota allows (SendMessage {m['quota']}), every message sent: "
         f"{_latency(m['minimum_ms'])}",
         f"  added over that least, delivered messages: {_latency(m['added_over_minimum_ms'])}"

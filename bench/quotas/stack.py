@@ -3,7 +3,7 @@
 A private redis-server; the Connect emulator with its echo agent and AWS's default quotas on
 (or the ones given); ChatBridge as docs/deployment.md runs it: ASGI processes started with
 `python -m chatbridge.serve` (without the archiver and webhooks) and one `manage.py relay`
-process, which holds the chats' Connect websockets and archives.
+process, which keeps every chat's Connect websocket open, archives and delivers webhooks.
 
 ChatBridge keeps its own limits at their defaults except those counted per client address:
 every simulated customer comes from 127.0.0.1, where real ones come from as many addresses.
@@ -64,7 +64,14 @@ class QuotaStack(Stack):
             self.emulator.start()
             self.env = self._environment()
             self._migrate()
-            self.relay = self._spawn("relay", [sys.executable, "manage.py", "relay"])
+            # As docs/deployment.md has it: the relay archives and delivers webhooks, the
+            # ASGI processes do neither.
+            self.relay = self._spawn(
+                "relay",
+                [sys.executable, "manage.py", "relay"],
+                CHATBRIDGE_RUN_ARCHIVER="1",
+                CHATBRIDGE_RUN_WEBHOOKS="1",
+            )
             for index in range(self.asgi_processes):
                 self._start_asgi(index)
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
