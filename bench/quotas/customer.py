@@ -8,7 +8,6 @@ receipt and pings every 25 s. Everything it hears back is written into its Custo
 
 import asyncio
 import contextlib
-import itertools
 import json
 import random
 import time
@@ -78,7 +77,8 @@ class QuotaCustomer:
         jittered, with the same Idempotency-Key, until the steady window opens."""
         key = str(uuid.uuid4())
         jitter = random.Random(self.plan.seed * 7919 + self.index)
-        for attempt in itertools.count():
+        attempt = 0
+        while True:
             requested = time.time()
             try:
                 response = await self.http.post(
@@ -106,11 +106,11 @@ class QuotaCustomer:
             with contextlib.suppress(ValueError):
                 retry_after = float(response.headers.get("Retry-After", 0))
             backoff = min(BACKOFF_MAX, 2.0**attempt) * jitter.uniform(1.0, 1.3)
+            attempt += 1
             delay = max(retry_after, backoff)
             if answered + delay >= self.plan.window_start:
                 return False
             await asyncio.sleep(delay)
-        return False
 
     async def connect(self) -> None:
         self.socket = await websockets.connect(

@@ -106,7 +106,11 @@ def render(built: dict[str, Any]) -> str:
         f"  least the quota allows (SendMessage {m['quota']}), every message sent: "
         f"{_latency(m['minimum_ms'])}",
         f"  added over that least, delivered messages: {_latency(m['added_over_minimum_ms'])}"
-        + (" (below 0: what was dropped did not wait)" if m["lost"] else ""),
+        + (
+            " (below 0: what was dropped did not wait)"
+            if m["added_over_minimum_ms"].get("min", 0) < 0
+            else ""
+        ),
         f"Typing: {t['frames']} frames, {_counts(t['outcomes'])}; in Connect {t['in_connect']}, "
         f"acked as sent yet missing {t['acked_sent_but_missing_in_connect']}",
         f"  typing frame → its answer: {_latency(t['answer_ms'])}",
