@@ -1,0 +1,43 @@
+"""`python -m bench.quotas` end to end with tiny numbers, and its token-bucket minimum."""
+
+import json
+
+import pytest
+
+from bench.quotas.__main__ import main
+from bench.quotas.analysis import minimum_delays
+from bench.quotas.emulator import Quota
+
+
+def test_minimum_delays_spend_each_token_in_arrival_order():
+    # A bucket of 2 refilled at 1/s: two go at once, then one a second, then it is full again.
+    delays = minimum_delays([0.0, 0.0, 0.0, 0.5, 10.0], Quota(per_second=1, burst=2))
+
+    assert delays == pytest.approx([0.0, 0.0, 1.0, 1.5, 0.0])
+
+
+@pytest.mark.timeout(240)
+def test_a_tiny_run_accounts_for_every_message_in_connects_own_transcript(tmp_path):
+    # SendMessage 1/s with a bucket of 1 and no retries in ChatBridge: three customers
+    # sending within the same second meet Connect's throttling, and it reaches them.
+    code = main(
+        ["--chats", "3", "--burst", "2", "--burst-window", "0.5", "--ramp-rate", "5",
+         "--interval", "1", "--duration", "2", "--typing-lead", "0.2", "--settle", "1",
+         "--drain", "10", "--processes", "2", "--asgi-processes", "1",
+         "--quota", "SendMessage=1/1", "--server-env", "CONNECT_MAX_ATTEMPTS=1",
+         "--results-dir", str(tmp_path)]
+    )  # fmt: skip
+
+    assert code == 0
+    built = json.loads((tmp_path / "quotas-latest.json").read_text())
+    messages = built["messages"]
+    assert built["population"]["websocket_ready"] == 3
+    assert built["burst"]["chats"] == 2
+    assert messages["offered"] == 6
+    assert sum(messages["outcomes"].values()) == 6
+    assert messages["in_connect"] >= 1
+    assert messages["in_connect"] + messages["lost"] == 6
+    assert messages["latency_to_connect_ms"]["count"] == messages["in_connect"]
+    assert messages["minimum_ms"]["max"] > 0
+    assert built["throttling_reaching_clients"]["websocket_error_frames"]["send throttled"] >= 1
+    assert (tmp_path / "quotas-latest.png").exists()
