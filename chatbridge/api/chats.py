@@ -208,16 +208,28 @@ async def send_message(
         stored = await record.claim()
         if stored is not None:
             return Status(201, stored)
+    waited: list[int] = []
+
+    async def queued(position: int) -> None:
+        waited.append(position)
+
     sent, seq = await actions.send_message(
         runtime,
         session,
         content=payload.content,
         content_type=payload.content_type,
         client_id=idempotency_key,
+        on_queued=queued,
     )
     if seq is None:
         seq = await find_seq(runtime.log, chat_id, sent.id)
-    result = {"id": sent.id, "seq": seq, "absolute_time": sent.absolute_time}
+    result = {
+        "id": sent.id,
+        "seq": seq,
+        "absolute_time": sent.absolute_time,
+        "status": "sent",
+        "queued": bool(waited),
+    }
     if record is not None:
         await record.save(result)
     return Status(201, result)
@@ -233,16 +245,18 @@ async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
     session = await chat_of(request, chat_id)
     runtime = get_runtime()
     if payload.type == "typing":
-        sent = await actions.send_typing(
+        typed = await actions.send_typing(
             runtime, session, interval=settings.CHATBRIDGE_TYPING_INTERVAL
         )
+        status = "sent" if typed else "skipped"
     else:
         if not payload.message_id:
             raise InvalidInput("A receipt needs the message_id it is about.", field="message_id")
-        sent = await actions.send_receipt(
+        outcome = await actions.send_receipt(
             runtime, session, message_id=payload.message_id, kind=payload.type
         )
-    return Status(202, {"accepted": True, "sent": sent})
+        status = outcome.value
+    return Status(202, {"accepted": True, "sent": status == "sent", "status": status})
 
 
 @router.get(

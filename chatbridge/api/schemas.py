@@ -110,6 +110,11 @@ class SentMessageOut(Schema):
     id: str
     seq: int | None = Field(description="The message's seq in the chat's event log.")
     absolute_time: str
+    status: Literal["sent"] = Field(description="The message reached Amazon Connect.")
+    queued: bool = Field(
+        description="True when the message waited for ChatBridge's share of Amazon Connect's "
+        "rate before it was sent."
+    )
 
 
 class SendEventIn(Strict):
@@ -133,6 +138,12 @@ class SendEventIn(Strict):
 class Accepted(Schema):
     accepted: bool
     sent: bool = Field(description="False when ChatBridge skipped it (typing throttled, repeat).")
+    status: Literal["sent", "queued", "skipped"] = Field(
+        description="sent: this request sent it; queued: a receipt waiting as the chat's one "
+        "pending receipt, sent next by the request sending the chat's receipts; skipped: not "
+        "sent (typing within the interval or without Connect budget, a repeated receipt, a "
+        "delivered receipt after a pending read)."
+    )
 
 
 class LoggedEventOut(Schema):
