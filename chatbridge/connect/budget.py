@@ -166,6 +166,7 @@ local waiter, chat, priority = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local lease, max_queue, recovery = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local may_wait = ARGV[9] == '1'
 
+-- Numbers reach Redis as strings: '%.17g' keeps their fractions (tostring keeps 14 digits).
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
 for _, gone in ipairs(stale) do redis.call('ZREM', KEYS[2], gone) end
 if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
@@ -199,7 +200,7 @@ if score then
 else
   local base = priority * 10000000000000
   if not may_wait then
-    rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. (base + now))
+    rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. string.format('%.17g', base + now))
     if tokens - rank >= 1 then
       tokens = tokens - 1
       save()
@@ -212,12 +213,15 @@ else
     save()
     return {0, math.ceil((max_queue + 1 - tokens) * 1000 / r), max_queue, 1}
   end
-  local start = math.max(now, tonumber(redis.call('ZSCORE', KEYS[4], chat)) or 0)
+  -- Arrivals in the same millisecond keep their order: each arrives a step after the last.
+  local arrival = math.max(now, (tonumber(redis.call('HGET', KEYS[1], 'arrived')) or 0) + 0.0078125)
+  redis.call('HSET', KEYS[1], 'arrived', string.format('%.17g', arrival))
+  local start = math.max(arrival, tonumber(redis.call('ZSCORE', KEYS[4], chat)) or 0)
   if chat ~= '' then
-    redis.call('ZADD', KEYS[4], start + math.ceil(1000 / r), chat)
+    redis.call('ZADD', KEYS[4], string.format('%.17g', start + math.ceil(1000 / r)), chat)
     redis.call('PEXPIRE', KEYS[4], 3600000)
   end
-  redis.call('ZADD', KEYS[2], base + start, waiter)
+  redis.call('ZADD', KEYS[2], string.format('%.17g', base + start), waiter)
   rank = redis.call('ZRANK', KEYS[2], waiter)
 end
 if tokens - rank >= 1 then
@@ -306,10 +310,17 @@ class ConnectBudget:
         ]
 
     async def acquire(
-        self, operation: str, *, deadline: float | None = None, waiter: str | None = None
+        self,
+        operation: str,
+        *,
+        deadline: float | None = None,
+        waiter: str | None = None,
+        announce: bool = True,
     ) -> Grant | None:
         """Takes a token of `operation` for the current CallContext, waiting in the queue for
         at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT).
+        The context's `on_queued` hears when it queues, unless `announce` is False (a call
+        queuing again after a throttle, already announced).
 
         None for an operation without a quota. Raises Throttled (with the expected wait as
         retry_after) if the token would come later than the deadline or the queue is full,
@@ -363,7 +374,7 @@ class ConnectBudget:
                     queued = True
                     CONNECT_BUDGET_QUEUED.labels(operation=operation).inc()
                     CONNECT_BUDGET_WAITING.labels(operation=operation).inc()
-                    if context.on_queued is not None:
+                    if announce and context.on_queued is not None:
                         await context.on_queued(int(rank) + 1)
                 await asyncio.sleep(min(max(wait, MIN_POLL), MAX_POLL))
         except BaseException:

@@ -77,8 +77,12 @@ async def _call(
     # Calls with a ClientToken wait as one: a retried request does not queue twice.
     token = params.get("ClientToken")
     waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None
+    announced = False
     while True:
-        await budget.acquire(api_name, deadline=deadline, waiter=waiter)
+        grant = await budget.acquire(
+            api_name, deadline=deadline, waiter=waiter, announce=not announced
+        )
+        announced = announced or bool(grant and grant.queued)
         try:
             return await _invoke(client, operation, executor=executor, **params)
         except errors.Throttled:

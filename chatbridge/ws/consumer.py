@@ -160,7 +160,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 content=frame.content,
                 content_type=frame.content_type,
                 client_id=frame.client_id,
-                on_queued=queued,
+                on_queued=queued if self.queued_acks else None,
             )
             await self._send(
                 {"type": "ack", "ref": ref, "status": "sent", "id": sent.id, "seq": seq}
@@ -193,6 +193,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
             return
         self.session = session
+        self.queued_acks = frame.queued_acks
         # The consumer's later frames run in this task: their log lines name the chat.
         bind_chat(session.chat_id)
         self.following = True

@@ -56,6 +56,9 @@ class Auth(_Frame):
     token: Annotated[str, Field(min_length=1, max_length=512)]
     after: Seq = 0
     protocol: Literal[1] = PROTOCOL_VERSION
+    # Whether the client understands a send's ack with status "queued" (QueuedAckFrame);
+    # clients that do not say so get only the final ack, as before it existed.
+    queued_acks: bool = False
 
 
 class Send(_Frame):

@@ -91,7 +91,7 @@ async def test_operations_without_a_quota_are_not_budgeted(redis_client):
 async def test_a_higher_priority_is_served_before_earlier_lower_ones(empty, redis_client):
     waiters = Waiters(empty, "SendEvent")
     await waiters.queue("upstream", chat_id="a", priority=Priority.BACKGROUND)
-    assert await waiters.queue("read receipt", chat_id="b", priority=Priority.RECEIPT) == 1
+    assert await waiters.queue("read receipt", chat_id="a", priority=Priority.RECEIPT) == 1
     assert await waiters.serve_all(redis_client) == ["read receipt", "upstream"]
 
 
