@@ -106,6 +106,13 @@ class SendMessageIn(Strict):
     content_type: MessageContentType = "text/plain"  # type: ignore[valid-type]
 
 
+class StartPositionOut(Schema):
+    position: int | None = Field(
+        description="The start's place in the queue for Amazon Connect's rate of chat starts "
+        "(1: next); null when it is not waiting (not started yet, or already through)."
+    )
+
+
 class SentMessageOut(Schema):
     id: str
     seq: int | None = Field(description="The message's seq in the chat's event log.")

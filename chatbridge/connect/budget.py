@@ -119,6 +119,7 @@ class CallContext:
     chat_id: str = ""
     priority: Priority | None = None
     on_queued: Callable[[int], Awaitable[None]] | None = None
+    waiter: str | None = None  # a name to find the call's place by (ConnectBudget.position)
 
 
 _NOBODY = CallContext()
@@ -136,15 +137,17 @@ def calling_for(
     chat_id: str | None = None,
     priority: Priority | None = None,
     on_queued: Callable[[int], Awaitable[None]] | None = None,
+    waiter: str | None = None,
 ) -> Iterator[None]:
-    """The Connect calls made inside spend budget for `chat_id` at `priority` (what is not
-    given is kept from the enclosing context)."""
+    """The Connect calls made inside spend budget for `chat_id` at `priority`, and queue
+    under the name `waiter` (what is not given is kept from the enclosing context)."""
     outer = current()
     token = _context.set(
         CallContext(
             chat_id=outer.chat_id if chat_id is None else chat_id,
             priority=outer.priority if priority is None else priority,
             on_queued=on_queued or outer.on_queued,
+            waiter=waiter or outer.waiter,
         )
     )
     try:
@@ -334,7 +337,7 @@ class ConnectBudget:
         started = time.monotonic()
         if deadline is None:
             deadline = started + self.max_wait
-        waiter = waiter or uuid.uuid4().hex
+        waiter = context.waiter or waiter or uuid.uuid4().hex
         redis = get_redis()
         script = redis.register_script(_ACQUIRE)
         budget_keys = self._keys(operation)
@@ -397,6 +400,11 @@ class ConnectBudget:
         )
         if halved:
             CONNECT_BUDGET_SLOWDOWNS.labels(operation=operation).inc()
+
+    async def position(self, operation: str, waiter: str) -> int | None:
+        """The place (1: next) of the call queued as `waiter`, None if none is queued."""
+        rank = await get_redis().zrank(keys().connect_budget(operation, "queue"), waiter)
+        return None if rank is None else int(rank) + 1
 
     async def queue_depth(self, operation: str) -> int:
         """Calls of `operation` waiting for a token, across every process."""

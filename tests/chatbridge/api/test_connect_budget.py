@@ -3,6 +3,7 @@ shared budget is sized to match. Rates are tiny so that the tests reach them in 
 a rate of one token per 100 s means no token appears during a test unless it puts one there."""
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -163,6 +164,44 @@ async def test_sends_keep_working_while_the_chats_upstream_waits_for_the_budget(
     assert await redis_client.zcard(queue) == 1
     upstream = (await api.get(f"/chats/{chat['chat_id']}", headers=bearer(chat))).json()
     assert upstream["upstream"] != "connected"
+
+
+async def test_a_start_waiting_for_its_turn_can_learn_its_place_in_the_queue(
+    api, widget, emulator, settings, redis_client
+):
+    emulator.set_quotas(StartChatContact="0.01/1")
+    settings.CHATBRIDGE_CONNECT_RATES = "StartChatContact=0.01/1"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
+    await start_chat(api)  # the one token
+    keys_ = [str(uuid.uuid4()) for _ in range(2)]
+    body = {"widget_id": "shop", "display_name": "Bo"}
+    queue = keys().connect_budget("StartChatContact", "queue")
+    starts = []
+    for n, key in enumerate(keys_, start=1):
+        starts.append(
+            asyncio.create_task(api.post("/chats", json=body, headers={"Idempotency-Key": key}))
+        )
+        await until_members(redis_client, queue, n)
+
+    async def position(key: str) -> int | None:
+        answer = await api.get("/widgets/shop/starts", headers={"Idempotency-Key": key})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["position"]
+
+    assert [await position(key) for key in keys_] == [1, 2]
+    await refill_starts(emulator, redis_client)
+    first = await asyncio.wait_for(starts[0], GUARD)
+    assert first.status_code == 201, first.text
+    assert [await position(key) for key in keys_] == [None, 1]
+    assert await position(str(uuid.uuid4())) is None
+    await refill_starts(emulator, redis_client)
+    assert (await asyncio.wait_for(starts[1], GUARD)).status_code == 201
+
+
+async def refill_starts(emulator, redis_client) -> None:
+    """One chat start more, in ChatBridge's budget and in Connect's."""
+    emulator.set_quotas(StartChatContact="0.01/1")
+    await redis_client.hset(keys().connect_budget("StartChatContact"), "tokens", 1)
 
 
 @pytest.fixture(autouse=True)
