@@ -36,6 +36,20 @@ UNTHROTTLED = {
     "CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT": "100000000",
     "CHATBRIDGE_CONNECTIONS_PER_ADDRESS": "100000000",
     "CHATBRIDGE_CONNECTIONS_PER_CHAT": "100000000",
+    # The emulator runs without quotas: the shared Connect budget matches it.
+    "CHATBRIDGE_CONNECT_RATES": ",".join(
+        f"{operation}=1000000/1000000"
+        for operation in (
+            "SendMessage",
+            "SendEvent",
+            "CreateParticipantConnection",
+            "GetTranscript",
+            "DisconnectParticipant",
+            "StartAttachmentUpload",
+            "CompleteAttachmentUpload",
+            "StartChatContact",
+        )
+    ),
 }
 
 

@@ -8,14 +8,22 @@ Whatever costs a Connect call or Redis counts against a window of the chat that 
 process and API shares (settings.CHATBRIDGE_CHAT_*_PER_MINUTE; typing: one per
 CHATBRIDGE_TYPING_INTERVAL); beyond it, RateLimited. The websocket adds its own limits per
 connection (chatbridge.ws.limits).
+
+Connect calls spend the shared Connect budget (chatbridge.connect.budget): a message waits
+for it (the caller hears `on_queued` first), typing is dropped when it has no token free, and
+a chat's receipts share one pending place (chatbridge.chats.receipts).
 """
+
+from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
 from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
+from chatbridge.chats.receipts import ReceiptOutcome, send_coalesced
 from chatbridge.chats.records import ChatSession
+from chatbridge.connect.budget import calling_for
 from chatbridge.connect.types import ContentType, SentItem
-from chatbridge.errors import UnknownMessage
+from chatbridge.errors import Dropped, UnknownMessage
 from chatbridge.ratelimit import first_within, hit_chat_window
 from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import Runtime
@@ -31,20 +39,23 @@ async def send_message(
     content: str,
     content_type: str = ContentType.TEXT,
     client_id: str | None = None,
+    on_queued: Callable[[int], Awaitable[None]] | None = None,
 ) -> tuple[SentItem, int | None]:
     """Sends and logs a message; the Connect item and its seq (None if already logged).
 
     Every client of the chat (tabs, apps, websocket and REST alike) shares one message window
-    (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited."""
+    (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited. When the message
+    has to wait for the Connect budget, `on_queued` hears its place in the queue first."""
     await hit_chat_window(
         session.chat_id, "send", limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
     )
-    sent = await runtime.service.send_message(
-        session,
-        content=content,
-        content_type=content_type,
-        client_id=_client_token(session, client_id),
-    )
+    with calling_for(on_queued=on_queued):
+        sent = await runtime.service.send_message(
+            session,
+            content=content,
+            content_type=content_type,
+            client_id=_client_token(session, client_id),
+        )
     seq = await runtime.relay.publish(
         session.chat_id,
         ChatEvent(
@@ -63,16 +74,20 @@ async def send_message(
 
 
 async def send_typing(runtime: Runtime, session: ChatSession, *, interval: float) -> bool:
-    """Sends a typing event at most once per `interval` per chat; True if it was sent."""
+    """Sends a typing event at most once per `interval` per chat; True if it was sent. Typing
+    is best-effort: without a token of the Connect budget free now, it is not sent."""
     if not await first_within(get_redis(), keys().chat(session.chat_id, "typing"), interval):
         return False
-    await runtime.service.send_typing(session)
+    try:
+        await runtime.service.send_typing(session)
+    except Dropped:
+        return False
     return True
 
 
 async def send_receipt(
     runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
-) -> bool:
+) -> ReceiptOutcome:
     """Accepts and sends a receipt at once (accept_receipt, then deliver_receipt)."""
     await accept_receipt(runtime, session, message_id=message_id)
     return await deliver_receipt(runtime, session, message_id=message_id, kind=kind)
@@ -91,14 +106,24 @@ async def accept_receipt(runtime: Runtime, session: ChatSession, *, message_id: 
 
 async def deliver_receipt(
     runtime: Runtime, session: ChatSession, *, message_id: str, kind: str
-) -> bool:
-    """Sends an accepted receipt once per message and kind, whichever tab asks first; True if
-    this call sent it."""
+) -> ReceiptOutcome:
+    """Sends an accepted receipt once per message and kind, whichever tab asks first: SENT if
+    this call sent it, QUEUED if it waits as the chat's one pending receipt (sent by the call
+    sending the chat's receipts), SKIPPED if already sent or made moot by a pending read."""
     marker = keys().chat(session.chat_id, "receipt", kind, message_id)
     if not await first_within(get_redis(), marker, RECEIPT_MEMORY):
-        return False
-    await runtime.service.send_receipt(session, message_id=message_id, kind=kind)
-    return True
+        return ReceiptOutcome.SKIPPED
+
+    async def send(kind: str, message_id: str) -> None:
+        await runtime.service.send_receipt(session, message_id=message_id, kind=kind)
+
+    return await send_coalesced(
+        session.chat_id,
+        kind,
+        message_id,
+        send,
+        ttl=2 * settings.CHATBRIDGE_CONNECT_MAX_WAIT + 5,
+    )
 
 
 async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:

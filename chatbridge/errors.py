@@ -60,7 +60,9 @@ class AccessDenied(ChatBridgeError):
 
 
 class Throttled(ChatBridgeError):
-    """Connect still throttled the call after botocore's retries."""
+    """No Connect call could be made in time: the shared Connect budget
+    (chatbridge.connect.budget) had no token within CHATBRIDGE_CONNECT_MAX_WAIT, or Connect
+    kept throttling until then."""
 
     code = "throttled"
     default_message = "Amazon Connect is throttling requests; retry shortly."
@@ -68,6 +70,27 @@ class Throttled(ChatBridgeError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AtCapacity(ChatBridgeError):
+    """Amazon Connect holds as many active chats as the instance allows (its concurrent
+    chats quota): no chat can start until one ends. Not a throttle: retrying at once does
+    not help."""
+
+    code = "at_capacity"
+    default_message = "All chat lines are busy right now; try again in a few minutes."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 60.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Dropped(ChatBridgeError):
+    """Best-effort work (typing) for which the shared Connect budget had no token free. Never
+    told to a client: the caller treats it as "not sent"."""
+
+    code = "dropped"
+    default_message = "Not sent: Amazon Connect's rate is used up."
 
 
 class QuotaExceeded(ChatBridgeError):

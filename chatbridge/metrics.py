@@ -92,6 +92,37 @@ CONNECT_RETRIES = Counter(
     ["operation"],
 )
 
+CONNECT_BUDGET_WAIT_SECONDS = Histogram(
+    "chatbridge_connect_budget_wait_seconds",
+    "Seconds an Amazon Connect call waited for a token of the shared budget "
+    "(chatbridge.connect.budget) before it was made, by operation (Connect's name).",
+    ["operation"],
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+CONNECT_BUDGET_QUEUED = Counter(
+    "chatbridge_connect_budget_queued",
+    "Amazon Connect calls that found the shared budget empty and queued for a token.",
+    ["operation"],
+)
+CONNECT_BUDGET_WAITING = Gauge(
+    "chatbridge_connect_budget_waiting",
+    "Amazon Connect calls of this process queued for a token of the shared budget now (the "
+    "queue's depth, this process's share: aggregate with sum).",
+    ["operation"],
+)
+CONNECT_BUDGET_DROPS = Counter(
+    "chatbridge_connect_budget_drops",
+    "Best-effort Amazon Connect calls (typing) dropped because the shared budget had no "
+    "token free.",
+    ["operation"],
+)
+CONNECT_BUDGET_SLOWDOWNS = Counter(
+    "chatbridge_connect_budget_slowdowns",
+    "Times Amazon Connect throttled a call despite the shared budget, and the budget halved "
+    "the operation's rate (it recovers by doubling every CHATBRIDGE_CONNECT_RECOVERY seconds).",
+    ["operation"],
+)
+
 # The feed's stream workers.
 
 FEED_PENDING = Gauge(

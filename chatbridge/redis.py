@@ -48,6 +48,12 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:api:idem:<scope>:<digest>``       REST idempotency records
 ``<p>:conns:<digest>``                  an address's live connections, scored by expiry (ms)
 ``<p>:admin:login:<kind>:<digest>``     failed admin logins per address or username (windows)
+``<p>:connect:<op>``                    the Connect budget's bucket of operation op (a hash)
+``<p>:connect:<op>:queue``              calls waiting for a token, by priority and virtual time
+``<p>:connect:<op>:leases``             when each waiting call's process last asked (ms)
+``<p>:connect:<op>:chats``              each chat's next virtual start (fair queuing, ms)
+``<p>:chat:<id>:receipt-pending``       the chat's one receipt waiting for the budget
+``<p>:chat:<id>:receipt-sender``        who sends the chat's pending receipt
 ======================================  ==========================================================
 """
 
@@ -243,6 +249,10 @@ class RedisKeys:
     def released(self) -> str:
         """The channel where a process says it released chats, so that others scan now."""
         return self._join("released")
+
+    def connect_budget(self, operation: str, *parts: str) -> str:
+        """The shared Connect budget of one operation (chatbridge.connect.budget)."""
+        return self._join("connect", operation, *parts)
 
     def admin_login_failures(self, kind: str, digest: str) -> str:
         """Failed admin logins of one address or username (``kind``) in the current window."""

@@ -257,6 +257,15 @@ CONNECT_READ_TIMEOUT = env_float("CONNECT_READ_TIMEOUT", 15.0)
 CONNECT_THREADS = env_int("CONNECT_THREADS", 32)
 # Threads for the upstreams' own calls (new connections, gap fills), kept apart from sends.
 CONNECT_BACKGROUND_THREADS = env_int("CONNECT_BACKGROUND_THREADS", 8)
+# The shared Connect budget (chatbridge.connect.budget): each operation's rate and burst, as
+# Connect's quotas of the account allow (AWS's defaults unless listed here).
+CHATBRIDGE_CONNECT_RATES = env_str("CHATBRIDGE_CONNECT_RATES", "")
+# Seconds a Connect call may wait for its budget (queued) before it fails as throttled.
+CHATBRIDGE_CONNECT_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_MAX_WAIT", 10.0)
+# Calls that may wait for one operation's budget at once, across every process.
+CHATBRIDGE_CONNECT_MAX_QUEUE = env_int("CHATBRIDGE_CONNECT_MAX_QUEUE", 1000)
+# After Connect throttles, the operation's rate halves; it doubles back every this many seconds.
+CHATBRIDGE_CONNECT_RECOVERY = env_float("CHATBRIDGE_CONNECT_RECOVERY", 10.0)
 # Connect's default chat duration is 25 hours; sessions live as long as their chat may.
 CONNECT_CHAT_DURATION_MINUTES = env_int("CONNECT_CHAT_DURATION_MINUTES", 1500)
 

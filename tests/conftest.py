@@ -30,7 +30,8 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorProcess]:
-    # Quotas off: ChatBridge does not yet keep within a shared Connect budget.
+    # Quotas off, so that tests of other behaviours are not paced by Connect's rates; the
+    # Connect budget's tests turn them on (EmulatorControl.set_quotas).
     server = EmulatorProcess(agent="none", quotas=False).start()
     yield server
     server.stop()

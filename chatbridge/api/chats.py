@@ -8,7 +8,7 @@ from typing import Annotated
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
-from ninja import Header, Query, Router, Status
+from ninja import Header, Path, Query, Router, Status
 from pydantic import WithJsonSchema
 
 from chatbridge import actions
@@ -39,8 +39,10 @@ from chatbridge.api.schemas import (
     SentMessageOut,
     StartChatIn,
     StartChatOut,
+    StartPositionOut,
 )
 from chatbridge.chats.records import ChatSession
+from chatbridge.connect.budget import ConnectBudget, calling_for
 from chatbridge.errors import InvalidInput
 from chatbridge.runtime import get_runtime
 
@@ -117,13 +119,16 @@ async def start_chat(
         await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
         client_token = digest("start", widget.widget_id, subject, idempotency_key)
     runtime = get_runtime()
-    started = await runtime.service.start_chat(
-        display_name=payload.display_name,
-        widget_id=widget.widget_id,
-        attributes=attributes,
-        initial_message=payload.initial_message,
-        client_token=client_token,
-    )
+    # A start waiting for Connect's rate queues under a name its client can ask about.
+    waiter = _start_waiter(widget.widget_id, idempotency_key) if idempotency_key else None
+    with calling_for(waiter=waiter):
+        started = await runtime.service.start_chat(
+            display_name=payload.display_name,
+            widget_id=widget.widget_id,
+            attributes=attributes,
+            initial_message=payload.initial_message,
+            client_token=client_token,
+        )
     session = started.session
     if session.is_active:
         await runtime.supervisor.ensure(session.chat_id)
@@ -139,6 +144,32 @@ async def start_chat(
             "history_token": issue_history_token(session.chat_id),
         },
     )
+
+
+def _start_waiter(widget_id: str, idempotency_key: str) -> str:
+    return digest("start-queue", widget_id, idempotency_key)
+
+
+@router.get(
+    "/widgets/{widget_id}/starts",
+    response={200: StartPositionOut, **ERRORS},
+    auth=None,
+    summary="Where a chat start waits in the queue for Amazon Connect's rate",
+    description="While `POST /chats` with this `Idempotency-Key` waits for its turn (Connect "
+    "allows only so many chat starts per second), its place in the queue; null otherwise.",
+)
+async def start_position(
+    request: HttpRequest,
+    widget_id: str = Path(..., max_length=64),
+    idempotency_key: Annotated[str, WithJsonSchema(START_KEY_SCHEMA)] = Header(
+        alias="Idempotency-Key", description="The key of the waiting `POST /chats`."
+    ),
+):
+    key = check_start_key(idempotency_key) or ""
+    position = await ConnectBudget.from_settings().position(
+        "StartChatContact", _start_waiter(widget_id, key)
+    )
+    return {"position": position}
 
 
 async def _status(session: ChatSession) -> dict:
@@ -208,16 +239,28 @@ async def send_message(
         stored = await record.claim()
         if stored is not None:
             return Status(201, stored)
+    waited: list[int] = []
+
+    async def queued(position: int) -> None:
+        waited.append(position)
+
     sent, seq = await actions.send_message(
         runtime,
         session,
         content=payload.content,
         content_type=payload.content_type,
         client_id=idempotency_key,
+        on_queued=queued,
     )
     if seq is None:
         seq = await find_seq(runtime.log, chat_id, sent.id)
-    result = {"id": sent.id, "seq": seq, "absolute_time": sent.absolute_time}
+    result = {
+        "id": sent.id,
+        "seq": seq,
+        "absolute_time": sent.absolute_time,
+        "status": "sent",
+        "queued": bool(waited),
+    }
     if record is not None:
         await record.save(result)
     return Status(201, result)
@@ -233,16 +276,18 @@ async def send_event(request: HttpRequest, chat_id: str, payload: SendEventIn):
     session = await chat_of(request, chat_id)
     runtime = get_runtime()
     if payload.type == "typing":
-        sent = await actions.send_typing(
+        typed = await actions.send_typing(
             runtime, session, interval=settings.CHATBRIDGE_TYPING_INTERVAL
         )
+        status = "sent" if typed else "skipped"
     else:
         if not payload.message_id:
             raise InvalidInput("A receipt needs the message_id it is about.", field="message_id")
-        sent = await actions.send_receipt(
+        outcome = await actions.send_receipt(
             runtime, session, message_id=payload.message_id, kind=payload.type
         )
-    return Status(202, {"accepted": True, "sent": sent})
+        status = outcome.value
+    return Status(202, {"accepted": True, "sent": status == "sent", "status": status})
 
 
 @router.get(

@@ -86,6 +86,7 @@ STATUS_OF: dict[type[errors.ChatBridgeError], int] = {
     errors.ChatEnded: 409,
     errors.AccessDenied: 403,
     errors.Throttled: 429,
+    errors.AtCapacity: 503,
     errors.QuotaExceeded: 409,
     errors.Conflict: 409,
     errors.NotFound: 404,

@@ -106,10 +106,22 @@ class SendMessageIn(Strict):
     content_type: MessageContentType = "text/plain"  # type: ignore[valid-type]
 
 
+class StartPositionOut(Schema):
+    position: int | None = Field(
+        description="The start's place in the queue for Amazon Connect's rate of chat starts "
+        "(1: next); null when it is not waiting (not started yet, or already through)."
+    )
+
+
 class SentMessageOut(Schema):
     id: str
     seq: int | None = Field(description="The message's seq in the chat's event log.")
     absolute_time: str
+    status: Literal["sent"] = Field(description="The message reached Amazon Connect.")
+    queued: bool = Field(
+        description="True when the message waited for ChatBridge's share of Amazon Connect's "
+        "rate before it was sent."
+    )
 
 
 class SendEventIn(Strict):
@@ -133,6 +145,12 @@ class SendEventIn(Strict):
 class Accepted(Schema):
     accepted: bool
     sent: bool = Field(description="False when ChatBridge skipped it (typing throttled, repeat).")
+    status: Literal["sent", "queued", "skipped"] = Field(
+        description="sent: this request sent it; queued: a receipt waiting as the chat's one "
+        "pending receipt, sent next by the request sending the chat's receipts; skipped: not "
+        "sent (typing within the interval or without Connect budget, a repeated receipt, a "
+        "delivered receipt after a pending read)."
+    )
 
 
 class LoggedEventOut(Schema):

@@ -17,6 +17,7 @@ from django.conf import settings
 from chatbridge.chats.records import ChatSession, StartedChat
 from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, get_gateway
+from chatbridge.connect.budget import Priority, calling_for
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
     MESSAGE_CONTENT_TYPES,
@@ -122,14 +123,16 @@ class ChatService:
                 _validate_content_type(initial_content_type),
                 _require_text(initial_message, "initial_message", max_length=MAX_CONTENT_LENGTH),
             )
-        contact = await self.gateway.start_chat_contact(
-            display_name=display_name.strip(),
-            attributes=attributes,
-            initial_message=initial,
-            client_token=client_token,
-            chat_duration_minutes=int(self.chat_duration.total_seconds() // 60),
-        )
-        connection = await self.gateway.create_connection(contact.participant_token)
+        with calling_for(priority=self._priority(Priority.MESSAGE)):
+            contact = await self.gateway.start_chat_contact(
+                display_name=display_name.strip(),
+                attributes=attributes,
+                initial_message=initial,
+                client_token=client_token,
+                chat_duration_minutes=int(self.chat_duration.total_seconds() // 60),
+            )
+            with calling_for(chat_id=contact.contact_id):
+                connection = await self.gateway.create_connection(contact.participant_token)
         started = await self.store.create(
             contact=contact,
             connection=connection,
@@ -162,10 +165,14 @@ class ChatService:
             lambda token: self.gateway.send_message(
                 token, content_type=content_type, content=content, client_token=client_id
             ),
+            priority=Priority.MESSAGE,
         )
 
     async def send_typing(self, session: ChatSession, *, client_id: str | None = None) -> SentItem:
-        return await self.send_event(session, content_type=ContentType.TYPING, client_id=client_id)
+        """Best-effort: Dropped when the shared Connect budget has no token free now."""
+        return await self.send_event(
+            session, content_type=ContentType.TYPING, client_id=client_id, priority=Priority.TYPING
+        )
 
     async def send_receipt(
         self, session: ChatSession, *, message_id: str, kind: str, client_id: str | None = None
@@ -178,6 +185,7 @@ class ChatService:
             content_type=RECEIPT_TYPES[kind],
             content=json.dumps({"messageId": message_id}),
             client_id=client_id,
+            priority=Priority.RECEIPT,
         )
 
     async def send_event(
@@ -187,6 +195,7 @@ class ChatService:
         content_type: str,
         content: str | None = None,
         client_id: str | None = None,
+        priority: Priority = Priority.RECEIPT,
     ) -> SentItem:
         client_id = _optional_token(client_id, "client_id")
         return await self._with_connection(
@@ -194,6 +203,7 @@ class ChatService:
             lambda token: self.gateway.send_event(
                 token, content_type=content_type, content=content, client_token=client_id
             ),
+            priority=priority,
         )
 
     async def transcript_page(
@@ -270,6 +280,7 @@ class ChatService:
                 name=name,
                 client_token=client_id,
             ),
+            priority=Priority.END,
         )
 
     async def complete_attachment_upload(
@@ -283,6 +294,7 @@ class ChatService:
             lambda token: self.gateway.complete_attachment_upload(
                 token, attachment_ids=[attachment_id], client_token=client_id
             ),
+            priority=Priority.END,
         )
 
     async def attachment_url(
@@ -302,7 +314,7 @@ class ChatService:
             # upstream that hears it must still record why the chat ended.
             await self.store.note_ending(session.chat_id, "customer_disconnected")
             with contextlib.suppress(ChatEnded):
-                await self._with_connection(session, self.gateway.disconnect)
+                await self._with_connection(session, self.gateway.disconnect, priority=Priority.END)
         return await self.end(session, "customer_disconnected")
 
     async def end(self, session: ChatSession, reason: str) -> ChatSession:
@@ -328,32 +340,56 @@ class ChatService:
         self, session: ChatSession, *, force: bool
     ) -> tuple[ChatSession, ParticipantConnection | None]:
         async with self.store.refresh_lock(session.chat_id):
-            current = await self.store.load(session.chat_id)
-            if not current.is_active:
-                raise ChatEnded()
-            if not force and current.generation != session.generation:
-                return current, None
-            try:
-                connection = await self.gateway.create_connection(current.participant_token)
-            except AccessDenied:
-                await self.end(current, "connect_access_denied")
-                raise ChatEnded() from None
-            logger.info("connection refreshed chat_id=%s", current.chat_id)
-            CONNECTION_REFRESHES.labels(reason="upstream" if force else "token").inc()
-            return await self.store.save_connection(current, connection), connection
+            # A new connection spends the budget at the priority of what needs it (a send's
+            # refresh is a send's; an upstream's is background work).
+            with calling_for(chat_id=session.chat_id, priority=self._priority(None)):
+                return await self._refresh_locked(session, force=force)
+
+    async def _refresh_locked(
+        self, session: ChatSession, *, force: bool
+    ) -> tuple[ChatSession, ParticipantConnection | None]:
+        current = await self.store.load(session.chat_id)
+        if not current.is_active:
+            raise ChatEnded()
+        if not force and current.generation != session.generation:
+            return current, None
+        try:
+            connection = await self.gateway.create_connection(current.participant_token)
+        except AccessDenied:
+            await self.end(current, "connect_access_denied")
+            raise ChatEnded() from None
+        logger.info("connection refreshed chat_id=%s", current.chat_id)
+        CONNECTION_REFRESHES.labels(reason="upstream" if force else "token").inc()
+        return await self.store.save_connection(current, connection), connection
+
+    def _priority(self, priority: Priority | None) -> Priority | None:
+        """The budget priority of a call: background work for the upstreams' service, else
+        `priority` (None: the enclosing call's)."""
+        return Priority.BACKGROUND if self.gateway.background else priority
 
     def _needs_refresh(self, session: ChatSession) -> bool:
         return session.connection_expires_at - self.refresh_margin <= datetime.now(UTC)
 
     async def _with_connection(
-        self, session: ChatSession, call: Callable[[str], Awaitable[T]]
+        self,
+        session: ChatSession,
+        call: Callable[[str], Awaitable[T]],
+        *,
+        priority: Priority = Priority.MESSAGE,
     ) -> T:
-        """Runs a call with a fresh connection token.
+        """Runs a call with a fresh connection token, spending the chat's budget at `priority`
+        (background work, for the upstreams' service).
 
         A refused call is retried after a refresh. Another process may have refreshed in
         between with a token that is itself already refused, hence a few rounds; the chat
         counts as ended when Connect refuses the refresh itself (the participant token).
         """
+        with calling_for(chat_id=session.chat_id, priority=self._priority(priority)):
+            return await self._with_fresh_connection(session, call)
+
+    async def _with_fresh_connection(
+        self, session: ChatSession, call: Callable[[str], Awaitable[T]]
+    ) -> T:
         if not session.is_active:
             raise ChatEnded()
         if self._needs_refresh(session):

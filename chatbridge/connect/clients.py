@@ -2,6 +2,10 @@
 
 boto3 clients are thread-safe, so the executor's threads share them; botocore's HTTP pool is
 sized to the executor so that no thread waits for a connection.
+
+botocore retries server errors and broken connections, but not throttles (429): a throttled
+call goes back through the shared Connect budget (chatbridge.connect.gateway), which slows
+down for every process, instead of each thread retrying on its own behind the budget's back.
 """
 
 import functools
@@ -31,6 +35,21 @@ def _config() -> Config:
     )
 
 
+def _no_retry_of_throttles(response=None, **kwargs: object) -> bool | None:
+    """A `needs-retry` handler registered first, so its answer wins: False (do not retry)
+    for a 429, None (let botocore's retry mode decide) for anything else."""
+    if response is None:
+        return None
+    status = response[0].status_code if response[0] is not None else None
+    return False if status == 429 else None
+
+
+def _without_throttle_retries(client):
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register_first(f"needs-retry.{service}", _no_retry_of_throttles)
+    return client
+
+
 def _session() -> boto3.session.Session:
     core = botocore.session.get_session()
     share_parsers(core)
@@ -40,18 +59,20 @@ def _session() -> boto3.session.Session:
 @functools.cache
 def connect_client():
     """The `connect` client (StartChatContact, StopContact)."""
-    return _session().client(
-        "connect", endpoint_url=settings.CONNECT_ENDPOINT_URL, config=_config()
+    return _without_throttle_retries(
+        _session().client("connect", endpoint_url=settings.CONNECT_ENDPOINT_URL, config=_config())
     )
 
 
 @functools.cache
 def participant_client():
     """The `connectparticipant` client (everything a chat participant does)."""
-    return _session().client(
-        "connectparticipant",
-        endpoint_url=settings.CONNECT_PARTICIPANT_ENDPOINT_URL,
-        config=_config(),
+    return _without_throttle_retries(
+        _session().client(
+            "connectparticipant",
+            endpoint_url=settings.CONNECT_PARTICIPANT_ENDPOINT_URL,
+            config=_config(),
+        )
     )
 
 

@@ -18,7 +18,9 @@ from botocore.exceptions import (
 from chatbridge import errors
 
 _ACCESS_DENIED = {"AccessDeniedException", "UnauthorizedException", "ForbiddenException"}
-_THROTTLED = {"ThrottlingException", "LimitExceededException", "TooManyRequestsException"}
+_THROTTLED = {"ThrottlingException", "TooManyRequestsException"}
+# StartChatContact's answer when the instance holds as many active chats as it may.
+_AT_CAPACITY = {"LimitExceededException"}
 _INVALID = {"ValidationException", "InvalidRequestException", "InvalidParameterException"}
 _QUOTA = {"ServiceQuotaExceededException"}
 _CONFLICT = {"ConflictException", "IdempotencyException"}
@@ -60,6 +62,8 @@ def _map_client_error(exc: ClientError) -> errors.ChatBridgeError:
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _ACCESS_DENIED or status == 403:
         return errors.AccessDenied()
+    if code in _AT_CAPACITY:
+        return errors.AtCapacity()
     if code in _THROTTLED or status == 429:
         retry_after = _retry_after(exc)
         return errors.Throttled(retry_after=retry_after)

@@ -1,15 +1,20 @@
 """Async access to Amazon Connect's chat APIs.
 
 boto3 is synchronous, so every call runs on the bounded executor of chatbridge.connect.clients
-and the event loop never blocks. Retries (throttling, 5xx, connection errors) are botocore's
-own retry mode; what is left after them is mapped to a ChatBridge error.
+and the event loop never blocks. Retries of 5xx and connection errors are botocore's own
+retry mode; what is left after them is mapped to a ChatBridge error.
 
-`_call` is the one place every call passes, so it is where each is measured: its operation,
-its outcome, its duration and the attempts botocore repeated (chatbridge.metrics).
+`_call` is the one place every call passes, so it is where each takes a token of the shared
+Connect budget (chatbridge.connect.budget) before it is made, and where a call Connect
+throttles anyway slows the budget down and queues for another token, until
+CHATBRIDGE_CONNECT_MAX_WAIT: botocore does not retry throttles (chatbridge.connect.clients).
+It is also where each call is measured: its operation, its outcome, its duration and the
+attempts botocore repeated (chatbridge.metrics).
 """
 
 import asyncio
 import functools
+import hashlib
 import time
 from concurrent.futures import Executor
 from typing import Any
@@ -19,6 +24,7 @@ from django.conf import settings
 
 from chatbridge import errors
 from chatbridge.connect import clients
+from chatbridge.connect.budget import ConnectBudget
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -62,7 +68,31 @@ def _retry_attempts(response: dict[str, Any]) -> int:
 async def _call(
     client_factory, operation: str, *, executor: Executor, **params: Any
 ) -> dict[str, Any]:
-    method = getattr(client_factory(), operation)
+    """Takes a token of the operation's budget, then calls; a throttled call slows the budget
+    down and goes round again, within one deadline for the whole call."""
+    client = client_factory()
+    api_name = client.meta.method_to_api_mapping.get(operation, operation)
+    budget = ConnectBudget.from_settings()
+    deadline = time.monotonic() + budget.max_wait
+    # Calls with a ClientToken wait as one: a retried request does not queue twice.
+    token = params.get("ClientToken")
+    waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None
+    announced = False
+    while True:
+        grant = await budget.acquire(
+            api_name, deadline=deadline, waiter=waiter, announce=not announced
+        )
+        announced = announced or bool(grant and grant.queued)
+        try:
+            return await _invoke(client, operation, executor=executor, **params)
+        except errors.Throttled:
+            if api_name not in budget.rates:
+                raise
+            await budget.slow_down(api_name)
+
+
+async def _invoke(client, operation: str, *, executor: Executor, **params: Any) -> dict[str, Any]:
+    method = getattr(client, operation)
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
     retries = 0

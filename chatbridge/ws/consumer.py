@@ -147,15 +147,23 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         session = self.session
         if isinstance(frame, Send):
             self.limits.send.take()
+            ref = frame.ref or frame.client_id
+
+            async def queued(position: int) -> None:
+                await self._send(
+                    {"type": "ack", "ref": ref, "status": "queued", "position": position}
+                )
+
             sent, seq = await actions.send_message(
                 self.runtime,
                 session,
                 content=frame.content,
                 content_type=frame.content_type,
                 client_id=frame.client_id,
+                on_queued=queued if self.queued_acks else None,
             )
             await self._send(
-                {"type": "ack", "ref": frame.ref or frame.client_id, "id": sent.id, "seq": seq}
+                {"type": "ack", "ref": ref, "status": "sent", "id": sent.id, "seq": seq}
             )
         elif isinstance(frame, Typing):
             self.limits.typing.take()
@@ -185,6 +193,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
             return
         self.session = session
+        self.queued_acks = frame.queued_acks
         # The consumer's later frames run in this task: their log lines name the chat.
         bind_chat(session.chat_id)
         self.following = True

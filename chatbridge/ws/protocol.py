@@ -27,7 +27,7 @@ from pydantic import (
 
 from chatbridge.chats.schema import Event, TypingEvent, chat_events
 from chatbridge.connect.types import MAX_CONTENT_LENGTH, ContentType
-from chatbridge.errors import ChatBridgeError, InvalidInput, RateLimited, Throttled
+from chatbridge.errors import AtCapacity, ChatBridgeError, InvalidInput, RateLimited, Throttled
 
 PROTOCOL_VERSION = 1
 
@@ -56,6 +56,9 @@ class Auth(_Frame):
     token: Annotated[str, Field(min_length=1, max_length=512)]
     after: Seq = 0
     protocol: Literal[1] = PROTOCOL_VERSION
+    # Whether the client understands a send's ack with status "queued" (QueuedAckFrame);
+    # clients that do not say so get only the final ack, as before it existed.
+    queued_acks: bool = False
 
 
 class Send(_Frame):
@@ -148,7 +151,7 @@ def ref_of(text: str) -> str | None:
 def error_frame(error: ChatBridgeError, ref: str | None = None) -> dict[str, Any]:
     """The one mapping from a ChatBridge error to a websocket error frame."""
     frame: dict[str, Any] = {"type": "error", **error.as_dict()}
-    if isinstance(error, Throttled | RateLimited):
+    if isinstance(error, Throttled | RateLimited | AtCapacity):
         frame["retry_after"] = error.retry_after
     if ref is not None:
         frame["ref"] = ref
@@ -228,9 +231,19 @@ class AckFrame(_ServerFrame):
     ref: ClientRef
 
 
+class QueuedAckFrame(AckFrame):
+    """Comes before a send's ack when the message has to wait for ChatBridge's share of
+    Amazon Connect's rate: it is queued and will be sent (its ack follows, status sent),
+    unless the wait grows beyond CHATBRIDGE_CONNECT_MAX_WAIT (then an error throttled)."""
+
+    status: Literal["queued"]
+    position: int = Field(ge=1, description="The message's place in the queue (1: next).")
+
+
 class SendAckFrame(AckFrame):
     """Answers send; ref falls back to the send's client_id."""
 
+    status: Literal["sent"] = Field(description="The message reached Amazon Connect.")
     id: str = Field(description="Connect's message id, the id of the message's event.")
     seq: int | None = Field(description="The message's seq; null if already logged (a retry).")
 
@@ -257,14 +270,19 @@ class ErrorFrame(_ServerFrame):
         default=MISSING, description="The field at fault, when there is one."
     )
     retry_after: float | MISSING = Field(
-        default=MISSING, description="Seconds; rate_limited, throttled."
+        default=MISSING, description="Seconds; rate_limited, throttled, at_capacity."
     )
     ref: str | MISSING = Field(
         default=MISSING, description="The ref of the frame refused, if it had one."
     )
 
 
-_ACK_VARIANTS = {"id": "ack:send", "sent": "ack:typing", "last_seq": "ack:sync"}
+_ACK_VARIANTS = {
+    "position": "ack:queued",
+    "id": "ack:send",
+    "sent": "ack:typing",
+    "last_seq": "ack:sync",
+}
 
 
 def _server_frame_tag(frame: Any) -> str | None:
@@ -283,6 +301,7 @@ ServerFrame = Annotated[
     | Annotated[EventFrame, Tag("event")]
     | Annotated[TypingFrame, Tag("typing")]
     | Annotated[UpstreamFrame, Tag("upstream")]
+    | Annotated[QueuedAckFrame, Tag("ack:queued")]
     | Annotated[SendAckFrame, Tag("ack:send")]
     | Annotated[TypingAckFrame, Tag("ack:typing")]
     | Annotated[SyncAckFrame, Tag("ack:sync")]

@@ -60,5 +60,10 @@ class EmulatorControl:
     def websocket_faults(self, contact_id: str, **faults: Any) -> Any:
         return self._request("POST", f"/contacts/{contact_id}/websockets/faults", faults)
 
+    def set_quotas(self, *, enabled: bool = True, **limits: str | int) -> dict[str, Any]:
+        """Turns Connect's quotas on (or off) with these limits (``SendMessage="2/3"``,
+        ``ActiveChats=1``); every bucket starts full. A reset restores the command line's."""
+        return self._request("POST", "/quotas", {"enabled": enabled, "limits": limits})
+
     def clear_faults(self) -> Any:
         return self._request("DELETE", "/faults")

@@ -86,11 +86,16 @@ class ChatClient:
         return await self.receive_until(lambda f: f["type"] in {"ready", "error"})
 
     async def request(self, frame: Frame) -> Frame:
-        """Sends a frame with a ref and returns the ack or error that answers it."""
+        """Sends a frame with a ref and returns the ack or error that answers it (for a send
+        that had to wait for Connect's budget, the final ack, not the queued one)."""
         ref = frame.setdefault("ref", f"r{len(self.frames)}-{frame['type']}")
         await self.send(frame)
         return await self.receive_until(
-            lambda f: f["type"] in {"ack", "error", "pong"} and f.get("ref") == ref
+            lambda f: (
+                f["type"] in {"ack", "error", "pong"}
+                and f.get("ref") == ref
+                and f.get("status") != "queued"
+            )
         )
 
     def events(self) -> list[Frame]:

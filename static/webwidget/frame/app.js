@@ -335,8 +335,10 @@ async function startChat(answers = {}, initialMessage) {
   if (initialMessage) body.initial_message = initialMessage;
   if (state.identity.identity) body.identity = state.identity.identity;
   state.startKey = state.startKey || uid();
+  const stopWatching = watchStartQueue(state.startKey);
   try {
     const started = await api("POST", "/api/v1/chats", { body, idempotencyKey: state.startKey });
+    if (stopWatching()) showNotice("");
     state.startKey = null;
     state.session = {
       token: started.session_token, chat_id: started.chat_id,
@@ -353,11 +355,34 @@ async function startChat(answers = {}, initialMessage) {
         + `(allowed origins) of widget "${cfg.widget_id}" in ChatBridge's admin.`);
     }
     const field = error.field && (error.field === "display_name" ? "name" : error.field.replace(/^attributes\./, ""));
-    if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
+    stopWatching();
+    if (error.code === "at_capacity") showNotice(t("allBusy"));
+    else if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
     return false;
   } finally {
+    stopWatching();
     if (button) button.disabled = false;
   }
+}
+
+// While a start waits its turn (Connect allows only so many chat starts per second), asks
+// where it stands and says so. The returned stop() says whether a place was shown.
+function watchStartQueue(key) {
+  let live = true;
+  let shown = false;
+  const path = `/api/v1/widgets/${encodeURIComponent(cfg.widget_id)}/starts`;
+  const timer = setInterval(async () => {
+    const { position } = await api("GET", path, { idempotencyKey: key }).catch(() => ({}));
+    if (live && position) {
+      shown = true;
+      showNotice(t("inQueue", { n: position }));
+    }
+  }, 2000);
+  return () => {
+    live = false;
+    clearInterval(timer);
+    return shown;
+  };
 }
 
 function pickStrings(object) {

@@ -208,8 +208,13 @@ async def test_per_address_limit(api, widget, settings):
     assert "retry-after" in answers[2].headers
 
 
-async def test_connect_throttling_is_429_with_retry_after(api, chat, emulator):
-    emulator.fault("SendMessage", "throttle", count=10)
+async def test_connect_throttling_beyond_the_wait_is_429_with_retry_after(
+    api, chat, emulator, settings
+):
+    """Connect throttles every attempt: the budget slows down and retries until
+    CHATBRIDGE_CONNECT_MAX_WAIT, then answers throttled."""
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 0.5
+    emulator.fault("SendMessage", "throttle", count=100)
     response = await api.post(
         f"/chats/{chat['chat_id']}/messages", json={"content": "hi"}, headers=bearer(chat)
     )

@@ -33,7 +33,6 @@ async def send(gateway: ConnectGateway):
     ("code", "status", "expected"),
     [
         ("AccessDeniedException", 403, errors.AccessDenied),
-        ("ThrottlingException", 429, errors.Throttled),
         ("ValidationException", 400, errors.InvalidInput),
         ("ServiceQuotaExceededException", 402, errors.QuotaExceeded),
         ("ConflictException", 409, errors.Conflict),
@@ -71,6 +70,29 @@ def test_client_side_validation_error_keeps_only_the_field_name():
     assert isinstance(mapped, errors.InvalidInput)
     assert mapped.field == "ConnectionToken"
     assert secret not in mapped.message
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "expected"),
+    [
+        ("ThrottlingException", "SendMessage", errors.Throttled),
+        ("TooManyRequestsException", "StartChatContact", errors.Throttled),
+        ("LimitExceededException", "StartChatContact", errors.AtCapacity),
+    ],
+)
+def test_throttles_and_the_concurrent_chats_cap_map_apart(code, operation, expected):
+    """A 429 is a throttle (wait and retry), except StartChatContact's LimitExceededException:
+    the instance holds as many chats as it may, which waiting a second does not cure."""
+    from botocore.exceptions import ClientError
+
+    error = ClientError(
+        {
+            "Error": {"Code": code, "Message": "x"},
+            "ResponseMetadata": {"HTTPStatusCode": 429, "HTTPHeaders": {}},
+        },
+        operation,
+    )
+    assert type(map_error(error)) is expected
 
 
 @pytest.mark.parametrize(

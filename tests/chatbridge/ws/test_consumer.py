@@ -535,7 +535,7 @@ async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator
     assert pong["type"] == "pong" and error["code"] == "unknown_type"
     acks = [sent, typed, read, synced, ended]
     assert {frozenset(a) - {"type", "ref"} for a in acks} == {
-        frozenset({"id", "seq"}),
+        frozenset({"status", "id", "seq"}),
         frozenset({"sent"}),
         frozenset({"last_seq"}),
         frozenset(),

@@ -15,7 +15,7 @@ from chatbridge.chats import events
 from chatbridge.chats.events import ChatEvent, from_item
 from chatbridge.chats.schema import Event, TypingEvent, chat_events
 from chatbridge.connect.types import ContentType, TranscriptItem
-from chatbridge.errors import ChatBridgeError, RateLimited, Throttled
+from chatbridge.errors import AtCapacity, ChatBridgeError, RateLimited, Throttled
 from chatbridge.ws.protocol import (
     SCHEMA_DIR,
     SERVER_FRAME_TYPES,
@@ -160,8 +160,9 @@ def server_frames_of_every_kind() -> list[dict[str, Any]]:
         json.loads(event_frame(7, message("m1").to_json())),
         json.loads(f'{{"type":"typing","event":{typing_json()}}}'),
         {"type": "upstream", "status": "reconnecting"},
-        {"type": "ack", "ref": ref, "id": "m1", "seq": 7},
-        {"type": "ack", "ref": None, "id": "m1", "seq": None},
+        {"type": "ack", "ref": ref, "status": "queued", "position": 3},
+        {"type": "ack", "ref": ref, "status": "sent", "id": "m1", "seq": 7},
+        {"type": "ack", "ref": None, "status": "sent", "id": "m1", "seq": None},
         {"type": "ack", "ref": ref, "sent": False},
         {"type": "ack", "ref": ref, "last_seq": 7},
         {"type": "ack", "ref": None},
@@ -171,6 +172,7 @@ def server_frames_of_every_kind() -> list[dict[str, Any]]:
         error_frame(ProtocolError("invalid_frame", "content: too long", field="content"), ref),
         error_frame(RateLimited(retry_after=0.25), ref),
         error_frame(Throttled()),
+        error_frame(AtCapacity()),
     ]
 
 
@@ -187,6 +189,8 @@ def test_the_model_and_the_published_file_accept_every_kind_of_frame(frame: dict
         {"type": "pong"},
         {"type": "ack", "ref": "r", "id": "m1", "seq": 7, "sent": True},
         {"type": "ack", "ref": "r", "sent": "yes"},
+        {"type": "ack", "ref": "r", "status": "queued", "position": 0},
+        {"type": "ack", "ref": "r", "status": "sent", "position": 1},
         {"type": "event", "seq": "7", "event": json.loads(message("m1").to_json())},
         {"type": "event", "seq": 7, "event": {**json.loads(message("m1").to_json()), "x": 1}},
         {"type": "event", "seq": 7, "event": json.loads(typing_json())},

@@ -1,0 +1,411 @@
+"""One Connect budget per operation, shared by every ChatBridge process through Redis.
+
+Amazon Connect limits each participant operation (and StartChatContact) per account and
+Region with a token bucket (docs/configuration.md, CHATBRIDGE_CONNECT_RATES). ChatBridge keeps
+a copy of each bucket in Redis and takes a token before every call, so that however many
+processes serve the chats, together they never knowingly exceed Connect's rate; botocore's
+retries are only a safety net (chatbridge.connect.clients vetoes its retries of throttles).
+
+Who gets the next token: every caller that finds the bucket empty queues in a Redis sorted set
+of the operation, ordered by
+
+1. its priority (Priority: a customer's message before an end or an attachment, before a read
+   receipt, before background work such as an upstream's new connection or gap fill; typing
+   never queues: it is dropped when no token is free, since it is best-effort);
+2. within a priority, a virtual time per chat (start-time fair queuing): a chat's queued call
+   starts one token-interval after its previous one, so a chat that floods queues behind
+   the others instead of in front of them; among single calls, the longest waiting goes first.
+
+The queue is global: the first `n` waiters may take the `n` whole tokens in the bucket, each
+when it next asks. Each waiter asks again when the bucket's refill should reach it. A waiter
+whose process died leaves the queue when its lease lapses.
+
+Connect may throttle anyway (other software may share the account, or the quotas are lower than
+configured): a throttled call halves the operation's refill rate (slow_down) and the rate
+doubles back after every CHATBRIDGE_CONNECT_RECOVERY seconds without another throttle.
+
+Redis's clock (TIME) is the only clock, so processes on hosts whose clocks differ agree.
+"""
+
+import asyncio
+import contextlib
+import contextvars
+import enum
+import math
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from chatbridge.errors import Dropped, Throttled
+from chatbridge.metrics import (
+    CONNECT_BUDGET_DROPS,
+    CONNECT_BUDGET_QUEUED,
+    CONNECT_BUDGET_SLOWDOWNS,
+    CONNECT_BUDGET_WAIT_SECONDS,
+    CONNECT_BUDGET_WAITING,
+)
+from chatbridge.redis import get_redis, keys
+
+
+class Priority(enum.IntEnum):
+    """The order in which waiting calls of one operation get tokens (lowest first)."""
+
+    MESSAGE = 0  # what a customer is waiting for: a message, a chat start and its connection
+    END = 1  # a customer leaving, an attachment
+    RECEIPT = 2  # delivered and read receipts
+    BACKGROUND = 3  # upstreams: takeovers, gap fills, their token refreshes
+    TYPING = 4  # best-effort: never queued, dropped when no token is free
+
+
+# Connect's default quotas (per account and Region): requests per second and burst.
+DEFAULT_RATES: dict[str, tuple[float, int]] = {
+    "SendMessage": (10, 15),
+    "SendEvent": (10, 15),
+    "CreateParticipantConnection": (6, 9),
+    "GetTranscript": (8, 12),
+    "DisconnectParticipant": (3, 5),
+    "StartAttachmentUpload": (2, 5),
+    "CompleteAttachmentUpload": (2, 5),
+    "StartChatContact": (5, 8),
+}
+
+# A waiter that stops asking (its process died) leaves the queue after this long.
+WAITER_LEASE_MS = 5000
+# However long the refill would take, a waiter asks again at least this often, to see a
+# higher priority arrive or a waiter ahead of it leave.
+MAX_POLL = 0.5
+MIN_POLL = 0.005
+# The slowest a throttled operation runs: 1/16 of its configured rate.
+MIN_FACTOR = 1 / 16
+# Throttles closer together than this count as one (the calls were in flight together).
+SLOWDOWN_SPACING_MS = 1000
+
+_PRIORITY_SPAN = 10**13  # above any millisecond timestamp of this millennium
+
+
+def parse_rates(text: str) -> dict[str, tuple[float, int]]:
+    """``SendMessage=10/15,SendEvent=10/15``: the defaults, with these operations replaced.
+
+    Raises ValueError naming the entry at fault."""
+    rates = dict(DEFAULT_RATES)
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep or name not in DEFAULT_RATES:
+            raise ValueError(
+                f"CHATBRIDGE_CONNECT_RATES: {entry!r} is not OPERATION=RATE/BURST with one of "
+                f"{', '.join(DEFAULT_RATES)}"
+            )
+        try:
+            per_second, burst = value.split("/")
+            rate = (float(per_second), int(burst))
+        except ValueError:
+            raise ValueError(f"CHATBRIDGE_CONNECT_RATES: {entry!r} is not RATE/BURST") from None
+        if not (rate[0] > 0 and math.isfinite(rate[0])) or rate[1] < 1:
+            raise ValueError(f"CHATBRIDGE_CONNECT_RATES: {entry!r} needs a rate > 0, burst >= 1")
+        rates[name] = rate
+    return rates
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """Who a Connect call is for, as the chat service says it (chatbridge.chats.service):
+    the chat it spends budget for and its priority; `on_queued` hears the caller's place in
+    the queue once, when the call has to wait."""
+
+    chat_id: str = ""
+    priority: Priority | None = None
+    on_queued: Callable[[int], Awaitable[None]] | None = None
+    waiter: str | None = None  # a name to find the call's place by (ConnectBudget.position)
+
+
+_NOBODY = CallContext()
+_context: contextvars.ContextVar[CallContext | None] = contextvars.ContextVar(
+    "connect_call_context", default=None
+)
+
+
+def current() -> CallContext:
+    return _context.get() or _NOBODY
+
+
+@contextlib.contextmanager
+def calling_for(
+    chat_id: str | None = None,
+    priority: Priority | None = None,
+    on_queued: Callable[[int], Awaitable[None]] | None = None,
+    waiter: str | None = None,
+) -> Iterator[None]:
+    """The Connect calls made inside spend budget for `chat_id` at `priority`, and queue
+    under the name `waiter` (what is not given is kept from the enclosing context)."""
+    outer = current()
+    token = _context.set(
+        CallContext(
+            chat_id=outer.chat_id if chat_id is None else chat_id,
+            priority=outer.priority if priority is None else priority,
+            on_queued=on_queued or outer.on_queued,
+            waiter=waiter or outer.waiter,
+        )
+    )
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+# KEYS: the bucket (hash), the queue (zset: waiter -> priority and virtual time), the waiters'
+# leases (zset: waiter -> ms), the chats' next virtual start (zset: chat -> ms).
+# ARGV: rate, burst, waiter, chat, priority, lease ms, max queue, recovery ms, may wait (1/0).
+# Answers {granted (1/0), ms until the refill reaches this waiter, 0-based place in the queue,
+# queue full (1/0)}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local waiter, chat, priority = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local lease, max_queue, recovery = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local may_wait = ARGV[9] == '1'
+
+-- Numbers reach Redis as strings: '%.17g' keeps their fractions (tostring keeps 14 digits).
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
+for _, gone in ipairs(stale) do redis.call('ZREM', KEYS[2], gone) end
+if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'factor', 'changed')
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+local factor = tonumber(b[3]) or 1
+local changed = tonumber(b[4]) or now
+if factor < 1 then
+  local steps = math.floor((now - changed) / recovery)
+  if steps > 0 then
+    factor = math.min(1, factor * 2 ^ steps)
+    changed = changed + steps * recovery
+  end
+end
+local r = rate * factor
+tokens = math.min(burst, tokens + math.max(now - ts, 0) * r / 1000)
+
+local function save()
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now,
+             'factor', tostring(factor), 'changed', changed)
+  redis.call('PEXPIRE', KEYS[1], 3600000)
+end
+
+local score = redis.call('ZSCORE', KEYS[2], waiter)
+local rank
+if score then
+  rank = redis.call('ZRANK', KEYS[2], waiter)
+else
+  local base = priority * 10000000000000
+  if not may_wait then
+    rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. string.format('%.17g', base + now))
+    if tokens - rank >= 1 then
+      tokens = tokens - 1
+      save()
+      return {1, 0, rank, 0}
+    end
+    save()
+    return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
+  end
+  if redis.call('ZCARD', KEYS[2]) >= max_queue then
+    save()
+    return {0, math.ceil((max_queue + 1 - tokens) * 1000 / r), max_queue, 1}
+  end
+  -- Arrivals in the same millisecond keep their order: each arrives a step after the last.
+  local arrival = math.max(now, (tonumber(redis.call('HGET', KEYS[1], 'arrived')) or 0) + 0.0078125)
+  redis.call('HSET', KEYS[1], 'arrived', string.format('%.17g', arrival))
+  local start = math.max(arrival, tonumber(redis.call('ZSCORE', KEYS[4], chat)) or 0)
+  if chat ~= '' then
+    redis.call('ZADD', KEYS[4], string.format('%.17g', start + math.ceil(1000 / r)), chat)
+    redis.call('PEXPIRE', KEYS[4], 3600000)
+  end
+  redis.call('ZADD', KEYS[2], string.format('%.17g', base + start), waiter)
+  rank = redis.call('ZRANK', KEYS[2], waiter)
+end
+if tokens - rank >= 1 then
+  tokens = tokens - 1
+  redis.call('ZREM', KEYS[2], waiter)
+  redis.call('ZREM', KEYS[3], waiter)
+  save()
+  return {1, 0, rank, 0}
+end
+redis.call('ZADD', KEYS[3], now + lease, waiter)
+redis.call('PEXPIRE', KEYS[2], 3600000)
+redis.call('PEXPIRE', KEYS[3], 3600000)
+save()
+return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
+"""
+
+# KEYS: the bucket. ARGV: spacing ms, min factor. Empties the bucket and halves the rate (once
+# per spacing). Answers 1 if the rate was halved.
+_SLOW_DOWN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local b = redis.call('HMGET', KEYS[1], 'factor', 'changed', 'slowed')
+local factor = tonumber(b[1]) or 1
+local changed = tonumber(b[2]) or now
+local slowed = tonumber(b[3]) or 0
+local halved = 0
+if now - slowed >= tonumber(ARGV[1]) then
+  factor = math.max(tonumber(ARGV[2]), factor / 2)
+  slowed = now
+  halved = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', '0', 'ts', now, 'factor', tostring(factor),
+           'changed', now, 'slowed', slowed)
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return halved
+"""
+
+# KEYS: the queue, the leases. ARGV: waiter. A waiter that gives up leaves at once.
+_LEAVE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A token taken: how long the caller waited for it and whether it had to queue."""
+
+    waited: float
+    queued: bool
+
+
+class ConnectBudget:
+    """The shared budget, as settings size it. Cheap to build: state lives in Redis."""
+
+    def __init__(
+        self,
+        rates: dict[str, tuple[float, int]],
+        *,
+        max_wait: float,
+        max_queue: int,
+        recovery: float,
+    ) -> None:
+        self.rates = rates
+        self.max_wait = max_wait
+        self.max_queue = max_queue
+        self.recovery = recovery
+
+    @classmethod
+    def from_settings(cls) -> "ConnectBudget":
+        return cls(
+            parse_rates(settings.CHATBRIDGE_CONNECT_RATES),
+            max_wait=settings.CHATBRIDGE_CONNECT_MAX_WAIT,
+            max_queue=settings.CHATBRIDGE_CONNECT_MAX_QUEUE,
+            recovery=settings.CHATBRIDGE_CONNECT_RECOVERY,
+        )
+
+    def _keys(self, operation: str) -> list[str]:
+        names = keys()
+        return [
+            names.connect_budget(operation),
+            names.connect_budget(operation, "queue"),
+            names.connect_budget(operation, "leases"),
+            names.connect_budget(operation, "chats"),
+        ]
+
+    async def acquire(
+        self,
+        operation: str,
+        *,
+        deadline: float | None = None,
+        waiter: str | None = None,
+        announce: bool = True,
+    ) -> Grant | None:
+        """Takes a token of `operation` for the current CallContext, waiting in the queue for
+        at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT).
+        The context's `on_queued` hears when it queues, unless `announce` is False (a call
+        queuing again after a throttle, already announced).
+
+        None for an operation without a quota. Raises Throttled (with the expected wait as
+        retry_after) if the token would come later than the deadline or the queue is full,
+        and Dropped for typing when no token is free now."""
+        rate = self.rates.get(operation)
+        if rate is None:
+            return None
+        context = current()
+        priority = context.priority if context.priority is not None else Priority.MESSAGE
+        may_wait = priority is not Priority.TYPING
+        started = time.monotonic()
+        if deadline is None:
+            deadline = started + self.max_wait
+        waiter = context.waiter or waiter or uuid.uuid4().hex
+        redis = get_redis()
+        script = redis.register_script(_ACQUIRE)
+        budget_keys = self._keys(operation)
+        queued = entered = False
+        try:
+            while True:
+                entered = may_wait
+                granted, wait_ms, rank, full = await script(
+                    keys=budget_keys,
+                    args=[
+                        rate[0],
+                        rate[1],
+                        waiter,
+                        context.chat_id,
+                        int(priority),
+                        WAITER_LEASE_MS,
+                        self.max_queue,
+                        int(self.recovery * 1000),
+                        1 if may_wait else 0,
+                    ],
+                )
+                now = time.monotonic()
+                if granted:
+                    waited = now - started
+                    CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(waited)
+                    return Grant(waited=waited, queued=queued)
+                wait = wait_ms / 1000
+                if not may_wait:
+                    CONNECT_BUDGET_DROPS.labels(operation=operation).inc()
+                    raise Dropped()
+                if full or now + wait > deadline:
+                    raise Throttled(
+                        "ChatBridge's share of Amazon Connect's rate is used up; retry shortly.",
+                        retry_after=max(1.0, math.ceil(wait)),
+                    )
+                if not queued:
+                    queued = True
+                    CONNECT_BUDGET_QUEUED.labels(operation=operation).inc()
+                    CONNECT_BUDGET_WAITING.labels(operation=operation).inc()
+                    if announce and context.on_queued is not None:
+                        await context.on_queued(int(rank) + 1)
+                await asyncio.sleep(min(max(wait, MIN_POLL), MAX_POLL))
+        except BaseException:
+            if entered:
+                await asyncio.shield(
+                    redis.register_script(_LEAVE)(keys=budget_keys[1:3], args=[waiter])
+                )
+            raise
+        finally:
+            if queued:
+                CONNECT_BUDGET_WAITING.labels(operation=operation).dec()
+
+    async def slow_down(self, operation: str) -> None:
+        """Connect throttled a call of `operation`: empty its bucket, halve its rate."""
+        if operation not in self.rates:
+            return
+        script = get_redis().register_script(_SLOW_DOWN)
+        halved = await script(
+            keys=[keys().connect_budget(operation)], args=[SLOWDOWN_SPACING_MS, MIN_FACTOR]
+        )
+        if halved:
+            CONNECT_BUDGET_SLOWDOWNS.labels(operation=operation).inc()
+
+    async def position(self, operation: str, waiter: str) -> int | None:
+        """The place (1: next) of the call queued as `waiter`, None if none is queued."""
+        rank = await get_redis().zrank(keys().connect_budget(operation, "queue"), waiter)
+        return None if rank is None else int(rank) + 1
+
+    async def queue_depth(self, operation: str) -> int:
+        """Calls of `operation` waiting for a token, across every process."""
+        return int(await get_redis().zcard(keys().connect_budget(operation, "queue")))

@@ -1,0 +1,205 @@
+"""The shared Connect budget against a real Redis: who gets the next token, and when nobody
+may wait any longer.
+
+The buckets here refill so slowly (one token per 100 s) that no token appears during a test
+unless the test puts it there (`free`): the order in which waiters are served is then decided
+by the budget alone, not by how fast this machine runs.
+"""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatbridge.connect.budget import ConnectBudget, Priority, calling_for, parse_rates
+from chatbridge.errors import Dropped, Throttled
+from chatbridge.metrics import CONNECT_BUDGET_DROPS
+from chatbridge.redis import keys
+
+ROOT = Path(__file__).resolve().parents[3]
+SLOW = (0.01, 10)  # one token per 100 s, bursts of 10
+GUARD = 30  # seconds: failure guard for a waiter to be served
+
+
+def budget(max_wait: float = 3600) -> ConnectBudget:
+    return ConnectBudget(
+        {"SendEvent": SLOW, "SendMessage": SLOW}, max_wait=max_wait, max_queue=100, recovery=10
+    )
+
+
+async def free(redis_client, operation: str, tokens: int) -> None:
+    """Puts `tokens` tokens into the operation's bucket, as a refill would."""
+    await redis_client.hset(keys().connect_budget(operation), "tokens", tokens)
+
+
+class Waiters:
+    """Calls waiting for a token, each known by a name: when it queued, when it was served."""
+
+    def __init__(self, budget: ConnectBudget, operation: str) -> None:
+        self.budget = budget
+        self.operation = operation
+        self.served: asyncio.Queue[str] = asyncio.Queue()
+        self.tasks: list[asyncio.Task] = []
+
+    async def queue(self, name: str, *, chat_id: str, priority: Priority) -> int:
+        """Starts a call and returns its place in the queue once it has queued."""
+        queued: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def on_queued(position: int) -> None:
+            queued.set_result(position)
+
+        async def call() -> None:
+            with calling_for(chat_id=chat_id, priority=priority, on_queued=on_queued):
+                await self.budget.acquire(self.operation)
+            self.served.put_nowait(name)
+
+        self.tasks.append(asyncio.create_task(call()))
+        return await asyncio.wait_for(queued, GUARD)
+
+    async def serve_one(self, redis_client) -> str:
+        """Frees one token and returns who took it."""
+        await free(redis_client, self.operation, 1)
+        return await asyncio.wait_for(self.served.get(), GUARD)
+
+    async def serve_all(self, redis_client) -> list[str]:
+        """Frees tokens one at a time until every waiter is served, in the order served."""
+        return [await self.serve_one(redis_client) for _ in self.tasks]
+
+
+@pytest.fixture
+async def empty(redis_client):
+    """SendEvent's and SendMessage's buckets, every token spent."""
+    shared = budget()
+    for operation in ("SendEvent", "SendMessage"):
+        grant = await shared.acquire(operation)
+        assert grant is not None and not grant.queued
+        await free(redis_client, operation, 0)
+    return shared
+
+
+async def test_a_call_within_the_burst_is_not_queued(redis_client):
+    grant = await budget().acquire("SendMessage")
+    assert grant is not None and grant.queued is False
+
+
+async def test_operations_without_a_quota_are_not_budgeted(redis_client):
+    assert await budget().acquire("GetAttachment") is None
+
+
+async def test_a_higher_priority_is_served_before_earlier_lower_ones(empty, redis_client):
+    waiters = Waiters(empty, "SendEvent")
+    await waiters.queue("upstream", chat_id="a", priority=Priority.BACKGROUND)
+    assert await waiters.queue("read receipt", chat_id="a", priority=Priority.RECEIPT) == 1
+    assert await waiters.serve_all(redis_client) == ["read receipt", "upstream"]
+
+
+async def test_a_chat_that_floods_does_not_starve_another(empty, redis_client):
+    waiters = Waiters(empty, "SendMessage")
+    for n in range(3):
+        await waiters.queue(f"a{n}", chat_id="a", priority=Priority.MESSAGE)
+    assert await waiters.queue("b0", chat_id="b", priority=Priority.MESSAGE) == 2
+    assert await waiters.serve_all(redis_client) == ["a0", "b0", "a1", "a2"]
+
+
+async def test_background_work_serves_the_longest_waiting_chat_first(empty, redis_client):
+    waiters = Waiters(empty, "SendEvent")
+    for chat in ("old", "middle", "new"):
+        await waiters.queue(chat, chat_id=chat, priority=Priority.BACKGROUND)
+    assert await waiters.serve_all(redis_client) == ["old", "middle", "new"]
+
+
+async def test_typing_is_dropped_not_queued_when_no_token_is_free(empty):
+    before = CONNECT_BUDGET_DROPS.labels(operation="SendEvent")._value.get()
+    with calling_for(chat_id="a", priority=Priority.TYPING), pytest.raises(Dropped):
+        await empty.acquire("SendEvent")
+    assert CONNECT_BUDGET_DROPS.labels(operation="SendEvent")._value.get() == before + 1
+    assert await empty.queue_depth("SendEvent") == 0
+
+
+async def test_typing_does_not_take_a_token_a_queued_receipt_waits_for(empty, redis_client):
+    waiters = Waiters(empty, "SendEvent")
+    await waiters.queue("receipt", chat_id="a", priority=Priority.RECEIPT)
+    await free(redis_client, "SendEvent", 1)
+    with calling_for(chat_id="b", priority=Priority.TYPING), pytest.raises(Dropped):
+        await empty.acquire("SendEvent")
+    assert await asyncio.wait_for(waiters.served.get(), GUARD) == "receipt"
+
+
+async def test_a_wait_beyond_the_maximum_fails_at_once_with_retry_after(empty):
+    impatient = budget(max_wait=5)
+    with pytest.raises(Throttled) as caught:
+        await impatient.acquire("SendMessage")
+    assert caught.value.retry_after >= 90  # the next token is about 100 s away
+    assert await impatient.queue_depth("SendMessage") == 0
+
+
+async def test_a_full_queue_refuses_more_waiters(empty):
+    small = ConnectBudget({"SendMessage": SLOW}, max_wait=3600, max_queue=1, recovery=10)
+    waiters = Waiters(small, "SendMessage")
+    await waiters.queue("first", chat_id="a", priority=Priority.MESSAGE)
+    with pytest.raises(Throttled):
+        await small.acquire("SendMessage")
+    for task in waiters.tasks:
+        task.cancel()
+
+
+async def test_a_waiter_that_gives_up_leaves_the_queue(empty):
+    waiters = Waiters(empty, "SendMessage")
+    await waiters.queue("impatient", chat_id="a", priority=Priority.MESSAGE)
+    assert await empty.queue_depth("SendMessage") == 1
+    waiters.tasks[0].cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiters.tasks[0]
+    assert await empty.queue_depth("SendMessage") == 0
+
+
+async def test_a_throttle_halves_the_rate_until_it_recovers(redis_client):
+    shared = budget()
+    await shared.acquire("SendMessage")
+    await shared.slow_down("SendMessage")
+    bucket = await redis_client.hgetall(keys().connect_budget("SendMessage"))
+    assert float(bucket[b"factor"]) == 0.5
+    assert float(bucket[b"tokens"]) == 0
+
+
+async def test_two_processes_share_one_budget(redis_client, redis_server, settings):
+    """Another process spends the whole burst: this one finds no token left."""
+    settings.CHATBRIDGE_CONNECT_RATES = "SendMessage=0.01/3"
+    spend = (
+        "import asyncio, django; django.setup()\n"
+        "from chatbridge.connect.budget import ConnectBudget\n"
+        "async def main():\n"
+        "    budget = ConnectBudget.from_settings()\n"
+        "    for _ in range(3):\n"
+        "        assert not (await budget.acquire('SendMessage')).queued\n"
+        "asyncio.run(main())\n"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatbridge.settings",
+        "REDIS_URL": redis_server.url,
+        "CHATBRIDGE_CONNECT_RATES": "SendMessage=0.01/3",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", spend, cwd=ROOT, env=environment
+    )
+    assert await asyncio.wait_for(process.wait(), GUARD) == 0
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 5
+    with pytest.raises(Throttled):
+        await ConnectBudget.from_settings().acquire("SendMessage")
+
+
+def test_rates_default_to_connects_quotas_and_take_overrides():
+    rates = parse_rates("SendMessage=2/3, StartChatContact=1/1")
+    assert rates["SendMessage"] == (2.0, 3)
+    assert rates["StartChatContact"] == (1.0, 1)
+    assert rates["SendEvent"] == (10.0, 15)
+    assert rates["CreateParticipantConnection"] == (6.0, 9)
+
+
+@pytest.mark.parametrize("text", ["SendMessage=2", "Nope=1/1", "SendMessage=0/1", "SendMessage"])
+def test_bad_rates_are_refused_naming_the_entry(text):
+    with pytest.raises(ValueError, match="CHATBRIDGE_CONNECT_RATES"):
+        parse_rates(text)
