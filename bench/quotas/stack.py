@@ -84,6 +84,10 @@ class QuotaStack(Stack):
             if name not in self.server_env:
                 env.pop(name, None)
         env.update(ONE_ADDRESS_MANY_CUSTOMERS)
+        # A deployment sizes its Connect budget from its account's quotas: so does the bench.
+        rates = [item for item in self.quota_overrides if "/" in item.partition("=")[2]]
+        if rates:
+            env["CHATBRIDGE_CONNECT_RATES"] = ",".join(rates)
         env.update(self.server_env)
         return env
 
