@@ -67,7 +67,7 @@ async def answer_survey(request: HttpRequest, chat_id: str, payload: SurveyIn):
         )
     answer = SurveyAnswer(scale=scale, rating=payload.rating, comment=payload.comment.strip())
     await sync_to_async(store_answer)(chat_id, answer)
-    await publish_survey(get_redis(), chat_id, answer, feed=keys().feed)
+    await publish_survey(get_redis(), chat_id, session.widget_id, answer, feed=keys().feed)
     return Status(201, answer.as_payload())
 
 

@@ -8,8 +8,8 @@ events in the order they were written:
   log's append script (chatbridge.realtime.eventlog) in the same step that logs it;
 - chat metadata: fields ``chat`` and ``meta`` (a `ChatMeta` as JSON), added by `publish_chat`
   when a chat starts and when it ends;
-- a survey answer: fields ``chat`` and ``survey`` (a `SurveyAnswer` as JSON), added by
-  `publish_survey` once the archive stored it;
+- a survey answer: fields ``chat``, ``widget`` and ``survey`` (a `SurveyAnswer` as JSON),
+  added by `publish_survey` once the archive stored it;
 - a transcript e-mail request: fields ``chat`` and ``mail`` (a `MailRequest` as JSON), added by
   `publish_mail_request`.
 
@@ -115,6 +115,7 @@ class SurveyEntry:
     entry_id: str
     chat_id: str
     answer: SurveyAnswer
+    widget_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +154,10 @@ def _parse(entry_id: str, fields: Fields | None) -> Entry:
     try:
         if "survey" in data:
             answer = SurveyAnswer.from_json(data["survey"])
-            return SurveyEntry(entry_id=entry_id, chat_id=chat_id, answer=answer)
+            widget_id = clean(_text(data.get("widget", b"")), 128)
+            return SurveyEntry(
+                entry_id=entry_id, chat_id=chat_id, answer=answer, widget_id=widget_id
+            )
         if "mail" in data:
             request = MailRequest.from_json(data["mail"])
             return MailEntry(entry_id=entry_id, chat_id=chat_id, request=request)
@@ -224,11 +228,14 @@ async def publish_chat(redis: aioredis.Redis, session: ChatSession, *, feed: str
 
 
 async def publish_survey(
-    redis: aioredis.Redis, chat_id: str, answer: SurveyAnswer, *, feed: str
+    redis: aioredis.Redis, chat_id: str, widget_id: str, answer: SurveyAnswer, *, feed: str
 ) -> None:
     """Adds a survey answer to the feed, for the webhook worker."""
     await redis.xadd(
-        feed, {"chat": chat_id, "survey": answer.to_json()}, maxlen=FEED_MAXLEN, approximate=True
+        feed,
+        {"chat": chat_id, "widget": widget_id, "survey": answer.to_json()},
+        maxlen=FEED_MAXLEN,
+        approximate=True,
     )
 
 

@@ -221,7 +221,7 @@ class WebhookWorker(StreamWorker):
         elif isinstance(entry, SurveyEntry):
             if not await self._take_survey(entry.chat_id):
                 return None
-            widget_id = await self._widget_id(entry.chat_id)
+            widget_id = entry.widget_id or await self._widget_id(entry.chat_id)
             delivery_id = f"{entry.chat_id}:survey"
             payload = {
                 "id": delivery_id,

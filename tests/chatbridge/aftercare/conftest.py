@@ -1,12 +1,15 @@
 """The stream workers of these tests are driven by the tests themselves, one drain at a time:
 the runtime runs none of its own, so that what the archive holds at each step is known."""
 
+from collections.abc import Iterator
+
 import pytest
 
 from chatbridge.redis import keys
 from chatbridge.streams.archiver import Archiver
 from chatbridge.streams.mailer import TranscriptMailer
 from chatbridge.streams.webhooks import WebhookWorker
+from tests.support.loopback import loopback_only
 
 
 @pytest.fixture(autouse=True)
@@ -39,3 +42,11 @@ async def webhooks(redis_client) -> WebhookWorker:
     await worker.ensure_group()
     yield worker
     await worker.close()
+
+
+@pytest.fixture
+def loopback_guard() -> Iterator[list[str]]:
+    """Webhook receivers are on loopback, and nothing else is reached."""
+    with loopback_only() as refused:
+        yield refused
+    assert not refused, f"Traffic beyond loopback was attempted: {refused}"
