@@ -7,10 +7,13 @@ rest when it comes. A chat has at most one answer: the table's one-to-one key de
 answers racing each other cannot both be stored.
 """
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count, Q, QuerySet
 
+from chatbridge.archive import redaction
 from chatbridge.archive.models import Chat, Survey
+from chatbridge.archive.transcript import redacting
 from chatbridge.chats.aftercare import SurveyAnswer
 from chatbridge.errors import SurveyAlreadyAnswered
 
@@ -34,6 +37,23 @@ def answer_of(chat_id: str) -> SurveyAnswer | None:
     if survey is None:
         return None
     return SurveyAnswer(scale=survey.scale, rating=survey.rating, comment=survey.comment)
+
+
+def survey_summary(chat: Chat) -> dict | None:
+    """The chat's answer as the viewer and the exports show it; the comment is redacted like
+    the transcript's messages (CHATBRIDGE_REDACT_PII)."""
+    try:
+        survey = chat.survey
+    except ObjectDoesNotExist:
+        return None
+    comment = redaction.redact(survey.comment) if redacting() else survey.comment
+    return {
+        "scale": survey.scale,
+        "rating": survey.rating,
+        "label": survey.rating_label,
+        "comment": comment,
+        "answered_at": survey.created.isoformat().replace("+00:00", "Z"),
+    }
 
 
 def ratings_by(chats: QuerySet[Chat], field: str) -> list[dict]:
