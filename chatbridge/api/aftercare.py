@@ -33,10 +33,16 @@ MAIL_ADDRESS_WINDOW = 24 * 3600
 
 
 def _survey_scale(widget_id: str) -> str:
-    from webwidget.lookup import enabled_widget
+    """Read now, not from the lookup's cache: the widget's page shows the scale as saved, and
+    an answer is given once per chat, so the query is cheap."""
+    from webwidget.models import Widget
 
-    widget = enabled_widget(widget_id)
-    return widget.survey_scale if widget is not None else "off"
+    scale = (
+        Widget.objects.filter(widget_id=widget_id, enabled=True)
+        .values_list("survey_scale", flat=True)
+        .first()
+    )
+    return scale or "off"
 
 
 def _ended(session: ChatSession) -> None:
