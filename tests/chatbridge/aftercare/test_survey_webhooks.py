@@ -12,6 +12,8 @@ from chatbridge.chats.aftercare import SurveyAnswer
 from chatbridge.chats.feed import publish_chat, publish_survey
 from chatbridge.redis import keys
 from tests.support.records import ended, session
+from tests.support.rest import bearer, start_chat
+from tests.support.upstreams import until_upstream_stops
 from tests.support.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,3 +65,25 @@ async def test_an_answer_known_when_the_end_goes_rides_in_chat_ended(
     payload = json.loads(call["body"])
     assert payload["type"] == "chat.ended"
     assert payload["data"]["survey"] == {"scale": "stars", "rating": 4, "comment": "Kind"}
+
+
+async def test_an_answer_given_over_rest_reaches_the_webhook(api, widget, webhooks):
+    async with Receiver(failures=0) as receiver:
+        widget.webhook_url = receiver.url
+        await sync_to_async(widget.save)()
+        chat = await start_chat(api)
+        await api.post(f"/chats/{chat['chat_id']}/end", headers=bearer(chat))
+        await until_upstream_stops(chat["chat_id"])
+        await webhooks.drain_once()
+        answer = await api.post(
+            f"/chats/{chat['chat_id']}/survey",
+            json={"rating": 3, "comment": "ok"},
+            headers=bearer(chat),
+        )
+        assert answer.status_code == 201
+        await webhooks.drain_once()
+
+    types = [json.loads(call["body"])["type"] for call in receiver.calls]
+    assert types == ["chat.ended", "chat.survey"]
+    survey = json.loads(receiver.calls[-1]["body"])["data"]["survey"]
+    assert survey == {"scale": "stars", "rating": 3, "comment": "ok"}

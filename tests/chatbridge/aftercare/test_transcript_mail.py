@@ -4,6 +4,7 @@ archive (Django's locmem backend collects it), never before the archive holds th
 import pytest
 from django.core import mail
 
+from chatbridge.archive.mail import archived_up_to
 from chatbridge.archive.models import AuditEntry
 from chatbridge.redis import keys
 from tests.support.rest import (
@@ -13,6 +14,7 @@ from tests.support.rest import (
     start_chat,
     wait_for_agent_message,
 )
+from tests.chatbridge.archive.factories import make_chat
 from tests.support.upstreams import until_upstream_stops
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,6 +51,11 @@ async def test_the_mail_waits_for_the_archive_then_holds_the_whole_chat(
 ):
     mail.outbox.clear()
     chat = await ended_chat(api, runtime, emulator, agent_says="It ships today")
+    # The survey answered first has written the chat's row, but none of its events.
+    answer = await api.post(
+        f"/chats/{chat['chat_id']}/survey", json={"rating": 5}, headers=bearer(chat)
+    )
+    assert answer.status_code == 201
     response = await ask(api, chat)
     assert response.status_code == 202, response.text
     assert response.json() == {"queued": True}
@@ -173,3 +180,15 @@ async def test_an_address_is_sent_a_limited_number_of_mails(
     second = await ended_chat(api, runtime, emulator)
     assert (await ask(api, first, "ada@example.com")).status_code == 202
     assert_problem(await ask(api, second, "ADA@example.com"), 429, "rate_limited")
+
+
+def test_an_archive_without_the_chats_last_events_is_not_ready():
+    last = make_chat("c1").events.order_by("-seq").first().seq
+    assert archived_up_to("c1", last).ready
+    assert not archived_up_to("c1", last + 1).ready
+    assert not archived_up_to("c2", 0).ready
+
+
+def test_an_archived_chat_not_known_to_have_ended_is_not_ready():
+    make_chat("c1", ended=False)
+    assert not archived_up_to("c1", 0).ready
