@@ -7,6 +7,7 @@ from django.core import mail
 from chatbridge.archive.mail import archived_up_to
 from chatbridge.archive.models import AuditEntry
 from chatbridge.redis import keys
+from tests.chatbridge.archive.factories import make_chat
 from tests.support.rest import (
     assert_problem,
     bearer,
@@ -14,7 +15,6 @@ from tests.support.rest import (
     start_chat,
     wait_for_agent_message,
 )
-from tests.chatbridge.archive.factories import make_chat
 from tests.support.upstreams import until_upstream_stops
 
 pytestmark = pytest.mark.django_db(transaction=True)
