@@ -6,6 +6,7 @@ from django.core import mail
 
 from chatbridge.archive.mail import archived_up_to
 from chatbridge.archive.models import AuditEntry
+from chatbridge.dev.services import free_port
 from chatbridge.redis import keys
 from tests.chatbridge.archive.factories import make_chat
 from tests.support.rest import (
@@ -192,3 +193,38 @@ def test_an_archive_without_the_chats_last_events_is_not_ready():
 def test_an_archived_chat_not_known_to_have_ended_is_not_ready():
     make_chat("c1", ended=False)
     assert not archived_up_to("c1", 0).ready
+
+
+async def test_a_request_the_archive_never_serves_is_given_up(
+    api, widget, runtime, emulator, mailer, redis_client, settings
+):
+    settings.CHATBRIDGE_TRANSCRIPT_MAIL_ATTEMPTS = 3
+    mail.outbox.clear()
+    chat = await ended_chat(api, runtime, emulator)
+    assert (await ask(api, chat)).status_code == 202
+    # Looks one and two: the entry, then its first retry, due at once.
+    await mailer.drain_once()
+    assert await redis_client.zcard(keys().mail_retries) == 1
+    # Look three is the last.
+    assert await mailer.retry_due() == 1
+    assert await redis_client.zcard(keys().mail_retries) == 0
+    assert mail.outbox == []
+
+
+async def test_a_mail_server_that_refuses_is_tried_again(
+    api, widget, runtime, emulator, archiver, mailer, redis_client, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    settings.EMAIL_TIMEOUT = 5
+    chat = await ended_chat(api, runtime, emulator)
+    await archiver.drain_once()
+    assert (await ask(api, chat)).status_code == 202
+    await mailer.drain_once()
+    assert await redis_client.zcard(keys().mail_retries) == 1
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    await mailer.retry_due()
+    assert [message.to for message in mail.outbox] == [["ada@example.com"]]
