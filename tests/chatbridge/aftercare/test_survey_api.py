@@ -96,3 +96,10 @@ async def test_another_chats_token_cannot_answer(api, widget):
         f"/chats/{chat['chat_id']}/survey", json={"rating": 5}, headers=bearer(other)
     )
     assert_problem(response, 404, "unknown_chat")
+
+
+async def test_the_widgets_configuration_names_its_survey_scale(api, widget):
+    widget.survey_scale = "thumbs"
+    await sync_to_async(widget.save)()
+    response = await api.get(f"/widgets/{widget.widget_id}/config")
+    assert response.json()["survey_scale"] == "thumbs"
