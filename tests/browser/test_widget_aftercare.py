@@ -5,7 +5,7 @@ import json
 
 from playwright.sync_api import FrameLocator, expect
 
-from tests.webwidget.pages import open_widget, send, start_chat
+from tests.webwidget.pages import active_contact, open_widget, send, start_chat
 
 
 def end_chat(frame: FrameLocator) -> None:
@@ -82,15 +82,15 @@ def test_the_transcript_goes_to_the_address_the_form_asked_for(
     )
 
 
-def test_thumbs_speak_the_widgets_language(page, live_server, emulator, widget_setup):
+def test_an_agent_ending_the_chat_brings_the_thumbs_in_the_widgets_language(
+    page, live_server, emulator, widget_setup
+):
     widget_setup(survey_scale="thumbs", locale="fr")
     frame = open_widget(page, live_server.url + "/")
     frame.get_by_label("Name").fill("Zoé")
     frame.get_by_role("button", name="Démarrer le chat").click()
     expect(frame.locator(".cb-composer")).to_be_visible()
-    frame.get_by_role("button", name="Options du chat").click()
-    frame.get_by_role("button", name="Terminer le chat").click()
-    frame.locator(".cb-confirm").get_by_role("button", name="Terminer le chat").click()
+    emulator.end_chat(active_contact(emulator))
     survey = frame.get_by_role("form", name="Comment s'est passé ce chat ?")
     expect(survey.get_by_role("radio")).to_have_count(2)
     # A click on the thumb (its label) chooses it.
