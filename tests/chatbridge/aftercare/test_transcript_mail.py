@@ -228,3 +228,14 @@ async def test_a_mail_server_that_refuses_is_tried_again(
     mail.outbox.clear()
     await mailer.retry_due()
     assert [message.to for message in mail.outbox] == [["ada@example.com"]]
+
+
+async def test_another_chats_token_cannot_ask_for_the_transcript(api, widget, runtime, emulator):
+    chat = await ended_chat(api, runtime, emulator)
+    other = await ended_chat(api, runtime, emulator)
+    response = await api.post(
+        f"/chats/{chat['chat_id']}/transcript-email",
+        json={"email": "mallory@example.com"},
+        headers=bearer(other),
+    )
+    assert_problem(response, 404, "unknown_chat")

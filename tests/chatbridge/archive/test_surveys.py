@@ -100,3 +100,13 @@ async def test_a_comment_is_redacted_when_transcripts_are(staff_client, settings
     chat = (await Survey.objects.select_related("chat").aget(chat__chat_id="c1")).chat
     data = json.loads((await staff_client.get(f"{LIST}{chat.pk}/export/json/")).content)
     assert data["chat"]["survey"]["comment"] == "Call me on [phone]"
+
+
+async def test_the_averages_need_the_permission_to_view_chats(async_client, answers):
+    from django.contrib.auth import get_user_model
+
+    user = await sync_to_async(get_user_model().objects.create_user)(
+        "nosy", password="s3cret-pass-word", is_staff=True
+    )
+    await async_client.aforce_login(user)
+    assert (await async_client.get(f"{LIST}ratings/")).status_code == 403
