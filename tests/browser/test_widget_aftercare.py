@@ -51,6 +51,13 @@ def test_the_star_survey_is_answered_with_the_keyboard(page, live_server, emulat
         "comment": "Patient and clear",
     }
 
+    # Reloaded in the ended state, the widget thanks rather than asks again.
+    page.reload()
+    frame.locator(".cb-launcher").click()
+    expect(frame.locator(".cb-ended")).to_be_visible()
+    expect(frame.get_by_text("Thank you for your feedback!")).to_be_visible()
+    expect(frame.get_by_role("form", name="How was this chat?")).to_have_count(0)
+
 
 def test_a_survey_without_a_rating_says_what_is_missing(page, live_server, emulator, widget_setup):
     widget_setup(survey_scale="stars")

@@ -39,8 +39,10 @@ export function prechatEmail(fields, answers) {
 }
 
 export class Aftercare {
-  constructor({ cfg, t, api }) {
-    Object.assign(this, { cfg, t, api, chatId: null });
+  // `store` is the frame's localStorage helper: it remembers the last chat answered, so that a
+  // reload in the ended state thanks rather than asks again.
+  constructor({ cfg, t, api, store }) {
+    Object.assign(this, { cfg, t, api, store, chatId: null });
     this.node = h("section", { class: "cb-aftercare", hidden: true, "aria-label": t("ended") });
   }
 
@@ -53,9 +55,20 @@ export class Aftercare {
     const path = `/api/v1/chats/${encodeURIComponent(session.chat_id)}`;
     const post = (suffix, body) => this.api("POST", path + suffix, { token: session.token, body });
     const scale = this.cfg.survey_scale;
+    const answered = this.store && this.store.get("answered", null) === session.chat_id;
+    const submit = async (answer) => {
+      try {
+        await post("/survey", answer);
+      } catch (failure) {
+        if (failure.code !== "survey_already_answered") throw failure;
+      }
+      if (this.store) this.store.set("answered", session.chat_id);
+    };
+    let survey = null;
+    if (answered) survey = h("p", { class: "cb-after-done cb-survey", role: "status", text: this.t("surveyThanks") });
+    else if (scale === "stars" || scale === "thumbs") survey = surveyForm({ scale, t: this.t, submit });
     this.node.replaceChildren(
-      scale === "stars" || scale === "thumbs"
-        ? surveyForm({ scale, t: this.t, submit: (answer) => post("/survey", answer) }) : null,
+      survey,
       transcriptMailForm({ t: this.t, email: session.email || "",
         submit: (email) => post("/transcript-email", { email, locale: this.t.locale }) }));
   }

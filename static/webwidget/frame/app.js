@@ -123,7 +123,7 @@ const notice = h("p", { class: "cb-notice", role: "alert" });
 const prechat = h("form", { class: "cb-prechat", novalidate: true });
 const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
 // The survey and the transcript by e-mail, in the ended state (aftercare.js).
-const aftercare = new Aftercare({ cfg, t, api });
+const aftercare = new Aftercare({ cfg, t, api, store });
 scroller.append(aftercare.node);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
