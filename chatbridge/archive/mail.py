@@ -5,7 +5,6 @@ link to one (their links are signed and expire) nor any token. Whether the archi
 whole chat yet is the caller's question (`archived_up_to`): the mailer waits for it.
 """
 
-import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,8 +16,6 @@ from chatbridge.archive import audit
 from chatbridge.archive.models import AuditEntry, Chat
 from chatbridge.archive.transcript import conversation, redacting
 from chatbridge.chats.aftercare import MailRequest
-
-logger = logging.getLogger(__name__)
 
 TEXT_TEMPLATE = "archive/mail/transcript.txt"
 HTML_TEMPLATE = "archive/mail/transcript.html"
