@@ -127,6 +127,23 @@ class UpstreamUnavailable(ChatBridgeError):
     default_message = "Amazon Connect is unavailable right now; retry shortly."
 
 
+class ChatNotEnded(ChatBridgeError):
+    """What is offered once a chat has ended (survey, transcript by e-mail) was asked before."""
+
+    code = "chat_not_ended"
+    default_message = "This is possible only once the chat has ended."
+
+
+class SurveyAlreadyAnswered(ChatBridgeError):
+    code = "survey_already_answered"
+    default_message = "This chat's survey has already been answered."
+
+
+class SurveyOff(ChatBridgeError):
+    code = "survey_off"
+    default_message = "This chat's widget asks no survey."
+
+
 class RateLimited(ChatBridgeError):
     """ChatBridge's own limits (per connection, per chat, per address) were exceeded."""
 

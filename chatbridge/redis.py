@@ -44,6 +44,10 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:archive``                         the feed: every logged event and chat change, for workers
 ``<p>:webhooks:retry``                  webhook deliveries waiting for their retry
 ``<p>:webhooks:ended:<id>``             the chat's "ended" webhook was queued
+``<p>:mail:retry``                      transcript e-mails waiting for the archive
+``<p>:mail:sent:<request id>``          the transcript e-mail was sent (repeats are not)
+``<p>:mail:limit:<digest>``             transcript e-mails to one address today (window)
+``<p>:survey:<id>:webhook``             the chat's survey answer went out by webhook
 ``<p>:api:limit:<name>:<digest>``       REST rate-limit windows
 ``<p>:api:idem:<scope>:<digest>``       REST idempotency records
 ``<p>:conns:<digest>``                  an address's live connections, scored by expiry (ms)
@@ -228,6 +232,19 @@ class RedisKeys:
 
     def webhook_ended(self, chat_id: str) -> str:
         return self._join("webhooks", "ended", chat_id)
+
+    @property
+    def mail_retries(self) -> str:
+        return self._join("mail", "retry")
+
+    def mail_sent(self, request_id: str) -> str:
+        return self._join("mail", "sent", request_id)
+
+    def mail_address_limit(self, digest: str) -> str:
+        return self._join("mail", "limit", digest)
+
+    def survey_webhook(self, chat_id: str) -> str:
+        return self._join("survey", chat_id, "webhook")
 
     def api(self, *parts: str) -> str:
         return self._join("api", *parts)

@@ -44,6 +44,7 @@ from chatbridge.realtime.supervisor import Supervisor
 from chatbridge.realtime.upstream import Upstream, UpstreamConfig
 from chatbridge.redis import get_redis, keys
 from chatbridge.streams.archiver import Archiver
+from chatbridge.streams.mailer import TranscriptMailer
 from chatbridge.streams.webhooks import WebhookWorker
 from chatbridge.streams.worker import stable_consumer_name
 
@@ -71,6 +72,7 @@ class Runtime:
     slots: ConnectionSlots
     archiver: Archiver | None = None
     webhooks: WebhookWorker | None = None
+    mailer: TranscriptMailer | None = None
     _workers: list[asyncio.Task] = field(default_factory=list)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _connections: "weakref.WeakSet[Connection]" = field(default_factory=weakref.WeakSet)
@@ -113,7 +115,7 @@ class Runtime:
         if not self._workers:
             self._workers = [
                 asyncio.create_task(worker.run(self._stopping))
-                for worker in (self.archiver, self.webhooks)
+                for worker in (self.archiver, self.webhooks, self.mailer)
                 if worker is not None
             ]
 
@@ -158,11 +160,12 @@ def upstream_config() -> UpstreamConfig:
 
 
 def build_stream_workers(
-    redis, *, archive: bool = True, deliver_webhooks: bool = True
-) -> tuple[Archiver | None, WebhookWorker | None]:
-    """The workers that follow the feed: into the SQL archive, and to webhooks.
+    redis, *, archive: bool = True, deliver_webhooks: bool = True, send_mail: bool = True
+) -> tuple[Archiver | None, WebhookWorker | None, TranscriptMailer | None]:
+    """The workers that follow the feed: into the SQL archive, to webhooks, and the
+    transcript e-mails customers ask for.
 
-    Both consume under the process's stable name, however often they are built.
+    All consume under the process's stable name, however often they are built.
     """
     consumer_name = stable_consumer_name()
     archiver = None
@@ -181,7 +184,12 @@ def build_stream_workers(
             consumer_name=consumer_name,
             linger=settings.CHATBRIDGE_WEBHOOK_LINGER,
         )
-    return archiver, webhooks
+    mailer = None
+    if send_mail:
+        mailer = TranscriptMailer(
+            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=consumer_name
+        )
+    return archiver, webhooks, mailer
 
 
 def build_runtime(*, owner: str | None = None) -> Runtime:
@@ -213,10 +221,11 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
         liveness=liveness,
     )
-    archiver, webhooks = build_stream_workers(
+    archiver, webhooks, mailer = build_stream_workers(
         redis,
         archive=settings.CHATBRIDGE_RUN_ARCHIVER,
         deliver_webhooks=settings.CHATBRIDGE_RUN_WEBHOOKS,
+        send_mail=settings.CHATBRIDGE_RUN_MAILER,
     )
     slots = ConnectionSlots(
         redis,
@@ -233,6 +242,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         slots=slots,
         archiver=archiver,
         webhooks=webhooks,
+        mailer=mailer,
     )
 
 

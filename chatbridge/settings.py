@@ -445,6 +445,35 @@ CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
 CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
 CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
 CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)
+# E-mail (transcripts sent at the customer's request): Django's own settings, from the
+# environment. Development prints mails on the console; the tests use Django's locmem backend.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ChatBridge <noreply@localhost>")
+# The name transcript e-mails give the business ("Your chat with <name>").
+CHATBRIDGE_MAIL_SITE_NAME = env_str("CHATBRIDGE_MAIL_SITE_NAME", "ChatBridge")
+# Every process sends the transcript e-mails customers ask for unless told not to.
+CHATBRIDGE_RUN_MAILER = env_bool("CHATBRIDGE_RUN_MAILER", True)
+# Transcript e-mails per chat per hour, and per recipient address per day.
+CHATBRIDGE_TRANSCRIPT_MAILS_PER_CHAT = env_int("CHATBRIDGE_TRANSCRIPT_MAILS_PER_CHAT", 3)
+CHATBRIDGE_TRANSCRIPT_MAILS_PER_ADDRESS = env_int("CHATBRIDGE_TRANSCRIPT_MAILS_PER_ADDRESS", 10)
+# How often, and how patiently, the mailer looks for the archived chat before it gives up.
+CHATBRIDGE_TRANSCRIPT_MAIL_ATTEMPTS = env_int("CHATBRIDGE_TRANSCRIPT_MAIL_ATTEMPTS", 10)
+CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_INITIAL = env_float(
+    "CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_INITIAL", 1.0
+)
+CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_MAX = env_float("CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_MAX", 60.0)
 # Networks, addresses and host names webhooks may reach although they are not public (private,
 # loopback, link-local...): by default none. Delivery is https-only unless DEBUG is on.
 CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS")

@@ -25,6 +25,7 @@ class WidgetAdmin(admin.ModelAdmin):
                         "logo_url", "locale"]},
         ),
         ("Pre-chat form and attachments", {"fields": ["prechat_fields", "attachment_types"]}),
+        ("After the chat", {"fields": ["survey_scale"]}),
         ("Where it may run", {"fields": ["allowed_origins"]}),
         (
             "Server-side integration (secret)",

@@ -113,6 +113,18 @@ class Widget(models.Model):
         "CHATBRIDGE_ALLOWED_ORIGINS and CHATBRIDGE_PUBLIC_ORIGIN settings, as they are set.",
     )
 
+    class SurveyScale(models.TextChoices):
+        STARS = "stars", "1 to 5 stars"
+        THUMBS = "thumbs", "Thumbs up or down"
+        OFF = "off", "No survey"
+
+    survey_scale = models.CharField(
+        max_length=8,
+        choices=SurveyScale.choices,
+        default=SurveyScale.STARS,
+        help_text="What the customer is asked for when a chat ends, with an optional comment.",
+    )
+
     require_identity = models.BooleanField(
         default=False,
         help_text="Chats start only with an identity token signed by the site's own backend.",
@@ -203,4 +215,5 @@ class Widget(models.Model):
             "prechat_fields": self.prechat_fields,
             "attachment_types": self.extensions(),
             "require_identity": self.require_identity,
+            "survey_scale": self.survey_scale,
         }

@@ -92,6 +92,9 @@ STATUS_OF: dict[type[errors.ChatBridgeError], int] = {
     errors.NotFound: 404,
     errors.UpstreamUnavailable: 503,
     errors.RateLimited: 429,
+    errors.ChatNotEnded: 409,
+    errors.SurveyAlreadyAnswered: 409,
+    errors.SurveyOff: 409,
 }
 
 

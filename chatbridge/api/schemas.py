@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 from ninja import Field, Schema
 from pydantic import ConfigDict, StringConstraints, WithJsonSchema
 
+from chatbridge.chats.aftercare import MAX_ADDRESS, MAX_COMMENT
 from chatbridge.chats.schema import Event
 from chatbridge.chats.service import MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES, MAX_DISPLAY_NAME
 from chatbridge.connect.types import MAX_CONTENT_LENGTH, MESSAGE_CONTENT_TYPES
@@ -153,6 +154,37 @@ class Accepted(Schema):
     )
 
 
+class SurveyIn(Strict):
+    rating: int = Field(
+        ge=0,
+        le=5,
+        description="1 to 5 on the widget's `stars` scale; 0 (down) or 1 (up) on `thumbs`.",
+    )
+    comment: str = Field(default="", max_length=MAX_COMMENT)
+
+
+class SurveyOut(Schema):
+    scale: Literal["stars", "thumbs"]
+    rating: int
+    comment: str
+
+
+class TranscriptMailIn(Strict):
+    email: str = Field(min_length=3, max_length=MAX_ADDRESS)
+    locale: str = Field(
+        default="en",
+        pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})?$",
+        description="The language of the e-mail, as the widget speaks it.",
+    )
+
+
+class MailQueuedOut(Schema):
+    queued: bool = Field(
+        description="Always true: the e-mail is sent once the archive holds "
+        "the whole chat, usually within seconds."
+    )
+
+
 class LoggedEventOut(Schema):
     """One logged event and its seq, exactly as the websocket's event frame carries them."""
 
@@ -206,3 +238,4 @@ class WidgetConfigOut(Schema):
     prechat_fields: list[dict[str, Any]]
     attachment_types: list[str]
     require_identity: bool
+    survey_scale: Literal["stars", "thumbs", "off"]

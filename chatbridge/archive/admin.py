@@ -6,6 +6,8 @@
   result of a filter) as JSON Lines or CSV, streamed.
 - The raw event rows, unredacted: only for staff given their view permission explicitly
   (superusers have it); never the "Transcript viewer" group's.
+- Survey answers: a column and a filter of the chat list, on the transcript page, and the
+  average ratings per widget and per agent of what the list's filters select.
 - The audit log: every read of what was said (transcript, live view, attachment, raw event,
   search) and every export, readable by staff, changed by no one.
 
@@ -28,8 +30,9 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from chatbridge.archive import audit, export
-from chatbridge.archive.models import AuditEntry, Chat, ChatEvent
+from chatbridge.archive.models import AuditEntry, Chat, ChatEvent, Survey
 from chatbridge.archive.search import search_chats
+from chatbridge.archive.surveys import ratings_by, survey_summary
 from chatbridge.archive.transcript import conversation, redacting
 from chatbridge.chats.events import ATTACHMENT
 from chatbridge.chats.service import get_chat_service
@@ -114,6 +117,34 @@ class AgentFilter(admin.AllValuesFieldListFilter):
     title = "agent"
 
 
+class RatingFilter(admin.SimpleListFilter):
+    """Chats by their survey answer: a number of stars, a thumb, answered or not."""
+
+    title = "survey rating"
+    parameter_name = "rating"
+    CHOICES = [
+        *((f"stars-{n}", f"{n} star{'s' if n > 1 else ''}") for n in range(5, 0, -1)),
+        ("thumbs-1", "thumbs up"),
+        ("thumbs-0", "thumbs down"),
+        ("any", "answered"),
+        ("none", "not answered"),
+    ]
+
+    def lookups(self, request, model_admin):
+        return self.CHOICES
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "any":
+            return queryset.filter(survey__isnull=False)
+        if value == "none":
+            return queryset.filter(survey__isnull=True)
+        scale, _, rating = (value or "").partition("-")
+        if scale in Survey.Scale.values and rating.isdigit():
+            return queryset.filter(survey__scale=scale, survey__rating=int(rating))
+        return queryset
+
+
 @admin.register(Chat)
 class ChatAdmin(ReadOnlyAdmin):
     list_display = [
@@ -125,13 +156,16 @@ class ChatAdmin(ReadOnlyAdmin):
         "agent_name",
         "status",
         "message_count",
+        "rating",
     ]
+    list_select_related = ["survey"]
     list_display_links = ["started", "customer"]
     list_filter = [
         "status",
         StartedBetweenFilter,
         ("widget_id", WidgetFilter),
         ("agent_name", AgentFilter),
+        RatingFilter,
     ]
     search_fields = ["chat_id"]  # shows the search box; get_search_results does the work
     search_help_text = (
@@ -162,6 +196,11 @@ class ChatAdmin(ReadOnlyAdmin):
     def customer(self, chat: Chat) -> str:
         return chat.display_name or "(unnamed)"
 
+    @admin.display(description="rating")
+    def rating(self, chat: Chat) -> str:
+        survey = survey_summary(chat)
+        return survey["label"] if survey else "–"
+
     # Search and permissions
 
     def get_search_results(self, request, queryset, search_term):
@@ -180,6 +219,7 @@ class ChatAdmin(ReadOnlyAdmin):
         name = f"{self.opts.app_label}_{self.opts.model_name}"
         return [
             path("export/<str:fmt>/", view(self.export_filtered), name=f"{name}_export"),
+            path("ratings/", view(self.ratings), name=f"{name}_ratings"),
             path(
                 "<path:object_id>/export/<str:fmt>/",
                 view(self.export_chat),
@@ -202,6 +242,24 @@ class ChatAdmin(ReadOnlyAdmin):
             "export_query": query.urlencode(),
         }
         return super().changelist_view(request, extra_context)
+
+    def ratings(self, request):
+        """Average survey ratings per widget and per agent, of the chats the list's filters
+        select. Stars and thumbs are shown apart: the two scales do not average together."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        chats = self.get_changelist_instance(request).get_queryset(request)
+        query = request.GET.copy()
+        query.pop("p", None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Survey ratings",
+            "by_widget": ratings_by(chats, "widget_id"),
+            "by_agent": ratings_by(chats, "agent_name"),
+            "list_query": query.urlencode(),
+        }
+        return TemplateResponse(request, "admin/archive/chat/ratings.html", context)
 
     def _chat(self, request: HttpRequest, object_id: str) -> Chat:
         chat = self.get_object(request, unquote(object_id))
@@ -228,6 +286,7 @@ class ChatAdmin(ReadOnlyAdmin):
             "chat": chat,
             "duration": format_duration(chat.duration),
             "entries": conversation(events),
+            "survey": survey_summary(chat),
             "last_seq": last_seq,
             "live_url": f"/ws/staff/chats/{chat.chat_id}/" if live else "",
             "can_export": self.has_export_permission(request),

@@ -21,8 +21,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
 from chatbridge.archive.models import Chat, ChatEvent
+from chatbridge.archive.surveys import survey_summary
 from chatbridge.archive.transcript import Entry, conversation
 
+# The columns every row of a chat repeats (the rest describe one event).
+CHAT_COLUMNS = 11
 CHAT_PAGE = 100
 EVENT_CHUNK = 500
 ASYNC_BATCH = 64
@@ -35,6 +38,9 @@ CSV_COLUMNS = [
     "status",
     "started_at",
     "ended_at",
+    "survey_scale",
+    "survey_rating",
+    "survey_comment",
     "seq",
     "time",
     "kind",
@@ -65,6 +71,7 @@ def chat_summary(chat: Chat) -> dict[str, Any]:
         "ended_reason": chat.ended_reason,
         "duration_seconds": int(duration.total_seconds()) if duration is not None else None,
         "message_count": chat.message_count,
+        "survey": survey_summary(chat),
     }
 
 
@@ -80,8 +87,13 @@ def chat_text(chat: Chat, entries: Iterable[Entry]) -> str:
         f"    Widget: {chat.widget_id or '-'}",
         f"Started: {_iso(chat.started_at) or '-'}    Ended: {_iso(chat.ended_at) or '-'}"
         f"    Status: {chat.status}",
-        "",
     ]
+    survey = survey_summary(chat)
+    if survey is not None:
+        lines.append(f"Survey: {survey['label']}")
+        if survey["comment"]:
+            lines.append(f"Comment: {survey['comment']}")
+    lines.append("")
     for entry in entries:
         when = entry.time.strftime("%Y-%m-%d %H:%M:%S") if entry.time else "????-??-?? ??:??:??"
         who = f"{entry.name or entry.role_label.capitalize()} ({entry.role_label})"
@@ -100,6 +112,7 @@ def chat_text(chat: Chat, entries: Iterable[Entry]) -> str:
 def chats_with_events(chats: QuerySet[Chat]) -> Iterator[tuple[Chat, list[Entry]]]:
     """Every chat of the queryset with its conversation, one chat in memory at a time."""
     using = chats.db
+    chats = chats.select_related("survey")
     page: list[Chat] = []
     for chat in chats.iterator(chunk_size=CHAT_PAGE):
         page.append(chat)
@@ -156,7 +169,13 @@ def csv_lines(chats: QuerySet[Chat]) -> Iterator[str]:
     yield flush()
     for chat, entries in chats_with_events(chats):
         summary = chat_summary(chat)
-        chat_columns = [summary[name] or "" for name in CSV_COLUMNS[:8]]
+        survey = summary["survey"] or {}
+        summary.update(
+            {f"survey_{name}": survey.get(name) for name in ("scale", "rating", "comment")}
+        )
+        chat_columns = [
+            "" if summary[name] is None else summary[name] for name in CSV_COLUMNS[:CHAT_COLUMNS]
+        ]
         for entry in entries:
             row = entry.as_dict()
             files = "; ".join(a["name"] for a in row["attachments"])

@@ -83,6 +83,39 @@ class ChatEvent(models.Model):
         return f"{self.chat_id} #{self.seq} {self.type}"
 
 
+class Survey(models.Model):
+    """The customer's answer to the post-chat survey: one per chat, never edited.
+
+    Written when the customer answers (chatbridge.archive.surveys), which may be before the
+    archiver has written the chat: the answer then creates the chat's row, as the archiver
+    would, and the archiver fills it in when the chat's entries arrive.
+    """
+
+    class Scale(models.TextChoices):
+        STARS = "stars", "1 to 5 stars"
+        THUMBS = "thumbs", "Thumbs up or down"
+
+    chat = models.OneToOneField(Chat, on_delete=models.CASCADE, related_name="survey")
+    scale = models.CharField(max_length=8, choices=Scale.choices)
+    # 1-5 on the stars scale; 0 (down) or 1 (up) on the thumbs scale.
+    rating = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["scale", "rating"], name="archive_survey_rating")]
+
+    def __str__(self) -> str:
+        return f"{self.rating_label} ({self.chat_id})"
+
+    @property
+    def rating_label(self) -> str:
+        if self.scale == self.Scale.THUMBS:
+            return "thumbs up" if self.rating else "thumbs down"
+        return f"{self.rating} of 5 stars"
+
+
 class AuditEntry(models.Model):
     """Who read, searched or exported which transcripts, and when. Written by the viewer,
     never edited.
@@ -96,6 +129,7 @@ class AuditEntry(models.Model):
         SEARCH = "search", "Searched transcripts"
         EXPORT = "export", "Exported transcripts"
         PURGE = "purge", "Purged transcripts"
+        MAIL = "mail", "Mailed a transcript to its customer"
 
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(

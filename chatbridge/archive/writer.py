@@ -77,7 +77,10 @@ def write_batch(entries: Sequence[Entry]) -> None:
     close_old_connections()
     events = [entry for entry in entries if isinstance(entry, EventEntry)]
     metas = [entry for entry in entries if isinstance(entry, MetaEntry)]
-    chat_ids = sorted({entry.chat_id for entry in entries})
+    # Survey answers and e-mail requests are other workers' business.
+    chat_ids = sorted({entry.chat_id for entry in (*events, *metas)})
+    if not chat_ids:
+        return
     with transaction.atomic():
         chats = _lock_chats(chat_ids)
         if metas:

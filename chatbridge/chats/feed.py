@@ -7,7 +7,11 @@ events in the order they were written:
 - an event: fields ``chat``, ``seq`` and ``e`` (a `ChatEvent` as JSON), added by the event
   log's append script (chatbridge.realtime.eventlog) in the same step that logs it;
 - chat metadata: fields ``chat`` and ``meta`` (a `ChatMeta` as JSON), added by `publish_chat`
-  when a chat starts and when it ends.
+  when a chat starts and when it ends;
+- a survey answer: fields ``chat``, ``widget`` and ``survey`` (a `SurveyAnswer` as JSON),
+  added by `publish_survey` once the archive stored it;
+- a transcript e-mail request: fields ``chat`` and ``mail`` (a `MailRequest` as JSON), added by
+  `publish_mail_request`.
 
 Anything else is malformed. Parsing clips text to the archive's column sizes and drops NUL
 characters (which PostgreSQL refuses), so a well-formed entry can always be written: a row the
@@ -21,6 +25,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from chatbridge.chats.aftercare import MailRequest, MalformedRequest, SurveyAnswer
 from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession, ChatStatus
 
@@ -105,7 +110,22 @@ class MetaEntry:
     meta: ChatMeta
 
 
-Entry = EventEntry | MetaEntry
+@dataclass(frozen=True, slots=True)
+class SurveyEntry:
+    entry_id: str
+    chat_id: str
+    answer: SurveyAnswer
+    widget_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MailEntry:
+    entry_id: str
+    chat_id: str
+    request: MailRequest
+
+
+Entry = EventEntry | MetaEntry | SurveyEntry | MailEntry
 
 
 def parse_entry(entry_id: bytes | str, fields: Fields | None) -> Entry:
@@ -131,7 +151,19 @@ def _parse(entry_id: str, fields: Fields | None) -> Entry:
         return EventEntry(entry_id=entry_id, chat_id=chat_id, seq=seq, event=_event(data["e"]))
     if "meta" in data:
         return MetaEntry(entry_id=entry_id, chat_id=chat_id, meta=ChatMeta.from_json(data["meta"]))
-    raise MalformedEntry("entry is neither an event nor chat metadata")
+    try:
+        if "survey" in data:
+            answer = SurveyAnswer.from_json(data["survey"])
+            widget_id = clean(_text(data.get("widget", b"")), 128)
+            return SurveyEntry(
+                entry_id=entry_id, chat_id=chat_id, answer=answer, widget_id=widget_id
+            )
+        if "mail" in data:
+            request = MailRequest.from_json(data["mail"])
+            return MailEntry(entry_id=entry_id, chat_id=chat_id, request=request)
+    except MalformedRequest as exc:
+        raise MalformedEntry(str(exc)) from None
+    raise MalformedEntry("entry is neither an event, chat metadata nor a request")
 
 
 def _event(raw: bytes | str) -> ChatEvent:
@@ -192,4 +224,25 @@ async def publish_chat(redis: aioredis.Redis, session: ChatSession, *, feed: str
         {"chat": session.chat_id, "meta": ChatMeta.from_session(session).to_json()},
         maxlen=FEED_MAXLEN,
         approximate=True,
+    )
+
+
+async def publish_survey(
+    redis: aioredis.Redis, chat_id: str, widget_id: str, answer: SurveyAnswer, *, feed: str
+) -> None:
+    """Adds a survey answer to the feed, for the webhook worker."""
+    await redis.xadd(
+        feed,
+        {"chat": chat_id, "widget": widget_id, "survey": answer.to_json()},
+        maxlen=FEED_MAXLEN,
+        approximate=True,
+    )
+
+
+async def publish_mail_request(
+    redis: aioredis.Redis, chat_id: str, request: MailRequest, *, feed: str
+) -> None:
+    """Adds a transcript e-mail request to the feed, for the transcript mailer."""
+    await redis.xadd(
+        feed, {"chat": chat_id, "mail": request.to_json()}, maxlen=FEED_MAXLEN, approximate=True
     )

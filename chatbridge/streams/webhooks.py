@@ -5,7 +5,12 @@ feed (chatbridge.chats.feed) with its own consumer group, "webhooks", so the rel
 for it. For every widget with a webhook_url:
 
 - ``message.created``: a message or attachment of an agent or the system (roles AGENT and SYSTEM);
-- ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat).
+- ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat),
+  with the customer's survey answer if the archive holds it by then (else ``null``);
+- ``chat.survey``: the customer answered the post-chat survey after ``chat.ended`` went.
+
+A survey answer goes out once, in one or the other: whichever is built first takes the chat's
+survey marker (``<p>:survey:<id>:webhook``).
 
 Each delivery is a POST of JSON signed with HMAC-SHA256 of ``<timestamp>.<body>`` under the
 widget's webhook_secret (headers in docs/rest-api.md). A delivery that fails (network error,
@@ -40,7 +45,7 @@ from django.conf import settings
 
 from chatbridge.chats.crypto import get_token_box
 from chatbridge.chats.events import ATTACHMENT, MESSAGE
-from chatbridge.chats.feed import Entry, EventEntry
+from chatbridge.chats.feed import Entry, EventEntry, MetaEntry, SurveyEntry
 from chatbridge.chats.store import SessionStore
 from chatbridge.metrics import WEBHOOK_RETRIES_WAITING
 from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
@@ -118,6 +123,13 @@ def _archived_widget_id(chat_id: str) -> str:
     from chatbridge.archive.models import Chat
 
     return Chat.objects.filter(chat_id=chat_id).values_list("widget_id", flat=True).first() or ""
+
+
+def _archived_survey(chat_id: str) -> dict | None:
+    from chatbridge.archive.surveys import answer_of
+
+    answer = answer_of(chat_id)
+    return answer.as_payload() if answer is not None else None
 
 
 def backoff(attempt: int) -> float:
@@ -206,7 +218,20 @@ class WebhookWorker(StreamWorker):
                 "chat_id": entry.chat_id,
                 "data": {"seq": entry.seq, "event": asdict(event)},
             }
-        else:
+        elif isinstance(entry, SurveyEntry):
+            if not await self._take_survey(entry.chat_id):
+                return None
+            widget_id = entry.widget_id or await self._widget_id(entry.chat_id)
+            delivery_id = f"{entry.chat_id}:survey"
+            payload = {
+                "id": delivery_id,
+                "type": "chat.survey",
+                "created_at": now,
+                "widget_id": widget_id,
+                "chat_id": entry.chat_id,
+                "data": {"survey": entry.answer.as_payload()},
+            }
+        elif isinstance(entry, MetaEntry):
             meta = entry.meta
             if meta.status != "ended":
                 return None
@@ -224,12 +249,28 @@ class WebhookWorker(StreamWorker):
                 "data": {
                     "reason": meta.ended_reason,
                     "ended_at": meta.ended_at.isoformat() if meta.ended_at else None,
+                    "survey": await self._survey_for_ended(entry.chat_id),
                 },
             }
+        else:
+            return None
         if not widget_id:
             return None
         body = json.dumps(payload, separators=(",", ":"))
         return Delivery(widget_id=widget_id, body=body, delivery_id=delivery_id)
+
+    async def _take_survey(self, chat_id: str) -> bool:
+        """Whether this delivery is the one that tells the chat's survey answer."""
+        marker = self._keys.survey_webhook(chat_id)
+        return bool(await self._redis.set(marker, b"1", nx=True, ex=7 * 24 * 3600))
+
+    async def _survey_for_ended(self, chat_id: str) -> dict | None:
+        """The answer, if the customer gave it before this ``chat.ended`` was built (a
+        backlog); then no ``chat.survey`` follows."""
+        survey = await sync_to_async(_archived_survey)(chat_id)
+        if survey is None or not await self._take_survey(chat_id):
+            return None
+        return survey
 
     async def _endpoint_of(self, widget_id: str) -> Endpoint | None:
         """The widget's webhook, read from the database at most every ENDPOINT_CACHE_TTL s:

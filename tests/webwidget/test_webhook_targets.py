@@ -188,6 +188,7 @@ def admin_form(admin_user, webhook_url: str):
             "locale": "auto",
             "prechat_fields": "[]",
             "attachment_types": "png",
+            "survey_scale": "stars",
             "identity_secret": "s" * 43,
             "webhook_url": webhook_url,
             "webhook_secret": "w" * 43,

@@ -1,8 +1,9 @@
-"""Runs the stream workers (transcript archiver, webhook delivery) in a process of their own.
+"""Runs the stream workers (transcript archiver, webhook delivery, transcript e-mails) in a
+process of their own.
 
 By default every ASGI process runs them too. A deployment that wants its ASGI processes to
 spend their CPU on chats alone runs them with CHATBRIDGE_RUN_ARCHIVER=0 and
-CHATBRIDGE_RUN_WEBHOOKS=0, and one or more of these: they share the archive stream through
+CHATBRIDGE_RUN_WEBHOOKS=0 and CHATBRIDGE_RUN_MAILER=0, and one or more of these: they share the archive stream through
 Redis consumer groups, so each event is archived and delivered once.
 """
 
@@ -19,18 +20,21 @@ from chatbridge.streams.worker import stable_consumer_name
 
 
 class Command(BaseCommand):
-    help = "Archives chat events into the database and delivers webhooks."
+    help = "Archives chat events into the database, delivers webhooks, sends transcript mails."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--no-archive", action="store_true", help="skip the archiver")
         parser.add_argument("--no-webhooks", action="store_true", help="skip webhook delivery")
+        parser.add_argument("--no-mail", action="store_true", help="skip transcript e-mails")
         add_metrics_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         serve_metrics(options)
-        asyncio.run(self._run(not options["no_archive"], not options["no_webhooks"]))
+        asyncio.run(
+            self._run(not options["no_archive"], not options["no_webhooks"], not options["no_mail"])
+        )
 
-    async def _run(self, archive: bool, deliver_webhooks: bool) -> None:
+    async def _run(self, archive: bool, deliver_webhooks: bool, send_mail: bool) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -38,7 +42,10 @@ class Command(BaseCommand):
         workers = [
             worker
             for worker in build_stream_workers(
-                get_redis(), archive=archive, deliver_webhooks=deliver_webhooks
+                get_redis(),
+                archive=archive,
+                deliver_webhooks=deliver_webhooks,
+                send_mail=send_mail,
             )
             if worker is not None
         ]

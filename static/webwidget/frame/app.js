@@ -2,6 +2,7 @@
 // host page's loader by postMessage (origin-checked both ways), to ChatBridge by REST and
 // the /ws/chat/ websocket. Its session token lives in this frame's own localStorage.
 
+import { Aftercare, prechatEmail } from "./aftercare.js";
 import { h, icon, uid } from "./dom.js";
 import { pickLocale, translator } from "./i18n.js";
 import {
@@ -121,6 +122,9 @@ const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
 const notice = h("p", { class: "cb-notice", role: "alert" });
 const prechat = h("form", { class: "cb-prechat", novalidate: true });
 const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
+// The survey and the transcript by e-mail, in the ended state (aftercare.js).
+const aftercare = new Aftercare({ cfg, t, api, store });
+scroller.append(aftercare.node);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
@@ -237,6 +241,8 @@ function setView(view) {
   log.hidden = view === "prechat";
   composer.hidden = view !== "chat";
   endedBar.hidden = view !== "ended";
+  if (view === "ended") aftercare.show(state.session);
+  else aftercare.hide();
   endButton.hidden = !state.session || state.ended;
   transcriptButton.hidden = !state.session;
   attachButton.disabled = !state.session;
@@ -343,6 +349,7 @@ async function startChat(answers = {}, initialMessage) {
     state.session = {
       token: started.session_token, chat_id: started.chat_id,
       participant_id: started.participant_id, display_name: started.display_name,
+      email: prechatEmail(formFields(), { ...pickStrings(state.identity), ...answers }),
     };
     store.set("session", state.session);
     connect();

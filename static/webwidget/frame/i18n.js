@@ -89,3 +89,9 @@ export function translator(locale) {
   t.dir = RTL.has(locale) ? "rtl" : "ltr";
   return t;
 }
+
+// Words of modules that bring their own (aftercare.js), merged into each language's table:
+// translators made before or after see them alike.
+export function addStrings(more) {
+  for (const [lang, words] of Object.entries(more)) Object.assign((STRINGS[lang] ||= {}), words);
+}
