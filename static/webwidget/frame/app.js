@@ -164,12 +164,14 @@ function setFull(full) {
   root.classList.toggle("cb-full", state.full);
 }
 
+// Focus never scrolls: the panel opens while the frame is still the launcher's size, and a
+// focus that scrolled it then would leave its header out of view once the frame has grown.
 function focusPanel() {
   const target = !confirmBar.hidden ? confirmCancel
     : !endedBar.hidden ? newChatButton
     : !prechat.hidden ? prechat.querySelector("[aria-invalid=true]") || prechat.querySelector("input,select")
     : textarea;
-  if (target) target.focus();
+  if (target) target.focus({ preventScroll: true });
 }
 
 launcher.addEventListener("click", () => setOpen(!state.open));
