@@ -31,12 +31,23 @@
     for (var k in props) el.style.setProperty(k, props[k], "important");
   }
 
+  // What the visitor sees: on a phone, a host page wider than the screen widens the layout
+  // viewport (innerWidth, and what fixed 100% means) beyond the screen; the visual viewport
+  // is the screen's part of it.
+  function screenBox() {
+    var v = w.visualViewport;
+    return v ? { w: v.width, h: v.height, x: v.offsetLeft, y: v.offsetTop }
+      : { w: w.innerWidth, h: w.innerHeight, x: 0, y: 0 };
+  }
+
   function small() {
-    return w.innerWidth < 520 || w.innerHeight < 560;
+    var s = screenBox();
+    return s.w < 520 || s.h < 560;
   }
 
   function layout() {
     var full = state.open && small();
+    var s = screenBox();
     var side = frame.getAttribute("data-side") === "left" ? "left" : "right";
     css(frame, {
       position: "fixed", display: "block", visibility: "visible", opacity: "1",
@@ -45,10 +56,11 @@
       transform: "none", filter: "none", "clip-path": "none", "pointer-events": "auto",
       "max-width": "none", "max-height": "none", "min-width": "0", "min-height": "0",
       float: "none", outline: "none", transition: "none", animation: "none", zoom: "1",
-      top: full ? "0" : "auto", bottom: "0",
-      left: full || side === "left" ? "0" : "auto", right: full || side === "right" ? "0" : "auto",
-      width: full ? "100%" : state.open ? Math.min(424, w.innerWidth) + "px" : "100px",
-      height: full ? "100%" : state.open ? Math.min(760, w.innerHeight) + "px" : "100px",
+      top: full ? s.y + "px" : "auto", bottom: full ? "auto" : "0",
+      left: full ? s.x + "px" : side === "left" ? "0" : "auto",
+      right: !full && side === "right" ? "0" : "auto",
+      width: full ? s.w + "px" : state.open ? Math.min(424, s.w) + "px" : "100px",
+      height: full ? s.h + "px" : state.open ? Math.min(760, s.h) + "px" : "100px",
     });
     if (full !== state.full) {
       state.full = full;
@@ -127,7 +139,12 @@
     silence = setTimeout(silent, WAIT_READY);
     frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
   });
-  w.addEventListener("resize", function () { if (frameReady) layout(); });
+  function relayout() { if (frameReady) layout(); }
+  w.addEventListener("resize", relayout);
+  if (w.visualViewport) {
+    w.visualViewport.addEventListener("resize", relayout);
+    w.visualViewport.addEventListener("scroll", function () { if (state.full) relayout(); });
+  }
 
   function command(name) {
     return function () {

@@ -120,7 +120,8 @@ const pendingBox = h("div", { class: "cb-pending", "aria-live": "polite" });
 const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
 const notice = h("p", { class: "cb-notice", role: "alert" });
 const prechat = h("form", { class: "cb-prechat", novalidate: true });
-const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
+const jump = h("button", { type: "button", class: "cb-jump", hidden: true }, icon("down", 16), t("newMessage"));
+const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine, jump);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
@@ -150,7 +151,7 @@ function setOpen(open, { restoreFocus = false } = {}) {
   launcherLabel.textContent = open ? t("close") : t("open");
   toHost({ type: "state", open, restoreFocus });
   if (open) {
-    scrollDown(true);
+    requestAnimationFrame(toEnd);
     focusPanel();
     markRead();
   } else {
@@ -372,6 +373,8 @@ function pickStrings(object) {
 
 function boot() {
   state.link?.close();
+  atEnd = true;
+  hideJump();
   Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1, everUp: false });
   events.clear();
   receipts.clear();
@@ -452,7 +455,7 @@ function finishReplay() {
   outbox.flush();
   markRead();
   updateUnread();
-  scrollDown(true);
+  if (atEnd) toEnd();
 }
 
 function endedNow() {
@@ -494,11 +497,11 @@ function onEvent(event, seq) {
       uploads.delete(attachment.id);
     }
     disableAnsweredChoices(entry);
-    scrollDown(true);
+    reveal(entry.node, true);
   } else {
     setTyping(null);
     arrived(event);
-    scrollDown(false);
+    reveal(entry.node);
   }
 }
 
@@ -524,6 +527,7 @@ function systemEvent(entry) {
     h("span", { text }));
   entry.text = text;
   place(entry);
+  reveal(entry.node);
 }
 
 function place(entry) {
@@ -628,7 +632,7 @@ function attachmentView(attachment) {
   download.addEventListener("click", () => openAttachment(attachment.id, name));
   if (!isImage) return download;
   const image = h("img", { class: "cb-image", alt: t("image", { name }), hidden: true });
-  image.addEventListener("load", () => { image.hidden = false; scrollDown(false); });
+  image.addEventListener("load", () => { image.hidden = false; if (atEnd) toEnd(); });
   image.addEventListener("click", () => openAttachment(attachment.id, name));
   attachmentUrl(attachment.id).then((url) => { if (url) image.src = url; });
   return h("figure", { class: "cb-figure" }, image, download);
@@ -669,7 +673,7 @@ async function upload(file) {
   const node = h("div", { class: "cb-msg cb-from-me cb-upload" },
     h("div", { class: "cb-bubble" }, h("span", { class: "cb-file-name", text: file.name }), bar));
   pendingBox.append(node);
-  scrollDown(true);
+  reveal(node, true);
   const ext = file.name.split(".").pop().toLowerCase();
   const contentType = file.type || MIME[ext] || "application/octet-stream";
   const base = `/api/v1/chats/${encodeURIComponent(state.session.chat_id)}/attachments`;
@@ -719,7 +723,7 @@ function showPending(item) {
   setTicks(node);
   pendingNodes.set(item.client_id, node);
   pendingBox.append(node);
-  scrollDown(true);
+  reveal(node, true);
 }
 
 function dropPending(clientId) {
@@ -810,7 +814,7 @@ function setTyping(name) {
   if (!name) return;
   typingLine.append(h("span", { class: "cb-dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { text: t("typing", { name }) }));
   typingTimer = setTimeout(() => setTyping(null), TYPING_CLEARS);
-  scrollDown(false);
+  if (atEnd) toEnd();
 }
 
 const visible = () => state.open && document.visibilityState === "visible";
@@ -960,10 +964,56 @@ endedTranscript.addEventListener("click", downloadTranscript);
 
 // ---- scrolling -------------------------------------------------------------------------------
 
-function scrollDown(force) {
-  const near = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
-  if (force || near) requestAnimationFrame(() => { scroller.scrollTop = scroller.scrollHeight; });
+// New content scrolls into view only while the reader is at the end of the conversation (or
+// when it is their own); otherwise a "new message" button says there is more below and jumps
+// there. A message taller than the view is shown from its start.
+const END = 24;
+let atEnd = true;
+let unseen = null;
+const fromEnd = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+scroller.addEventListener("scroll", () => {
+  atEnd = fromEnd() < END;
+  if (atEnd) hideJump();
+});
+// The panel growing, the composer or a banner changing: the reader at the end stays there.
+new ResizeObserver(() => { if (atEnd) toEnd(); }).observe(scroller);
+
+function toEnd() {
+  scroller.scrollTop = scroller.scrollHeight;
+  atEnd = true;
+  hideJump();
 }
+
+function scrollToStart(node) {
+  scroller.scrollTop += node.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+  atEnd = fromEnd() < END;
+  if (atEnd) hideJump();
+}
+
+function reveal(node, own = false) {
+  if (state.replaying) return;
+  if (!own && !atEnd) {
+    unseen = unseen || node;
+    jump.hidden = false;
+    return;
+  }
+  requestAnimationFrame(() => {
+    if (node && node.isConnected && node.offsetHeight > scroller.clientHeight - END) scrollToStart(node);
+    else toEnd();
+  });
+}
+
+function hideJump() {
+  unseen = null;
+  jump.hidden = true;
+}
+
+jump.addEventListener("click", () => {
+  if (unseen && unseen.isConnected) scrollToStart(unseen);
+  else toEnd();
+  hideJump();
+  if (!composer.hidden) textarea.focus({ preventScroll: true });
+});
 
 // ---- host commands -----------------------------------------------------------------------
 

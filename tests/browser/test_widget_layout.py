@@ -1,0 +1,122 @@
+"""The widget's layout in real Chromium: the panel as it opens on a chat with history, new
+messages scrolled into view (or announced), and a phone whose host page is wider than its
+screen."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.webwidget.pages import FRAME, active_contact, bubbles, open_widget, send, start_chat
+
+LONG = "\n".join(f"Line {n} of a long answer." for n in range(1, 31))
+
+
+@pytest.fixture
+def echo(emulator, widget_setup):
+    widget_setup()
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0.1)
+    return emulator
+
+
+def test_reopening_a_chat_with_history_keeps_the_header_in_view(page, live_server, echo):
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    for text in ("one", "two", "three", "four", "five", "six"):
+        send(frame, text)
+        expect(bubbles(frame, "agent").last).to_have_text(f"Echo: {text}")
+
+    page.reload()
+    frame = page.frame_locator(FRAME)
+    # The history is in before the panel opens, as on a visit some time after the last one.
+    expect(bubbles(frame, "agent")).to_have_count(6)
+    panel = frame.locator(".cb-panel")
+    panel.evaluate(
+        "p => { window.panelScrolled = 0;"
+        " p.addEventListener('scroll', () => { window.panelScrolled = p.scrollTop; }); }"
+    )
+    frame.locator(".cb-launcher").click()
+    expect(frame.get_by_label("Message", exact=True)).to_be_focused()
+    expect(panel).to_have_js_property("scrollTop", 0)
+    assert panel.evaluate("() => window.panelScrolled") == 0
+    # Header at the panel's top, composer at its bottom: nothing scrolled, no blank band.
+    edges = panel.evaluate(
+        """p => [p.getBoundingClientRect(), p.querySelector('.cb-header').getBoundingClientRect(),
+                 p.querySelector('.cb-composer').getBoundingClientRect()]
+              .map(r => [Math.round(r.top), Math.round(r.bottom)])"""
+    )
+    assert edges[1][0] == edges[0][0] and edges[2][1] == edges[0][1], edges
+
+
+# The newest message in view from its start: its top inside the scroller, and either its end in
+# view too or its top near the scroller's top (a message taller than the view).
+NEWEST_SHOWN = """() => {
+  const s = document.querySelector("iframe[title='Chat']").contentDocument
+    .querySelector(".cb-scroll");
+  const view = s.getBoundingClientRect();
+  const last = s.querySelector(".cb-log").lastElementChild.getBoundingClientRect();
+  return last.top >= view.top && (last.bottom <= view.bottom || last.top - view.top < 40);
+}"""
+
+
+def test_a_tall_new_message_is_scrolled_to_when_the_reader_is_at_the_bottom(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, LONG)
+    expect(bubbles(frame, "agent")).to_have_count(1)
+    page.wait_for_function(NEWEST_SHOWN)
+    expect(frame.locator(".cb-jump")).to_be_hidden()
+
+
+def test_a_new_message_below_the_reader_is_announced_and_jumped_to(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, LONG)
+    expect(bubbles(frame, "agent")).to_have_count(1)
+    scroller = frame.locator(".cb-scroll")
+    scroller.evaluate("s => { s.scrollTop = 0; }")
+    emulator.agent_message(contact, "Anything else?")
+    expect(bubbles(frame, "agent")).to_have_count(2)
+    jump = frame.get_by_role("button", name="New message")
+    expect(jump).to_be_visible()
+    assert scroller.evaluate("s => s.scrollTop") == 0
+    jump.click()
+    expect(jump).to_be_hidden()
+    expect(bubbles(frame, "agent").last).to_be_in_viewport()
+
+
+def test_on_a_phone_the_full_screen_panel_fits_the_screen_of_a_wide_host_page(
+    browser, live_server, emulator, widget_setup
+):
+    widget_setup()
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+        device_scale_factor=3,
+    )  # fmt: skip
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        page.evaluate("document.querySelector('header.site').style.minWidth = '443px'")
+        frame = page.frame_locator(FRAME)
+        frame.locator(".cb-launcher").click()
+        start_chat(frame)
+        screen = page.evaluate(
+            "({w: visualViewport.width, h: visualViewport.height,"
+            " x: visualViewport.offsetLeft, y: visualViewport.offsetTop})"
+        )
+        for name in (".cb-close", ".cb-composer", ".cb-send", ".cb-header"):
+            box = frame.locator(name).bounding_box()
+            assert box["x"] >= screen["x"] - 1, (name, box, screen)
+            assert box["y"] >= screen["y"] - 1, (name, box, screen)
+            assert box["x"] + box["width"] <= screen["x"] + screen["w"] + 1, (name, box, screen)
+            assert box["y"] + box["height"] <= screen["y"] + screen["h"] + 1, (name, box, screen)
+    finally:
+        context.close()
