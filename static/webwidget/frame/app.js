@@ -79,6 +79,8 @@ const outbox = new Outbox({
       node.dataset.pending = "retrying";
       setTicks(node);
     }
+    // Unanswered: find out at once whether the socket still carries anything.
+    state.link?.check();
   },
 });
 let typingTimer = null;
@@ -406,6 +408,7 @@ function connect() {
     onFrame,
     onStatus(status) {
       state.linkDown = status === "down";
+      if (state.linkDown) outbox.interrupted();
       updateBanner();
     },
   });
@@ -594,6 +597,9 @@ function setTicks(node, receipt = {}) {
   ticks.replaceChildren(status === "sending" || status === "retrying" ? "" : icon(status === "sent" ? "tick" : "ticks", 16));
   ticks.setAttribute("aria-label", t(status));
   ticks.title = t(status);
+  const retry = node.querySelector(".cb-retry");
+  if (status === "retrying" && !retry) ticks.after(h("button", { type: "button", class: "cb-retry", text: t("notSent"), onclick: retryNow }));
+  else if (status !== "retrying") retry?.remove();
 }
 
 function applyReceipt(event) {
@@ -712,8 +718,21 @@ panel.addEventListener("drop", (e) => {
 
 // ---- sending -------------------------------------------------------------------------------
 
+// A message not acknowledged in time, or written while the connection was down, offers to be
+// sent again at once: a new connection, then the outbox, each message with its own client_id.
+function retryNow() {
+  for (const node of pendingNodes.values()) {
+    if (node.dataset.pending !== "retrying") continue;
+    node.dataset.pending = "sending";
+    setTicks(node);
+  }
+  outbox.interrupted({ quiet: true });
+  if (state.link) state.link.retryNow();
+  else if (!state.session) showNotice(t("failed"));
+}
+
 function showPending(item) {
-  const node = h("div", { class: "cb-msg cb-from-me", "data-pending": "sending" },
+  const node = h("div", { class: "cb-msg cb-from-me", "data-pending": state.linkDown ? "retrying" : "sending" },
     h("div", { class: "cb-bubble", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
     h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks" })));
   if (item.initial) {
