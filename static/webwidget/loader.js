@@ -170,6 +170,9 @@
   w.ChatBridge = api;
 
   css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0" });
-  d.documentElement.appendChild(frame);
+  // The frame comes after the host page's own load event, which it would otherwise hold back.
+  function mount() { d.documentElement.appendChild(frame); }
+  if (d.readyState === "complete") mount();
+  else w.addEventListener("load", mount);
   queue.forEach(function (args) { api.apply(null, [].slice.call(args)); });
 })();

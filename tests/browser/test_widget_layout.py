@@ -120,3 +120,15 @@ def test_on_a_phone_the_full_screen_panel_fits_the_screen_of_a_wide_host_page(
             assert box["y"] + box["height"] <= screen["y"] + screen["h"] + 1, (name, box, screen)
     finally:
         context.close()
+
+
+def test_the_widget_loads_after_the_host_pages_load_event(page, live_server, widget_setup):
+    widget_setup()
+    page.goto(live_server.url + "/")
+    expect(page.frame_locator(FRAME).locator(".cb-launcher")).to_be_visible()
+    loaded, frame_requested = page.evaluate(
+        """() => [performance.getEntriesByType("navigation")[0].loadEventStart,
+                  performance.getEntriesByType("resource")
+                    .find((e) => e.name.endsWith("/widget/default/frame")).startTime]"""
+    )
+    assert frame_requested >= loaded > 0
