@@ -132,3 +132,23 @@ def test_the_widget_loads_after_the_host_pages_load_event(page, live_server, wid
                     .find((e) => e.name.endsWith("/widget/default/frame")).startTime]"""
     )
     assert frame_requested >= loaded > 0
+
+
+def test_fields_are_large_enough_not_to_zoom_and_header_buttons_are_touch_targets(
+    page, live_server, widget_setup
+):
+    widget_setup(
+        prechat_fields=[
+            {"name": "name", "label": "Name", "type": "text", "required": True},
+            {"name": "topic", "label": "Topic", "type": "select", "options": ["Orders"]},
+            {"name": "more", "label": "More", "type": "textarea"},
+        ]
+    )
+    frame = open_widget(page, live_server.url + "/")
+    sizes = frame.locator(".cb-prechat :is(input, select, textarea), #cb-input").evaluate_all(
+        "all => all.map((e) => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert len(sizes) == 4 and min(sizes) >= 16, sizes
+    for name in ("Chat options", "Close chat"):
+        box = frame.locator(".cb-header").get_by_role("button", name=name).bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, (name, box)
