@@ -181,3 +181,37 @@ def test_the_host_api_queues_calls_identifies_and_reports_events(
     messages = page.evaluate("window.seen.filter(([n]) => n === 'message').map(([, d]) => d)")
     # The host learns that a message arrived and from whom, never what it says.
     assert all(set(m) == {"from", "at"} for m in messages)
+
+
+def test_an_image_preview_opens_zoomed_and_agents_addresses_are_links(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup(attachment_types="png")
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, "Track it at https://track.example/p?id=7.")
+    address = frame.get_by_role("link", name="https://track.example/p?id=7")
+    expect(address).to_have_attribute("href", "https://track.example/p?id=7")
+    expect(address).to_have_attribute("target", "_blank")
+    expect(address).to_have_attribute("rel", "noopener noreferrer nofollow")
+
+    frame.locator("input[type=file]").set_input_files(
+        {"name": "kettle.png", "mimeType": "image/png", "buffer": png()}
+    )
+    preview = frame.locator(".cb-log img.cb-image")
+    expect(preview).to_be_visible()
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    preview.click()
+    zoomed = frame.get_by_role("dialog", name="Image kettle.png")
+    expect(zoomed).to_be_visible()
+    image = zoomed.get_by_role("img", name="Image kettle.png")
+    expect(image).to_have_attribute("src", preview.get_attribute("src"))
+    assert image.evaluate("img => img.getBoundingClientRect().width") > preview.evaluate(
+        "img => img.getBoundingClientRect().width"
+    )
+    zoomed.get_by_role("button", name="Close image").click()
+    expect(zoomed).to_be_hidden()
+    assert downloads == []

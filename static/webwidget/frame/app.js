@@ -7,7 +7,7 @@ import { pickLocale, translator } from "./i18n.js";
 import {
   INTERACTIVE, INTERACTIVE_RESPONSE, parseInteractive, renderInteractive, responseText, summary,
 } from "./interactive.js";
-import { renderMarkdown } from "./markdown.js";
+import { linkify, renderMarkdown } from "./markdown.js";
 import { ApiError, Link, api, putFile } from "./net.js";
 import { Outbox, retryable } from "./outbox.js";
 
@@ -568,6 +568,8 @@ function messageNode(event) {
     bubble.classList.add("cb-rich");
   } else if (event.content_type === INTERACTIVE_RESPONSE) {
     bubble.textContent = responseText(event.content || "");
+  } else if (!mine) {
+    bubble.append(linkify(event.content || "", t));
   } else {
     bubble.textContent = event.content || "";
   }
@@ -639,9 +641,25 @@ function attachmentView(attachment) {
   if (!isImage) return download;
   const image = h("img", { class: "cb-image", alt: t("image", { name }), hidden: true });
   image.addEventListener("load", () => { image.hidden = false; if (atEnd) toEnd(); });
-  image.addEventListener("click", () => openAttachment(attachment.id, name));
+  image.addEventListener("click", () => zoom(image));
   attachmentUrl(attachment.id).then((url) => { if (url) image.src = url; });
   return h("figure", { class: "cb-figure" }, image, download);
+}
+
+// An image preview, clicked, opens larger in a modal view (Escape, the close button or a click
+// outside the image closes it); its download stays the button beside the preview.
+const zoomImage = h("img", { class: "cb-zoom-image", alt: "" });
+const zoomClose = h("button", { type: "button", class: "cb-icon-btn cb-zoom-close", "aria-label": t("closeImage") }, icon("close"));
+const zoomView = h("dialog", { class: "cb-zoom" }, zoomClose, zoomImage);
+zoomClose.addEventListener("click", () => zoomView.close());
+zoomView.addEventListener("click", (e) => { if (e.target === zoomView) zoomView.close(); });
+panel.append(zoomView);
+
+function zoom(image) {
+  zoomImage.src = image.src;
+  zoomImage.alt = image.alt;
+  zoomView.setAttribute("aria-label", image.alt);
+  zoomView.showModal();
 }
 
 async function attachmentUrl(id) {
