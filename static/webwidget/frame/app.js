@@ -13,6 +13,11 @@ import { Outbox, retryable } from "./outbox.js";
 
 const cfg = JSON.parse(document.documentElement.dataset.config);
 const t = translator(pickLocale(cfg.locale));
+// The operator's title, greeting and labels in the visitor's language, when there are any.
+const words = (cfg.texts && cfg.texts[t.locale]) || {};
+const titleText = words.title || cfg.title;
+const greetingText = words.greeting || cfg.greeting;
+const labelOf = (field) => (words.labels && words.labels[field.name]) || String(field.label || field.name);
 const MAX_FILE = 20 * 1024 * 1024;
 const TYPING_EVERY = 10000;
 const TYPING_CLEARS = 12000;
@@ -99,8 +104,8 @@ const badge = h("span", { class: "cb-badge", hidden: true, "aria-hidden": "true"
 const launcherLabel = h("span", { class: "cb-sr" });
 const launcher = h("button", { type: "button", class: "cb-launcher", "aria-controls": "cb-panel", "aria-expanded": "false" },
   icon("chat", 28), icon("down", 28), badge, launcherLabel);
-const title = h("h1", { class: "cb-title", id: "cb-title", text: cfg.title });
-const subtitle = h("p", { class: "cb-subtitle" });
+const title = h("h1", { class: "cb-title", id: "cb-title", dir: "auto", text: titleText });
+const subtitle = h("p", { class: "cb-subtitle", dir: "auto" });
 const menuButton = h("button", { type: "button", class: "cb-icon-btn cb-menu-btn", "aria-label": t("menu"), "aria-expanded": "false", "aria-controls": "cb-menu" }, icon("dots"));
 const closeButton = h("button", { type: "button", class: "cb-icon-btn cb-close", "aria-label": t("close") }, icon(framed ? "down" : "close"));
 const soundBox = h("input", { type: "checkbox", id: "cb-sound" });
@@ -116,7 +121,7 @@ const confirmEnd = h("button", { type: "button", class: "cb-btn cb-danger-btn", 
 const confirmCancel = h("button", { type: "button", class: "cb-btn cb-quiet", text: t("cancel") });
 const confirmBar = h("div", { class: "cb-confirm", hidden: true, role: "alertdialog", "aria-labelledby": "cb-confirm-text" },
   h("p", { id: "cb-confirm-text", text: t("confirmEnd") }), confirmEnd, confirmCancel);
-const greeting = cfg.greeting ? h("div", { class: "cb-msg cb-from-bot cb-greeting" }, h("div", { class: "cb-bubble", text: cfg.greeting })) : null;
+const greeting = greetingText ? h("div", { class: "cb-msg cb-from-bot cb-greeting" }, h("div", { class: "cb-bubble", dir: "auto", text: greetingText })) : null;
 const log = h("div", { class: "cb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t("chat") });
 const pendingBox = h("div", { class: "cb-pending", "aria-live": "polite" });
 const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
@@ -127,7 +132,7 @@ const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendin
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
-const textarea = h("textarea", { id: "cb-input", rows: "1", maxlength: "16384", placeholder: t("placeholder"), "aria-label": t("message") });
+const textarea = h("textarea", { id: "cb-input", dir: "auto", rows: "1", maxlength: "16384", placeholder: t("placeholder"), "aria-label": t("message") });
 const sendButton = h("button", { type: "submit", class: "cb-send", "aria-label": t("send") }, icon("send"));
 const composer = h("form", { class: "cb-composer" }, fileInput, attachButton, textarea, sendButton);
 const newChatButton = h("button", { type: "button", class: "cb-btn cb-primary", text: t("newChat") });
@@ -258,15 +263,15 @@ function buildPrechat() {
     const known = state.identity[field.name] ?? (field.name === "name" ? state.identity.name : undefined);
     let control;
     if (type === "select") {
-      control = h("select", { id, name: field.name },
+      control = h("select", { id, name: field.name, dir: "auto" },
         h("option", { value: "", text: t("choose") }),
         (field.options || []).map((o) => (typeof o === "object"
           ? h("option", { value: String(o.value ?? o.label), text: String(o.label ?? o.value) })
           : h("option", { value: String(o), text: String(o) }))));
     } else if (type === "textarea") {
-      control = h("textarea", { id, name: field.name, rows: "3", maxlength: "1024" });
+      control = h("textarea", { id, name: field.name, dir: "auto", rows: "3", maxlength: "1024" });
     } else {
-      control = h("input", { id, name: field.name, type, maxlength: "256",
+      control = h("input", { id, name: field.name, type, dir: "auto", maxlength: "256",
         autocomplete: { name: "name", email: "email", tel: "tel", phone: "tel" }[field.name] || (type === "text" ? "off" : type) });
     }
     if (known != null) control.value = String(known);
@@ -274,7 +279,7 @@ function buildPrechat() {
     const error = h("p", { class: "cb-error", id: `${id}-error` });
     control.setAttribute("aria-describedby", error.id);
     prechat.append(h("div", { class: "cb-field" },
-      h("label", { for: id }, String(field.label || field.name), field.required ? h("span", { class: "cb-req", "aria-hidden": "true", text: " *" }) : null),
+      h("label", { for: id, dir: "auto" }, labelOf(field), field.required ? h("span", { class: "cb-req", "aria-hidden": "true", text: " *" }) : null),
       control, error));
   }
   prechat.append(h("button", { type: "submit", class: "cb-btn cb-primary cb-start", text: t("start") }));
@@ -556,7 +561,7 @@ function groupAuthors(node) {
 function messageNode(event) {
   const mine = isMine(event);
   const name = mine ? t("you") : event.display_name || t("someone");
-  const bubble = h("div", { class: "cb-bubble" });
+  const bubble = h("div", { class: "cb-bubble", dir: "auto" });
   if (event.type === "attachment") {
     for (const attachment of event.attachments || []) bubble.append(attachmentView(attachment));
   } else if (event.content_type === "text/markdown" && !mine) {
@@ -751,7 +756,7 @@ function retryNow() {
 
 function showPending(item) {
   const node = h("div", { class: "cb-msg cb-from-me", "data-pending": state.linkDown ? "retrying" : "sending" },
-    h("div", { class: "cb-bubble", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
+    h("div", { class: "cb-bubble", dir: "auto", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
     h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks" })));
   if (item.initial) {
     node.dataset.initial = "1";
@@ -893,7 +898,7 @@ function arrived(event) {
   updateUnread();
   if (state.prefs.sound) ding();
   if (state.prefs.notify) {
-    toHost({ type: "notify", title: cfg.title, body: t("newMessageFrom", { name: event.display_name || t("someone") }) });
+    toHost({ type: "notify", title: titleText, body: t("newMessageFrom", { name: event.display_name || t("someone") }) });
   }
 }
 
@@ -967,7 +972,7 @@ newChatButton.addEventListener("click", () => {
 });
 
 function transcriptText() {
-  const lines = [`${cfg.title}`, new Date().toLocaleString(t.locale), ""];
+  const lines = [`${titleText}`, new Date().toLocaleString(t.locale), ""];
   for (const node of log.children) {
     const entry = events.get(node.dataset.id);
     if (!entry) continue;
