@@ -53,7 +53,7 @@
       position: "fixed", display: "block", visibility: "visible", opacity: "1",
       border: "0", margin: "0", padding: "0", "z-index": "2147483000",
       background: "transparent", "color-scheme": "light", "box-shadow": "none",
-      transform: "none", filter: "none", "clip-path": "none", "pointer-events": "auto",
+      transform: "none", filter: "none", "pointer-events": "auto",
       "max-width": "none", "max-height": "none", "min-width": "0", "min-height": "0",
       float: "none", outline: "none", transition: "none", animation: "none", zoom: "1",
       top: full ? s.y + "px" : "auto", bottom: full ? "auto" : "0",
@@ -64,8 +64,28 @@
     });
     if (full !== state.full) {
       state.full = full;
+      clip(null);
       post({ type: "layout", full: full });
     }
+  }
+
+  // The frame's visible parts (the bubble, the panel) as rounded boxes [x, y, w, h, radius]:
+  // the frame is clipped to them, so the transparent rest of it leaves the host page's clicks
+  // alone. None (full screen, or not told yet): no clip.
+  function clip(boxes) {
+    var path = "";
+    if (!state.full && Array.isArray(boxes)) {
+      boxes.forEach(function (b) {
+        if (!Array.isArray(b) || b.length !== 5 || !b.every(isFinite)) return;
+        var x = +b[0], y = +b[1], bw = +b[2], bh = +b[3];
+        var r = Math.max(0, Math.min(+b[4], bw / 2, bh / 2));
+        path += "M" + (x + r) + " " + y + "H" + (x + bw - r) + "A" + r + " " + r + " 0 0 1 " + (x + bw) + " " + (y + r) +
+          "V" + (y + bh - r) + "A" + r + " " + r + " 0 0 1 " + (x + bw - r) + " " + (y + bh) +
+          "H" + (x + r) + "A" + r + " " + r + " 0 0 1 " + x + " " + (y + bh - r) +
+          "V" + (y + r) + "A" + r + " " + r + " 0 0 1 " + (x + r) + " " + y + "Z";
+      });
+    }
+    css(frame, { "clip-path": path ? "path(\"" + path + "\")" : "none" });
   }
 
   function post(msg) {
@@ -119,6 +139,7 @@
       var was = state.open;
       state.open = !!m.open;
       if (state.open && !was) previousFocus = d.activeElement;
+      if (state.open !== was) clip(null);  // until the frame, resized, tells its new shape
       layout();
       if (state.open !== was) {
         if (state.open && d.activeElement !== frame) frame.focus();
@@ -127,6 +148,8 @@
       }
     } else if (m.type === "event" && /^(message|unread|ended)$/.test(m.name)) {
       emit(m.name, m.data || {});
+    } else if (m.type === "shape") {
+      clip(m.boxes);
     } else if (m.type === "notify") {
       notify(m);
     } else if (m.type === "refused") {
@@ -169,7 +192,7 @@
   api.isOpen = function () { return state.open; };
   w.ChatBridge = api;
 
-  css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0" });
+  css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0", "clip-path": "none" });
   // The frame comes after the host page's own load event, which it would otherwise hold back.
   function mount() { d.documentElement.appendChild(frame); }
   if (d.readyState === "complete") mount();

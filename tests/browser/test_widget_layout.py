@@ -152,3 +152,38 @@ def test_fields_are_large_enough_not_to_zoom_and_header_buttons_are_touch_target
     for name in ("Chat options", "Close chat"):
         box = frame.locator(".cb-header").get_by_role("button", name=name).bounding_box()
         assert box["width"] >= 44 and box["height"] >= 44, (name, box)
+
+
+HITS_FRAME = """([x, y]) => document.elementFromPoint(x, y) === document.querySelector("iframe[title='Chat']")"""
+
+
+def test_the_frame_leaves_the_host_pages_clicks_around_the_bubble_and_the_panel(
+    page, live_server, widget_setup
+):
+    widget_setup()
+    page.goto(live_server.url + "/")
+    frame = page.frame_locator(FRAME)
+    launcher = frame.locator(".cb-launcher")
+    expect(launcher).to_be_visible()
+
+    def hits(x: float, y: float) -> bool:
+        return page.evaluate(HITS_FRAME, [x, y])
+
+    def wait_for(x: float, y: float, hit: bool) -> None:
+        page.wait_for_function(f"() => ({HITS_FRAME})([{x}, {y}]) === {str(hit).lower()}")
+
+    closed = page.locator(FRAME).bounding_box()
+    bubble = launcher.bounding_box()
+    # The frame's corner, outside the round bubble, is the host page's.
+    wait_for(closed["x"] + 3, closed["y"] + 3, False)
+    assert hits(bubble["x"] + bubble["width"] / 2, bubble["y"] + bubble["height"] / 2)
+
+    launcher.click()
+    expect(frame.locator(".cb-panel")).to_be_visible()
+    opened = page.locator(FRAME).bounding_box()
+    panel = frame.locator(".cb-panel").bounding_box()
+    # Beside the bubble, under the panel: the host page's; the panel: the frame's.
+    wait_for(opened["x"] + 30, opened["y"] + opened["height"] - 30, False)
+    assert not hits(opened["x"] + 3, opened["y"] + 3)
+    assert hits(panel["x"] + panel["width"] / 2, panel["y"] + panel["height"] / 2)
+    assert hits(panel["x"] + 2, panel["y"] + 20)

@@ -170,7 +170,23 @@ function setOpen(open, { restoreFocus = false } = {}) {
 function setFull(full) {
   state.full = !framed || !!full;
   root.classList.toggle("cb-full", state.full);
+  tellShape();
 }
+
+// The frame is transparent around the bubble and the panel: it tells the loader their boxes
+// (with room for their shadows), which clips the frame to them so that the host page around
+// them keeps its clicks.
+const SHADOW = 12;
+function tellShape() {
+  if (!hostOrigin) return;
+  const boxes = state.full ? null : [panel, launcher].filter((el) => !el.hidden && el.offsetWidth).map((el) => {
+    const r = el.getBoundingClientRect();
+    const round = el === launcher ? r.width / 2 : 16;
+    return [r.left - SHADOW, r.top - SHADOW, r.width + 2 * SHADOW, r.height + 2 * SHADOW, round + SHADOW].map(Math.round);
+  });
+  toHost({ type: "shape", boxes });
+}
+new ResizeObserver(tellShape).observe(document.documentElement);
 
 // Focus never scrolls: the panel opens while the frame is still the launcher's size, and a
 // focus that scrolled it then would leave its header out of view once the frame has grown.
@@ -1082,6 +1098,7 @@ window.addEventListener("message", (e) => {
     setFull(message.full);
     toHost({ type: "ready", side: cfg.position === "left" ? "left" : "right" });
     toHost({ type: "state", open: state.open });
+    tellShape();
     for (const detail of refusals) toHost({ type: "refused", detail });
     state.unread = -1;
     updateUnread();
