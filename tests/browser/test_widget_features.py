@@ -215,3 +215,42 @@ def test_an_image_preview_opens_zoomed_and_agents_addresses_are_links(
     zoomed.get_by_role("button", name="Close image").click()
     expect(zoomed).to_be_hidden()
     assert downloads == []
+
+
+def test_answering_one_interactive_message_leaves_an_unanswered_earlier_one_open(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Bot")
+    interactive = "application/vnd.amazonaws.connect.message.interactive"
+
+    def template(kind: str, title: str, choices: list[str]) -> str:
+        elements = [{"title": choice} for choice in choices]
+        return json.dumps(
+            {
+                "templateType": kind,
+                "version": "1.0",
+                "data": {"content": {"title": title, "elements": elements}},
+            }
+        )
+
+    emulator.agent_message(
+        contact, template("ListPicker", "Which colour?", ["Copper", "Steel"]), interactive
+    )
+    emulator.agent_message(
+        contact, template("QuickReply", "Gift wrap?", ["Yes", "No"]), interactive
+    )
+    frame.get_by_role("button", name="Yes").click()
+    expect(bubbles(frame, "me")).to_have_text(["Yes"])
+    expect(frame.get_by_role("button", name="No")).to_be_disabled()
+    expect(frame.get_by_role("button", name="Steel")).to_be_enabled()
+
+    page.reload()
+    frame = open_widget(page, live_server.url + "/")
+    expect(bubbles(frame, "me")).to_have_text(["Yes"])
+    expect(frame.get_by_role("button", name="No")).to_be_disabled()
+    expect(frame.get_by_role("button", name="Yes")).to_have_class("cb-option cb-chosen")
+    expect(frame.get_by_role("button", name="Copper")).to_be_enabled()

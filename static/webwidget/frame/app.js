@@ -643,11 +643,20 @@ function applyReceipt(event) {
   updateUnread();
 }
 
+// The customer's reply answers the latest interactive message before it that is still open and
+// offers that choice: only that one is closed, with the choice marked. Others stay open.
 function disableAnsweredChoices(entry) {
-  for (const other of events.values()) {
-    if (other.node && other.node.dataset.time <= entry.node.dataset.time && other !== entry) {
-      for (const button of other.node.querySelectorAll(".cb-option")) button.disabled = true;
-    }
+  const { event } = entry;
+  const reply = (event.content_type === INTERACTIVE_RESPONSE ? responseText(event.content || "") : event.content || "").trim();
+  if (!reply) return;
+  for (let node = entry.node.previousElementSibling; node; node = node.previousElementSibling) {
+    const options = [...node.querySelectorAll(".cb-option")];
+    const chosen = options.find((button) => button.querySelector(".cb-option-title")?.textContent.trim() === reply);
+    if (!chosen || options.every((button) => button.disabled && !button.classList.contains("cb-chosen"))) continue;
+    if (options.some((button) => button.classList.contains("cb-chosen") && button !== chosen)) continue;
+    for (const button of options) button.disabled = true;
+    chosen.classList.add("cb-chosen");
+    return;
   }
 }
 
