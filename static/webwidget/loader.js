@@ -142,7 +142,7 @@
       if (state.open !== was) clip(null);  // until the frame, resized, tells its new shape
       layout();
       if (state.open !== was) {
-        if (state.open && d.activeElement !== frame) frame.focus();
+        if (state.open && !m.quiet && d.activeElement !== frame) frame.focus();
         else if (m.restoreFocus && previousFocus && previousFocus !== frame && previousFocus.focus) previousFocus.focus();
         emit(state.open ? "open" : "close", {});
       }

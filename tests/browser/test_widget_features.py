@@ -254,3 +254,26 @@ def test_answering_one_interactive_message_leaves_an_unanswered_earlier_one_open
     expect(frame.get_by_role("button", name="No")).to_be_disabled()
     expect(frame.get_by_role("button", name="Yes")).to_have_class("cb-option cb-chosen")
     expect(frame.get_by_role("button", name="Copper")).to_be_enabled()
+
+
+def test_the_panel_stays_open_across_pages_and_a_new_chat_keeps_the_name(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame, name="Ada Lovelace")
+    page.goto(live_server.url + "/?page=2")
+    frame = widget_frame(page)
+    expect(frame.locator(".cb-panel")).to_be_visible()
+    # Reopened without taking the new page's focus.
+    assert page.evaluate("document.activeElement === document.body")
+    frame.get_by_role("button", name="Chat options").click()
+    frame.get_by_role("button", name="End chat").click()
+    frame.locator(".cb-confirm").get_by_role("button", name="End chat").click()
+    frame.get_by_role("button", name="Start a new chat").click()
+    expect(frame.get_by_label("Name")).to_have_value("Ada Lovelace")
+
+    frame.locator(".cb-close").click()
+    page.goto(live_server.url + "/?page=3")
+    expect(widget_frame(page).locator(".cb-launcher")).to_be_visible()
+    expect(widget_frame(page).locator(".cb-panel")).to_be_hidden()

@@ -70,7 +70,7 @@ const state = {
   session: store.get("session", null), // {token, chat_id, participant_id, display_name}
   link: null, lastSeq: 0, replaying: false, ended: false, upstream: "connected",
   linkDown: false, open: false, full: !framed, agent: null, identity: {}, startKey: null,
-  lastTyping: 0, unread: 0, prefs: store.get("prefs", { sound: false, notify: false }),
+  lastTyping: 0, unread: 0, prefill: {}, prefs: store.get("prefs", { sound: false, notify: false }),
 };
 const events = new Map(); // event id -> {event, seq, node}
 const receipts = new Map(); // message id -> {delivered, read, mine}
@@ -148,18 +148,24 @@ document.body.append(root);
 
 // ---- open, close, layout -----------------------------------------------------------------
 
-function setOpen(open, { restoreFocus = false } = {}) {
+// Whether the panel was open on this tab's previous page: it stays open as the visitor moves
+// through the host site (sessionStorage: this tab only, this frame's origin).
+const OPEN_KEY = `${KEY}:open`;
+const wasOpen = () => { try { return sessionStorage.getItem(OPEN_KEY) === "1"; } catch { return false; } };
+
+function setOpen(open, { restoreFocus = false, quiet = false } = {}) {
   if (!framed) open = true;
   if (state.open === open) return;
   state.open = open;
+  if (framed) try { sessionStorage.setItem(OPEN_KEY, open ? "1" : "0"); } catch { /* blocked */ }
   root.classList.toggle("cb-open", open);
   panel.hidden = !open;
   launcher.setAttribute("aria-expanded", String(open));
   launcherLabel.textContent = open ? t("close") : t("open");
-  toHost({ type: "state", open, restoreFocus });
+  toHost({ type: "state", open, restoreFocus, quiet });
   if (open) {
     requestAnimationFrame(toEnd);
-    focusPanel();
+    if (!quiet) focusPanel();
     markRead();
   } else {
     menu.hidden = true;
@@ -276,7 +282,7 @@ function buildPrechat() {
   for (const field of formFields()) {
     const id = `cb-f-${field.name}`;
     const type = ["email", "tel", "select", "textarea"].includes(field.type) ? field.type : "text";
-    const known = state.identity[field.name] ?? (field.name === "name" ? state.identity.name : undefined);
+    const known = state.identity[field.name] ?? state.prefill[field.name];
     let control;
     if (type === "select") {
       control = h("select", { id, name: field.name, dir: "auto" },
@@ -364,6 +370,8 @@ async function startChat(answers = {}, initialMessage) {
   try {
     const started = await api("POST", "/api/v1/chats", { body, idempotencyKey: state.startKey });
     state.startKey = null;
+    // What the visitor typed fills the form of their next chat ("Start a new chat").
+    state.prefill = { ...answers, name: answers.name || state.identity.name || state.prefill.name };
     state.session = {
       token: started.session_token, chat_id: started.chat_id,
       participant_id: started.participant_id, display_name: started.display_name,
@@ -406,6 +414,10 @@ function boot() {
   log.replaceChildren();
   pendingBox.replaceChildren();
   setTyping(null);
+  const previous = state.session || store.get("session", null);
+  if (!state.prefill.name && previous && previous.display_name && previous.display_name !== t("you")) {
+    state.prefill.name = previous.display_name;
+  }
   state.session = store.get("session", null);
   if (state.session) {
     connect();
@@ -1108,6 +1120,8 @@ window.addEventListener("message", (e) => {
     toHost({ type: "ready", side: cfg.position === "left" ? "left" : "right" });
     toHost({ type: "state", open: state.open });
     tellShape();
+    // Reopened on a new page of the host site, without taking its focus.
+    if (!state.open && wasOpen()) setOpen(true, { restoreFocus: true, quiet: true });
     for (const detail of refusals) toHost({ type: "refused", detail });
     state.unread = -1;
     updateUnread();
