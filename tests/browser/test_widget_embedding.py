@@ -370,3 +370,26 @@ def test_an_arabic_browser_reads_a_default_widget_in_arabic(
         assert bubbles(frame, "agent").first.evaluate("b => getComputedStyle(b).direction") == "ltr"
     finally:
         context.close()
+
+
+def test_screen_readers_hear_each_name_once_the_ticks_and_the_unread_count(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, "Hello from Sam")
+    expect(bubbles(frame, "agent")).to_have_text(["Hello from Sam"])
+    agent = frame.locator(".cb-log .cb-from-agent")
+    assert agent.aria_snapshot().count("Sam") == 2, agent.aria_snapshot()  # name + "from Sam"
+    send(frame, "Hi Sam")
+    mine = frame.locator(".cb-log .cb-from-me")
+    expect(mine.get_by_role("img", name="Sent")).to_be_visible()
+
+    frame.locator(".cb-close").click()
+    emulator.agent_message(contact, "Still there?")
+    launcher = frame.locator(".cb-launcher")
+    expect(launcher).to_have_accessible_name("Open chat, 1 unread")
+    expect(launcher).not_to_have_attribute("aria-description", re.compile("."))

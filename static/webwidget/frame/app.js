@@ -161,7 +161,7 @@ function setOpen(open, { restoreFocus = false, quiet = false } = {}) {
   root.classList.toggle("cb-open", open);
   panel.hidden = !open;
   launcher.setAttribute("aria-expanded", String(open));
-  launcherLabel.textContent = open ? t("close") : t("open");
+  labelLauncher();
   toHost({ type: "state", open, restoreFocus, quiet });
   if (open) {
     requestAnimationFrame(toEnd);
@@ -609,11 +609,11 @@ function messageNode(event) {
   const time = h("time", { datetime: event.absolute_time, text: formatTime(event.absolute_time) });
   const meta = h("div", { class: "cb-meta" }, time);
   const node = h("div", { class: `cb-msg cb-from-${roleClass(event)}`, "data-id": event.id, "data-author": event.participant_id || "" },
-    h("div", { class: "cb-author", text: name }),
+    h("div", { class: "cb-author", "aria-hidden": "true", text: name }),
     h("span", { class: "cb-sr", text: `${name}: ` }),
     bubble, meta);
   if (mine) {
-    meta.append(h("span", { class: "cb-ticks" }));
+    meta.append(h("span", { class: "cb-ticks", role: "img" }));
     setTicks(node, receipts.get(event.id));
   }
   return node;
@@ -794,7 +794,7 @@ function retryNow() {
 function showPending(item) {
   const node = h("div", { class: "cb-msg cb-from-me", "data-pending": state.linkDown ? "retrying" : "sending" },
     h("div", { class: "cb-bubble", dir: "auto", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
-    h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks" })));
+    h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks", role: "img" })));
   if (item.initial) {
     node.dataset.initial = "1";
     node.dataset.content = item.content;
@@ -914,6 +914,12 @@ function markRead() {
   updateUnread();
 }
 
+// The launcher's name says what it does and, closed, how many messages wait unread.
+function labelLauncher() {
+  const unread = state.unread > 0 ? t("unread", { n: state.unread }) : "";
+  launcherLabel.textContent = state.open ? t("close") : unread ? `${t("open")}, ${unread}` : t("open");
+}
+
 function updateUnread() {
   const count = othersMessages().filter((e) => {
     const r = receipts.get(e.event.id);
@@ -923,7 +929,7 @@ function updateUnread() {
   state.unread = count;
   badge.hidden = count === 0;
   badge.textContent = count > 99 ? "99+" : String(count);
-  launcher.setAttribute("aria-description", count ? t("unread", { n: count }) : "");
+  labelLauncher();
   emit("unread", { count });
 }
 
@@ -1160,6 +1166,6 @@ function readableOn(background, wanted) {
 }
 
 setFull(!framed);
-launcherLabel.textContent = t("open");
+labelLauncher();
 boot();
 if (!framed) setOpen(true);
