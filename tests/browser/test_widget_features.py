@@ -277,3 +277,31 @@ def test_the_panel_stays_open_across_pages_and_a_new_chat_keeps_the_name(
     page.goto(live_server.url + "/?page=3")
     expect(widget_frame(page).locator(".cb-launcher")).to_be_visible()
     expect(widget_frame(page).locator(".cb-panel")).to_be_hidden()
+
+
+def test_an_upload_shows_its_share_and_can_be_cancelled_and_a_refusal_clears(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup(attachment_types="pdf")
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    picker = frame.locator("input[type=file]")
+    picker.set_input_files({"name": "virus.exe", "mimeType": "application/x-exe", "buffer": b"MZ"})
+    notice = frame.locator(".cb-notice")
+    expect(notice).to_have_text("virus.exe: files of this type can't be sent here.")
+    frame.get_by_label("Message", exact=True).press_sequentially("a")
+    expect(notice).to_have_text("")
+
+    # The file's bytes wait on the way (held here), so the upload stays in progress.
+    held = []
+    page.route("**/attachments/*/content", lambda route: held.append(route))
+    picker.set_input_files(
+        {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 manual"}
+    )
+    upload = frame.locator(".cb-upload")
+    expect(upload.locator(".cb-upload-share")).to_have_text("0%")
+    upload.get_by_role("button", name="Cancel sending manual.pdf").click()
+    expect(upload).to_have_count(0)
+    expect(notice).to_have_text("")
+    contact = emulator.contact(active_contact(emulator))
+    assert not [i for i in contact["items"] if i.get("Attachments")]

@@ -187,3 +187,23 @@ def test_the_frame_leaves_the_host_pages_clicks_around_the_bubble_and_the_panel(
     assert not hits(opened["x"] + 3, opened["y"] + 3)
     assert hits(panel["x"] + panel["width"] / 2, panel["y"] + panel["height"] / 2)
     assert hits(panel["x"] + 2, panel["y"] + 20)
+
+
+def test_the_title_is_centred_without_a_subtitle_and_full_screen_closes_with_a_cross(
+    browser, live_server, widget_setup
+):
+    widget_setup()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        frame = page.frame_locator(FRAME)
+        frame.locator(".cb-launcher").click()
+        expect(frame.locator(".cb-panel")).to_be_visible()
+        header = frame.locator(".cb-header").bounding_box()
+        title = frame.locator(".cb-title").bounding_box()
+        middle = header["y"] + header["height"] / 2
+        assert abs(title["y"] + title["height"] / 2 - middle) <= 1, (title, header)
+        expect(frame.locator(".cb-close svg")).to_have_class("cb-icon cb-icon-close")
+    finally:
+        context.close()

@@ -176,6 +176,8 @@ function setOpen(open, { restoreFocus = false, quiet = false } = {}) {
 function setFull(full) {
   state.full = !framed || !!full;
   root.classList.toggle("cb-full", state.full);
+  // A chevron towards the bubble beside it; full screen, where no bubble shows, a cross.
+  closeButton.replaceChildren(icon(state.full ? "close" : "down"));
   tellShape();
 }
 
@@ -253,8 +255,13 @@ function updateBanner() {
   }
 }
 
+// A notice (a refused file, a failed start) goes once the visitor moves on: types, picks a file,
+// or after a while.
+let noticeTimer = null;
 function showNotice(text) {
   notice.textContent = text || "";
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => { notice.textContent = ""; }, 10000);
 }
 
 function updateSubtitle() {
@@ -736,8 +743,18 @@ async function upload(file) {
   if (!state.session || state.ended) return;
   showNotice("");
   const bar = h("progress", { max: "100", value: "0", "aria-label": t("uploading", { name: file.name }) });
+  const share = new Intl.NumberFormat(t.locale, { style: "percent" });
+  const percent = h("span", { class: "cb-upload-share", text: share.format(0) });
+  const stop = new AbortController();
+  const cancel = h("button", { type: "button", class: "cb-upload-cancel", "aria-label": t("cancelUpload", { name: file.name }) }, icon("close", 16));
   const node = h("div", { class: "cb-msg cb-from-me cb-upload" },
-    h("div", { class: "cb-bubble" }, h("span", { class: "cb-file-name", text: file.name }), bar));
+    h("div", { class: "cb-bubble" },
+      h("div", { class: "cb-upload-line" }, h("span", { class: "cb-file-name", text: file.name }), percent, cancel), bar));
+  cancel.addEventListener("click", () => {
+    stop.abort();
+    node.remove();
+    textarea.focus({ preventScroll: true });
+  });
   pendingBox.append(node);
   reveal(node, true);
   const ext = file.name.split(".").pop().toLowerCase();
@@ -746,21 +763,27 @@ async function upload(file) {
   const token = state.session.token;
   try {
     const started = await api("POST", base, { token, body: { name: file.name, content_type: contentType, size: file.size } });
-    await putFile(`${base}/${encodeURIComponent(started.attachment_id)}/content`, file, contentType, token, (share) => {
-      bar.value = Math.round(share * 100);
-    });
+    if (stop.signal.aborted) return;
+    await putFile(`${base}/${encodeURIComponent(started.attachment_id)}/content`, file, contentType, token, (done) => {
+      bar.value = Math.round(done * 100);
+      percent.textContent = share.format(done);
+    }, stop.signal);
     bar.value = 100;
+    percent.textContent = share.format(1);
+    cancel.remove();
     await api("POST", `${base}/${encodeURIComponent(started.attachment_id)}/complete`, { token, body: {} });
     if ([...events.values()].some((e) => (e.event.attachments || []).some((a) => a.id === started.attachment_id))) node.remove();
     else uploads.set(started.attachment_id, node);
   } catch (error) {
     node.remove();
+    if (stop.signal.aborted) return;
     showNotice(error instanceof ApiError && error.status === 413 ? t("tooBig", { name: file.name }) : t("uploadFailed", { name: file.name }));
   }
 }
 
 attachButton.addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", () => {
+  showNotice("");
   for (const file of fileInput.files) upload(file);
   fileInput.value = "";
 });
@@ -875,6 +898,7 @@ textarea.addEventListener("keydown", (e) => {
 });
 textarea.addEventListener("input", () => {
   grow();
+  if (notice.textContent) showNotice("");
   const now = Date.now();
   if (textarea.value && state.link && now - state.lastTyping > TYPING_EVERY && state.link.send({ type: "typing", ref: "typing" })) {
     state.lastTyping = now;

@@ -21,7 +21,7 @@ export const STRINGS = {
     unread: "{n} unread", newMessage: "New message", newMessageFrom: "New message from {name}",
     failed: "Something went wrong. Please try again.", waitAMoment: "Too many requests, wait a moment.",
     dropHere: "Drop a file to send it", waiting: "Waiting for an agent to join…",
-    selected: "You chose: {title}", closeImage: "Close image", link: "{text} (opens in a new tab)",
+    selected: "You chose: {title}", closeImage: "Close image", cancelUpload: "Cancel sending {name}", link: "{text} (opens in a new tab)",
   },
   fr: {
     open: "Ouvrir le chat", close: "Fermer le chat", chat: "Chat", menu: "Options du chat",
@@ -42,7 +42,7 @@ export const STRINGS = {
     unread: "{n} non lus", newMessage: "Nouveau message", newMessageFrom: "Nouveau message de {name}",
     failed: "Une erreur s'est produite. Réessayez.", waitAMoment: "Trop de demandes, patientez un instant.",
     dropHere: "Déposez un fichier pour l'envoyer", waiting: "En attente d'un conseiller…",
-    selected: "Votre choix : {title}", closeImage: "Fermer l'image", link: "{text} (s'ouvre dans un nouvel onglet)",
+    selected: "Votre choix : {title}", closeImage: "Fermer l'image", cancelUpload: "Annuler l'envoi de {name}", link: "{text} (s'ouvre dans un nouvel onglet)",
   },
   ar: {
     open: "افتح المحادثة", close: "أغلق المحادثة", chat: "محادثة", menu: "خيارات المحادثة",
@@ -63,7 +63,7 @@ export const STRINGS = {
     unread: "{n} غير مقروءة", newMessage: "رسالة جديدة", newMessageFrom: "رسالة جديدة من {name}",
     failed: "حدث خطأ. حاول مرة أخرى.", waitAMoment: "طلبات كثيرة، انتظر قليلًا.",
     dropHere: "أفلت ملفًا لإرساله", waiting: "في انتظار انضمام موظف…",
-    selected: "اخترت: {title}", closeImage: "إغلاق الصورة", link: "{text} (يفتح في علامة تبويب جديدة)",
+    selected: "اخترت: {title}", closeImage: "إغلاق الصورة", cancelUpload: "إلغاء إرسال {name}", link: "{text} (يفتح في علامة تبويب جديدة)",
   },
 };
 

@@ -28,9 +28,11 @@ export async function api(method, path, { token, body, idempotencyKey } = {}) {
   return data;
 }
 
-export function putFile(path, file, contentType, token, onProgress) {
+export function putFile(path, file, contentType, token, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => xhr.abort());
+    xhr.addEventListener("abort", () => reject(new ApiError(0, { code: "aborted" })));
     xhr.open("PUT", path);
     xhr.setRequestHeader("Authorization", `Bearer ${token}`);
     xhr.setRequestHeader("Content-Type", contentType);
