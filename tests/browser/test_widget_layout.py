@@ -24,9 +24,11 @@ def test_reopening_a_chat_with_history_keeps_the_header_in_view(page, live_serve
         send(frame, text)
         expect(bubbles(frame, "agent").last).to_have_text(f"Echo: {text}")
 
-    page.reload()
+    # A new tab (where the panel starts closed) holds the history before the panel opens, as on
+    # a visit some time after the last one.
+    page = page.context.new_page()
+    page.goto(live_server.url + "/")
     frame = page.frame_locator(FRAME)
-    # The history is in before the panel opens, as on a visit some time after the last one.
     expect(bubbles(frame, "agent")).to_have_count(6)
     panel = frame.locator(".cb-panel")
     panel.evaluate(
