@@ -22,7 +22,7 @@ class WidgetAdmin(admin.ModelAdmin):
         (
             "Appearance",
             {"fields": ["title", "greeting", "primary_color", "text_color", "position",
-                        "logo_url", "locale"]},
+                        "logo_url", "locale", "texts"]},
         ),
         ("Pre-chat form and attachments", {"fields": ["prechat_fields", "attachment_types"]}),
         ("After the chat", {"fields": ["survey_scale"]}),

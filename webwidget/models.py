@@ -13,6 +13,13 @@ from django.db import models
 
 from webwidget import origins as site_origins
 from webwidget.origins import normalize_origin
+from webwidget.texts import (
+    DEFAULT_GREETING,
+    DEFAULT_TITLE,
+    TEXTS_HELP,
+    texts_by_language,
+    validate_texts,
+)
 from webwidget.webhook_targets import validate_webhook_url
 
 DEFAULT_ATTACHMENT_TYPES = (
@@ -86,8 +93,8 @@ class Widget(models.Model):
     name = models.CharField(max_length=120)
     enabled = models.BooleanField(default=True)
 
-    title = models.CharField(max_length=80, default="Chat with us")
-    greeting = models.CharField(max_length=300, blank=True, default="Hi! How can we help?")
+    title = models.CharField(max_length=80, default=DEFAULT_TITLE)
+    greeting = models.CharField(max_length=300, blank=True, default=DEFAULT_GREETING)
     primary_color = models.CharField(max_length=7, default="#1f6feb", validators=[COLOR])
     text_color = models.CharField(max_length=7, default="#ffffff", validators=[COLOR])
     position = models.CharField(max_length=5, choices=Position.choices, default=Position.RIGHT)
@@ -95,6 +102,10 @@ class Widget(models.Model):
     locale = models.CharField(
         max_length=16, default="auto", help_text="A language code, or 'auto' for the browser's."
     )
+    texts = models.JSONField(
+        "texts per language", default=dict, blank=True, validators=[validate_texts],
+        help_text=TEXTS_HELP,
+    )  # fmt: skip
     prechat_fields = models.JSONField(
         default=default_prechat_fields,
         blank=True,
@@ -212,6 +223,7 @@ class Widget(models.Model):
             "position": self.position,
             "logo_url": self.logo_url,
             "locale": self.locale,
+            "texts": texts_by_language(self.title, self.greeting, self.prechat_fields, self.texts),
             "prechat_fields": self.prechat_fields,
             "attachment_types": self.extensions(),
             "require_identity": self.require_identity,

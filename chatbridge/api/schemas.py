@@ -235,6 +235,7 @@ class WidgetConfigOut(Schema):
     position: str
     logo_url: str
     locale: str
+    texts: dict[str, dict[str, Any]]
     prechat_fields: list[dict[str, Any]]
     attachment_types: list[str]
     require_identity: bool

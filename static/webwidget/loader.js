@@ -31,29 +31,61 @@
     for (var k in props) el.style.setProperty(k, props[k], "important");
   }
 
+  // What the visitor sees: on a phone, a host page wider than the screen widens the layout
+  // viewport (innerWidth, and what fixed 100% means) beyond the screen; the visual viewport
+  // is the screen's part of it.
+  function screenBox() {
+    var v = w.visualViewport;
+    return v ? { w: v.width, h: v.height, x: v.offsetLeft, y: v.offsetTop }
+      : { w: w.innerWidth, h: w.innerHeight, x: 0, y: 0 };
+  }
+
   function small() {
-    return w.innerWidth < 520 || w.innerHeight < 560;
+    var s = screenBox();
+    return s.w < 520 || s.h < 560;
   }
 
   function layout() {
     var full = state.open && small();
+    var s = screenBox();
     var side = frame.getAttribute("data-side") === "left" ? "left" : "right";
     css(frame, {
       position: "fixed", display: "block", visibility: "visible", opacity: "1",
       border: "0", margin: "0", padding: "0", "z-index": "2147483000",
       background: "transparent", "color-scheme": "light", "box-shadow": "none",
-      transform: "none", filter: "none", "clip-path": "none", "pointer-events": "auto",
+      transform: "none", filter: "none", "pointer-events": "auto",
       "max-width": "none", "max-height": "none", "min-width": "0", "min-height": "0",
       float: "none", outline: "none", transition: "none", animation: "none", zoom: "1",
-      top: full ? "0" : "auto", bottom: "0",
-      left: full || side === "left" ? "0" : "auto", right: full || side === "right" ? "0" : "auto",
-      width: full ? "100%" : state.open ? Math.min(424, w.innerWidth) + "px" : "100px",
-      height: full ? "100%" : state.open ? Math.min(760, w.innerHeight) + "px" : "100px",
+      top: full ? s.y + "px" : "auto", bottom: full ? "auto" : "0",
+      left: full ? s.x + "px" : side === "left" ? "0" : "auto",
+      right: !full && side === "right" ? "0" : "auto",
+      width: full ? s.w + "px" : state.open ? Math.min(424, s.w) + "px" : "100px",
+      height: full ? s.h + "px" : state.open ? Math.min(760, s.h) + "px" : "100px",
     });
     if (full !== state.full) {
       state.full = full;
+      clip(null);
       post({ type: "layout", full: full });
     }
+  }
+
+  // The frame's visible parts (the bubble, the panel) as rounded boxes [x, y, w, h, radius]:
+  // the frame is clipped to them, so the transparent rest of it leaves the host page's clicks
+  // alone. None (full screen, or not told yet): no clip.
+  function clip(boxes) {
+    var path = "";
+    if (!state.full && Array.isArray(boxes)) {
+      boxes.forEach(function (b) {
+        if (!Array.isArray(b) || b.length !== 5 || !b.every(isFinite)) return;
+        var x = +b[0], y = +b[1], bw = +b[2], bh = +b[3];
+        var r = Math.max(0, Math.min(+b[4], bw / 2, bh / 2));
+        path += "M" + (x + r) + " " + y + "H" + (x + bw - r) + "A" + r + " " + r + " 0 0 1 " + (x + bw) + " " + (y + r) +
+          "V" + (y + bh - r) + "A" + r + " " + r + " 0 0 1 " + (x + bw - r) + " " + (y + bh) +
+          "H" + (x + r) + "A" + r + " " + r + " 0 0 1 " + x + " " + (y + bh - r) +
+          "V" + (y + r) + "A" + r + " " + r + " 0 0 1 " + (x + r) + " " + y + "Z";
+      });
+    }
+    css(frame, { "clip-path": path ? "path(\"" + path + "\")" : "none" });
   }
 
   function post(msg) {
@@ -107,14 +139,17 @@
       var was = state.open;
       state.open = !!m.open;
       if (state.open && !was) previousFocus = d.activeElement;
+      if (state.open !== was) clip(null);  // until the frame, resized, tells its new shape
       layout();
       if (state.open !== was) {
-        if (state.open && d.activeElement !== frame) frame.focus();
+        if (state.open && !m.quiet && d.activeElement !== frame) frame.focus();
         else if (m.restoreFocus && previousFocus && previousFocus !== frame && previousFocus.focus) previousFocus.focus();
         emit(state.open ? "open" : "close", {});
       }
     } else if (m.type === "event" && /^(message|unread|ended)$/.test(m.name)) {
       emit(m.name, m.data || {});
+    } else if (m.type === "shape") {
+      clip(m.boxes);
     } else if (m.type === "notify") {
       notify(m);
     } else if (m.type === "refused") {
@@ -127,7 +162,12 @@
     silence = setTimeout(silent, WAIT_READY);
     frame.contentWindow.postMessage({ cb: 1, type: "hello", full: state.open && small() }, host);
   });
-  w.addEventListener("resize", function () { if (frameReady) layout(); });
+  function relayout() { if (frameReady) layout(); }
+  w.addEventListener("resize", relayout);
+  if (w.visualViewport) {
+    w.visualViewport.addEventListener("resize", relayout);
+    w.visualViewport.addEventListener("scroll", function () { if (state.full) relayout(); });
+  }
 
   function command(name) {
     return function () {
@@ -152,7 +192,10 @@
   api.isOpen = function () { return state.open; };
   w.ChatBridge = api;
 
-  css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0" });
-  d.documentElement.appendChild(frame);
+  css(frame, { position: "fixed", width: "0", height: "0", border: "0", bottom: "0", right: "0", "clip-path": "none" });
+  // The frame comes after the host page's own load event, which it would otherwise hold back.
+  function mount() { d.documentElement.appendChild(frame); }
+  if (d.readyState === "complete") mount();
+  else w.addEventListener("load", mount);
   queue.forEach(function (args) { api.apply(null, [].slice.call(args)); });
 })();

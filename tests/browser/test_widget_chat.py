@@ -139,3 +139,39 @@ def test_a_dropped_connect_websocket_shows_reconnecting_and_fills_the_gap(page, 
     expect(bubbles(frame, "agent")).to_have_text(
         ["Echo: before", "Echo: during one", "Echo: during two"]
     )
+
+
+def test_a_silently_lost_connection_offers_a_retry_that_sends_the_message_once(
+    page, live_server, echo
+):
+    # Between the frame and ChatBridge: while "lost", nothing comes back to the browser and a new
+    # connection opens but never reaches ChatBridge, as on a network gone dead.
+    lost = {"on": False}
+
+    def route(ws):
+        if lost["on"]:
+            return
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        server.on_message(lambda message: None if lost["on"] else ws.send(message))
+
+    page.context.route_web_socket(re.compile(r"/ws/chat/$"), route)
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    send(frame, "before")
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: before"])
+
+    lost["on"] = True
+    send(frame, "into the void")
+    retry = frame.get_by_role("button", name="Not sent. Tap to retry")
+    expect(retry).to_be_visible(timeout=30000)
+    expect(frame.locator(".cb-banner")).to_have_text("Reconnecting…", timeout=30000)
+
+    lost["on"] = False
+    retry.click()
+    expect(bubbles(frame, "me")).to_have_text(["before", "into the void"])
+    expect(bubbles(frame, "agent")).to_have_text(["Echo: before", "Echo: into the void"])
+    expect(frame.locator(".cb-pending .cb-msg")).to_have_count(0)
+    expect(frame.locator(".cb-banner")).to_be_hidden()
+    items = echo.contact(active_contact(echo))["items"]
+    assert [i["Content"] for i in items if i.get("Content") == "into the void"] == ["into the void"]

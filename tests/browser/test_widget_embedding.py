@@ -341,3 +341,55 @@ def test_arabic_is_laid_out_right_to_left(page, live_server, emulator, widget_se
     header = frame.locator(".cb-title").bounding_box()
     close = frame.locator(".cb-close").bounding_box()
     assert header and close and close["x"] < header["x"]
+
+
+def test_an_arabic_browser_reads_a_default_widget_in_arabic(
+    browser, live_server, emulator, widget_setup
+):
+    # The widget as created: its English default title, greeting and label; the browser's
+    # language chooses.
+    widget_setup(locale="auto")
+    emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0.1)
+    context = browser.new_context(locale="ar-EG")
+    page = context.new_page()
+    try:
+        page.goto(live_server.url + "/")
+        frame = widget_frame(page)
+        frame.get_by_role("button", name="افتح المحادثة").click()
+        expect(frame.locator(".cb-title")).to_have_text("تحدث معنا")
+        expect(frame.locator(".cb-greeting .cb-bubble")).to_have_text("مرحبًا! كيف يمكننا مساعدتك؟")
+        frame.get_by_label("الاسم").fill("Leila")
+        frame.get_by_role("button", name="ابدأ المحادثة").click()
+        box = frame.get_by_label("رسالة", exact=True)
+        box.fill("Hello in English")
+        box.press("Enter")
+        expect(bubbles(frame, "agent")).to_have_text(["Echo: Hello in English"])
+        # Each text sets its own direction: English reads left to right in the Arabic frame.
+        for element in (box, bubbles(frame, "me").first, bubbles(frame, "agent").first):
+            expect(element).to_have_attribute("dir", "auto")
+        assert bubbles(frame, "agent").first.evaluate("b => getComputedStyle(b).direction") == "ltr"
+    finally:
+        context.close()
+
+
+def test_screen_readers_hear_each_name_once_the_ticks_and_the_unread_count(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, "Hello from Sam")
+    expect(bubbles(frame, "agent")).to_have_text(["Hello from Sam"])
+    agent = frame.locator(".cb-log .cb-from-agent")
+    assert agent.aria_snapshot().count("Sam") == 2, agent.aria_snapshot()  # name + "from Sam"
+    send(frame, "Hi Sam")
+    mine = frame.locator(".cb-log .cb-from-me")
+    expect(mine.get_by_role("img", name="Sent")).to_be_visible()
+
+    frame.locator(".cb-close").click()
+    emulator.agent_message(contact, "Still there?")
+    launcher = frame.locator(".cb-launcher")
+    expect(launcher).to_have_accessible_name("Open chat, 1 unread")
+    expect(launcher).not_to_have_attribute("aria-description", re.compile("."))

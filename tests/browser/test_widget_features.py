@@ -181,3 +181,127 @@ def test_the_host_api_queues_calls_identifies_and_reports_events(
     messages = page.evaluate("window.seen.filter(([n]) => n === 'message').map(([, d]) => d)")
     # The host learns that a message arrived and from whom, never what it says.
     assert all(set(m) == {"from", "at"} for m in messages)
+
+
+def test_an_image_preview_opens_zoomed_and_agents_addresses_are_links(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup(attachment_types="png")
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Sam")
+    emulator.agent_message(contact, "Track it at https://track.example/p?id=7.")
+    address = frame.get_by_role("link", name="https://track.example/p?id=7")
+    expect(address).to_have_attribute("href", "https://track.example/p?id=7")
+    expect(address).to_have_attribute("target", "_blank")
+    expect(address).to_have_attribute("rel", "noopener noreferrer nofollow")
+
+    frame.locator("input[type=file]").set_input_files(
+        {"name": "kettle.png", "mimeType": "image/png", "buffer": png()}
+    )
+    preview = frame.locator(".cb-log img.cb-image")
+    expect(preview).to_be_visible()
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    preview.click()
+    zoomed = frame.get_by_role("dialog", name="Image kettle.png")
+    expect(zoomed).to_be_visible()
+    image = zoomed.get_by_role("img", name="Image kettle.png")
+    expect(image).to_have_attribute("src", preview.get_attribute("src"))
+    assert image.evaluate("img => img.getBoundingClientRect().width") > preview.evaluate(
+        "img => img.getBoundingClientRect().width"
+    )
+    zoomed.get_by_role("button", name="Close image").click()
+    expect(zoomed).to_be_hidden()
+    assert downloads == []
+
+
+def test_answering_one_interactive_message_leaves_an_unanswered_earlier_one_open(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    contact = active_contact(emulator)
+    emulator.agent_join(contact, "Bot")
+    interactive = "application/vnd.amazonaws.connect.message.interactive"
+
+    def template(kind: str, title: str, choices: list[str]) -> str:
+        elements = [{"title": choice} for choice in choices]
+        return json.dumps(
+            {
+                "templateType": kind,
+                "version": "1.0",
+                "data": {"content": {"title": title, "elements": elements}},
+            }
+        )
+
+    emulator.agent_message(
+        contact, template("ListPicker", "Which colour?", ["Copper", "Steel"]), interactive
+    )
+    emulator.agent_message(
+        contact, template("QuickReply", "Gift wrap?", ["Yes", "No"]), interactive
+    )
+    frame.get_by_role("button", name="Yes").click()
+    expect(bubbles(frame, "me")).to_have_text(["Yes"])
+    expect(frame.get_by_role("button", name="No")).to_be_disabled()
+    expect(frame.get_by_role("button", name="Steel")).to_be_enabled()
+
+    page.reload()
+    frame = open_widget(page, live_server.url + "/")
+    expect(bubbles(frame, "me")).to_have_text(["Yes"])
+    expect(frame.get_by_role("button", name="No")).to_be_disabled()
+    expect(frame.get_by_role("button", name="Yes")).to_have_class("cb-option cb-chosen")
+    expect(frame.get_by_role("button", name="Copper")).to_be_enabled()
+
+
+def test_the_panel_stays_open_across_pages_and_a_new_chat_keeps_the_name(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup()
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame, name="Ada Lovelace")
+    page.goto(live_server.url + "/?page=2")
+    frame = widget_frame(page)
+    expect(frame.locator(".cb-panel")).to_be_visible()
+    # Reopened without taking the new page's focus.
+    assert page.evaluate("document.activeElement === document.body")
+    frame.get_by_role("button", name="Chat options").click()
+    frame.get_by_role("button", name="End chat").click()
+    frame.locator(".cb-confirm").get_by_role("button", name="End chat").click()
+    frame.get_by_role("button", name="Start a new chat").click()
+    expect(frame.get_by_label("Name")).to_have_value("Ada Lovelace")
+
+    frame.locator(".cb-close").click()
+    page.goto(live_server.url + "/?page=3")
+    expect(widget_frame(page).locator(".cb-launcher")).to_be_visible()
+    expect(widget_frame(page).locator(".cb-panel")).to_be_hidden()
+
+
+def test_an_upload_shows_its_share_and_can_be_cancelled_and_a_refusal_clears(
+    page, live_server, emulator, widget_setup
+):
+    widget_setup(attachment_types="pdf")
+    frame = open_widget(page, live_server.url + "/")
+    start_chat(frame)
+    picker = frame.locator("input[type=file]")
+    picker.set_input_files({"name": "virus.exe", "mimeType": "application/x-exe", "buffer": b"MZ"})
+    notice = frame.locator(".cb-notice")
+    expect(notice).to_have_text("virus.exe: files of this type can't be sent here.")
+    frame.get_by_label("Message", exact=True).press_sequentially("a")
+    expect(notice).to_have_text("")
+
+    # The file's bytes wait on the way (held here), so the upload stays in progress.
+    held = []
+    page.route("**/attachments/*/content", lambda route: held.append(route))
+    picker.set_input_files(
+        {"name": "manual.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 manual"}
+    )
+    upload = frame.locator(".cb-upload")
+    expect(upload.locator(".cb-upload-share")).to_have_text("0%")
+    upload.get_by_role("button", name="Cancel sending manual.pdf").click()
+    expect(upload).to_have_count(0)
+    expect(notice).to_have_text("")
+    contact = emulator.contact(active_contact(emulator))
+    assert not [i for i in contact["items"] if i.get("Attachments")]

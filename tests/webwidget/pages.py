@@ -9,11 +9,17 @@ def widget_frame(page: Page) -> FrameLocator:
     return page.frame_locator(FRAME)
 
 
+# Whether the panel was open on this tab's previous page, which the widget reopens it for.
+WAS_OPEN = "() => Object.keys(sessionStorage).some((k) => k.endsWith(':open') && sessionStorage[k] === '1')"
+
+
 def open_widget(page: Page, url: str) -> FrameLocator:
-    """Loads a host page carrying the widget and opens the chat panel."""
+    """Loads a host page carrying the widget and opens the chat panel (unless the widget
+    reopens it itself, open on this tab's previous page)."""
     page.goto(url)
     frame = widget_frame(page)
-    frame.locator(".cb-launcher").click()
+    if not frame.locator("html").evaluate(WAS_OPEN):
+        frame.locator(".cb-launcher").click()
     expect(frame.locator(".cb-panel")).to_be_visible()
     return frame
 

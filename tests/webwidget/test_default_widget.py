@@ -83,10 +83,8 @@ def test_a_default_widget_given_other_origins_keeps_them(migrate_default_holding
 
 def test_a_freshly_migrated_default_widget_follows_the_settings(migrate_with_debug, settings):
     migrate_with_debug(True)
-    # Every migration, as a fresh database gets them: the model below is the latest one.
-    MigrationExecutor(connection).migrate(
-        MigrationExecutor(connection).loader.graph.leaf_nodes("webwidget")
-    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes("webwidget"))
     from webwidget.models import Widget
 
     default = Widget.objects.get(widget_id="default")

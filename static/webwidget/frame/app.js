@@ -8,12 +8,17 @@ import { pickLocale, translator } from "./i18n.js";
 import {
   INTERACTIVE, INTERACTIVE_RESPONSE, parseInteractive, renderInteractive, responseText, summary,
 } from "./interactive.js";
-import { renderMarkdown } from "./markdown.js";
+import { linkify, renderMarkdown } from "./markdown.js";
 import { ApiError, Link, api, putFile } from "./net.js";
 import { Outbox, retryable } from "./outbox.js";
 
 const cfg = JSON.parse(document.documentElement.dataset.config);
 const t = translator(pickLocale(cfg.locale));
+// The operator's title, greeting and labels in the visitor's language, when there are any.
+const words = (cfg.texts && cfg.texts[t.locale]) || {};
+const titleText = words.title || cfg.title;
+const greetingText = words.greeting || cfg.greeting;
+const labelOf = (field) => (words.labels && words.labels[field.name]) || String(field.label || field.name);
 const MAX_FILE = 20 * 1024 * 1024;
 const TYPING_EVERY = 10000;
 const TYPING_CLEARS = 12000;
@@ -66,7 +71,7 @@ const state = {
   session: store.get("session", null), // {token, chat_id, participant_id, display_name}
   link: null, lastSeq: 0, replaying: false, ended: false, upstream: "connected",
   linkDown: false, open: false, full: !framed, agent: null, identity: {}, startKey: null,
-  lastTyping: 0, unread: 0, prefs: store.get("prefs", { sound: false, notify: false }),
+  lastTyping: 0, unread: 0, prefill: {}, prefs: store.get("prefs", { sound: false, notify: false }),
 };
 const events = new Map(); // event id -> {event, seq, node}
 const receipts = new Map(); // message id -> {delivered, read, mine}
@@ -80,6 +85,8 @@ const outbox = new Outbox({
       node.dataset.pending = "retrying";
       setTicks(node);
     }
+    // Unanswered: find out at once whether the socket still carries anything.
+    state.link?.check();
   },
 });
 let typingTimer = null;
@@ -98,8 +105,8 @@ const badge = h("span", { class: "cb-badge", hidden: true, "aria-hidden": "true"
 const launcherLabel = h("span", { class: "cb-sr" });
 const launcher = h("button", { type: "button", class: "cb-launcher", "aria-controls": "cb-panel", "aria-expanded": "false" },
   icon("chat", 28), icon("down", 28), badge, launcherLabel);
-const title = h("h1", { class: "cb-title", id: "cb-title", text: cfg.title });
-const subtitle = h("p", { class: "cb-subtitle" });
+const title = h("h1", { class: "cb-title", id: "cb-title", dir: "auto", text: titleText });
+const subtitle = h("p", { class: "cb-subtitle", dir: "auto" });
 const menuButton = h("button", { type: "button", class: "cb-icon-btn cb-menu-btn", "aria-label": t("menu"), "aria-expanded": "false", "aria-controls": "cb-menu" }, icon("dots"));
 const closeButton = h("button", { type: "button", class: "cb-icon-btn cb-close", "aria-label": t("close") }, icon(framed ? "down" : "close"));
 const soundBox = h("input", { type: "checkbox", id: "cb-sound" });
@@ -115,20 +122,20 @@ const confirmEnd = h("button", { type: "button", class: "cb-btn cb-danger-btn", 
 const confirmCancel = h("button", { type: "button", class: "cb-btn cb-quiet", text: t("cancel") });
 const confirmBar = h("div", { class: "cb-confirm", hidden: true, role: "alertdialog", "aria-labelledby": "cb-confirm-text" },
   h("p", { id: "cb-confirm-text", text: t("confirmEnd") }), confirmEnd, confirmCancel);
-const greeting = cfg.greeting ? h("div", { class: "cb-msg cb-from-bot cb-greeting" }, h("div", { class: "cb-bubble", text: cfg.greeting })) : null;
+const greeting = greetingText ? h("div", { class: "cb-msg cb-from-bot cb-greeting" }, h("div", { class: "cb-bubble", dir: "auto", text: greetingText })) : null;
 const log = h("div", { class: "cb-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t("chat") });
 const pendingBox = h("div", { class: "cb-pending", "aria-live": "polite" });
 const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
 const notice = h("p", { class: "cb-notice", role: "alert" });
 const prechat = h("form", { class: "cb-prechat", novalidate: true });
-const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
+const jump = h("button", { type: "button", class: "cb-jump", hidden: true }, icon("down", 16), t("newMessage"));
 // The survey and the transcript by e-mail, in the ended state (aftercare.js).
 const aftercare = new Aftercare({ cfg, t, api, store });
-scroller.append(aftercare.node);
+const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine, aftercare.node, jump);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
-const textarea = h("textarea", { id: "cb-input", rows: "1", maxlength: "16384", placeholder: t("placeholder"), "aria-label": t("message") });
+const textarea = h("textarea", { id: "cb-input", dir: "auto", rows: "1", maxlength: "16384", placeholder: t("placeholder"), "aria-label": t("message") });
 const sendButton = h("button", { type: "submit", class: "cb-send", "aria-label": t("send") }, icon("send"));
 const composer = h("form", { class: "cb-composer" }, fileInput, attachButton, textarea, sendButton);
 const newChatButton = h("button", { type: "button", class: "cb-btn cb-primary", text: t("newChat") });
@@ -144,18 +151,24 @@ document.body.append(root);
 
 // ---- open, close, layout -----------------------------------------------------------------
 
-function setOpen(open, { restoreFocus = false } = {}) {
+// Whether the panel was open on this tab's previous page: it stays open as the visitor moves
+// through the host site (sessionStorage: this tab only, this frame's origin).
+const OPEN_KEY = `${KEY}:open`;
+const wasOpen = () => { try { return sessionStorage.getItem(OPEN_KEY) === "1"; } catch { return false; } };
+
+function setOpen(open, { restoreFocus = false, quiet = false } = {}) {
   if (!framed) open = true;
   if (state.open === open) return;
   state.open = open;
+  if (framed) try { sessionStorage.setItem(OPEN_KEY, open ? "1" : "0"); } catch { /* blocked */ }
   root.classList.toggle("cb-open", open);
   panel.hidden = !open;
   launcher.setAttribute("aria-expanded", String(open));
-  launcherLabel.textContent = open ? t("close") : t("open");
-  toHost({ type: "state", open, restoreFocus });
+  labelLauncher();
+  toHost({ type: "state", open, restoreFocus, quiet });
   if (open) {
-    scrollDown(true);
-    focusPanel();
+    requestAnimationFrame(toEnd);
+    if (!quiet) focusPanel();
     markRead();
   } else {
     menu.hidden = true;
@@ -166,14 +179,34 @@ function setOpen(open, { restoreFocus = false } = {}) {
 function setFull(full) {
   state.full = !framed || !!full;
   root.classList.toggle("cb-full", state.full);
+  // A chevron towards the bubble beside it; full screen, where no bubble shows, a cross.
+  closeButton.replaceChildren(icon(state.full ? "close" : "down"));
+  tellShape();
 }
 
+// The frame is transparent around the bubble and the panel: it tells the loader their boxes
+// (with room for their shadows), which clips the frame to them so that the host page around
+// them keeps its clicks.
+const SHADOW = 12;
+function tellShape() {
+  if (!hostOrigin) return;
+  const boxes = state.full ? null : [panel, launcher].filter((el) => !el.hidden && el.offsetWidth).map((el) => {
+    const r = el.getBoundingClientRect();
+    const round = el === launcher ? r.width / 2 : 16;
+    return [r.left - SHADOW, r.top - SHADOW, r.width + 2 * SHADOW, r.height + 2 * SHADOW, round + SHADOW].map(Math.round);
+  });
+  toHost({ type: "shape", boxes });
+}
+new ResizeObserver(tellShape).observe(document.documentElement);
+
+// Focus never scrolls: the panel opens while the frame is still the launcher's size, and a
+// focus that scrolled it then would leave its header out of view once the frame has grown.
 function focusPanel() {
   const target = !confirmBar.hidden ? confirmCancel
     : !endedBar.hidden ? newChatButton
     : !prechat.hidden ? prechat.querySelector("[aria-invalid=true]") || prechat.querySelector("input,select")
     : textarea;
-  if (target) target.focus();
+  if (target) target.focus({ preventScroll: true });
 }
 
 launcher.addEventListener("click", () => setOpen(!state.open));
@@ -225,8 +258,13 @@ function updateBanner() {
   }
 }
 
+// A notice (a refused file, a failed start) goes once the visitor moves on: types, picks a file,
+// or after a while.
+let noticeTimer = null;
 function showNotice(text) {
   notice.textContent = text || "";
+  clearTimeout(noticeTimer);
+  if (text) noticeTimer = setTimeout(() => { notice.textContent = ""; }, 10000);
 }
 
 function updateSubtitle() {
@@ -256,18 +294,18 @@ function buildPrechat() {
   for (const field of formFields()) {
     const id = `cb-f-${field.name}`;
     const type = ["email", "tel", "select", "textarea"].includes(field.type) ? field.type : "text";
-    const known = state.identity[field.name] ?? (field.name === "name" ? state.identity.name : undefined);
+    const known = state.identity[field.name] ?? state.prefill[field.name];
     let control;
     if (type === "select") {
-      control = h("select", { id, name: field.name },
+      control = h("select", { id, name: field.name, dir: "auto" },
         h("option", { value: "", text: t("choose") }),
         (field.options || []).map((o) => (typeof o === "object"
           ? h("option", { value: String(o.value ?? o.label), text: String(o.label ?? o.value) })
           : h("option", { value: String(o), text: String(o) }))));
     } else if (type === "textarea") {
-      control = h("textarea", { id, name: field.name, rows: "3", maxlength: "1024" });
+      control = h("textarea", { id, name: field.name, dir: "auto", rows: "3", maxlength: "1024" });
     } else {
-      control = h("input", { id, name: field.name, type, maxlength: "256",
+      control = h("input", { id, name: field.name, type, dir: "auto", maxlength: "256",
         autocomplete: { name: "name", email: "email", tel: "tel", phone: "tel" }[field.name] || (type === "text" ? "off" : type) });
     }
     if (known != null) control.value = String(known);
@@ -275,7 +313,7 @@ function buildPrechat() {
     const error = h("p", { class: "cb-error", id: `${id}-error` });
     control.setAttribute("aria-describedby", error.id);
     prechat.append(h("div", { class: "cb-field" },
-      h("label", { for: id }, String(field.label || field.name), field.required ? h("span", { class: "cb-req", "aria-hidden": "true", text: " *" }) : null),
+      h("label", { for: id, dir: "auto" }, labelOf(field), field.required ? h("span", { class: "cb-req", "aria-hidden": "true", text: " *" }) : null),
       control, error));
   }
   prechat.append(h("button", { type: "submit", class: "cb-btn cb-primary cb-start", text: t("start") }));
@@ -346,6 +384,8 @@ async function startChat(answers = {}, initialMessage) {
     const started = await api("POST", "/api/v1/chats", { body, idempotencyKey: state.startKey });
     if (stopWatching()) showNotice("");
     state.startKey = null;
+    // What the visitor typed fills the form of their next chat ("Start a new chat").
+    state.prefill = { ...answers, name: answers.name || state.identity.name || state.prefill.name };
     state.session = {
       token: started.session_token, chat_id: started.chat_id,
       participant_id: started.participant_id, display_name: started.display_name,
@@ -402,6 +442,8 @@ function pickStrings(object) {
 
 function boot() {
   state.link?.close();
+  atEnd = true;
+  hideJump();
   Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1, everUp: false });
   events.clear();
   receipts.clear();
@@ -410,6 +452,10 @@ function boot() {
   log.replaceChildren();
   pendingBox.replaceChildren();
   setTyping(null);
+  const previous = state.session || store.get("session", null);
+  if (!state.prefill.name && previous && previous.display_name && previous.display_name !== t("you")) {
+    state.prefill.name = previous.display_name;
+  }
   state.session = store.get("session", null);
   if (state.session) {
     connect();
@@ -433,6 +479,7 @@ function connect() {
     onFrame,
     onStatus(status) {
       state.linkDown = status === "down";
+      if (state.linkDown) outbox.interrupted();
       updateBanner();
     },
   });
@@ -482,7 +529,7 @@ function finishReplay() {
   outbox.flush();
   markRead();
   updateUnread();
-  scrollDown(true);
+  if (atEnd) toEnd();
 }
 
 function endedNow() {
@@ -524,11 +571,11 @@ function onEvent(event, seq) {
       uploads.delete(attachment.id);
     }
     disableAnsweredChoices(entry);
-    scrollDown(true);
+    reveal(entry.node, true);
   } else {
     setTyping(null);
     arrived(event);
-    scrollDown(false);
+    reveal(entry.node);
   }
 }
 
@@ -554,6 +601,7 @@ function systemEvent(entry) {
     h("span", { text }));
   entry.text = text;
   place(entry);
+  reveal(entry.node);
 }
 
 function place(entry) {
@@ -579,7 +627,7 @@ function groupAuthors(node) {
 function messageNode(event) {
   const mine = isMine(event);
   const name = mine ? t("you") : event.display_name || t("someone");
-  const bubble = h("div", { class: "cb-bubble" });
+  const bubble = h("div", { class: "cb-bubble", dir: "auto" });
   if (event.type === "attachment") {
     for (const attachment of event.attachments || []) bubble.append(attachmentView(attachment));
   } else if (event.content_type === "text/markdown" && !mine) {
@@ -591,17 +639,19 @@ function messageNode(event) {
     bubble.classList.add("cb-rich");
   } else if (event.content_type === INTERACTIVE_RESPONSE) {
     bubble.textContent = responseText(event.content || "");
+  } else if (!mine) {
+    bubble.append(linkify(event.content || "", t));
   } else {
     bubble.textContent = event.content || "";
   }
   const time = h("time", { datetime: event.absolute_time, text: formatTime(event.absolute_time) });
   const meta = h("div", { class: "cb-meta" }, time);
   const node = h("div", { class: `cb-msg cb-from-${roleClass(event)}`, "data-id": event.id, "data-author": event.participant_id || "" },
-    h("div", { class: "cb-author", text: name }),
+    h("div", { class: "cb-author", "aria-hidden": "true", text: name }),
     h("span", { class: "cb-sr", text: `${name}: ` }),
     bubble, meta);
   if (mine) {
-    meta.append(h("span", { class: "cb-ticks" }));
+    meta.append(h("span", { class: "cb-ticks", role: "img" }));
     setTicks(node, receipts.get(event.id));
   }
   return node;
@@ -620,6 +670,9 @@ function setTicks(node, receipt = {}) {
   ticks.replaceChildren(status === "sending" || status === "retrying" ? "" : icon(status === "sent" ? "tick" : "ticks", 16));
   ticks.setAttribute("aria-label", t(status));
   ticks.title = t(status);
+  const retry = node.querySelector(".cb-retry");
+  if (status === "retrying" && !retry) ticks.after(h("button", { type: "button", class: "cb-retry", text: t("notSent"), onclick: retryNow }));
+  else if (status !== "retrying") retry?.remove();
 }
 
 function applyReceipt(event) {
@@ -640,11 +693,20 @@ function applyReceipt(event) {
   updateUnread();
 }
 
+// The customer's reply answers the latest interactive message before it that is still open and
+// offers that choice: only that one is closed, with the choice marked. Others stay open.
 function disableAnsweredChoices(entry) {
-  for (const other of events.values()) {
-    if (other.node && other.node.dataset.time <= entry.node.dataset.time && other !== entry) {
-      for (const button of other.node.querySelectorAll(".cb-option")) button.disabled = true;
-    }
+  const { event } = entry;
+  const reply = (event.content_type === INTERACTIVE_RESPONSE ? responseText(event.content || "") : event.content || "").trim();
+  if (!reply) return;
+  for (let node = entry.node.previousElementSibling; node; node = node.previousElementSibling) {
+    const options = [...node.querySelectorAll(".cb-option")];
+    const chosen = options.find((button) => button.querySelector(".cb-option-title")?.textContent.trim() === reply);
+    if (!chosen || options.every((button) => button.disabled && !button.classList.contains("cb-chosen"))) continue;
+    if (options.some((button) => button.classList.contains("cb-chosen") && button !== chosen)) continue;
+    for (const button of options) button.disabled = true;
+    chosen.classList.add("cb-chosen");
+    return;
   }
 }
 
@@ -658,10 +720,26 @@ function attachmentView(attachment) {
   download.addEventListener("click", () => openAttachment(attachment.id, name));
   if (!isImage) return download;
   const image = h("img", { class: "cb-image", alt: t("image", { name }), hidden: true });
-  image.addEventListener("load", () => { image.hidden = false; scrollDown(false); });
-  image.addEventListener("click", () => openAttachment(attachment.id, name));
+  image.addEventListener("load", () => { image.hidden = false; if (atEnd) toEnd(); });
+  image.addEventListener("click", () => zoom(image));
   attachmentUrl(attachment.id).then((url) => { if (url) image.src = url; });
   return h("figure", { class: "cb-figure" }, image, download);
+}
+
+// An image preview, clicked, opens larger in a modal view (Escape, the close button or a click
+// outside the image closes it); its download stays the button beside the preview.
+const zoomImage = h("img", { class: "cb-zoom-image", alt: "" });
+const zoomClose = h("button", { type: "button", class: "cb-icon-btn cb-zoom-close", "aria-label": t("closeImage") }, icon("close"));
+const zoomView = h("dialog", { class: "cb-zoom" }, zoomClose, zoomImage);
+zoomClose.addEventListener("click", () => zoomView.close());
+zoomView.addEventListener("click", (e) => { if (e.target === zoomView) zoomView.close(); });
+panel.append(zoomView);
+
+function zoom(image) {
+  zoomImage.src = image.src;
+  zoomImage.alt = image.alt;
+  zoomView.setAttribute("aria-label", image.alt);
+  zoomView.showModal();
 }
 
 async function attachmentUrl(id) {
@@ -696,31 +774,47 @@ async function upload(file) {
   if (!state.session || state.ended) return;
   showNotice("");
   const bar = h("progress", { max: "100", value: "0", "aria-label": t("uploading", { name: file.name }) });
+  const share = new Intl.NumberFormat(t.locale, { style: "percent" });
+  const percent = h("span", { class: "cb-upload-share", text: share.format(0) });
+  const stop = new AbortController();
+  const cancel = h("button", { type: "button", class: "cb-upload-cancel", "aria-label": t("cancelUpload", { name: file.name }) }, icon("close", 16));
   const node = h("div", { class: "cb-msg cb-from-me cb-upload" },
-    h("div", { class: "cb-bubble" }, h("span", { class: "cb-file-name", text: file.name }), bar));
+    h("div", { class: "cb-bubble" },
+      h("div", { class: "cb-upload-line" }, h("span", { class: "cb-file-name", text: file.name }), percent, cancel), bar));
+  cancel.addEventListener("click", () => {
+    stop.abort();
+    node.remove();
+    textarea.focus({ preventScroll: true });
+  });
   pendingBox.append(node);
-  scrollDown(true);
+  reveal(node, true);
   const ext = file.name.split(".").pop().toLowerCase();
   const contentType = file.type || MIME[ext] || "application/octet-stream";
   const base = `/api/v1/chats/${encodeURIComponent(state.session.chat_id)}/attachments`;
   const token = state.session.token;
   try {
     const started = await api("POST", base, { token, body: { name: file.name, content_type: contentType, size: file.size } });
-    await putFile(`${base}/${encodeURIComponent(started.attachment_id)}/content`, file, contentType, token, (share) => {
-      bar.value = Math.round(share * 100);
-    });
+    if (stop.signal.aborted) return;
+    await putFile(`${base}/${encodeURIComponent(started.attachment_id)}/content`, file, contentType, token, (done) => {
+      bar.value = Math.round(done * 100);
+      percent.textContent = share.format(done);
+    }, stop.signal);
     bar.value = 100;
+    percent.textContent = share.format(1);
+    cancel.remove();
     await api("POST", `${base}/${encodeURIComponent(started.attachment_id)}/complete`, { token, body: {} });
     if ([...events.values()].some((e) => (e.event.attachments || []).some((a) => a.id === started.attachment_id))) node.remove();
     else uploads.set(started.attachment_id, node);
   } catch (error) {
     node.remove();
+    if (stop.signal.aborted) return;
     showNotice(error instanceof ApiError && error.status === 413 ? t("tooBig", { name: file.name }) : t("uploadFailed", { name: file.name }));
   }
 }
 
 attachButton.addEventListener("click", () => fileInput.click());
 fileInput.addEventListener("change", () => {
+  showNotice("");
   for (const file of fileInput.files) upload(file);
   fileInput.value = "";
 });
@@ -738,10 +832,23 @@ panel.addEventListener("drop", (e) => {
 
 // ---- sending -------------------------------------------------------------------------------
 
+// A message not acknowledged in time, or written while the connection was down, offers to be
+// sent again at once: a new connection, then the outbox, each message with its own client_id.
+function retryNow() {
+  for (const node of pendingNodes.values()) {
+    if (node.dataset.pending !== "retrying") continue;
+    node.dataset.pending = "sending";
+    setTicks(node);
+  }
+  outbox.interrupted({ quiet: true });
+  if (state.link) state.link.retryNow();
+  else if (!state.session) showNotice(t("failed"));
+}
+
 function showPending(item) {
-  const node = h("div", { class: "cb-msg cb-from-me", "data-pending": "sending" },
-    h("div", { class: "cb-bubble", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
-    h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks" })));
+  const node = h("div", { class: "cb-msg cb-from-me", "data-pending": state.linkDown ? "retrying" : "sending" },
+    h("div", { class: "cb-bubble", dir: "auto", text: item.content_type === INTERACTIVE_RESPONSE ? responseText(item.content) : item.content }),
+    h("div", { class: "cb-meta" }, h("span", { class: "cb-ticks", role: "img" })));
   if (item.initial) {
     node.dataset.initial = "1";
     node.dataset.content = item.content;
@@ -749,7 +856,7 @@ function showPending(item) {
   setTicks(node);
   pendingNodes.set(item.client_id, node);
   pendingBox.append(node);
-  scrollDown(true);
+  reveal(node, true);
 }
 
 function dropPending(clientId) {
@@ -822,6 +929,7 @@ textarea.addEventListener("keydown", (e) => {
 });
 textarea.addEventListener("input", () => {
   grow();
+  if (notice.textContent) showNotice("");
   const now = Date.now();
   if (textarea.value && state.link && now - state.lastTyping > TYPING_EVERY && state.link.send({ type: "typing", ref: "typing" })) {
     state.lastTyping = now;
@@ -840,7 +948,7 @@ function setTyping(name) {
   if (!name) return;
   typingLine.append(h("span", { class: "cb-dots", "aria-hidden": "true" }, h("i"), h("i"), h("i")), h("span", { text: t("typing", { name }) }));
   typingTimer = setTimeout(() => setTyping(null), TYPING_CLEARS);
-  scrollDown(false);
+  if (atEnd) toEnd();
 }
 
 const visible = () => state.open && document.visibilityState === "visible";
@@ -861,6 +969,12 @@ function markRead() {
   updateUnread();
 }
 
+// The launcher's name says what it does and, closed, how many messages wait unread.
+function labelLauncher() {
+  const unread = state.unread > 0 ? t("unread", { n: state.unread }) : "";
+  launcherLabel.textContent = state.open ? t("close") : unread ? `${t("open")}, ${unread}` : t("open");
+}
+
 function updateUnread() {
   const count = othersMessages().filter((e) => {
     const r = receipts.get(e.event.id);
@@ -870,7 +984,7 @@ function updateUnread() {
   state.unread = count;
   badge.hidden = count === 0;
   badge.textContent = count > 99 ? "99+" : String(count);
-  launcher.setAttribute("aria-description", count ? t("unread", { n: count }) : "");
+  labelLauncher();
   emit("unread", { count });
 }
 
@@ -882,7 +996,7 @@ function arrived(event) {
   updateUnread();
   if (state.prefs.sound) ding();
   if (state.prefs.notify) {
-    toHost({ type: "notify", title: cfg.title, body: t("newMessageFrom", { name: event.display_name || t("someone") }) });
+    toHost({ type: "notify", title: titleText, body: t("newMessageFrom", { name: event.display_name || t("someone") }) });
   }
 }
 
@@ -956,7 +1070,7 @@ newChatButton.addEventListener("click", () => {
 });
 
 function transcriptText() {
-  const lines = [`${cfg.title}`, new Date().toLocaleString(t.locale), ""];
+  const lines = [`${titleText}`, new Date().toLocaleString(t.locale), ""];
   for (const node of log.children) {
     const entry = events.get(node.dataset.id);
     if (!entry) continue;
@@ -990,10 +1104,56 @@ endedTranscript.addEventListener("click", downloadTranscript);
 
 // ---- scrolling -------------------------------------------------------------------------------
 
-function scrollDown(force) {
-  const near = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
-  if (force || near) requestAnimationFrame(() => { scroller.scrollTop = scroller.scrollHeight; });
+// New content scrolls into view only while the reader is at the end of the conversation (or
+// when it is their own); otherwise a "new message" button says there is more below and jumps
+// there. A message taller than the view is shown from its start.
+const END = 24;
+let atEnd = true;
+let unseen = null;
+const fromEnd = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+scroller.addEventListener("scroll", () => {
+  atEnd = fromEnd() < END;
+  if (atEnd) hideJump();
+});
+// The panel growing, the composer or a banner changing: the reader at the end stays there.
+new ResizeObserver(() => { if (atEnd) toEnd(); }).observe(scroller);
+
+function toEnd() {
+  scroller.scrollTop = scroller.scrollHeight;
+  atEnd = true;
+  hideJump();
 }
+
+function scrollToStart(node) {
+  scroller.scrollTop += node.getBoundingClientRect().top - scroller.getBoundingClientRect().top - 8;
+  atEnd = fromEnd() < END;
+  if (atEnd) hideJump();
+}
+
+function reveal(node, own = false) {
+  if (state.replaying) return;
+  if (!own && !atEnd) {
+    unseen = unseen || node;
+    jump.hidden = false;
+    return;
+  }
+  requestAnimationFrame(() => {
+    if (node && node.isConnected && node.offsetHeight > scroller.clientHeight - END) scrollToStart(node);
+    else toEnd();
+  });
+}
+
+function hideJump() {
+  unseen = null;
+  jump.hidden = true;
+}
+
+jump.addEventListener("click", () => {
+  if (unseen && unseen.isConnected) scrollToStart(unseen);
+  else toEnd();
+  hideJump();
+  if (!composer.hidden) textarea.focus({ preventScroll: true });
+});
 
 // ---- host commands -----------------------------------------------------------------------
 
@@ -1020,6 +1180,9 @@ window.addEventListener("message", (e) => {
     setFull(message.full);
     toHost({ type: "ready", side: cfg.position === "left" ? "left" : "right" });
     toHost({ type: "state", open: state.open });
+    tellShape();
+    // Reopened on a new page of the host site, without taking its focus.
+    if (!state.open && wasOpen()) setOpen(true, { restoreFocus: true, quiet: true });
     for (const detail of refusals) toHost({ type: "refused", detail });
     state.unread = -1;
     updateUnread();
@@ -1058,6 +1221,6 @@ function readableOn(background, wanted) {
 }
 
 setFull(!framed);
-launcherLabel.textContent = t("open");
+labelLauncher();
 boot();
 if (!framed) setOpen(true);

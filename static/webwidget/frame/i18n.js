@@ -14,7 +14,7 @@ export const STRINGS = {
     transferred: "You are now chatting with {name}", chatEnded: "The chat ended",
     typing: "{name} is typing…", someone: "Agent", you: "You",
     sending: "Sending…", sent: "Sent", delivered: "Delivered", read: "Read",
-    retrying: "Not sent yet, retrying…", tooBig: "{name} is larger than 20 MB.",
+    retrying: "Not sent yet, retrying…", notSent: "Not sent. Tap to retry", tooBig: "{name} is larger than 20 MB.",
     badType: "{name}: files of this type can't be sent here.", uploading: "Uploading {name}…",
     uploadFailed: "{name} could not be sent.", download: "Download {name}", image: "Image {name}",
     sound: "Sound on new messages", notifications: "Notify me of new messages",
@@ -22,7 +22,7 @@ export const STRINGS = {
     failed: "Something went wrong. Please try again.", waitAMoment: "Too many requests, wait a moment.",
     inQueue: "Connecting you… you are number {n}.", allBusy: "All our lines are busy. Please try again in a few minutes.",
     dropHere: "Drop a file to send it", waiting: "Waiting for an agent to join…",
-    selected: "You chose: {title}", link: "{text} (opens in a new tab)",
+    selected: "You chose: {title}", closeImage: "Close image", cancelUpload: "Cancel sending {name}", link: "{text} (opens in a new tab)",
   },
   fr: {
     open: "Ouvrir le chat", close: "Fermer le chat", chat: "Chat", menu: "Options du chat",
@@ -36,7 +36,7 @@ export const STRINGS = {
     transferred: "Vous discutez maintenant avec {name}", chatEnded: "Le chat est terminé",
     typing: "{name} écrit…", someone: "Conseiller", you: "Vous",
     sending: "Envoi…", sent: "Envoyé", delivered: "Distribué", read: "Lu",
-    retrying: "Pas encore envoyé, nouvel essai…", tooBig: "{name} dépasse 20 Mo.",
+    retrying: "Pas encore envoyé, nouvel essai…", notSent: "Non envoyé. Touchez pour réessayer", tooBig: "{name} dépasse 20 Mo.",
     badType: "{name} : ce type de fichier n'est pas accepté.", uploading: "Envoi de {name}…",
     uploadFailed: "{name} n'a pas pu être envoyé.", download: "Télécharger {name}", image: "Image {name}",
     sound: "Son à chaque message", notifications: "M'avertir des nouveaux messages",
@@ -44,7 +44,7 @@ export const STRINGS = {
     failed: "Une erreur s'est produite. Réessayez.", waitAMoment: "Trop de demandes, patientez un instant.",
     inQueue: "Connexion… vous êtes le numéro {n}.", allBusy: "Toutes nos lignes sont occupées. Réessayez dans quelques minutes.",
     dropHere: "Déposez un fichier pour l'envoyer", waiting: "En attente d'un conseiller…",
-    selected: "Votre choix : {title}", link: "{text} (s'ouvre dans un nouvel onglet)",
+    selected: "Votre choix : {title}", closeImage: "Fermer l'image", cancelUpload: "Annuler l'envoi de {name}", link: "{text} (s'ouvre dans un nouvel onglet)",
   },
   ar: {
     open: "افتح المحادثة", close: "أغلق المحادثة", chat: "محادثة", menu: "خيارات المحادثة",
@@ -58,7 +58,7 @@ export const STRINGS = {
     transferred: "أنت الآن تتحدث مع {name}", chatEnded: "انتهت المحادثة",
     typing: "{name} يكتب…", someone: "موظف", you: "أنت",
     sending: "جارٍ الإرسال…", sent: "أُرسلت", delivered: "وصلت", read: "قُرئت",
-    retrying: "لم تُرسل بعد، إعادة المحاولة…", tooBig: "{name} أكبر من 20 ميغابايت.",
+    retrying: "لم تُرسل بعد، إعادة المحاولة…", notSent: "لم تُرسل. اضغط لإعادة المحاولة", tooBig: "{name} أكبر من 20 ميغابايت.",
     badType: "{name}: لا يمكن إرسال هذا النوع من الملفات.", uploading: "جارٍ رفع {name}…",
     uploadFailed: "تعذّر إرسال {name}.", download: "تنزيل {name}", image: "صورة {name}",
     sound: "صوت عند وصول رسالة", notifications: "أعلمني بالرسائل الجديدة",
@@ -66,7 +66,7 @@ export const STRINGS = {
     failed: "حدث خطأ. حاول مرة أخرى.", waitAMoment: "طلبات كثيرة، انتظر قليلًا.",
     inQueue: "جارٍ توصيلك… ترتيبك {n}.", allBusy: "جميع خطوطنا مشغولة. حاول مرة أخرى بعد بضع دقائق.",
     dropHere: "أفلت ملفًا لإرساله", waiting: "في انتظار انضمام موظف…",
-    selected: "اخترت: {title}", link: "{text} (يفتح في علامة تبويب جديدة)",
+    selected: "اخترت: {title}", closeImage: "إغلاق الصورة", cancelUpload: "إلغاء إرسال {name}", link: "{text} (يفتح في علامة تبويب جديدة)",
   },
 };
 

@@ -6,8 +6,11 @@ import { h, safeUrl } from "./dom.js";
 
 const PUNCT = /[\\`*_~[\]()#>+\-.!|{}]/;
 
-function link(label, target, t) {
-  const href = safeUrl(target);
+// A bare address, without the sentence's end (a trailing full stop, comma, bracket or quote).
+const BARE = /^(?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]'"]/;
+
+function link(label, target, t, schemes) {
+  const href = safeUrl(target, schemes);
   if (!href) return document.createTextNode(label || target);
   const a = h("a", { href, target: "_blank", rel: "noopener noreferrer nofollow" }, label || target);
   if (t) a.title = t("link", { text: label || target });
@@ -73,8 +76,7 @@ export function inline(text, out, t, depth = 0) {
       i += m[0].length;
       continue;
     }
-    if ((c === "h" || c === "m") && !/\w/.test(text[i - 1] || "") &&
-        (m = /^(?:https?:\/\/|mailto:)[^\s<>"]*[^\s<>".,;:!?)\]'"]/.exec(rest))) {
+    if ((c === "h" || c === "m") && !/\w/.test(text[i - 1] || "") && (m = BARE.exec(rest))) {
       flush();
       out.append(link(m[0], m[0], t));
       i += m[0].length;
@@ -84,6 +86,24 @@ export function inline(text, out, t, depth = 0) {
     i += 1;
   }
   flush();
+  return out;
+}
+
+// Plain text with its bare web addresses (http and https only) as links; nothing else is read
+// into it: a plain-text message shows every character as it was typed.
+export function linkify(text, t) {
+  const out = document.createDocumentFragment();
+  const source = String(text);
+  const found = /(?:^|[^\w])(https?:\/\/[^\s<>"]*[^\s<>".,;:!?)\]'"])/gi;
+  let from = 0;
+  let m;
+  while ((m = found.exec(source))) {
+    const start = m.index + m[0].length - m[1].length;
+    if (start > from) out.append(document.createTextNode(source.slice(from, start)));
+    out.append(link(m[1], m[1], t, ["http:", "https:"]));
+    from = start + m[1].length;
+  }
+  if (from < source.length) out.append(document.createTextNode(source.slice(from)));
   return out;
 }
 

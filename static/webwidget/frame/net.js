@@ -28,9 +28,11 @@ export async function api(method, path, { token, body, idempotencyKey } = {}) {
   return data;
 }
 
-export function putFile(path, file, contentType, token, onProgress) {
+export function putFile(path, file, contentType, token, onProgress, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
+    signal?.addEventListener("abort", () => xhr.abort());
+    xhr.addEventListener("abort", () => reject(new ApiError(0, { code: "aborted" })));
     xhr.open("PUT", path);
     xhr.setRequestHeader("Authorization", `Bearer ${token}`);
     xhr.setRequestHeader("Content-Type", contentType);
@@ -52,8 +54,13 @@ export function backoff(attempt, random = Math.random) {
   return Math.min(500 * 2 ** attempt, 10000) * (0.7 + random() * 0.6);
 }
 
+// How long a ping may go unanswered (by a pong or any other frame) before the socket counts as
+// dead: a network lost without the socket closing otherwise goes unnoticed for minutes.
+export const PONG_WAIT = 10000;
+
 // One websocket to /ws/chat/: authenticates with `after` = the last seq held, pings, and
-// reconnects with jittered backoff whenever it drops, until closed on purpose.
+// reconnects with jittered backoff whenever it drops, goes silent or the browser goes offline,
+// until closed on purpose.
 export class Link {
   constructor({ token, after, onFrame, onStatus }) {
     Object.assign(this, { token, after, onFrame, onStatus });
@@ -61,22 +68,31 @@ export class Link {
     this.ready = false;
     this.stopped = false;
     this.url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws/chat/`;
-    this.wake = () => this.ws && this.ws.readyState > 1 && this.retryNow();
+    this.wake = () => (!this.ws || this.ws.readyState > 1) && this.retryNow();
+    this.offline = () => this.ws && this.lost(this.ws);
     addEventListener("online", this.wake);
+    addEventListener("offline", this.offline);
     this.open();
   }
 
   open() {
     clearTimeout(this.retry);
+    clearTimeout(this.silence);
+    const previous = this.ws;
     const ws = new WebSocket(this.url);
     this.ws = ws;
+    if (previous && previous.readyState < 2) previous.close(1000);
     let pinger;  // this socket's own: a replaced socket closing later must not stop the next's
     ws.addEventListener("open", () => {
       ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), ref: "auth" }));
-      pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
+      pinger = setInterval(() => this.check(), 25000);
       this.pinger = pinger;
     });
     ws.addEventListener("message", (e) => {
+      if (this.ws === ws) {
+        clearTimeout(this.silence);
+        this.silence = 0;
+      }
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
       if (frame.type === "ready") {
@@ -90,10 +106,35 @@ export class Link {
       clearInterval(pinger);
       if (this.ws !== ws) return;
       this.ready = false;
+      clearTimeout(this.silence);
+      this.silence = 0;
       if (this.stopped) return;
       this.onStatus("down");
       this.retry = setTimeout(() => this.open(), backoff(this.attempt++));
     });
+  }
+
+  // Pings now, and gives the socket up when nothing answers within PONG_WAIT.
+  check() {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return;
+    ws.send('{"type":"ping"}');
+    if (!this.silence) this.silence = setTimeout(() => this.lost(ws), PONG_WAIT);
+  }
+
+  // A socket that can no longer carry anything, though it may not have closed: reported down
+  // and replaced, after the backoff, like one that closed.
+  lost(ws) {
+    if (this.ws !== ws || this.stopped) return;
+    this.ws = null;
+    this.ready = false;
+    clearTimeout(this.silence);
+    this.silence = 0;
+    clearInterval(this.pinger);
+    if (ws.readyState < 2) ws.close(4000);
+    this.onStatus("down");
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.open(), backoff(this.attempt++));
   }
 
   retryNow() {
@@ -102,7 +143,7 @@ export class Link {
   }
 
   send(frame) {
-    if (!this.ready || this.ws.readyState !== 1) return false;
+    if (!this.ready || !this.ws || this.ws.readyState !== 1) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }
@@ -111,7 +152,9 @@ export class Link {
     this.stopped = true;
     clearTimeout(this.retry);
     clearInterval(this.pinger);
+    clearTimeout(this.silence);
     removeEventListener("online", this.wake);
+    removeEventListener("offline", this.offline);
     if (this.ws) this.ws.close(1000);
   }
 }

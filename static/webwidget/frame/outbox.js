@@ -52,6 +52,16 @@ export class Outbox {
     item.timer = setTimeout(() => this.flush(), Math.max(seconds, 1) * 1000);
   }
 
+  // The connection went (or is being replaced): whatever was on its way may never have arrived,
+  // so every item goes again with the next flush; each is reported waiting unless quiet.
+  interrupted({ quiet = false } = {}) {
+    for (const item of this.items) {
+      item.inflight = false;
+      clearTimeout(item.timer);
+      if (!quiet) this.onRetrying(item);
+    }
+  }
+
   // Takes out the item an ack is about and stops waiting for it; null when there is none.
   acknowledge(clientId) {
     const index = this.items.findIndex((item) => item.client_id === clientId);

@@ -212,7 +212,6 @@ def test_a_message_unacknowledged_when_the_link_dropped_goes_again_with_the_same
     widget.drop()
     widget.reconnect()
     widget.connect()
-    widget.run("clock.tick(16000)")
     assert [sent["client_id"] for sent in widget.sends()] == [first["client_id"]]
 
 
@@ -223,4 +222,46 @@ def test_an_ack_forgets_the_message_for_good(widget: Widget) -> None:
     widget.receive({"type": "ack", "ref": sent["client_id"], "id": "m9", "seq": 9})
     assert widget.stored_outbox() is None
     widget.run("clock.tick(60000)")
-    assert len(widget.sends()) == 1
+    assert len(widget.sends(0)) == 1
+
+
+def test_a_message_unanswered_for_fifteen_seconds_offers_a_retry_that_reconnects_at_once(
+    widget: Widget,
+) -> None:
+    widget.connect()
+    widget.write("anyone?")
+    [first] = widget.sends()
+    retry = ".cb-pending .cb-retry"
+    assert widget.run(f"document.querySelector('{retry}')") is None
+    widget.run("clock.tick(15000)")
+    assert widget.run(f"document.querySelector('{retry}').textContent") == (
+        "Not sent. Tap to retry"
+    )
+    widget.run(f"document.querySelector('{retry}').click()")
+    assert widget.sockets == 2
+    assert widget.run(f"document.querySelector('{retry}')") is None
+    widget.connect()
+    assert [sent["client_id"] for sent in widget.sends()] == [first["client_id"]]
+
+
+def test_an_unanswered_message_checks_the_connection_and_a_silent_one_reconnects(
+    widget: Widget,
+) -> None:
+    widget.connect()
+    widget.write("anyone?")
+    widget.run("clock.tick(15000)")
+    assert widget.run("sockets.last.sent.at(-1)") == {"type": "ping"}
+    widget.run("clock.tick(10000)")
+    assert widget.run("document.querySelector('.cb-banner').textContent") == "Reconnecting…"
+
+
+def test_a_message_written_while_offline_says_it_is_not_sent(widget: Widget) -> None:
+    widget.connect()
+    widget.run("dispatchEvent(new Event('offline'))")
+    widget.write("offline words")
+    assert widget.run("document.querySelector('.cb-pending .cb-retry').textContent") == (
+        "Not sent. Tap to retry"
+    )
+    widget.run("dispatchEvent(new Event('online'))")
+    widget.connect()
+    assert [sent["content"] for sent in widget.sends()] == ["offline words"]

@@ -320,3 +320,39 @@ def test_rendering_never_parses_a_string_as_html(js: Page) -> None:
     )
     assert calls == []
     assert js.locator("script, img, iframe, svg, style, [onerror], [onload]").count() == 0
+
+
+# ---- plain text: its web addresses as links ------------------------------------------------
+
+LINKIFY = """async (source) => {
+  const { linkify } = await import("/static/webwidget/frame/markdown.js");
+  const { translator } = await import("/static/webwidget/frame/i18n.js");
+  const { describe } = await import("/harness/dom.js");
+  return describe(linkify(source, translator("en")));
+}"""
+
+
+@pytest.fixture
+def linkify(shared_js: Page) -> Render:
+    return lambda source: Rendered(**shared_js.evaluate(LINKIFY, source))
+
+
+def test_a_web_address_in_plain_text_is_a_safe_link_to_a_new_tab(linkify: Render) -> None:
+    assert linkify("Track it at https://a.example/t?id=7, thanks.").html == (
+        f"Track it at {link('https://a.example/t?id=7', 'https://a.example/t?id=7')}, thanks."
+    )
+
+
+def test_plain_text_links_only_http_and_https(linkify: Render) -> None:
+    rendered = linkify("mailto:a@b.example javascript:alert(1) ftp://a.example http://b.example")
+    assert rendered.hrefs == ["http://b.example/"]
+
+
+def test_plain_text_stays_as_typed_around_its_links(linkify: Render) -> None:
+    rendered = linkify("**not bold** <b>x</b> (see https://a.example/x)")
+    assert rendered.text == "**not bold** <b>x</b> (see https://a.example/x)"
+    assert rendered.tags == ["a"]
+
+
+def test_a_web_address_inside_a_word_is_not_linked_in_plain_text(linkify: Render) -> None:
+    assert linkify("xhttps://a.example").hrefs == []

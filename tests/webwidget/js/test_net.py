@@ -184,8 +184,50 @@ def test_it_pings_every_twenty_five_seconds_while_open(link: LinkUnderTest) -> N
     link.tick(24999)
     assert link.sent()[-1]["type"] == "auth"
     link.tick(1)
+    link.receive({"type": "pong"})
     link.tick(25000)
     assert [frame["type"] for frame in link.sent()] == ["auth", "ping", "ping"]
+
+
+def test_a_ping_unanswered_for_ten_seconds_gives_the_socket_up_and_reconnects(
+    link: LinkUnderTest,
+) -> None:
+    link.ready()
+    link.tick(25000)
+    link.tick(9999)
+    assert link.statuses == ["up"]
+    link.tick(1)
+    assert link.statuses == ["up", "down"]
+    assert link.run("sockets.instances[0].readyState") == 3
+    assert not link.send({"type": "typing"})
+    link.tick(500)
+    assert link.sockets == 2
+
+
+def test_any_frame_answers_a_ping(link: LinkUnderTest) -> None:
+    link.ready()
+    link.tick(25000)
+    link.receive({"type": "event", "seq": 1})
+    link.tick(10000)
+    assert link.statuses == ["up"]
+    assert link.sockets == 1
+
+
+def test_a_check_pings_at_once(link: LinkUnderTest) -> None:
+    link.ready()
+    link.run("link.check()")
+    assert link.sent()[-1] == {"type": "ping"}
+    link.tick(10000)
+    assert link.statuses == ["up", "down"]
+
+
+def test_going_offline_reports_the_link_down_at_once(link: LinkUnderTest) -> None:
+    link.ready()
+    link.run("dispatchEvent(new Event('offline'))")
+    assert link.statuses == ["up", "down"]
+    assert not link.send({"type": "typing"})
+    link.run("dispatchEvent(new Event('online'))")
+    assert link.sockets == 2
 
 
 def test_a_dropped_link_stops_pinging(link: LinkUnderTest) -> None:
@@ -284,3 +326,9 @@ def test_a_replaced_socket_closing_later_leaves_the_current_ones_pings(
     link.drop(0)
     link.tick(25000)
     assert [frame["type"] for frame in link.sent()] == ["auth", "ping"]
+
+
+def test_a_retry_now_closes_the_socket_it_replaces(link: LinkUnderTest) -> None:
+    link.ready()
+    link.run("link.retryNow()")
+    assert link.run("sockets.instances[0].closedWith") == 1000
