@@ -13,7 +13,7 @@ connection (chatbridge.ws.limits).
 from django.conf import settings
 
 from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
-from chatbridge.chats.records import ChatSession
+from chatbridge.chats.records import ChatSession, StartedChat
 from chatbridge.connect.types import ContentType, SentItem
 from chatbridge.errors import UnknownMessage
 from chatbridge.ratelimit import first_within, hit_chat_window
@@ -22,6 +22,19 @@ from chatbridge.runtime import Runtime
 
 # Seconds a sent receipt is remembered, so that other tabs do not send it again.
 RECEIPT_MEMORY = 24 * 3600
+
+
+async def start_chat(runtime: Runtime, **request: object) -> StartedChat:
+    """Starts a chat (ChatService.start_chat's arguments).
+
+    A chat that continues an earlier one gets that earlier conversation logged in one append
+    before its session token leaves this call, so no send of the customer's can be logged
+    ahead of it. An upstream that connects meanwhile logs Connect's whole transcript, which
+    holds the same items first and in the same order; the log keeps each item once."""
+    started = await runtime.service.start_chat(**request)  # type: ignore[arg-type]
+    if started.earlier:
+        await runtime.relay.publish_many(started.session.chat_id, list(started.earlier))
+    return started
 
 
 async def send_message(

@@ -216,4 +216,5 @@ def archived_form(seq: int, event: LiveEvent) -> ChatEvent:
         attachments=event.attachments,
         receipts=event.receipts,
         message_id=event.message_id or "",
+        earlier=event.earlier,
     )

@@ -9,6 +9,10 @@ a ContentType. Clients get one flat shape with a lowercase `type`:
 - ``receipt``: a delivered or read receipt for a message;
 - ``typing``: ephemeral; fanned out live but never logged or archived.
 
+An event with ``earlier`` set belongs to the earlier conversation that a continued chat (a
+Connect persistent chat) carries over: Connect marks those items with the contact they were
+sent on (RelatedContactId).
+
 CONNECTION_ACK items are Connect's own bookkeeping and are dropped.
 """
 
@@ -44,6 +48,7 @@ class ChatEvent:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     message_id: str | None = None
+    earlier: bool = False
 
     @property
     def is_ephemeral(self) -> bool:
@@ -68,6 +73,7 @@ class ChatEvent:
                 "attachments": self.attachments,
                 "receipts": self.receipts,
                 "message_id": self.message_id,
+                "earlier": self.earlier,
             }
         )
 
@@ -112,4 +118,5 @@ def from_item(item: TranscriptItem) -> ChatEvent | None:
             for receipt in metadata.get("Receipts") or ()
         ],
         message_id=metadata.get("MessageId"),
+        earlier=bool(item.related_contact_id),
     )

@@ -1,7 +1,12 @@
-"""boto3 clients for Connect, built once per process from settings.
+"""boto3 clients for Connect, built once per process and region from settings.
 
 boto3 clients are thread-safe, so the executor's threads share them; botocore's HTTP pool is
 sized to the executor so that no thread waits for a connection.
+
+A chat lives in the region of its Connect instance (a widget may name its own), and every
+participant call of the chat goes to that region's endpoint. CONNECT_REGION's clients use
+CONNECT_ENDPOINT_URL and CONNECT_PARTICIPANT_ENDPOINT_URL; another region's use its entry of
+CONNECT_REGION_ENDPOINT_URLS, else AWS's own endpoints of that region.
 """
 
 import functools
@@ -17,9 +22,9 @@ from django.dispatch import receiver
 from chatbridge.connect.parsers import share_parsers
 
 
-def _config() -> Config:
+def _config(region: str) -> Config:
     return Config(
-        region_name=settings.CONNECT_REGION,
+        region_name=region,
         retries={
             "mode": settings.CONNECT_RETRY_MODE,
             "total_max_attempts": settings.CONNECT_MAX_ATTEMPTS,
@@ -37,21 +42,32 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core)
 
 
+def _endpoint(region: str, default: str | None) -> str | None:
+    if region == settings.CONNECT_REGION:
+        return default
+    return settings.CONNECT_REGION_ENDPOINT_URLS.get(region)
+
+
 @functools.cache
-def connect_client():
-    """The `connect` client (StartChatContact, StopContact)."""
+def connect_client(region: str | None = None):
+    """The `connect` client (StartChatContact, StopContact) of a region (CONNECT_REGION's
+    by default)."""
+    region = region or settings.CONNECT_REGION
     return _session().client(
-        "connect", endpoint_url=settings.CONNECT_ENDPOINT_URL, config=_config()
+        "connect",
+        endpoint_url=_endpoint(region, settings.CONNECT_ENDPOINT_URL),
+        config=_config(region),
     )
 
 
 @functools.cache
-def participant_client():
-    """The `connectparticipant` client (everything a chat participant does)."""
+def participant_client(region: str | None = None):
+    """The `connectparticipant` client (everything a chat participant does) of a region."""
+    region = region or settings.CONNECT_REGION
     return _session().client(
         "connectparticipant",
-        endpoint_url=settings.CONNECT_PARTICIPANT_ENDPOINT_URL,
-        config=_config(),
+        endpoint_url=_endpoint(region, settings.CONNECT_PARTICIPANT_ENDPOINT_URL),
+        config=_config(region),
     )
 
 
