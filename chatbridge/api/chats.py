@@ -8,6 +8,7 @@ from typing import Annotated
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Query, Router, Status
 from pydantic import WithJsonSchema
@@ -48,7 +49,7 @@ from chatbridge.api.schemas import (
     StartChatOut,
 )
 from chatbridge.archive.customers import previous_chat
-from chatbridge.chats.records import ChatSession
+from chatbridge.chats.records import ChatSession, PreviousChat
 from chatbridge.connect.types import ConnectRoute
 from chatbridge.errors import InvalidInput
 from chatbridge.runtime import get_runtime
@@ -120,9 +121,10 @@ async def start_chat(
     elif widget.require_identity:
         raise IdentityRequired()
     else:
-        customer = (
-            read_customer_token(payload.customer_token or "", widget.widget_id) or new_browser_key()
-        )
+        customer = read_customer_token(payload.customer_token or "", widget.widget_id) or ""
+    # A customer new to ChatBridge has no chat to continue: no need to look.
+    returning = bool(customer)
+    customer = customer or new_browser_key()
     instance_id, flow_id, region = widget.connect_route(attributes)
     route = ConnectRoute(instance_id=instance_id, contact_flow_id=flow_id, region=region)
     client_token = None
@@ -133,11 +135,10 @@ async def start_chat(
         await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
         client_token = digest("start", widget.widget_id, subject, idempotency_key)
     previous = None
-    if payload.continue_previous and settings.CHATBRIDGE_CONTINUITY_WINDOW > 0:
-        previous = await sync_to_async(previous_chat)(
+    if returning and payload.continue_previous and settings.CHATBRIDGE_CONTINUITY_WINDOW > 0:
+        previous = await _previous_chat(
             widget.widget_id,
             customer,
-            window=timedelta(seconds=settings.CHATBRIDGE_CONTINUITY_WINDOW),
             instance_id=instance_id or settings.CONNECT_INSTANCE_ID,
             region=region or settings.CONNECT_REGION,
         )
@@ -171,6 +172,24 @@ async def start_chat(
             "continued_from": session.continued_from or None,
         },
     )
+
+
+async def _previous_chat(
+    widget_id: str, customer: str, *, instance_id: str, region: str
+) -> PreviousChat | None:
+    """The customer's chat to continue. A database that does not answer costs the customer
+    the continuity, never the chat."""
+    try:
+        return await sync_to_async(previous_chat)(
+            widget_id,
+            customer,
+            window=timedelta(seconds=settings.CHATBRIDGE_CONTINUITY_WINDOW),
+            instance_id=instance_id,
+            region=region,
+        )
+    except DatabaseError as error:
+        logger.warning("chat not continued: the archive did not answer (%s)", type(error).__name__)
+        return None
 
 
 async def _status(session: ChatSession) -> dict:

@@ -48,11 +48,20 @@ def _endpoint(region: str, default: str | None) -> str | None:
     return settings.CONNECT_REGION_ENDPOINT_URLS.get(region)
 
 
-@functools.cache
 def connect_client(region: str | None = None):
     """The `connect` client (StartChatContact, StopContact) of a region (CONNECT_REGION's
     by default)."""
-    region = region or settings.CONNECT_REGION
+    return _connect_client(region or settings.CONNECT_REGION)
+
+
+def participant_client(region: str | None = None):
+    """The `connectparticipant` client (everything a chat participant does) of a region
+    (CONNECT_REGION's by default)."""
+    return _participant_client(region or settings.CONNECT_REGION)
+
+
+@functools.cache
+def _connect_client(region: str):
     return _session().client(
         "connect",
         endpoint_url=_endpoint(region, settings.CONNECT_ENDPOINT_URL),
@@ -61,9 +70,7 @@ def connect_client(region: str | None = None):
 
 
 @functools.cache
-def participant_client(region: str | None = None):
-    """The `connectparticipant` client (everything a chat participant does) of a region."""
-    region = region or settings.CONNECT_REGION
+def _participant_client(region: str):
     return _session().client(
         "connectparticipant",
         endpoint_url=_endpoint(region, settings.CONNECT_PARTICIPANT_ENDPOINT_URL),
@@ -89,5 +96,5 @@ def background_executor() -> ThreadPoolExecutor:
 @receiver(setting_changed)
 def _rebuild_on_setting_change(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("CONNECT_"):
-        connect_client.cache_clear()
-        participant_client.cache_clear()
+        _connect_client.cache_clear()
+        _participant_client.cache_clear()

@@ -22,7 +22,9 @@ def _messages(page: dict) -> list[tuple[str, bool]]:
     ]
 
 
-async def test_the_customer_token_continues_the_last_chat_in_connect(api, widget, runtime, emulator):
+async def test_the_customer_token_continues_the_last_chat_in_connect(
+    api, widget, runtime, emulator
+):
     first = await ended_chat(api, runtime, "my order is late")
 
     chat = await start_chat(api, customer_token=first["customer_token"])
