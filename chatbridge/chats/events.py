@@ -56,7 +56,9 @@ class ChatEvent:
 
     @property
     def ends_chat(self) -> bool:
-        return self.type == EVENT and self.content_type in ENDING_CONTENT_TYPES
+        """Whether this event ends the chat: the end of an earlier conversation that the chat
+        continues ended that one, not this."""
+        return not self.earlier and self.type == EVENT and self.content_type in ENDING_CONTENT_TYPES
 
     def to_json(self) -> str:
         # By hand rather than dataclasses.asdict, whose deep copy shows in profiles.

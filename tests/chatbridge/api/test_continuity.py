@@ -9,7 +9,7 @@ from django.utils import timezone
 from chatbridge.api.customers import issue_customer_token, read_customer_token
 from chatbridge.archive.models import Chat
 from tests.support.continuity import ended_chat, identity_token, say
-from tests.support.rest import contact_id, events_after, start_chat
+from tests.support.rest import assert_problem, bearer, contact_id, events_after, start_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,3 +144,18 @@ async def test_a_chat_connect_will_not_continue_starts_afresh(api, widget, runti
     assert chat["status"] == "active" and chat["continued_from"] is None
     contact = emulator.contact(await contact_id(runtime, chat))
     assert contact["related_contact_id"] is None
+
+
+async def test_receipts_are_for_the_chats_own_messages_only(api, widget, runtime, emulator):
+    first = await ended_chat(api, runtime, "my order is late")
+    chat = await start_chat(api, customer_token=first["customer_token"])
+    page = await events_after(api, chat)
+    earlier = next(e["event"]["id"] for e in page["events"] if e["event"]["type"] == "message")
+
+    response = await api.post(
+        f"/chats/{chat['chat_id']}/events",
+        json={"type": "read", "message_id": earlier},
+        headers=bearer(chat),
+    )
+
+    assert_problem(response, 404, "unknown_message")
