@@ -22,22 +22,13 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from chatbridge.api.identity import verify_identity
-from chatbridge.api.problems import ApiError
+from chatbridge.api.problems import NotACustomer
 
 CUSTOMER_TOKEN_PREFIX = "cbc_"
 IDENTITY_KEY_PREFIX = "sub:"
 BROWSER_KEY_PREFIX = "browser:"
 MAX_TOKEN_LENGTH = 4096
 _SALT = "chatbridge.api.customer-token"
-
-
-class NotACustomer(ApiError):
-    code = "not_authenticated"
-    status = 401
-    default_message = (
-        "Send 'Authorization: Bearer <token>' with the customer token or a signed identity "
-        "token for this widget."
-    )
 
 
 def identity_key(sub: str) -> str:
