@@ -115,10 +115,10 @@ async def conversation_transcript(
     limit: int = Query(50, ge=1, le=200),
 ):
     widget_id, key = await _customer(request, widget_id)
-    await limits.per_chat(chat_id)
     chat = await sync_to_async(owned_chat)(widget_id, key, chat_id)
     if chat is None:
         raise ChatNotFound()
+    await limits.per_chat(chat_id)
     position = decode_cursor(cursor) if cursor else None
     page = await sync_to_async(transcript_page)(chat_id, position, direction, limit)
     if page is None:

@@ -4,7 +4,7 @@ for whoever proves to be that customer."""
 import pytest
 
 from tests.support.continuity import ended_chat, identity_token
-from tests.support.rest import assert_problem, start_chat, transcript_page
+from tests.support.rest import ORIGIN, assert_problem, start_chat, transcript_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,3 +99,17 @@ async def test_without_proof_of_the_customer_nothing_is_listed(api, widget, toke
     headers = _as(token) if token else {}
     response = await api.get("/widgets/shop/conversations", headers=headers)
     assert_problem(response, 401, code)
+
+
+async def test_the_widgets_own_sites_may_read_them_across_origins(api, widget):
+    preflight = {
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    path = "/widgets/shop/conversations"
+
+    allowed = await api.options(path, headers={**preflight, "Origin": ORIGIN})
+    foreign = await api.options(path, headers={**preflight, "Origin": "https://evil.example"})
+
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    assert "access-control-allow-origin" not in foreign.headers
