@@ -7,7 +7,14 @@ import time
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.webwidget.pages import bubbles, open_widget, send, start_chat
+from tests.webwidget.pages import (
+    active_contact,
+    bubbles,
+    open_widget,
+    send,
+    start_chat,
+    widget_frame,
+)
 
 # Failure guard only: the archive has the ended chat within milliseconds.
 GUARD = 30.0
@@ -74,3 +81,11 @@ def test_a_returning_customer_continues_and_reads_previous_conversations(
     )
     frame.get_by_role("button", name="Back").click()
     expect(chats).to_have_count(1)
+
+    # Back later with the panel closed: only the new conversation's messages count as unread.
+    page.reload()
+    frame = widget_frame(page)
+    expect(bubbles(frame)).to_have_count(4)
+    emulator.agent_message(active_contact(emulator), "Are you still there?")
+    expect(bubbles(frame, "agent").last).to_have_text("Are you still there?")
+    expect(frame.locator(".cb-badge")).to_have_text("1")

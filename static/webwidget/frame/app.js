@@ -828,7 +828,7 @@ function setTyping(name) {
 const visible = () => state.open && document.visibilityState === "visible";
 
 function othersMessages() {
-  return [...events.values()].filter((e) => e.node && e.event.type !== "event" && !isMine(e.event) && OTHERS.has(e.event.participant_role));
+  return [...events.values()].filter((e) => e.node && e.event.type !== "event" && !e.event.earlier && !isMine(e.event) && OTHERS.has(e.event.participant_role));
 }
 
 function markRead() {
