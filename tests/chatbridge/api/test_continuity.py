@@ -9,7 +9,14 @@ from django.utils import timezone
 from chatbridge.api.customers import issue_customer_token, read_customer_token
 from chatbridge.archive.models import Chat
 from tests.support.continuity import ended_chat, identity_token, say
-from tests.support.rest import assert_problem, bearer, contact_id, events_after, start_chat
+from tests.support.rest import (
+    assert_problem,
+    bearer,
+    contact_id,
+    events_after,
+    start_chat,
+    wait_for_agent_message,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,11 +52,7 @@ async def test_the_earlier_conversation_is_logged_first_once_and_marked(
     emulator.agent_join(await contact_id(runtime, chat))
     emulator.agent_message(await contact_id(runtime, chat), "on it")
 
-    page = await events_after(api, chat)
-    while "on it" not in [m for m, _ in _messages(page)]:
-        page = await events_after(api, chat, wait=10)
-        assert page["events"], "the long-poll timed out"
-        page = await events_after(api, chat)
+    page = {"events": await wait_for_agent_message(api, chat, "on it")}
     assert _messages(page) == [
         ("my order is late", True),
         ("still waiting", False),
