@@ -20,7 +20,7 @@ from django.conf import settings
 
 from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.chats.receipts import ReceiptOutcome, send_coalesced
-from chatbridge.chats.records import ChatSession
+from chatbridge.chats.records import ChatSession, StartedChat
 from chatbridge.connect.budget import calling_for
 from chatbridge.connect.types import ContentType, SentItem
 from chatbridge.errors import Dropped, UnknownMessage
@@ -30,6 +30,19 @@ from chatbridge.runtime import Runtime
 
 # Seconds a sent receipt is remembered, so that other tabs do not send it again.
 RECEIPT_MEMORY = 24 * 3600
+
+
+async def start_chat(runtime: Runtime, **request: object) -> StartedChat:
+    """Starts a chat (ChatService.start_chat's arguments).
+
+    A chat that continues an earlier one gets that earlier conversation logged in one append
+    before its session token leaves this call, so no send of the customer's can be logged
+    ahead of it. An upstream that connects meanwhile logs Connect's whole transcript, which
+    holds the same items first and in the same order; the log keeps each item once."""
+    started = await runtime.service.start_chat(**request)  # type: ignore[arg-type]
+    if started.earlier:
+        await runtime.relay.publish_many(started.session.chat_id, list(started.earlier))
+    return started
 
 
 async def send_message(

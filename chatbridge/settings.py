@@ -248,6 +248,21 @@ CONNECT_INSTANCE_ID = env_str("CONNECT_INSTANCE_ID", "00000000-0000-4000-8000-00
 CONNECT_CONTACT_FLOW_ID = env_str("CONNECT_CONTACT_FLOW_ID", "00000000-0000-4000-8000-000000000002")
 CONNECT_ENDPOINT_URL = env_str("CONNECT_ENDPOINT_URL") or None
 CONNECT_PARTICIPANT_ENDPOINT_URL = env_str("CONNECT_PARTICIPANT_ENDPOINT_URL") or None
+
+
+def _region_endpoints(items: list[str]) -> dict[str, str]:
+    """`region=url` pairs: the endpoint (both services) of each other region a widget names."""
+    endpoints = {}
+    for item in items:
+        region, sep, url = item.partition("=")
+        if not sep or not region.strip() or not url.strip():
+            raise ImproperlyConfigured(f"CONNECT_REGION_ENDPOINT_URLS: {item!r} is not region=url")
+        endpoints[region.strip()] = url.strip()
+    return endpoints
+
+
+# Endpoints of the regions other than CONNECT_REGION that widgets name (unset: AWS's own).
+CONNECT_REGION_ENDPOINT_URLS = _region_endpoints(env_list("CONNECT_REGION_ENDPOINT_URLS"))
 # botocore's retry mode ("standard" or "adaptive") and its total attempts per call.
 CONNECT_RETRY_MODE = env_str("CONNECT_RETRY_MODE", "standard")
 CONNECT_MAX_ATTEMPTS = env_int("CONNECT_MAX_ATTEMPTS", 4)
@@ -434,6 +449,11 @@ CHATBRIDGE_API_HISTORY_TOKEN_TTL = env_int("CHATBRIDGE_API_HISTORY_TOKEN_TTL", 3
 CHATBRIDGE_API_ATTACHMENT_MAX_BYTES = env_int(
     "CHATBRIDGE_API_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024
 )
+# Continuity: a customer's new chat continues (as a Connect persistent chat) their last one
+# if it ended at most this many seconds ago (3 days); 0 turns continuity off.
+CHATBRIDGE_CONTINUITY_WINDOW = env_int("CHATBRIDGE_CONTINUITY_WINDOW", 3 * 24 * 3600)
+# How long a customer token (the browser's proof of its own past chats) is honoured, seconds.
+CHATBRIDGE_CUSTOMER_TOKEN_TTL = env_int("CHATBRIDGE_CUSTOMER_TOKEN_TTL", 30 * 24 * 3600)
 # Identity tokens (JWT HS256): allowed clock skew and longest lifetime (exp - iat), seconds.
 CHATBRIDGE_IDENTITY_LEEWAY = env_int("CHATBRIDGE_IDENTITY_LEEWAY", 60)
 CHATBRIDGE_IDENTITY_MAX_LIFETIME = env_int("CHATBRIDGE_IDENTITY_MAX_LIFETIME", 3600)

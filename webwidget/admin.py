@@ -28,6 +28,11 @@ class WidgetAdmin(admin.ModelAdmin):
         ("After the chat", {"fields": ["survey_scale"]}),
         ("Where it may run", {"fields": ["allowed_origins"]}),
         (
+            "Amazon Connect routing",
+            {"fields": ["contact_flow_id", "topic_flows", "connect_instance_id",
+                        "connect_region"]},
+        ),
+        (
             "Server-side integration (secret)",
             {"fields": ["require_identity", "identity_secret", "webhook_url", "webhook_secret"]},
         ),

@@ -58,6 +58,9 @@ def default_prechat_fields() -> list[dict]:
     return [{"name": "name", "label": "Name", "type": "text", "required": True}]
 
 
+# The pre-chat field whose answer may pick the contact flow (Widget.topic_flows).
+TOPIC_FIELD = "topic"
+
 MIN_SECRET_BYTES = 32
 SECRET_HELP = (
     f"At least {MIN_SECRET_BYTES} bytes; a short one can be guessed offline from a single signed "
@@ -136,6 +139,32 @@ class Widget(models.Model):
         help_text="What the customer is asked for when a chat ends, with an optional comment.",
     )
 
+    contact_flow_id = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The Amazon Connect contact flow that routes this widget's chats. Empty: "
+        "the CONNECT_CONTACT_FLOW_ID setting.",
+    )
+    connect_instance_id = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The Amazon Connect instance of this widget's chats. Empty: the "
+        "CONNECT_INSTANCE_ID setting.",
+    )
+    connect_region = models.CharField(
+        max_length=32,
+        blank=True,
+        validators=[RegexValidator(r"^[a-z]{2}(-[a-z]+)+-\d+$", "Use a region like eu-west-2.")],
+        help_text="The AWS region of that instance. Empty: the CONNECT_REGION setting.",
+    )
+    topic_flows = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Contact flows per answer of the pre-chat field named "topic", e.g. '
+        '{"billing": "<flow id>", "sales": "<flow id>"}; other answers use the contact flow '
+        "above.",
+    )
+
     require_identity = models.BooleanField(
         default=False,
         help_text="Chats start only with an identity token signed by the site's own backend.",
@@ -188,6 +217,25 @@ class Widget(models.Model):
             self.allowed_origins = "\n".join(site_origins.listed_origins(self.allowed_origins))
         except ValidationError as error:
             raise ValidationError({"allowed_origins": error.messages}) from None
+        flows = self.topic_flows
+        if not isinstance(flows, dict) or not all(
+            isinstance(topic, str) and isinstance(flow, str) and topic and flow.strip()
+            for topic, flow in flows.items()
+        ):
+            raise ValidationError(
+                {"topic_flows": 'Use an object of topic answers and flow ids: {"billing": "…"}.'}
+            )
+
+    def connect_route(self, answers: dict[str, str]) -> tuple[str, str, str]:
+        """(instance id, contact flow id, region) of a chat started with these pre-chat
+        answers; empty members mean the settings'. The "topic" answer picks its flow when the
+        widget maps it to one."""
+        flows = self.topic_flows if isinstance(self.topic_flows, dict) else {}
+        topic = answers.get(TOPIC_FIELD)
+        flow = flows.get(topic) if isinstance(topic, str) else None
+        if not isinstance(flow, str) or not flow.strip():
+            flow = self.contact_flow_id
+        return self.connect_instance_id.strip(), flow.strip(), self.connect_region.strip()
 
     def follows_settings(self) -> bool:
         """Whether this widget runs where the settings say (its own list is empty)."""

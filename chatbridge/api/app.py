@@ -84,13 +84,14 @@ def _unexpected(request: HttpRequest, error: Exception) -> HttpResponse:
 
 
 def _register() -> None:
-    from chatbridge.api import aftercare, attachments, chats, transcript, widgets
+    from chatbridge.api import aftercare, attachments, chats, conversations, transcript, widgets
 
     api.add_router("", chats.router)
     api.add_router("", transcript.router)
     api.add_router("", attachments.router)
     api.add_router("", widgets.router)
     api.add_router("", aftercare.router)
+    api.add_router("", conversations.router)
 
 
 _register()

@@ -3,10 +3,12 @@
 import contextlib
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 from typing import Annotated
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Header, Path, Query, Router, Status
 from pydantic import WithJsonSchema
@@ -17,6 +19,12 @@ from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
 from chatbridge.api.cors import is_own_origin
+from chatbridge.api.customers import (
+    identity_key,
+    issue_customer_token,
+    new_browser_key,
+    read_customer_token,
+)
 from chatbridge.api.events import find_seq, sse_stream, wait_for_events
 from chatbridge.api.idempotency import (
     UUID4_PATTERN,
@@ -41,8 +49,10 @@ from chatbridge.api.schemas import (
     StartChatOut,
     StartPositionOut,
 )
-from chatbridge.chats.records import ChatSession
+from chatbridge.archive.customers import previous_chat
+from chatbridge.chats.records import ChatSession, PreviousChat
 from chatbridge.connect.budget import ConnectBudget, calling_for
+from chatbridge.connect.types import ConnectRoute
 from chatbridge.errors import InvalidInput
 from chatbridge.runtime import get_runtime
 
@@ -109,8 +119,16 @@ async def start_chat(
         )
         attributes.update(identity.attributes())
         subject = identity.sub
+        customer = identity_key(subject)
     elif widget.require_identity:
         raise IdentityRequired()
+    else:
+        customer = read_customer_token(payload.customer_token or "", widget.widget_id) or ""
+    # A customer new to ChatBridge has no chat to continue: no need to look.
+    returning = bool(customer)
+    customer = customer or new_browser_key()
+    instance_id, flow_id, region = widget.connect_route(attributes)
+    route = ConnectRoute(instance_id=instance_id, contact_flow_id=flow_id, region=region)
     client_token = None
     if idempotency_key is not None:
         scope = start_scope(widget.widget_id, subject)
@@ -118,16 +136,28 @@ async def start_chat(
         body.pop("identity", None)
         await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
         client_token = digest("start", widget.widget_id, subject, idempotency_key)
+    previous = None
+    if returning and payload.continue_previous and settings.CHATBRIDGE_CONTINUITY_WINDOW > 0:
+        previous = await _previous_chat(
+            widget.widget_id,
+            customer,
+            instance_id=instance_id or settings.CONNECT_INSTANCE_ID,
+            region=region or settings.CONNECT_REGION,
+        )
     runtime = get_runtime()
     # A start waiting for Connect's rate queues under a name its client can ask about.
     waiter = _start_waiter(widget.widget_id, idempotency_key) if idempotency_key else None
     with calling_for(waiter=waiter):
-        started = await runtime.service.start_chat(
+        started = await actions.start_chat(
+            runtime,
             display_name=payload.display_name,
             widget_id=widget.widget_id,
             attributes=attributes,
             initial_message=payload.initial_message,
             client_token=client_token,
+            route=route,
+            customer_key=customer,
+            previous=previous,
         )
     session = started.session
     if session.is_active:
@@ -142,6 +172,9 @@ async def start_chat(
             "participant_id": session.participant_id,
             "display_name": session.display_name,
             "history_token": issue_history_token(session.chat_id),
+            # A retried start answers the chat of the first: and so its customer.
+            "customer_token": issue_customer_token(widget.widget_id, session.customer_key),
+            "continued_from": session.continued_from or None,
         },
     )
 
@@ -170,6 +203,24 @@ async def start_position(
         "StartChatContact", _start_waiter(widget_id, key)
     )
     return {"position": position}
+
+
+async def _previous_chat(
+    widget_id: str, customer: str, *, instance_id: str, region: str
+) -> PreviousChat | None:
+    """The customer's chat to continue. A database that does not answer costs the customer
+    the continuity, never the chat."""
+    try:
+        return await sync_to_async(previous_chat)(
+            widget_id,
+            customer,
+            window=timedelta(seconds=settings.CHATBRIDGE_CONTINUITY_WINDOW),
+            instance_id=instance_id,
+            region=region,
+        )
+    except DatabaseError as error:
+        logger.warning("chat not continued: the archive did not answer (%s)", type(error).__name__)
+        return None
 
 
 async def _status(session: ChatSession) -> dict:

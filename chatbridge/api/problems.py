@@ -44,6 +44,16 @@ class NotAuthenticated(ApiError):
     default_message = "Send 'Authorization: Bearer <session token>' for this chat."
 
 
+class NotACustomer(NotAuthenticated):
+    """A customer's own calls (their previous conversations) without a token that proves
+    them to the widget."""
+
+    default_message = (
+        "Send 'Authorization: Bearer <token>' with the customer token or a signed identity "
+        "token for this widget."
+    )
+
+
 class OriginNotAllowed(ApiError):
     code = "origin_not_allowed"
     status = 403

@@ -78,6 +78,19 @@ class StartChatIn(Strict):
         max_length=4096,
         description="A signed identity token (JWT, HS256) from the site's own backend.",
     )
+    customer_token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=4096,
+        description="The `customer_token` of this browser's or app's previous start, so that "
+        "the new chat belongs to the same customer (and may continue their last chat). Ignored "
+        "with `identity`; one that is no longer valid starts a new customer.",
+    )
+    continue_previous: bool = Field(
+        default=True,
+        description="Continue the customer's last chat (an Amazon Connect persistent chat) "
+        "when it ended within `CHATBRIDGE_CONTINUITY_WINDOW`; false starts afresh.",
+    )
 
 
 class StartChatOut(Schema):
@@ -89,6 +102,14 @@ class StartChatOut(Schema):
     display_name: str
     history_token: str = Field(
         description="Reads this chat's transcript (only) for longer than the session lives."
+    )
+    customer_token: str | None = Field(
+        description="Proves this customer on the next start (`customer_token`) and reads "
+        "their previous conversations; null for a customer identified by an identity token."
+    )
+    continued_from: str | None = Field(
+        description="The chat id of the customer's earlier chat that this one continues; its "
+        "events come first in this chat's log, with `earlier` set. Null for a fresh chat."
     )
 
 
@@ -203,6 +224,24 @@ class TranscriptPageOut(Schema):
     status: str
     direction: Literal["forward", "backward"]
     events: list[LoggedEventOut] = Field(description="In ascending seq order, in both directions.")
+    next_cursor: str | None = Field(description="Pass it as `cursor` for the next page.")
+
+
+class ConversationOut(Schema):
+    """One ended chat of the customer, as the archive keeps it."""
+
+    chat_id: str
+    display_name: str
+    agent_name: str = Field(description="The first agent who joined or spoke.")
+    started_at: datetime | None
+    ended_at: datetime | None
+    ended_reason: str
+    message_count: int = Field(description="Messages and attachments, without earlier ones.")
+    continued_from: str | None = Field(description="The chat this one continued, if any.")
+
+
+class ConversationsPageOut(Schema):
+    conversations: list[ConversationOut] = Field(description="Newest first.")
     next_cursor: str | None = Field(description="Pass it as `cursor` for the next page.")
 
 

@@ -57,10 +57,12 @@ def event_of(row: ChatEvent) -> dict:
         "attachments": row.attachments or [],
         "receipts": row.receipts or [],
         "message_id": row.message_id or None,
+        "earlier": row.earlier,
     }
 
 
-def _page(chat_id: str, cursor: int | None, direction: str, limit: int) -> dict | None:
+def transcript_page(chat_id: str, cursor: int | None, direction: str, limit: int) -> dict | None:
+    """A page of an archived chat's events; None for a chat the archive does not hold."""
     chat = Chat.objects.filter(chat_id=chat_id).first()
     if chat is None:
         return None
@@ -106,7 +108,7 @@ async def transcript(
 ):
     chat = await readable_chat(request, chat_id)
     position = decode_cursor(cursor) if cursor else None
-    page = await sync_to_async(_page)(chat_id, position, direction, limit)
+    page = await sync_to_async(transcript_page)(chat_id, position, direction, limit)
     if page is None:
         if not isinstance(chat, ChatSession):
             raise ChatNotFound()

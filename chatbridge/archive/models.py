@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
-from chatbridge.chats.feed import CHAT_ID_LENGTH, ID_LENGTH
+from chatbridge.chats.feed import CHAT_ID_LENGTH, CUSTOMER_KEY_LENGTH, ID_LENGTH
 
 # Column sizes follow Connect's own limits (ids and display names are at most 256 characters).
 NAME_LENGTH = 256
@@ -35,12 +35,22 @@ class Chat(models.Model):
     # Messages and attachments, not receipts or participant events.
     message_count = models.PositiveIntegerField(default=0)
     last_event_at = models.DateTimeField(null=True, blank=True)
+    # Who the customer is within the widget ("sub:<identity sub>" or "browser:<key>"), the chat
+    # this one continues, and where it ran in Connect: what continuity and the customer's
+    # previous conversations read.
+    customer_key = models.CharField(max_length=CUSTOMER_KEY_LENGTH, blank=True)
+    continued_from = models.CharField(max_length=CHAT_ID_LENGTH, blank=True)
+    instance_id = models.CharField(max_length=ID_LENGTH, blank=True)
+    region = models.CharField(max_length=32, blank=True)
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created"]
-        indexes = [models.Index(fields=["started_at"], name="archive_chat_started")]
+        indexes = [
+            models.Index(fields=["started_at"], name="archive_chat_started"),
+            models.Index(fields=["widget_id", "customer_key", "id"], name="archive_chat_customer"),
+        ]
         permissions = [("export_chat", "Can export transcripts")]
 
     def __str__(self) -> str:
@@ -70,6 +80,8 @@ class ChatEvent(models.Model):
     receipts = models.JSONField(default=list, blank=True)
     # The message a receipt is about; empty for other events.
     message_id = models.CharField(max_length=ID_LENGTH, blank=True)
+    # Carried over from the earlier conversation that this (continued) chat continues.
+    earlier = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["seq"]

@@ -98,6 +98,8 @@ class Entry:
     content_type: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     receipt: Receipt | None = None
+    # Carried over from the earlier conversation that a continued chat continues.
+    earlier: bool = False
 
     @property
     def role_label(self) -> str:
@@ -144,6 +146,7 @@ def entry_of(event: ChatEvent, *, redact: bool | None = None) -> Entry | None:
         "name": event.display_name,
         "time": event.absolute_time,
         "content_type": event.content_type,
+        "earlier": event.earlier,
     }
     if event.type == MESSAGE:
         side = SIDES.get(role, "system")
@@ -216,4 +219,5 @@ def archived_form(seq: int, event: LiveEvent) -> ChatEvent:
         attachments=event.attachments,
         receipts=event.receipts,
         message_id=event.message_id or "",
+        earlier=event.earlier,
     )

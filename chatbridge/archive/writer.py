@@ -123,6 +123,10 @@ def _merge_metas(chats: dict[str, Chat], metas: Iterable[MetaEntry]) -> None:
             "started_at",
             "ended_at",
             "ended_reason",
+            "customer_key",
+            "continued_from",
+            "instance_id",
+            "region",
             "updated",
         ],
     )
@@ -135,6 +139,10 @@ def _merge_meta(chat: Chat, meta: ChatMeta) -> None:
     chat.display_name = meta.display_name or chat.display_name
     chat.widget_id = meta.widget_id or chat.widget_id
     chat.started_at = meta.created_at or chat.started_at
+    chat.customer_key = meta.customer_key or chat.customer_key
+    chat.continued_from = meta.continued_from or chat.continued_from
+    chat.instance_id = meta.instance_id or chat.instance_id
+    chat.region = meta.region or chat.region
     if meta.status == Chat.Status.ENDED:
         chat.status = Chat.Status.ENDED
         # The session store keeps the first end time, so every "ended" metadata agrees.
@@ -158,6 +166,7 @@ def _event_row(chat_pk: int, entry: EventEntry) -> ChatEvent:
         attachments=event.attachments,
         receipts=event.receipts,
         message_id=clean(event.message_id, ID_LENGTH),
+        earlier=bool(event.earlier),
     )
 
 
@@ -179,11 +188,12 @@ def _end_chats(chats: dict[str, Chat], events: Iterable[EventEntry]) -> None:
 def _recount(chat_pks: set[int]) -> None:
     """Recomputes the chats' counters from their archived events, in one statement."""
     events = ChatEvent.objects.filter(chat=OuterRef("pk")).order_by().values("chat")
-    count = events.filter(type__in=COUNTED_TYPES).annotate(n=Count("pk")).values("n")
+    # The earlier conversation a continued chat carries over is counted in its own chat.
+    count = events.filter(type__in=COUNTED_TYPES, earlier=False).annotate(n=Count("pk")).values("n")
     last = events.annotate(t=Max("absolute_time")).values("t")
     first = events.annotate(t=Min("absolute_time")).values("t")
     agent = (
-        ChatEvent.objects.filter(chat=OuterRef("pk"), participant_role=AGENT_ROLE)
+        ChatEvent.objects.filter(chat=OuterRef("pk"), participant_role=AGENT_ROLE, earlier=False)
         .exclude(display_name="")
         .order_by("seq")
         .values("display_name")[:1]

@@ -9,6 +9,10 @@ a ContentType. Clients get one flat shape with a lowercase `type`:
 - ``receipt``: a delivered or read receipt for a message;
 - ``typing``: ephemeral; fanned out live but never logged or archived.
 
+An event with ``earlier`` set belongs to the earlier conversation that a continued chat (a
+Connect persistent chat) carries over: Connect marks those items with the contact they were
+sent on (RelatedContactId).
+
 CONNECTION_ACK items are Connect's own bookkeeping and are dropped.
 """
 
@@ -44,6 +48,7 @@ class ChatEvent:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     message_id: str | None = None
+    earlier: bool = False
 
     @property
     def is_ephemeral(self) -> bool:
@@ -51,7 +56,9 @@ class ChatEvent:
 
     @property
     def ends_chat(self) -> bool:
-        return self.type == EVENT and self.content_type in ENDING_CONTENT_TYPES
+        """Whether this event ends the chat: the end of an earlier conversation that the chat
+        continues ended that one, not this."""
+        return not self.earlier and self.type == EVENT and self.content_type in ENDING_CONTENT_TYPES
 
     def to_json(self) -> str:
         # By hand rather than dataclasses.asdict, whose deep copy shows in profiles.
@@ -68,6 +75,7 @@ class ChatEvent:
                 "attachments": self.attachments,
                 "receipts": self.receipts,
                 "message_id": self.message_id,
+                "earlier": self.earlier,
             }
         )
 
@@ -112,4 +120,5 @@ def from_item(item: TranscriptItem) -> ChatEvent | None:
             for receipt in metadata.get("Receipts") or ()
         ],
         message_id=metadata.get("MessageId"),
+        earlier=bool(item.related_contact_id),
     )

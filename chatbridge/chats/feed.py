@@ -37,6 +37,7 @@ FEED_MAXLEN = 1_000_000
 # Longest ids an entry may carry; the archive's columns are sized to match.
 ID_LENGTH = 256
 CHAT_ID_LENGTH = 64
+CUSTOMER_KEY_LENGTH = 300
 
 
 class MalformedEntry(ValueError):
@@ -55,6 +56,10 @@ class ChatMeta:
     created_at: datetime | None
     ended_at: datetime | None
     ended_reason: str
+    customer_key: str = ""
+    continued_from: str = ""
+    instance_id: str = ""
+    region: str = ""
 
     @classmethod
     def from_session(cls, session: ChatSession) -> "ChatMeta":
@@ -67,6 +72,10 @@ class ChatMeta:
             created_at=session.created_at,
             ended_at=session.ended_at,
             ended_reason=session.ended_reason,
+            customer_key=session.customer_key,
+            continued_from=session.continued_from,
+            instance_id=session.instance_id,
+            region=session.region,
         )
 
     def to_json(self) -> str:
@@ -92,6 +101,10 @@ class ChatMeta:
             created_at=parse_time(data.get("created_at")),
             ended_at=parse_time(data.get("ended_at")),
             ended_reason=clean(data.get("ended_reason"), 128),
+            customer_key=clean(data.get("customer_key"), CUSTOMER_KEY_LENGTH),
+            continued_from=clean(data.get("continued_from"), CHAT_ID_LENGTH),
+            instance_id=clean(data.get("instance_id"), ID_LENGTH),
+            region=clean(data.get("region"), 32),
         )
 
 

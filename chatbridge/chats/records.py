@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from chatbridge.chats.events import ChatEvent
+
 
 class ChatStatus(StrEnum):
     ACTIVE = "active"
@@ -32,6 +34,14 @@ class ChatSession:
     expires_at: datetime
     ended_at: datetime | None = None
     ended_reason: str = ""
+    # The Connect instance and region the chat runs in ("": the settings'); every participant
+    # call of the chat goes to that region.
+    instance_id: str = ""
+    region: str = ""
+    # Who the customer is, within the widget ("sub:<identity sub>" or "browser:<key>"), and
+    # the chat this one continues: what continuity and the previous conversations read.
+    customer_key: str = ""
+    continued_from: str = ""
 
     @property
     def is_active(self) -> bool:
@@ -44,3 +54,14 @@ class StartedChat:
 
     session: ChatSession
     session_token: str = field(repr=False)
+    # The earlier conversation a continued chat carries over, for the event log to hold first.
+    earlier: tuple[ChatEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousChat:
+    """The customer's last chat, which a new one continues: found by ChatBridge among the
+    chats the customer owns, never named by a client."""
+
+    chat_id: str
+    contact_id: str

@@ -58,6 +58,10 @@ class Event(_Shape):
     attachments: list[EventAttachment] = Field(description="Empty unless type is attachment.")
     receipts: list[EventReceipt] = Field(description="Empty unless type is receipt.")
     message_id: str | None = Field(description="The message a receipt is about; else null.")
+    earlier: bool = Field(
+        description="True for the earlier conversation that a continued chat carries over "
+        "(logged before the chat's own events); false otherwise."
+    )
 
 
 class TypingEvent(Event):

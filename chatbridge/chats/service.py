@@ -9,12 +9,14 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
 
-from chatbridge.chats.records import ChatSession, StartedChat
+from chatbridge.chats.events import ChatEvent, from_item
+from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
 from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, get_gateway
 from chatbridge.connect.budget import Priority, calling_for
@@ -23,13 +25,15 @@ from chatbridge.connect.types import (
     MESSAGE_CONTENT_TYPES,
     AttachmentDownload,
     AttachmentUpload,
+    ConnectRoute,
     ContentType,
     ParticipantConnection,
+    PersistentChat,
     SentItem,
     TranscriptItem,
     TranscriptPage,
 )
-from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
+from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput, NotFound
 from chatbridge.metrics import CONNECTION_REFRESHES
 
 logger = logging.getLogger(__name__)
@@ -113,7 +117,16 @@ class ChatService:
         initial_message: str | None = None,
         initial_content_type: str = ContentType.TEXT,
         client_token: str | None = None,
+        route: ConnectRoute | None = None,
+        customer_key: str = "",
+        previous: PreviousChat | None = None,
     ) -> StartedChat:
+        """Starts a chat on `route` (the settings' instance, flow and region by default).
+
+        With `previous`, the customer's last chat, the new contact is a Connect persistent
+        chat that continues it, and the result carries that earlier conversation's events.
+        Should Connect refuse to continue it (not ended yet for Connect, continued already,
+        gone), the chat starts afresh: the customer is never kept from chatting."""
         display_name = _require_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
         attributes = _validate_attributes(attributes)
         client_token = _optional_token(client_token, "client_token")
@@ -123,28 +136,71 @@ class ChatService:
                 _validate_content_type(initial_content_type),
                 _require_text(initial_message, "initial_message", max_length=MAX_CONTENT_LENGTH),
             )
+        route = route or ConnectRoute()
+        region = route.region or settings.CONNECT_REGION
+        gateway = self._gateway(region)
+        request = {
+            "display_name": display_name.strip(),
+            "attributes": attributes,
+            "initial_message": initial,
+            "client_token": client_token,
+            "chat_duration_minutes": int(self.chat_duration.total_seconds() // 60),
+            "route": route,
+        }
+        contact = None
         with calling_for(priority=self._priority(Priority.MESSAGE)):
-            contact = await self.gateway.start_chat_contact(
-                display_name=display_name.strip(),
-                attributes=attributes,
-                initial_message=initial,
-                client_token=client_token,
-                chat_duration_minutes=int(self.chat_duration.total_seconds() // 60),
-            )
+            if previous is not None:
+                try:
+                    contact = await gateway.start_chat_contact(
+                        **request, persistent_chat=PersistentChat(previous.contact_id)
+                    )
+                except (InvalidInput, NotFound) as error:
+                    logger.info(
+                        "chat not continued, starting afresh: %s continued_from=%s",
+                        type(error).__name__,
+                        previous.chat_id,
+                    )
+            continued = contact is not None
+            if contact is None:
+                contact = await gateway.start_chat_contact(**request)
             with calling_for(chat_id=contact.contact_id):
-                connection = await self.gateway.create_connection(contact.participant_token)
+                connection = await gateway.create_connection(contact.participant_token)
         started = await self.store.create(
             contact=contact,
             connection=connection,
             display_name=display_name.strip(),
             widget_id=widget_id,
             lifetime=self.chat_duration + self.ended_grace,
+            instance_id=route.instance_id or settings.CONNECT_INSTANCE_ID,
+            region=region,
+            customer_key=customer_key,
+            continued_from=previous.chat_id if continued and previous is not None else "",
         )
         await self.store.publish(started.session)
         logger.info(
-            "chat started chat_id=%s contact_id=%s", started.session.chat_id, contact.contact_id
+            "chat started chat_id=%s contact_id=%s continued_from=%s",
+            started.session.chat_id,
+            contact.contact_id,
+            started.session.continued_from or "-",
         )
+        if started.session.continued_from:
+            earlier = await self.earlier_conversation(started.session)
+            started = replace(started, earlier=earlier)
         return started
+
+    async def earlier_conversation(self, session: ChatSession) -> tuple[ChatEvent, ...]:
+        """The events of the earlier conversation a continued chat carries over, in Connect's
+        order: its transcript's items that Connect marks as sent on a past contact."""
+        items = await self.full_transcript(session)
+        events = (from_item(item) for item in items if item.related_contact_id)
+        return tuple(event for event in events if event is not None)
+
+    def _gateway(self, region: str) -> ConnectGateway:
+        """The gateway of a chat's region: a chat started in another region than
+        CONNECT_REGION makes all its calls there."""
+        if not region or region == settings.CONNECT_REGION:
+            return self.gateway
+        return get_gateway(background=self.gateway.background, region=region)
 
     async def authenticate(self, session_token: str) -> ChatSession:
         return await self.store.authenticate(session_token)
@@ -162,7 +218,7 @@ class ChatService:
         client_id = _optional_token(client_id, "client_id")
         return await self._with_connection(
             session,
-            lambda token: self.gateway.send_message(
+            lambda token: self._gateway(session.region).send_message(
                 token, content_type=content_type, content=content, client_token=client_id
             ),
             priority=Priority.MESSAGE,
@@ -200,7 +256,7 @@ class ChatService:
         client_id = _optional_token(client_id, "client_id")
         return await self._with_connection(
             session,
-            lambda token: self.gateway.send_event(
+            lambda token: self._gateway(session.region).send_event(
                 token, content_type=content_type, content=content, client_token=client_id
             ),
             priority=priority,
@@ -218,7 +274,7 @@ class ChatService:
     ) -> TranscriptPage:
         return await self._with_connection(
             session,
-            lambda token: self.gateway.get_transcript(
+            lambda token: self._gateway(session.region).get_transcript(
                 token,
                 max_results=max_results,
                 next_token=next_token,
@@ -273,7 +329,7 @@ class ChatService:
         client_id = _optional_token(client_id, "client_id")
         return await self._with_connection(
             session,
-            lambda token: self.gateway.start_attachment_upload(
+            lambda token: self._gateway(session.region).start_attachment_upload(
                 token,
                 content_type=content_type,
                 size_bytes=size_bytes,
@@ -291,7 +347,7 @@ class ChatService:
         client_id = _optional_token(client_id, "client_id")
         await self._with_connection(
             session,
-            lambda token: self.gateway.complete_attachment_upload(
+            lambda token: self._gateway(session.region).complete_attachment_upload(
                 token, attachment_ids=[attachment_id], client_token=client_id
             ),
             priority=Priority.END,
@@ -304,7 +360,9 @@ class ChatService:
         attachment_id = _require_text(attachment_id, "attachment_id", max_length=256)
         return await self._with_connection(
             session,
-            lambda token: self.gateway.get_attachment(token, attachment_id=attachment_id),
+            lambda token: self._gateway(session.region).get_attachment(
+                token, attachment_id=attachment_id
+            ),
         )
 
     async def disconnect(self, session: ChatSession) -> ChatSession:
@@ -314,7 +372,9 @@ class ChatService:
             # upstream that hears it must still record why the chat ended.
             await self.store.note_ending(session.chat_id, "customer_disconnected")
             with contextlib.suppress(ChatEnded):
-                await self._with_connection(session, self.gateway.disconnect, priority=Priority.END)
+                await self._with_connection(
+                    session, self._gateway(session.region).disconnect, priority=Priority.END
+                )
         return await self.end(session, "customer_disconnected")
 
     async def end(self, session: ChatSession, reason: str) -> ChatSession:
@@ -354,7 +414,9 @@ class ChatService:
         if not force and current.generation != session.generation:
             return current, None
         try:
-            connection = await self.gateway.create_connection(current.participant_token)
+            connection = await self._gateway(current.region).create_connection(
+                current.participant_token
+            )
         except AccessDenied:
             await self.end(current, "connect_access_denied")
             raise ChatEnded() from None

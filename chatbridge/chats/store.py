@@ -103,6 +103,10 @@ class SessionStore:
         display_name: str,
         widget_id: str,
         lifetime: timedelta,
+        instance_id: str = "",
+        region: str = "",
+        customer_key: str = "",
+        continued_from: str = "",
     ) -> StartedChat:
         """Stores a new chat and issues a session token for it.
 
@@ -123,6 +127,10 @@ class SessionStore:
             widget_id=widget_id,
             created_at=now,
             expires_at=now + lifetime,
+            instance_id=instance_id,
+            region=region,
+            customer_key=customer_key,
+            continued_from=continued_from,
         )
         chat_key = self._keys.chat(session.chat_id)
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -257,6 +265,10 @@ class SessionStore:
             "expires_at": _iso(session.expires_at),
             "ended_at": _iso(session.ended_at),
             "ended_reason": session.ended_reason,
+            "instance_id": session.instance_id,
+            "region": session.region,
+            "customer_key": session.customer_key,
+            "continued_from": session.continued_from,
         }
 
     def _decode(self, chat_id: str, data: dict[bytes, bytes]) -> ChatSession:
@@ -278,6 +290,10 @@ class SessionStore:
             expires_at=_time(data.get(b"expires_at")),
             ended_at=_time(data.get(b"ended_at")),
             ended_reason=text("ended_reason"),
+            instance_id=text("instance_id"),
+            region=text("region"),
+            customer_key=text("customer_key"),
+            continued_from=text("continued_from"),
         )
 
 

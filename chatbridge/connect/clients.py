@@ -1,4 +1,4 @@
-"""boto3 clients for Connect, built once per process from settings.
+"""boto3 clients for Connect, built once per process and region from settings.
 
 boto3 clients are thread-safe, so the executor's threads share them; botocore's HTTP pool is
 sized to the executor so that no thread waits for a connection.
@@ -6,6 +6,11 @@ sized to the executor so that no thread waits for a connection.
 botocore retries server errors and broken connections, but not throttles (429): a throttled
 call goes back through the shared Connect budget (chatbridge.connect.gateway), which slows
 down for every process, instead of each thread retrying on its own behind the budget's back.
+
+A chat lives in the region of its Connect instance (a widget may name its own), and every
+participant call of the chat goes to that region's endpoint. CONNECT_REGION's clients use
+CONNECT_ENDPOINT_URL and CONNECT_PARTICIPANT_ENDPOINT_URL; another region's use its entry of
+CONNECT_REGION_ENDPOINT_URLS, else AWS's own endpoints of that region.
 """
 
 import functools
@@ -21,9 +26,9 @@ from django.dispatch import receiver
 from chatbridge.connect.parsers import share_parsers
 
 
-def _config() -> Config:
+def _config(region: str) -> Config:
     return Config(
-        region_name=settings.CONNECT_REGION,
+        region_name=region,
         retries={
             "mode": settings.CONNECT_RETRY_MODE,
             "total_max_attempts": settings.CONNECT_MAX_ATTEMPTS,
@@ -56,22 +61,42 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session(botocore_session=core)
 
 
+def _endpoint(region: str, default: str | None) -> str | None:
+    if region == settings.CONNECT_REGION:
+        return default
+    return settings.CONNECT_REGION_ENDPOINT_URLS.get(region)
+
+
+def connect_client(region: str | None = None):
+    """The `connect` client (StartChatContact, StopContact) of a region (CONNECT_REGION's
+    by default)."""
+    return _connect_client(region or settings.CONNECT_REGION)
+
+
+def participant_client(region: str | None = None):
+    """The `connectparticipant` client (everything a chat participant does) of a region
+    (CONNECT_REGION's by default)."""
+    return _participant_client(region or settings.CONNECT_REGION)
+
+
 @functools.cache
-def connect_client():
-    """The `connect` client (StartChatContact, StopContact)."""
+def _connect_client(region: str):
     return _without_throttle_retries(
-        _session().client("connect", endpoint_url=settings.CONNECT_ENDPOINT_URL, config=_config())
+        _session().client(
+            "connect",
+            endpoint_url=_endpoint(region, settings.CONNECT_ENDPOINT_URL),
+            config=_config(region),
+        )
     )
 
 
 @functools.cache
-def participant_client():
-    """The `connectparticipant` client (everything a chat participant does)."""
+def _participant_client(region: str):
     return _without_throttle_retries(
         _session().client(
             "connectparticipant",
-            endpoint_url=settings.CONNECT_PARTICIPANT_ENDPOINT_URL,
-            config=_config(),
+            endpoint_url=_endpoint(region, settings.CONNECT_PARTICIPANT_ENDPOINT_URL),
+            config=_config(region),
         )
     )
 
@@ -94,5 +119,5 @@ def background_executor() -> ThreadPoolExecutor:
 @receiver(setting_changed)
 def _rebuild_on_setting_change(*, setting: str, **kwargs: object) -> None:
     if setting.startswith("CONNECT_"):
-        connect_client.cache_clear()
-        participant_client.cache_clear()
+        _connect_client.cache_clear()
+        _participant_client.cache_clear()

@@ -29,7 +29,9 @@ from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
     AttachmentUpload,
+    ConnectRoute,
     ParticipantConnection,
+    PersistentChat,
     SentItem,
     StartedContact,
     TranscriptItem,
@@ -127,11 +129,19 @@ class ConnectGateway:
     """One method per Connect operation ChatBridge uses, with typed results.
 
     `background` gateways run on their own thread pool: the upstreams use one, so that
-    reconnecting many chats at once does not delay what customers are waiting for.
+    reconnecting many chats at once does not delay what customers are waiting for. `region`
+    is the region of the chats it serves (None: CONNECT_REGION).
     """
 
-    def __init__(self, *, background: bool = False) -> None:
+    def __init__(self, *, background: bool = False, region: str | None = None) -> None:
         self.background = background
+        self.region = region or None
+
+    def _connect(self):
+        return clients.connect_client(self.region)
+
+    def _participant(self):
+        return clients.participant_client(self.region)
 
     @property
     def _executor(self) -> Executor:
@@ -145,10 +155,15 @@ class ConnectGateway:
         initial_message: tuple[str, str] | None = None,
         client_token: str | None = None,
         chat_duration_minutes: int | None = None,
+        route: ConnectRoute | None = None,
+        persistent_chat: PersistentChat | None = None,
     ) -> StartedContact:
+        """Starts a chat on `route`'s instance and flow (the settings' by default), in this
+        gateway's region, continuing `persistent_chat`'s contact when given."""
+        route = route or ConnectRoute()
         params = _without_none(
-            InstanceId=settings.CONNECT_INSTANCE_ID,
-            ContactFlowId=settings.CONNECT_CONTACT_FLOW_ID,
+            InstanceId=route.instance_id or settings.CONNECT_INSTANCE_ID,
+            ContactFlowId=route.contact_flow_id or settings.CONNECT_CONTACT_FLOW_ID,
             ParticipantDetails={"DisplayName": display_name},
             Attributes=attributes or None,
             ClientToken=client_token,
@@ -164,18 +179,24 @@ class ConnectGateway:
         if initial_message is not None:
             content_type, content = initial_message
             params["InitialMessage"] = {"ContentType": content_type, "Content": content}
+        if persistent_chat is not None:
+            params["PersistentChat"] = {
+                "RehydrationType": persistent_chat.rehydration_type,
+                "SourceContactId": persistent_chat.source_contact_id,
+            }
         response = await _call(
-            clients.connect_client, "start_chat_contact", executor=self._executor, **params
+            self._connect, "start_chat_contact", executor=self._executor, **params
         )
         return StartedContact(
             contact_id=response["ContactId"],
             participant_id=response["ParticipantId"],
             participant_token=response["ParticipantToken"],
+            continued_from_contact_id=response.get("ContinuedFromContactId") or "",
         )
 
     async def stop_contact(self, contact_id: str) -> None:
         await _call(
-            clients.connect_client,
+            self._connect,
             "stop_contact",
             executor=self._executor,
             ContactId=contact_id,
@@ -186,7 +207,7 @@ class ConnectGateway:
         self, participant_token: str, *, connect_participant: bool = True
     ) -> ParticipantConnection:
         response = await _call(
-            clients.participant_client,
+            self._participant,
             "create_participant_connection",
             executor=self._executor,
             Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
@@ -229,7 +250,7 @@ class ConnectGateway:
     ) -> SentItem:
         """SendMessage and SendEvent take the same members and answer the same shape."""
         response = await _call(
-            clients.participant_client,
+            self._participant,
             operation,
             executor=self._executor,
             **_without_none(
@@ -252,7 +273,7 @@ class ConnectGateway:
         start_position: dict[str, str] | None = None,
     ) -> TranscriptPage:
         response = await _call(
-            clients.participant_client,
+            self._participant,
             "get_transcript",
             executor=self._executor,
             **_without_none(
@@ -272,7 +293,7 @@ class ConnectGateway:
 
     async def disconnect(self, connection_token: str, *, client_token: str | None = None) -> None:
         await _call(
-            clients.participant_client,
+            self._participant,
             "disconnect_participant",
             executor=self._executor,
             **_without_none(ConnectionToken=connection_token, ClientToken=client_token),
@@ -288,7 +309,7 @@ class ConnectGateway:
         client_token: str | None = None,
     ) -> AttachmentUpload:
         response = await _call(
-            clients.participant_client,
+            self._participant,
             "start_attachment_upload",
             executor=self._executor,
             **_without_none(
@@ -311,7 +332,7 @@ class ConnectGateway:
         self, connection_token: str, *, attachment_ids: list[str], client_token: str | None = None
     ) -> None:
         await _call(
-            clients.participant_client,
+            self._participant,
             "complete_attachment_upload",
             executor=self._executor,
             **_without_none(
@@ -325,7 +346,7 @@ class ConnectGateway:
         self, connection_token: str, *, attachment_id: str
     ) -> AttachmentDownload:
         response = await _call(
-            clients.participant_client,
+            self._participant,
             "get_attachment",
             executor=self._executor,
             ConnectionToken=connection_token,
@@ -339,5 +360,5 @@ class ConnectGateway:
 
 
 @functools.cache
-def get_gateway(*, background: bool = False) -> ConnectGateway:
-    return ConnectGateway(background=background)
+def get_gateway(*, background: bool = False, region: str | None = None) -> ConnectGateway:
+    return ConnectGateway(background=background, region=region)

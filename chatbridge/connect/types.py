@@ -47,10 +47,35 @@ MAX_CONTENT_LENGTH = 16384
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectRoute:
+    """Where a chat starts: its Connect instance, the contact flow that routes it, and the
+    region of that instance; empty members mean the settings' (CONNECT_INSTANCE_ID,
+    CONNECT_CONTACT_FLOW_ID, CONNECT_REGION)."""
+
+    instance_id: str = ""
+    contact_flow_id: str = ""
+    region: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PersistentChat:
+    """StartChatContact's PersistentChat: the new contact continues a past, ended one.
+
+    ENTIRE_PAST_SESSION takes the initial contact id of the past chat session (the contact
+    StartChatContact answered for it); Connect picks that session's most recently ended
+    contact, so transfers and post-chat flows inside it are followed."""
+
+    source_contact_id: str
+    rehydration_type: str = "ENTIRE_PAST_SESSION"
+
+
+@dataclass(frozen=True, slots=True)
 class StartedContact:
     contact_id: str
     participant_id: str
     participant_token: str = field(repr=False)
+    # The contact a persistent chat continues (Connect's ContinuedFromContactId).
+    continued_from_contact_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +107,9 @@ class TranscriptItem:
     contact_id: str = ""
     attachments: tuple[dict[str, Any], ...] = ()
     message_metadata: dict[str, Any] | None = None
+    # Set only on an item of an earlier chat that a persistent chat carried over: the contact
+    # it was sent on.
+    related_contact_id: str = ""
 
     @classmethod
     def from_connect(cls, item: dict[str, Any]) -> "TranscriptItem":
@@ -97,6 +125,7 @@ class TranscriptItem:
             contact_id=item.get("ContactId", ""),
             attachments=tuple(item.get("Attachments") or ()),
             message_metadata=item.get("MessageMetadata"),
+            related_contact_id=item.get("RelatedContactId") or "",
         )
 
 

@@ -195,7 +195,8 @@ class EventLog:
         ]
         for event, encoded in events:
             moves_cursor = from_connect and event.type in TRANSCRIPT_TYPES
-            receipted = event.type in RECEIPTED_TYPES
+            # Receipts are for the chat's own messages, not those of the chat it continues.
+            receipted = event.type in RECEIPTED_TYPES and not event.earlier
             args += (
                 event.id,
                 encoded,

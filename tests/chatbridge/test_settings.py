@@ -128,3 +128,24 @@ def test_the_container_image_does_not_default_to_debug():
 
     assert any(re.search(r"\bDEBUG=0\b", line) for line in runtime_env)
     assert not any(re.search(r"\bDEBUG=(1|true|yes|on)\b", line, re.I) for line in runtime_env)
+
+
+def test_region_endpoints_are_read_as_region_url_pairs():
+    result = run_python(
+        {"CONNECT_REGION_ENDPOINT_URLS": "eu-west-2=http://127.0.0.1:1, ap-south-1=http://[::1]:2"},
+        "-c",
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(sorted(s.CONNECT_REGION_ENDPOINT_URLS.items()))",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "[('ap-south-1', 'http://[::1]:2'), ('eu-west-2', 'http://127.0.0.1:1')]"
+    )
+
+
+def test_a_region_endpoint_without_its_region_refuses_to_start():
+    result = start({"CONNECT_REGION_ENDPOINT_URLS": "http://127.0.0.1:1"})
+
+    assert result.returncode != 0
+    assert "CONNECT_REGION_ENDPOINT_URLS" in result.stderr

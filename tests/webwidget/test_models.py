@@ -86,3 +86,36 @@ def test_admin_help_says_how_to_generate_a_secret():
     for name in ("identity_secret", "webhook_secret"):
         help_text = str(Widget._meta.get_field(name).help_text)
         assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in help_text
+
+
+def test_a_widget_without_routing_leaves_it_to_the_settings():
+    assert widget().connect_route({}) == ("", "", "")
+
+
+def test_a_widget_routes_by_its_own_instance_flow_and_region():
+    routed = widget(
+        contact_flow_id="flow-shop", connect_instance_id="instance-eu", connect_region="eu-west-2"
+    )
+
+    assert routed.connect_route({"topic": "other"}) == ("instance-eu", "flow-shop", "eu-west-2")
+
+
+def test_the_topic_answer_picks_its_flow():
+    routed = widget(contact_flow_id="flow-shop", topic_flows={"billing": "flow-billing"})
+
+    assert routed.connect_route({"topic": "billing"})[1] == "flow-billing"
+
+
+@pytest.mark.parametrize("flows", [["flow-billing"], {"billing": ""}, {"billing": 7}])
+def test_topic_flows_must_map_answers_to_flows(flows):
+    with pytest.raises(ValidationError) as refused:
+        widget(topic_flows=flows).clean()
+
+    assert "topic_flows" in refused.value.message_dict
+
+
+def test_a_region_must_look_like_one():
+    with pytest.raises(ValidationError) as refused:
+        widget(connect_region="Europe").full_clean()
+
+    assert "connect_region" in refused.value.message_dict

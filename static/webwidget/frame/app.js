@@ -3,6 +3,7 @@
 // the /ws/chat/ websocket. Its session token lives in this frame's own localStorage.
 
 import { Aftercare, prechatEmail } from "./aftercare.js";
+import { customerFields, installPrevious, isHistory, markEarlier, rememberCustomer } from "./conversations.js";
 import { h, icon, uid } from "./dom.js";
 import { pickLocale, translator } from "./i18n.js";
 import {
@@ -148,6 +149,7 @@ const panel = h("section", { class: "cb-panel", id: "cb-panel", role: "dialog", 
   menu, banner, confirmBar, scroller, notice, composer, endedBar, drop);
 const root = h("div", { class: `cb-root cb-${cfg.position === "left" ? "left" : "right"}` }, panel, launcher);
 document.body.append(root);
+installPrevious({ menu, panel, t, widgetId: cfg.widget_id, store, identity: () => state.identity.identity, closeMenu: () => toggleMenu(false) });
 
 // ---- open, close, layout -----------------------------------------------------------------
 
@@ -378,6 +380,7 @@ async function startChat(answers = {}, initialMessage) {
   };
   if (initialMessage) body.initial_message = initialMessage;
   if (state.identity.identity) body.identity = state.identity.identity;
+  Object.assign(body, customerFields(store));
   state.startKey = state.startKey || uid();
   const stopWatching = watchStartQueue(state.startKey);
   try {
@@ -386,6 +389,7 @@ async function startChat(answers = {}, initialMessage) {
     state.startKey = null;
     // What the visitor typed fills the form of their next chat ("Start a new chat").
     state.prefill = { ...answers, name: answers.name || state.identity.name || state.prefill.name };
+    rememberCustomer(store, started);
     state.session = {
       token: started.session_token, chat_id: started.chat_id,
       participant_id: started.participant_id, display_name: started.display_name,
@@ -549,11 +553,12 @@ function endedNow() {
 
 // ---- events into the list --------------------------------------------------------------------
 
-const isMine = (event) => state.session && event.participant_id === state.session.participant_id;
+const isMine = (event) => state.session && (event.participant_id === state.session.participant_id || (event.earlier && event.participant_role === "CUSTOMER"));
 const roleClass = (event) => (isMine(event) ? "me" : event.participant_role === "AGENT" || event.participant_role === "SUPERVISOR" ? "agent" : event.participant_role === "CUSTOMER" ? "agent" : "bot");
 const timeFormat = new Intl.DateTimeFormat(t.locale, { hour: "2-digit", minute: "2-digit" });
 
 function onEvent(event, seq) {
+  if (event.earlier) return earlierEvent(event, seq);
   if (event.type === "receipt") return applyReceipt(event);
   if (!event.id || events.has(event.id)) return;
   const entry = { event, seq, node: null };
@@ -577,6 +582,15 @@ function onEvent(event, seq) {
     arrived(event);
     reveal(entry.node);
   }
+}
+
+// The earlier conversation a continued chat carries over: shown, never acted on.
+function earlierEvent(event, seq) {
+  if (!isHistory(event) || !event.id || events.has(event.id)) return;
+  const entry = { event, seq, node: messageNode(event) };
+  events.set(event.id, entry);
+  markEarlier(entry.node, log, t);
+  place(entry);
 }
 
 function systemEvent(entry) {
@@ -954,7 +968,7 @@ function setTyping(name) {
 const visible = () => state.open && document.visibilityState === "visible";
 
 function othersMessages() {
-  return [...events.values()].filter((e) => e.node && e.event.type !== "event" && !isMine(e.event) && OTHERS.has(e.event.participant_role));
+  return [...events.values()].filter((e) => e.node && e.event.type !== "event" && !e.event.earlier && !isMine(e.event) && OTHERS.has(e.event.participant_role));
 }
 
 function markRead() {

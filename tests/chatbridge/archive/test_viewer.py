@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from chatbridge.archive.models import AuditEntry, Chat
+from chatbridge.archive.models import AuditEntry, Chat, ChatEvent
 from tests.chatbridge.archive.factories import T0, make_chat
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -156,6 +156,18 @@ async def test_the_transcript_reads_like_the_conversation(staff_client):
     assert " style=" not in html
     # An ended chat has nothing to follow live.
     assert "data-live-url" not in html
+
+
+async def test_the_earlier_conversation_of_a_continued_chat_is_marked(staff_client):
+    [chat] = await chats({"chat_id": "chat-1"})
+    await ChatEvent.objects.filter(chat=chat, item_id="chat-1-m0").aupdate(earlier=True)
+
+    response = await staff_client.get(f"{LIST}{chat.pk}/change/")
+
+    html = response.content.decode()
+    earlier = re.findall(r'<li class="entry [^"]*entry-earlier"[^>]*data-item="([^"]+)"', html)
+    assert earlier == ["chat-1-m0"]
+    assert html.count('<span class="earlier">earlier conversation</span>') == 1
 
 
 async def test_a_live_chat_page_carries_its_websocket_and_position(staff_client):
