@@ -2,6 +2,7 @@
 
 - ``/api/v1/widgets/<id>/config`` is public configuration: any origin may read it.
 - ``/api/v1/chats/<chat_id>/…``: the origins of the chat's widget (from its Redis record).
+- ``/api/v1/widgets/<id>/messages`` (leave a message): the origins of that widget.
 - ``/api/v1/chats`` (start): an origin that some enabled widget allows; the start itself then
   checks the body's widget (chatbridge.api.chats), since a preflight carries no body.
 
@@ -27,6 +28,7 @@ EXPOSE_HEADERS = "Retry-After, Location, Content-Type"
 MAX_AGE = "600"
 _CHAT_PATH = re.compile(r"^/api/v1/chats/([^/]+)(/|$)")
 _CONFIG_PATH = re.compile(r"^/api/v1/widgets/[^/]+/config$")
+_LEAVE_PATH = re.compile(r"^/api/v1/widgets/([^/]+)/messages$")
 
 
 @sync_and_async_middleware
@@ -99,6 +101,9 @@ async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
         if widget_id is None:
             return False
         return await sync_to_async(widget_allows)(widget_id, origin)
+    match = _LEAVE_PATH.match(request.path)
+    if match:
+        return await sync_to_async(widget_allows)(match.group(1), origin)
     if request.path.rstrip("/") == API_PREFIX + "chats":
         return await sync_to_async(any_widget_allows)(origin)
     return False

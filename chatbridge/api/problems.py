@@ -1,7 +1,8 @@
 """Every REST error as application/problem+json (RFC 9457), mapped here and nowhere else.
 
-Body: ``{type, title, status, detail, code}``, plus ``field`` for a validation error and
-``errors`` (every field error) when ninja's validation refused the request. Throttling and
+Body: ``{type, title, status, detail, code}``, plus ``field`` for a validation error,
+``errors`` (every field error) when ninja's validation refused the request, and an error's own
+fields (``next_open`` of ``outside_business_hours``). Throttling and
 ChatBridge's own limits add a ``Retry-After`` header.
 """
 
@@ -91,6 +92,7 @@ STATUS_OF: dict[type[errors.ChatBridgeError], int] = {
     errors.NotFound: 404,
     errors.UpstreamUnavailable: 503,
     errors.RateLimited: 429,
+    errors.OutsideBusinessHours: 409,
 }
 
 
@@ -149,6 +151,7 @@ def from_error(error: errors.ChatBridgeError) -> HttpResponse:
         error.message,
         field=getattr(error, "field", None),
         retry_after=retry_after,
+        extra=error.extra() or None,
         headers=headers,
     )
 

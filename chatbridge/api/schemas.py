@@ -3,8 +3,10 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from ninja import Field, Schema
-from pydantic import ConfigDict, StringConstraints, WithJsonSchema
+from pydantic import ConfigDict, StringConstraints, WithJsonSchema, field_validator
 
 from chatbridge.chats.schema import Event
 from chatbridge.chats.service import MAX_ATTRIBUTE_LENGTH, MAX_ATTRIBUTES, MAX_DISPLAY_NAME
@@ -57,6 +59,11 @@ class Problem(Schema):
     code: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+    next_open: str | None = Field(
+        default=None,
+        description="`outside_business_hours` only: when the widget next opens (ISO 8601, "
+        "UTC), or null when no opening is scheduled.",
+    )
 
 
 class StartChatIn(Strict):
@@ -174,6 +181,51 @@ class AttachmentUrlOut(Schema):
     expires_at: datetime
 
 
+class AvailabilityOut(Schema):
+    """Whether the widget takes chats now (its business hours and holidays)."""
+
+    open: bool
+    next_open: str | None = Field(
+        description="When it next opens (ISO 8601, UTC) while closed; null while open, or when "
+        "no opening is scheduled."
+    )
+    closes_at: str | None = Field(
+        description="When it closes (ISO 8601, UTC) while open; null when it never closes."
+    )
+    time_zone: str = Field(description="The IANA time zone its hours are written in.")
+
+
+LEFT_MESSAGE_REASONS = ("outside_business_hours", "at_capacity", "other")
+
+
+class LeaveMessageIn(Strict):
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
+    message: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+    reason: Literal[LEFT_MESSAGE_REASONS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Why the customer leaves a message rather than chatting; by default "
+        "`outside_business_hours` while the widget is closed, `other` otherwise.",
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            raise ValueError("Enter an e-mail address like name@example.com.") from None
+        return value
+
+
+class LeftMessageOut(Schema):
+    id: int
+    status: Literal["open"]
+    reason: str
+    created_at: datetime
+
+
 class WidgetConfigOut(Schema):
     model_config = ConfigDict(extra="allow")
 
@@ -188,3 +240,4 @@ class WidgetConfigOut(Schema):
     prechat_fields: list[dict[str, Any]]
     attachment_types: list[str]
     require_identity: bool
+    availability: AvailabilityOut
