@@ -74,8 +74,8 @@ class AbandonWatch:
         self._redis = redis
         self._keys = keys
         self.after_ms = int(after * 1000)
-        self._end = end
-        self._clock = clock
+        self.end = end
+        self.clock = clock
         self._check = redis.register_script(_CHECK)
 
     @property
@@ -104,7 +104,7 @@ class AbandonWatch:
                 self._keys.chat(chat_id, "abandon-claim"),
             ]
         note_ttl = self.after_ms * 2 + 60_000
-        now_ms = int(self._clock() * 1000)
+        now_ms = int(self.clock() * 1000)
         positions = await self._check(
             keys=keys, args=[now_ms, self.after_ms, note_ttl, CLAIM_TTL_MS]
         )
@@ -112,7 +112,7 @@ class AbandonWatch:
 
     async def _end_one(self, chat_id: str) -> bool:
         try:
-            await self._end(chat_id)
+            await self.end(chat_id)
         except Exception:
             # Unclaimed again: the next scan retries (the absence note stays).
             logger.exception("ending abandoned chat_id=%s failed", chat_id)

@@ -84,7 +84,7 @@ class Supervisor:
         self._scanner: asyncio.Task | None = None
         self._renewing: asyncio.Task | None = None
         self._liveness = liveness
-        self._abandon = abandon
+        self.abandon = abandon
         self._wake = asyncio.Event()
 
     def lease(self, chat_id: str) -> Lease:
@@ -192,8 +192,8 @@ class Supervisor:
             for chat_id, holder in held.items():
                 if holder in dead and await self.take_over(chat_id, holder):
                     LEASE_TAKEOVERS.inc()
-        if self._abandon is not None:
-            await self._abandon.check([chat_id for chat_id in active if chat_id in self._tasks])
+        if self.abandon is not None:
+            await self.abandon.check([chat_id for chat_id in active if chat_id in self._tasks])
 
     async def _scan_forever(self) -> None:
         while True:
