@@ -214,6 +214,8 @@ class Widget(models.Model):
         cache (webwidget.lookup) hands the same instance to every request for a while, and
         forgets it when the widget, its hours or its holidays change."""
         cached = getattr(self, "_schedule", None)
+        if cached is None and self.pk is None:  # not saved yet: no hours of its own
+            return Schedule(self.time_zone)
         if cached is None:
             intervals = tuple(
                 Interval(row.weekday, row.opens, row.closes) for row in self.opening_hours.all()

@@ -488,6 +488,7 @@ class LeftMessageAdmin(ReadOnlyAdmin):
     first, until someone marks them handled (an action, audited with the messages' ids)."""
 
     list_display = ["created", "name", "email", "widget_id", "reason", "status", "handled_by"]
+    list_display_links = ["created", "name"]
     list_filter = [OpenFirst, ("widget_id", WidgetFilter), "reason"]
     search_fields = ["name", "email"]
     readonly_fields = [
@@ -502,7 +503,7 @@ class LeftMessageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark selected messages handled", permissions=["handle"])
     def mark_handled(self, request, queryset):
-        ids = list(queryset.filter(status=LeftMessage.Status.OPEN).values_list("pk", flat=True))
+        ids = sorted(queryset.filter(status=LeftMessage.Status.OPEN).values_list("pk", flat=True))
         if not ids:
             self.message_user(request, "No open messages selected.", messages.WARNING)
             return
