@@ -8,6 +8,7 @@ import {
   INTERACTIVE, INTERACTIVE_RESPONSE, parseInteractive, renderInteractive, responseText, summary,
 } from "./interactive.js";
 import { renderMarkdown } from "./markdown.js";
+import { CLOSED, MessageForm, isClosed, offerFor } from "./message_form.js";
 import { ApiError, Link, api, putFile } from "./net.js";
 import { Outbox, retryable } from "./outbox.js";
 
@@ -121,6 +122,9 @@ const typingLine = h("div", { class: "cb-typing", "aria-live": "polite" });
 const notice = h("p", { class: "cb-notice", role: "alert" });
 const prechat = h("form", { class: "cb-prechat", novalidate: true });
 const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine);
+// Closed or at capacity: leave a message instead (message_form.js).
+const leave = new MessageForm({ t, widgetId: cfg.widget_id, api, onReopen: (availability) => { cfg.availability = availability; boot(); } });
+scroller.insertBefore(leave.el, prechat);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
@@ -166,6 +170,7 @@ function setFull(full) {
 
 function focusPanel() {
   const target = !confirmBar.hidden ? confirmCancel
+    : !leave.el.hidden ? leave.focusTarget()
     : !endedBar.hidden ? newChatButton
     : !prechat.hidden ? prechat.querySelector("[aria-invalid=true]") || prechat.querySelector("input,select")
     : textarea;
@@ -237,6 +242,8 @@ function setView(view) {
   log.hidden = view === "prechat";
   composer.hidden = view !== "chat";
   endedBar.hidden = view !== "ended";
+  leave.el.hidden = view !== "message";
+  if (view !== "message") leave.hide();
   endButton.hidden = !state.session || state.ended;
   transcriptButton.hidden = !state.session;
   attachButton.disabled = !state.session;
@@ -347,6 +354,11 @@ async function startChat(answers = {}, initialMessage) {
     return true;
   } catch (error) {
     if (error.status && error.status < 500) state.startKey = null;
+    const offer = offerFor(error);
+    if (offer) {
+      showOffer(offer, error.problem.next_open, initialMessage, answers);
+      return false;
+    }
     if (error.code === "origin_not_allowed") {
       tellRefused(`starting a chat from ${location.origin} was refused (origin_not_allowed): set `
         + `CHATBRIDGE_PUBLIC_ORIGIN to ${location.origin}, or list it under "Where it may run" `
@@ -358,6 +370,13 @@ async function startChat(answers = {}, initialMessage) {
   } finally {
     if (button) button.disabled = false;
   }
+}
+
+function showOffer(reason, nextOpen, message, answers = {}) {
+  const known = { ...pickStrings(state.identity), ...answers };
+  leave.show(reason, { nextOpen, name: known.name, email: known.email, message });
+  setView("message");
+  if (state.open) focusPanel();
 }
 
 function pickStrings(object) {
@@ -381,6 +400,9 @@ function boot() {
   state.session = store.get("session", null);
   if (state.session) {
     connect();
+  } else if (isClosed(cfg.availability)) {
+    outbox.reset();
+    showOffer(CLOSED, cfg.availability.next_open);
   } else {
     outbox.reset();
     buildPrechat();
