@@ -56,7 +56,7 @@ def email(left: LeftMessage, *, to: str, widget_name: str) -> bool:
         f"{left.name} <{left.email}> left a message ({left.get_reason_display().lower()}):\n\n"
         f"{left.message}\n\n"
         "Reply to this e-mail to answer them, then mark the message handled in the admin "
-        "(Archive → Left messages)."
+        "(Transcript archive → Left messages)."
     )
     try:
         EmailMessage(

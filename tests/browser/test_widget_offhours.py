@@ -90,3 +90,42 @@ def test_outside_hours_the_customer_leaves_a_message_instead(page, live_server, 
             "status": "open",
         }
     ]
+
+
+PASSWORD = "viewer-pass-1234"
+
+
+def test_staff_see_the_message_as_an_open_request_and_mark_it_handled(
+    page, live_server, closed_widget
+):
+    live_server.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        "from chatbridge.archive.models import LeftMessage; "
+        "from tests.chatbridge.archive.factories import viewer; "
+        f"get_user_model().objects.filter(username='viewer').exists() or viewer('viewer', {PASSWORD!r}); "
+        f"LeftMessage.objects.create(widget_id={WIDGET!r}, name='Grace Hopper', "
+        "email='grace@example.com', message='Is the kettle in stock?', "
+        "reason='outside_business_hours')",
+    )
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/archive/leftmessage/")
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    row = page.locator("#result_list tbody tr", has_text="Grace Hopper")
+    expect(row).to_contain_text("grace@example.com")
+    expect(row).to_contain_text("Outside business hours")
+    row.get_by_role("checkbox").check()
+    page.locator("select[name=action]").select_option("mark_handled")
+    page.get_by_role("button", name="Go").click()
+
+    expect(page.locator(".messagelist")).to_contain_text("1 message(s) marked handled.")
+    expect(page.locator("#result_list tbody tr", has_text="Grace Hopper")).to_have_count(0)
+    assert violations == []
