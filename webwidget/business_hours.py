@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # How far ahead next_open is looked for: a year and a week covers a yearly holiday list.
 HORIZON_DAYS = 373
+CHUNK_DAYS = 8
 MIDNIGHT = time(0, 0)
 
 
@@ -82,13 +83,25 @@ class Schedule:
         if self.always_open:
             return Availability(True, None, None, self.time_zone)
         zone = ZoneInfo(self.time_zone)
-        today = now.astimezone(zone).date()
-        spans = self._open_spans(zone, today - timedelta(days=1), HORIZON_DAYS)
-        for start, end in spans:
-            if start <= now < end:
-                return Availability(True, None, end, self.time_zone)
+        first = now.astimezone(zone).date() - timedelta(days=1)
+        spans: list[tuple[datetime, datetime]] = []
+        # A week at a time: most answers lie within the first one, and a year of days costs
+        # milliseconds that every chat start would pay.
+        for offset in range(0, HORIZON_DAYS, CHUNK_DAYS):
+            spans = _merged(
+                spans + self._open_spans(zone, first + timedelta(days=offset), CHUNK_DAYS)
+            )
+            horizon = _at(first + timedelta(days=offset + CHUNK_DAYS), MIDNIGHT, zone)
+            current = next(((start, end) for start, end in spans if end > now), None)
+            if current is None:
+                continue
+            start, end = current
             if start > now:
                 return Availability(False, start, None, self.time_zone)
+            if end < horizon:  # an open span reaching the horizon may go on beyond it
+                return Availability(True, None, end, self.time_zone)
+        if current is not None:  # open as far ahead as it looks
+            return Availability(True, None, None, self.time_zone)
         return Availability(False, None, None, self.time_zone)
 
     def _open_spans(

@@ -103,3 +103,22 @@ def test_availability_is_told_in_utc_iso_8601():
         "closes_at": None,
         "time_zone": "Asia/Tokyo",
     }
+
+
+def test_an_always_open_week_never_closes():
+    schedule = Schedule("UTC", tuple(Interval(day, time(0), time(0)) for day in range(7)))
+    availability = schedule.availability(utc(2026, 12, 5, 12))
+    assert availability.open and availability.closes_at is None
+
+
+def test_a_widget_open_until_a_holiday_weeks_ahead_closes_then():
+    schedule = Schedule("UTC", (), (Closure(date(2026, 12, 25)),))
+    availability = schedule.availability(utc(2026, 12, 5, 12))
+    assert availability.open and availability.closes_at == utc(2026, 12, 25)
+
+
+def test_an_interval_written_backwards_outside_the_admin_is_ignored():
+    # The admin refuses it; a row saved from code is not checked, and must not open the widget.
+    schedule = Schedule("UTC", (Interval(MON, time(17), time(9)), Interval(TUE, time(9), time(17))))
+    availability = schedule.availability(utc(2026, 12, 7, 8))  # Monday 08:00
+    assert not availability.open and availability.next_open == utc(2026, 12, 8, 9)
