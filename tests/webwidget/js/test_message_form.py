@@ -2,6 +2,8 @@
 and at-capacity views say (in the widget's language), the form's checks and its request, and
 the return to the chat when the widget opens again. Its `api` is a function of the test's."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page
 
@@ -148,3 +150,22 @@ def test_the_chat_comes_back_when_the_widget_opens_again(page):
     assert page.evaluate("calls.map((c) => c.method + ' ' + c.path)") == [
         "GET /api/v1/widgets/shop/config"
     ]
+
+
+def test_every_language_has_every_word_of_the_form_with_the_same_placeholders(pages):
+    page = pages.open()
+    tables = page.evaluate(
+        """async () => {
+          const { STRINGS } = await import("/static/webwidget/frame/i18n.js");
+          await import("/static/webwidget/frame/message_form.js");
+          return STRINGS;
+        }"""
+    )
+    words = ["awayTitle", "backAt", "busyTitle", "busyText", "leaveIntro", "yourName",
+             "yourEmail", "yourMessage", "sendMessage", "messageSent", "tryAgain", "tooLong"]  # fmt: skip
+    for lang in ("en", "fr", "ar"):
+        for word in words:
+            text = tables[lang][word]
+            assert text and sorted(re.findall(r"\{(\w+)\}", text)) == sorted(
+                re.findall(r"\{(\w+)\}", tables["en"][word])
+            ), (lang, word)
