@@ -12,7 +12,7 @@ forward by the gap; a time repeated in the autumn fold is its first occurrence).
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # How far ahead next_open is looked for: a year and a week covers a yearly holiday list.
@@ -59,6 +59,8 @@ class Availability:
 
 
 def valid_time_zone(name: str) -> bool:
+    if name == "UTC":  # the default needs no time zone database
+        return True
     if name not in available_timezones():
         return False
     try:
@@ -82,7 +84,7 @@ class Schedule:
         now = (now or datetime.now(UTC)).astimezone(UTC)
         if self.always_open:
             return Availability(True, None, None, self.time_zone)
-        zone = ZoneInfo(self.time_zone)
+        zone = _zone(self.time_zone)
         first = now.astimezone(zone).date() - timedelta(days=1)
         spans: list[tuple[datetime, datetime]] = []
         # A week at a time: most answers lie within the first one, and a year of days costs
@@ -104,9 +106,7 @@ class Schedule:
             return Availability(True, None, None, self.time_zone)
         return Availability(False, None, None, self.time_zone)
 
-    def _open_spans(
-        self, zone: ZoneInfo, first: date, days: int
-    ) -> list[tuple[datetime, datetime]]:
+    def _open_spans(self, zone: tzinfo, first: date, days: int) -> list[tuple[datetime, datetime]]:
         """The open spans (UTC, merged, in order) of `days` local days from `first`."""
         by_weekday: dict[int, list[Interval]] = {}
         for interval in self.intervals:
@@ -134,11 +134,15 @@ class Schedule:
         return _merged(spans)
 
 
-def _at(day: date, moment: time, zone: ZoneInfo) -> datetime:
+def _zone(name: str) -> tzinfo:
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+def _at(day: date, moment: time, zone: tzinfo) -> datetime:
     return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
 
 
-def _end_of(day: date, moment: time, zone: ZoneInfo) -> datetime:
+def _end_of(day: date, moment: time, zone: tzinfo) -> datetime:
     """An interval's end: 00:00 is the midnight that ends the day."""
     if moment == MIDNIGHT:
         return _at(day + timedelta(days=1), MIDNIGHT, zone)
