@@ -8,6 +8,7 @@ import pytest
 
 from chatbridge.realtime.abandonment import AbandonWatch
 from chatbridge.redis import keys
+from tests.support.ws_client import authenticated_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,3 +158,25 @@ async def test_a_window_of_zero_never_ends_a_chat(runtime, redis_client):
         clock.now = T0 + days * 86400
         assert await off.check([chat_id]) == []
     assert await status(runtime, chat_id) == ("active", "")
+
+
+async def test_a_websocket_keeps_the_chat_and_a_customer_who_comes_back_late_is_told_why(
+    runtime, watch
+):
+    started = await runtime.service.start_chat(display_name="Ada")
+    chat_id = started.session.chat_id
+    client = await authenticated_client(started.session_token)
+    for minutes in (0, 10):
+        watch.clock.now = T0 + minutes * 60
+        assert await watch.check([chat_id]) == []
+    await client.close()
+
+    watch.clock.now = T0 + 11 * 60
+    await watch.check([chat_id])
+    watch.clock.now = T0 + 16 * 60
+    assert await watch.check([chat_id]) == [chat_id]
+
+    back = await authenticated_client(started.session_token)
+    assert back.frames[0]["status"] == "ended"
+    assert back.frames[-1] == {"type": "ended", "reason": "abandoned"}
+    await back.close()
