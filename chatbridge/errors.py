@@ -18,7 +18,11 @@ class ChatBridgeError(Exception):
         super().__init__(self.message)
 
     def as_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code, "message": self.message, **self.extra()}
+
+    def extra(self) -> dict[str, object]:
+        """Fields of this error beyond code and message, for every entry point's answer."""
+        return {}
 
 
 class InvalidInput(ChatBridgeError):
@@ -160,3 +164,18 @@ class TooManyConnections(RateLimited):
 
     code = "too_many_connections"
     default_message = "Too many live connections; close one and retry."
+
+
+class OutsideBusinessHours(ChatBridgeError):
+    """The widget is closed now (its business hours or a holiday): no chat starts. `next_open`
+    (ISO 8601, UTC, or None when no opening is scheduled) says when to come back."""
+
+    code = "outside_business_hours"
+    default_message = "We are closed right now; leave a message or come back when we are open."
+
+    def __init__(self, message: str | None = None, *, next_open: str | None = None) -> None:
+        super().__init__(message)
+        self.next_open = next_open
+
+    def extra(self) -> dict[str, object]:
+        return {"next_open": self.next_open}

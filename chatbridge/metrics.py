@@ -50,6 +50,11 @@ LEASE_TAKEOVERS = Counter(
     "Chats whose upstream the supervisor's scan claimed because no process held their lease "
     "(its owner died, or no client had opened the chat here yet).",
 )
+CHATS_ABANDONED = Counter(
+    "chatbridge_chats_abandoned",
+    "Chats ended because their customer had no live client for CHATBRIDGE_ABANDON_AFTER "
+    "seconds (chatbridge.realtime.abandonment).",
+)
 LEASES_LOST = Counter(
     "chatbridge_leases_lost",
     "Leases this process found taken by another when renewing them; their upstream stopped.",

@@ -33,6 +33,8 @@ from django.conf import settings
 
 from chatbridge.chats.service import ChatService, get_chat_service
 from chatbridge.connect import clients
+from chatbridge.realtime.abandonment import REASON as ABANDONED
+from chatbridge.realtime.abandonment import AbandonWatch
 from chatbridge.realtime.eventlog import EventLog, event_log
 from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.layer_groups import layer_shares_redis
@@ -209,6 +211,13 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
     )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)
+
+    async def end_abandoned(chat_id: str) -> None:
+        session = await upstream_service.store.load(chat_id)
+        if session.is_active:
+            ended = await upstream_service.disconnect(session, reason=ABANDONED)
+            await relay.ended(chat_id, ended.ended_reason)
+
     supervisor = Supervisor(
         redis=redis,
         store=service.store,
@@ -220,6 +229,9 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         lease_ttl=settings.CHATBRIDGE_LEASE_TTL,
         scan_interval=settings.CHATBRIDGE_SUPERVISOR_INTERVAL,
         liveness=liveness,
+        abandon=AbandonWatch(
+            redis, keys=keys(), after=settings.CHATBRIDGE_ABANDON_AFTER, end=end_abandoned
+        ),
     )
     archiver, webhooks, mailer = build_stream_workers(
         redis,

@@ -306,6 +306,9 @@ CHATBRIDGE_UPSTREAM_BACKOFF_MAX = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_MAX", 3
 CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
 CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 1.0)
 CHATBRIDGE_PROCESS_TTL = env_float("CHATBRIDGE_PROCESS_TTL", 3.0)
+# Seconds an active chat may go without any live client of the customer (websocket, SSE,
+# waiting long-poll) before ChatBridge ends it in Connect as abandoned; 0 never does.
+CHATBRIDGE_ABANDON_AFTER = env_float("CHATBRIDGE_ABANDON_AFTER", 300.0)
 # Every process drains the archive stream into the database unless told not to (for
 # deployments that run `manage.py workers` or `manage.py relay` for it).
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
@@ -497,6 +500,27 @@ CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_MAX = env_float("CHATBRIDGE_TRANSCRIPT_MAIL_B
 # Networks, addresses and host names webhooks may reach although they are not public (private,
 # loopback, link-local...): by default none. Delivery is https-only unless DEBUG is on.
 CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS")
+
+# Messages left (POST /api/v1/widgets/<id>/messages) per hour, per client address and per
+# e-mail address.
+CHATBRIDGE_LEFT_MESSAGES_PER_HOUR = env_int("CHATBRIDGE_LEFT_MESSAGES_PER_HOUR", 5)
+
+# E-mail (left messages to a widget's notification address): Django's mail settings. By
+# default the console backend with DEBUG on (mails are printed), SMTP with DEBUG off.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatbridge@localhost")
 
 # Failed logins to /admin/ per client address and per username within a window (seconds);
 # beyond them the login page answers 429 until the window ends.

@@ -1,6 +1,7 @@
 """Enabled widgets as this process last read them, for at most WIDGET_CACHE_TTL seconds.
 
-Starting a chat and every cross-origin API request look a widget up: without this, each of
+Starting a chat and every cross-origin API request look a widget up (with its business
+hours, read once per cached instance): without this, each of
 them costs a query, and under ASGI a database connection of its own, whose objects are left
 for the cyclic garbage collector. Saving or deleting a widget clears this process's copies
 at once; other processes see the change within the TTL.
@@ -12,7 +13,7 @@ import time
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from webwidget.models import Widget
+from webwidget.models import Holiday, OpeningHours, Widget
 
 WIDGET_CACHE_TTL = 30.0
 
@@ -28,6 +29,8 @@ def enabled_widget(widget_id: str) -> Widget | None:
     if cached is not None and cached[0] > now:
         return cached[1]
     widget = Widget.objects.filter(widget_id=widget_id, enabled=True).first()
+    if widget is not None:
+        widget.schedule()  # read here, in a sync caller: async callers then only compute
     with _lock:
         if len(_by_id) >= 10_000:
             _by_id.clear()
@@ -56,5 +59,9 @@ def forget() -> None:
 
 @receiver(post_save, sender=Widget)
 @receiver(post_delete, sender=Widget)
+@receiver(post_save, sender=OpeningHours)
+@receiver(post_delete, sender=OpeningHours)
+@receiver(post_save, sender=Holiday)
+@receiver(post_delete, sender=Holiday)
 def _widget_changed(**kwargs: object) -> None:
     forget()

@@ -6,12 +6,14 @@ never leave the server.
 """
 
 import secrets
+from datetime import datetime, time
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
 from webwidget import origins as site_origins
+from webwidget.business_hours import Availability, Closure, Interval, Schedule, valid_time_zone
 from webwidget.origins import normalize_origin
 from webwidget.texts import (
     DEFAULT_GREETING,
@@ -52,6 +54,14 @@ ATTACHMENT_CONTENT_TYPES: dict[str, frozenset[str]] = {
     "xlsx": frozenset({"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
 }
 COLOR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")
+
+
+def validate_time_zone(value: str) -> None:
+    if not valid_time_zone(value):
+        raise ValidationError(
+            f"{value!r} is not an IANA time zone (e.g. Europe/Paris, America/New_York, UTC).",
+            code="time_zone",
+        )
 
 
 def default_prechat_fields() -> list[dict]:
@@ -182,6 +192,18 @@ class Widget(models.Model):
         max_length=128, default=new_secret, validators=[validate_secret], help_text=SECRET_HELP
     )
 
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="The IANA time zone the opening hours and holidays are written in.",
+    )
+    notification_email = models.EmailField(
+        blank=True,
+        help_text="Where messages left outside business hours or at capacity are e-mailed "
+        "(empty: none are e-mailed; they are in the admin and sent to the webhook).",
+    )
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -204,6 +226,7 @@ class Widget(models.Model):
             ("identity_secret", validate_secret),
             ("webhook_secret", validate_secret),
             ("webhook_url", validate_webhook_url),
+            ("time_zone", validate_time_zone),
         ):
             try:
                 validate(getattr(self, name))
@@ -257,6 +280,27 @@ class Widget(models.Model):
         except ValidationError:
             return False
 
+    def schedule(self) -> Schedule:
+        """The widget's business hours, read from the database once per instance: the lookup
+        cache (webwidget.lookup) hands the same instance to every request for a while, and
+        forgets it when the widget, its hours or its holidays change."""
+        cached = getattr(self, "_schedule", None)
+        if cached is None and self.pk is None:  # not saved yet: no hours of its own
+            return Schedule(self.time_zone)
+        if cached is None:
+            intervals = tuple(
+                Interval(row.weekday, row.opens, row.closes) for row in self.opening_hours.all()
+            )
+            closures = tuple(
+                Closure(row.date, row.closed_from, row.closed_until) for row in self.holidays.all()
+            )
+            cached = Schedule(self.time_zone, intervals, closures)
+            self._schedule = cached
+        return cached
+
+    def availability(self, now: datetime | None = None) -> Availability:
+        return self.schedule().availability(now)
+
     def extensions(self) -> list[str]:
         return sorted({ext.lower().lstrip(".") for ext in self.attachment_types.split() if ext})
 
@@ -276,4 +320,76 @@ class Widget(models.Model):
             "attachment_types": self.extensions(),
             "require_identity": self.require_identity,
             "survey_scale": self.survey_scale,
+            "availability": self.availability().as_dict(),
         }
+
+
+class OpeningHours(models.Model):
+    """One interval of a weekday during which the widget takes chats."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0
+        TUESDAY = 1
+        WEDNESDAY = 2
+        THURSDAY = 3
+        FRIDAY = 4
+        SATURDAY = 5
+        SUNDAY = 6
+
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+        verbose_name = "opening hours"
+        verbose_name_plural = "opening hours (none: open around the clock)"
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        if (
+            self.opens is not None
+            and self.closes is not None
+            and not _before(self.opens, self.closes)
+        ):
+            raise ValidationError(
+                {"closes": "Closing time must be after opening time (00:00: midnight)."}
+            )
+
+
+class Holiday(models.Model):
+    """A day the widget is closed, all day or for part of it (in the widget's time zone)."""
+
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=120, blank=True)
+    closed_from = models.TimeField(
+        null=True, blank=True, help_text="Empty: from the start of the day."
+    )
+    closed_until = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Empty: until the end of the day (00:00 too means midnight at its end).",
+    )
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()
+
+    def clean(self) -> None:
+        start = self.closed_from or time(0, 0)
+        end = self.closed_until or time(0, 0)
+        if not _before(start, end):
+            raise ValidationError(
+                {"closed_until": "The closure must end after it starts (00:00: midnight)."}
+            )
+
+
+def _before(start: time, end: time) -> bool:
+    """Whether `start` comes before `end` within one day, where an end of 00:00 is midnight."""
+    return end == time(0, 0) or start < end

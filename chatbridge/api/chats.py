@@ -53,7 +53,7 @@ from chatbridge.archive.customers import previous_chat
 from chatbridge.chats.records import ChatSession, PreviousChat
 from chatbridge.connect.budget import ConnectBudget, calling_for
 from chatbridge.connect.types import ConnectRoute
-from chatbridge.errors import InvalidInput
+from chatbridge.errors import InvalidInput, OutsideBusinessHours
 from chatbridge.runtime import get_runtime
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ def _enabled_widget(widget_id: str):
     auth=None,
     summary="Start a chat",
     description="Starts an Amazon Connect chat. With an `Idempotency-Key`, a retried start "
-    "returns the same chat (with a fresh session token).",
+    "returns the same chat (with a fresh session token). Outside the widget's business hours "
+    "it is refused with 409 `outside_business_hours` and `next_open`.",
 )
 async def start_chat(
     request: HttpRequest,
@@ -104,6 +105,9 @@ async def start_chat(
     origin = request.headers.get("Origin")
     if origin and not is_own_origin(request, origin) and not widget.allows_origin(origin):
         raise OriginNotAllowed()
+    availability = widget.availability()
+    if not availability.open:
+        raise OutsideBusinessHours(next_open=availability.as_dict()["next_open"])
     attributes = dict(payload.attributes or {})
     for name in attributes:
         if name.startswith(RESERVED_ATTRIBUTE_PREFIX):

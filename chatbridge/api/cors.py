@@ -2,6 +2,7 @@
 
 - ``/api/v1/widgets/<id>/config`` is public configuration: any origin may read it.
 - ``/api/v1/chats/<chat_id>/…``: the origins of the chat's widget (from its Redis record).
+- ``/api/v1/widgets/<id>/messages`` (leave a message): the origins of that widget.
 - ``/api/v1/chats`` (start): an origin that some enabled widget allows; the start itself then
   checks the body's widget (chatbridge.api.chats), since a preflight carries no body.
 - ``/api/v1/widgets/<id>/conversations…`` (a customer's previous conversations): the origins
@@ -30,6 +31,7 @@ MAX_AGE = "600"
 _CHAT_PATH = re.compile(r"^/api/v1/chats/([^/]+)(/|$)")
 _CONFIG_PATH = re.compile(r"^/api/v1/widgets/[^/]+/config$")
 _CONVERSATIONS_PATH = re.compile(r"^/api/v1/widgets/([^/]{1,64})/conversations(/|$)")
+_LEAVE_PATH = re.compile(r"^/api/v1/widgets/([^/]+)/messages$")
 
 
 @sync_and_async_middleware
@@ -102,7 +104,7 @@ async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
         if widget_id is None:
             return False
         return await sync_to_async(widget_allows)(widget_id, origin)
-    match = _CONVERSATIONS_PATH.match(request.path)
+    match = _CONVERSATIONS_PATH.match(request.path) or _LEAVE_PATH.match(request.path)
     if match:
         return await sync_to_async(widget_allows)(match.group(1), origin)
     if request.path.rstrip("/") == API_PREFIX + "chats":

@@ -46,3 +46,17 @@ async def per_chat(chat_id: str) -> None:
         kind="api_chat",
     )
     await window.hit(keys().api("limit", "chat", chat_id))
+
+
+async def left_messages(request: HttpRequest, email: str) -> None:
+    """Messages left per hour, per client address and per e-mail address
+    (settings.CHATBRIDGE_LEFT_MESSAGES_PER_HOUR each): a form that sends e-mail and webhooks is
+    a tempting relay for spam."""
+    window = RedisWindow(
+        get_redis(),
+        limit=settings.CHATBRIDGE_LEFT_MESSAGES_PER_HOUR,
+        window=3600,
+        kind="left_messages",
+    )
+    await window.hit(_address_key(request, "left-messages"))
+    await window.hit(keys().api("limit", "left-messages-to", address_digest(email.lower())))

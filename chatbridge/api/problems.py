@@ -1,7 +1,8 @@
 """Every REST error as application/problem+json (RFC 9457), mapped here and nowhere else.
 
-Body: ``{type, title, status, detail, code}``, plus ``field`` for a validation error and
-``errors`` (every field error) when ninja's validation refused the request. Throttling and
+Body: ``{type, title, status, detail, code}``, plus ``field`` for a validation error,
+``errors`` (every field error) when ninja's validation refused the request, and an error's own
+fields (``next_open`` of ``outside_business_hours``). Throttling and
 ChatBridge's own limits add a ``Retry-After`` header.
 """
 
@@ -105,6 +106,7 @@ STATUS_OF: dict[type[errors.ChatBridgeError], int] = {
     errors.ChatNotEnded: 409,
     errors.SurveyAlreadyAnswered: 409,
     errors.SurveyOff: 409,
+    errors.OutsideBusinessHours: 409,
 }
 
 
@@ -163,6 +165,7 @@ def from_error(error: errors.ChatBridgeError) -> HttpResponse:
         error.message,
         field=getattr(error, "field", None),
         retry_after=retry_after,
+        extra=error.extra() or None,
         headers=headers,
     )
 

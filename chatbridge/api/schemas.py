@@ -58,6 +58,11 @@ class Problem(Schema):
     code: str
     field: str | None = None
     errors: list[dict[str, str]] | None = None
+    next_open: str | None = Field(
+        default=None,
+        description="`outside_business_hours` only: when the widget next opens (ISO 8601, "
+        "UTC), or null when no opening is scheduled.",
+    )
 
 
 class StartChatIn(Strict):
@@ -263,6 +268,49 @@ class AttachmentUrlOut(Schema):
     expires_at: datetime
 
 
+class AvailabilityOut(Schema):
+    """Whether the widget takes chats now (its business hours and holidays)."""
+
+    open: bool
+    next_open: str | None = Field(
+        description="When it next opens (ISO 8601, UTC) while closed; null while open, or when "
+        "no opening is scheduled."
+    )
+    closes_at: str | None = Field(
+        description="When it closes (ISO 8601, UTC) while open; null when it never closes."
+    )
+    time_zone: str = Field(description="The IANA time zone its hours are written in.")
+
+
+LEFT_MESSAGE_REASONS = ("outside_business_hours", "at_capacity", "other")
+# An e-mail address as the schema states it, so that what the schema accepts ChatBridge takes:
+# a dot-atom local part (RFC 5322's atext), and a domain of letter-digit-hyphen labels ending
+# in a top-level domain of letters. Quoted local parts and address literals are not taken.
+_ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}$"
+
+
+class LeaveMessageIn(Strict):
+    name: str = Field(min_length=1, max_length=120, pattern=NOT_BLANK)
+    email: str = Field(
+        min_length=6, max_length=254, pattern=EMAIL_PATTERN, examples=["ada@example.com"]
+    )
+    message: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+    reason: Literal[LEFT_MESSAGE_REASONS] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Why the customer leaves a message rather than chatting; by default "
+        "`outside_business_hours` while the widget is closed, `other` otherwise.",
+    )
+
+
+class LeftMessageOut(Schema):
+    id: int
+    status: Literal["open"]
+    reason: str
+    created_at: datetime
+
+
 class WidgetConfigOut(Schema):
     model_config = ConfigDict(extra="allow")
 
@@ -279,3 +327,4 @@ class WidgetConfigOut(Schema):
     attachment_types: list[str]
     require_identity: bool
     survey_scale: Literal["stars", "thumbs", "off"]
+    availability: AvailabilityOut

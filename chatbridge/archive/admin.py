@@ -8,6 +8,8 @@
   (superusers have it); never the "Transcript viewer" group's.
 - Survey answers: a column and a filter of the chat list, on the transcript page, and the
   average ratings per widget and per agent of what the list's filters select.
+- Left messages: what customers left when a widget was closed or at capacity, open until
+  staff mark them handled (audited).
 - The audit log: every read of what was said (transcript, live view, attachment, raw event,
   search) and every export, readable by staff, changed by no one.
 
@@ -30,7 +32,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from chatbridge.archive import audit, export
-from chatbridge.archive.models import AuditEntry, Chat, ChatEvent, Survey
+from chatbridge.archive.models import AuditEntry, Chat, ChatEvent, LeftMessage, Survey
 from chatbridge.archive.search import search_chats
 from chatbridge.archive.surveys import ratings_by, survey_summary
 from chatbridge.archive.transcript import conversation, redacting
@@ -40,6 +42,7 @@ from chatbridge.errors import ChatBridgeError
 
 EXPORT_PERMISSION = "archive.export_chat"
 RAW_EVENTS_PERMISSION = "archive.view_chatevent"
+HANDLE_PERMISSION = "archive.handle_leftmessage"
 # The fields of an event that hold what was said.
 MESSAGE_FIELDS = frozenset({"content", "attachments", "receipts"})
 
@@ -505,3 +508,71 @@ class AuditEntryAdmin(ReadOnlyAdmin):
             return "–"
         url = reverse("admin:archive_chat_changelist") + "?" + urlencode({"q": entry.chat_id})
         return format_html('<a href="{}">{}</a>', url, entry.chat_id)
+
+
+class OpenFirst(admin.SimpleListFilter):
+    """Open requests by default: what staff still have to answer."""
+
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("handled", "Handled"), ("all", "All")]
+
+    def choices(self, changelist):
+        value = self.value()
+        yield {
+            "selected": value is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Open",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset
+        if self.value() == "handled":
+            return queryset.filter(status=LeftMessage.Status.HANDLED)
+        return queryset.filter(status=LeftMessage.Status.OPEN)
+
+
+@admin.register(LeftMessage)
+class LeftMessageAdmin(ReadOnlyAdmin):
+    """Messages customers left when a widget was closed or at capacity: open requests, newest
+    first, until someone marks them handled (an action, audited with the messages' ids)."""
+
+    list_display = ["created", "name", "email", "widget_id", "reason", "status", "handled_by"]
+    list_display_links = ["created", "name"]
+    list_filter = [OpenFirst, ("widget_id", WidgetFilter), "reason"]
+    search_fields = ["name", "email"]
+    readonly_fields = [
+        "created", "widget_id", "reason", "name", "email", "message", "status", "handled_at",
+        "handled_by",
+    ]  # fmt: skip
+    actions = ["mark_handled"]
+    list_per_page = 100
+
+    def has_handle_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(HANDLE_PERMISSION)
+
+    @admin.action(description="Mark selected messages handled", permissions=["handle"])
+    def mark_handled(self, request, queryset):
+        ids = sorted(queryset.filter(status=LeftMessage.Status.OPEN).values_list("pk", flat=True))
+        if not ids:
+            self.message_user(request, "No open messages selected.", messages.WARNING)
+            return
+        LeftMessage.objects.filter(pk__in=ids).update(
+            status=LeftMessage.Status.HANDLED, handled_at=timezone.now(), handled_by=request.user
+        )
+        audit.record(
+            request.user,
+            AuditEntry.Action.HANDLE,
+            chat_count=0,
+            detail="left messages " + ", ".join(str(pk) for pk in ids),
+        )
+        self.message_user(request, f"{len(ids)} message(s) marked handled.", messages.SUCCESS)

@@ -142,6 +142,7 @@ class AuditEntry(models.Model):
         EXPORT = "export", "Exported transcripts"
         PURGE = "purge", "Purged transcripts"
         MAIL = "mail", "Mailed a transcript to its customer"
+        HANDLE = "handle", "Handled a left message"
 
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
@@ -150,7 +151,8 @@ class AuditEntry(models.Model):
     # Kept as written, so the entry still names its user after the account is deleted.
     username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=16, choices=Action.choices)
-    # One chat's id, or empty for many (then `chat_count` and `detail` say which).
+    # One chat's id, or empty for many (then `chat_count` and `detail` say which, or, for
+    # left messages, `detail` names them).
     chat_id = models.CharField(max_length=CHAT_ID_LENGTH, blank=True, db_index=True)
     chat_count = models.PositiveIntegerField(default=0)
     # The format of an export, the filter of a bulk export, the terms of a search, the raw
@@ -164,3 +166,40 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or 'system'} {self.action} {self.chat_id or self.chat_count}"
+
+
+class LeftMessage(models.Model):
+    """A message a customer left instead of chatting (the widget was closed, or at capacity):
+    an open request until staff mark it handled. Written by the REST API
+    (POST /api/v1/widgets/<id>/messages), then sent to the widget's webhook and e-mail."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        HANDLED = "handled", "Handled"
+
+    class Reason(models.TextChoices):
+        OUTSIDE_BUSINESS_HOURS = "outside_business_hours", "Outside business hours"
+        AT_CAPACITY = "at_capacity", "At capacity"
+        OTHER = "other", "Other"
+
+    widget_id = models.CharField(max_length=128, db_index=True)
+    name = models.CharField(max_length=120)
+    email = models.EmailField(max_length=254)
+    message = models.TextField()
+    reason = models.CharField(max_length=32, choices=Reason.choices, default=Reason.OTHER)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "left message"
+        permissions = [("handle_leftmessage", "Can mark left messages handled")]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}> ({self.get_status_display()})"

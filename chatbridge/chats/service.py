@@ -365,17 +365,20 @@ class ChatService:
             ),
         )
 
-    async def disconnect(self, session: ChatSession) -> ChatSession:
-        """The customer leaves: the chat ends for everyone. Safe to call twice."""
+    async def disconnect(
+        self, session: ChatSession, *, reason: str = "customer_disconnected"
+    ) -> ChatSession:
+        """The customer leaves (or, with reason "abandoned", left long ago): the chat ends for
+        everyone. Safe to call twice."""
         if session.is_active:
             # Connect announces the end on the websocket, maybe before this call returns: the
             # upstream that hears it must still record why the chat ended.
-            await self.store.note_ending(session.chat_id, "customer_disconnected")
+            await self.store.note_ending(session.chat_id, reason)
             with contextlib.suppress(ChatEnded):
                 await self._with_connection(
                     session, self._gateway(session.region).disconnect, priority=Priority.END
                 )
-        return await self.end(session, "customer_disconnected")
+        return await self.end(session, reason)
 
     async def end(self, session: ChatSession, reason: str) -> ChatSession:
         """Records that the chat ended (the first reason wins, and a reason noted by whoever

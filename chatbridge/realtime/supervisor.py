@@ -23,6 +23,10 @@ it still names the dead holder (one atomic script), and everything an upstream w
 fenced by its lease (chatbridge.realtime.leases.Fence), so a holder judged dead that was only
 stalled writes nothing once it resumes, and stops at its next renewal or write.
 
+The same scan watches for abandoned chats (chatbridge.realtime.abandonment): each process
+checks the chats it holds, so the work is spread like the upstreams, and a claim in Redis
+keeps a chat from being ended twice when its lease moves meanwhile.
+
 On shutdown (stop()) the supervisor stops its upstreams, releases their leases, removes its
 heartbeat and tells the other processes, whose supervisors scan at once instead of at their
 next interval.
@@ -38,6 +42,7 @@ import redis.asyncio as aioredis
 from chatbridge.chats.store import SessionStore
 from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import ACTIVE_CHATS, LEASE_TAKEOVERS, LEASES_LOST
+from chatbridge.realtime.abandonment import AbandonWatch
 from chatbridge.realtime.leases import Fence, Lease, LeaseRenewer
 from chatbridge.realtime.liveness import Liveness
 from chatbridge.realtime.upstream import Upstream
@@ -61,6 +66,7 @@ class Supervisor:
         lease_ttl: float,
         scan_interval: float,
         liveness: Liveness | None = None,
+        abandon: AbandonWatch | None = None,
     ) -> None:
         self._redis = redis
         self._store = store
@@ -78,6 +84,7 @@ class Supervisor:
         self._scanner: asyncio.Task | None = None
         self._renewing: asyncio.Task | None = None
         self._liveness = liveness
+        self.abandon = abandon
         self._wake = asyncio.Event()
 
     def lease(self, chat_id: str) -> Lease:
@@ -164,7 +171,8 @@ class Supervisor:
         return True
 
     async def scan(self) -> None:
-        """Claims the active chats without a lease, and takes over those of dead holders."""
+        """Claims the active chats without a lease, takes over those of dead holders, and ends
+        the chats held here whose customer stayed away too long (AbandonWatch)."""
         active = await self._store.active_chat_ids()
         ACTIVE_CHATS.set(len(active))
         chat_ids = [c for c in active if c not in self._tasks]
@@ -184,6 +192,8 @@ class Supervisor:
             for chat_id, holder in held.items():
                 if holder in dead and await self.take_over(chat_id, holder):
                     LEASE_TAKEOVERS.inc()
+        if self.abandon is not None:
+            await self.abandon.check([chat_id for chat_id in active if chat_id in self._tasks])
 
     async def _scan_forever(self) -> None:
         while True:

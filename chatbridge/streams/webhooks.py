@@ -7,7 +7,10 @@ for it. For every widget with a webhook_url:
 - ``message.created``: a message or attachment of an agent or the system (roles AGENT and SYSTEM);
 - ``chat.ended``: the chat ended (metadata entries with status "ended"; sent once per chat),
   with the customer's survey answer if the archive holds it by then (else ``null``);
-- ``chat.survey``: the customer answered the post-chat survey after ``chat.ended`` went.
+- ``chat.survey``: the customer answered the post-chat survey after ``chat.ended`` went;
+- ``message.left``: a customer left a message instead of chatting (``schedule_left_message``:
+  not a feed entry, so it joins the retries' set, due at once, and whichever worker drains
+  next makes its first attempt).
 
 A survey answer goes out once, in one or the other: whichever is built first takes the chat's
 survey marker (``<p>:survey:<id>:webhook``).
@@ -48,6 +51,7 @@ from chatbridge.chats.events import ATTACHMENT, MESSAGE
 from chatbridge.chats.feed import Entry, EventEntry, MetaEntry, SurveyEntry
 from chatbridge.chats.store import SessionStore
 from chatbridge.metrics import WEBHOOK_RETRIES_WAITING
+from chatbridge.redis import RedisKeys
 from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
 from chatbridge.streams.worker import StreamWorker
 from webwidget.webhook_targets import TargetRefused, check_scheme
@@ -139,6 +143,29 @@ def backoff(attempt: int) -> float:
         settings.CHATBRIDGE_WEBHOOK_BACKOFF_MAX,
     )
     return base * random.uniform(0.8, 1.2)
+
+
+async def schedule_left_message(
+    redis: aioredis.Redis, *, prefix: str, widget_id: str, message: dict[str, Any]
+) -> str:
+    """Queues the ``message.left`` delivery of a left message (chatbridge.archive.left_messages
+    .payload) for the next drain of any worker; its delivery id."""
+    delivery_id = f"left-message:{message['id']}"
+    payload = {
+        "id": delivery_id,
+        "type": "message.left",
+        "created_at": datetime.now(UTC).isoformat(),
+        "widget_id": widget_id,
+        "chat_id": None,
+        "data": message,
+    }
+    delivery = Delivery(
+        widget_id=widget_id,
+        body=json.dumps(payload, separators=(",", ":")),
+        delivery_id=delivery_id,
+    )
+    await redis.zadd(RedisKeys(prefix).webhook_retries, {delivery.to_json(): time.time()})
+    return delivery_id
 
 
 class WebhookWorker(StreamWorker):

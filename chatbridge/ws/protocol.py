@@ -214,7 +214,7 @@ class EndedFrame(_ServerFrame):
     """The chat is over; its history stays readable."""
 
     type: Literal["ended"]
-    reason: Literal["chat_ended", "customer_disconnected", "connect_access_denied"]
+    reason: Literal["chat_ended", "customer_disconnected", "connect_access_denied", "abandoned"]
 
 
 class PongFrame(_ServerFrame):

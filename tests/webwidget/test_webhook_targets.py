@@ -186,6 +186,7 @@ def admin_form(admin_user, webhook_url: str):
             "text_color": "#ffffff",
             "position": "right",
             "locale": "auto",
+            "time_zone": "UTC",
             "prechat_fields": "[]",
             "attachment_types": "png",
             "survey_scale": "stars",

@@ -10,6 +10,7 @@ import {
   INTERACTIVE, INTERACTIVE_RESPONSE, parseInteractive, renderInteractive, responseText, summary,
 } from "./interactive.js";
 import { linkify, renderMarkdown } from "./markdown.js";
+import { CLOSED, MessageForm, isClosed, offerFor } from "./message_form.js";
 import { ApiError, Link, api, putFile } from "./net.js";
 import { Outbox, retryable } from "./outbox.js";
 
@@ -133,6 +134,9 @@ const jump = h("button", { type: "button", class: "cb-jump", hidden: true }, ico
 // The survey and the transcript by e-mail, in the ended state (aftercare.js).
 const aftercare = new Aftercare({ cfg, t, api, store });
 const scroller = h("div", { class: "cb-scroll" }, greeting, prechat, log, pendingBox, typingLine, aftercare.node, jump);
+// Closed or at capacity: leave a message instead (message_form.js).
+const leave = new MessageForm({ t, widgetId: cfg.widget_id, api, onReopen: (availability) => { cfg.availability = availability; boot(); } });
+scroller.insertBefore(leave.el, prechat);
 const fileInput = h("input", { type: "file", class: "cb-sr", tabindex: "-1", "aria-hidden": "true",
   accept: (cfg.attachment_types || []).map((ext) => `.${ext}`).join(",") });
 const attachButton = h("button", { type: "button", class: "cb-icon-btn cb-attach", "aria-label": t("attach") }, icon("clip"));
@@ -205,6 +209,7 @@ new ResizeObserver(tellShape).observe(document.documentElement);
 // focus that scrolled it then would leave its header out of view once the frame has grown.
 function focusPanel() {
   const target = !confirmBar.hidden ? confirmCancel
+    : !leave.el.hidden ? leave.focusTarget()
     : !endedBar.hidden ? newChatButton
     : !prechat.hidden ? prechat.querySelector("[aria-invalid=true]") || prechat.querySelector("input,select")
     : textarea;
@@ -283,6 +288,8 @@ function setView(view) {
   endedBar.hidden = view !== "ended";
   if (view === "ended") aftercare.show(state.session);
   else aftercare.hide();
+  leave.el.hidden = view !== "message";
+  if (view !== "message") leave.hide();
   endButton.hidden = !state.session || state.ended;
   transcriptButton.hidden = !state.session;
   attachButton.disabled = !state.session;
@@ -400,6 +407,11 @@ async function startChat(answers = {}, initialMessage) {
     return true;
   } catch (error) {
     if (error.status && error.status < 500) state.startKey = null;
+    const offer = offerFor(error);
+    if (offer) {
+      showOffer(offer, error.problem.next_open, initialMessage, answers);
+      return false;
+    }
     if (error.code === "origin_not_allowed") {
       tellRefused(`starting a chat from ${location.origin} was refused (origin_not_allowed): set `
         + `CHATBRIDGE_PUBLIC_ORIGIN to ${location.origin}, or list it under "Where it may run" `
@@ -436,6 +448,13 @@ function watchStartQueue(key) {
   };
 }
 
+function showOffer(reason, nextOpen, message, answers = {}) {
+  const known = { ...pickStrings(state.identity), ...answers };
+  leave.show(reason, { nextOpen, name: known.name, email: known.email, message });
+  setView("message");
+  if (state.open) focusPanel();
+}
+
 function pickStrings(object) {
   const out = {};
   for (const [key, value] of Object.entries(object || {})) if (typeof value === "string") out[key] = value.slice(0, 1024);
@@ -463,6 +482,9 @@ function boot() {
   state.session = store.get("session", null);
   if (state.session) {
     connect();
+  } else if (isClosed(cfg.availability)) {
+    outbox.reset();
+    showOffer(CLOSED, cfg.availability.next_open);
   } else {
     outbox.reset();
     buildPrechat();

@@ -6,6 +6,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = problem.code || (status ? `http_${status}` : "network");
     this.field = problem.field || null;
+    this.problem = problem; // the whole answer: some errors carry more (next_open)
   }
 }
 

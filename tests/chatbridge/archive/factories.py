@@ -15,12 +15,13 @@ VIEWER_GROUP = "Transcript viewer"
 
 GROUP_MIGRATION = import_module("chatbridge.archive.migrations.0004_transcript_viewer_group")
 REVOKE_MIGRATION = import_module("chatbridge.archive.migrations.0006_viewer_without_raw_events")
+LEFT_MESSAGES_MIGRATION = import_module("chatbridge.archive.migrations.0009_left_messages")
 # The group's permissions once every migration has run.
 VIEWER_PERMISSIONS = [
     permission
     for permission in GROUP_MIGRATION.PERMISSIONS
     if permission not in REVOKE_MIGRATION.REVOKED
-]
+] + [("archive", codename) for codename in LEFT_MESSAGES_MIGRATION.PERMISSIONS]
 
 
 def viewer_group() -> Group:

@@ -13,7 +13,13 @@ def test_the_viewer_group_may_read_and_export_transcripts_but_not_raw_events():
 
     codenames = set(group.permissions.values_list("codename", flat=True))
 
-    assert codenames == {"view_chat", "export_chat", "view_auditentry"}
+    assert codenames == {
+        "view_chat",
+        "export_chat",
+        "view_auditentry",
+        "view_leftmessage",
+        "handle_leftmessage",
+    }
 
 
 def test_the_demo_user_is_a_viewer_with_a_new_password_each_time():
