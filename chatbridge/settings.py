@@ -468,8 +468,8 @@ CHATBRIDGE_WEBHOOK_TIMEOUT = env_float("CHATBRIDGE_WEBHOOK_TIMEOUT", 10.0)
 CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS = env_int("CHATBRIDGE_WEBHOOK_MAX_ATTEMPTS", 8)
 CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_INITIAL", 5.0)
 CHATBRIDGE_WEBHOOK_BACKOFF_MAX = env_float("CHATBRIDGE_WEBHOOK_BACKOFF_MAX", 3600.0)
-# E-mail (transcripts sent at the customer's request): Django's own settings, from the
-# environment. Development prints mails on the console; the tests use Django's locmem backend.
+# E-mail (transcripts sent at the customer's request, messages left for a widget's
+# notification address): Django's own settings, from the environment. Development prints mails on the console; the tests use Django's locmem backend.
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
@@ -505,22 +505,6 @@ CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGET
 # e-mail address.
 CHATBRIDGE_LEFT_MESSAGES_PER_HOUR = env_int("CHATBRIDGE_LEFT_MESSAGES_PER_HOUR", 5)
 
-# E-mail (left messages to a widget's notification address): Django's mail settings. By
-# default the console backend with DEBUG on (mails are printed), SMTP with DEBUG off.
-EMAIL_BACKEND = env_str(
-    "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "chatbridge@localhost")
 
 # Failed logins to /admin/ per client address and per username within a window (seconds);
 # beyond them the login page answers 429 until the window ends.

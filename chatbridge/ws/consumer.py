@@ -19,7 +19,7 @@ from django.conf import settings
 from chatbridge import actions
 from chatbridge.addresses import scope_address
 from chatbridge.chats.records import ChatSession
-from chatbridge.errors import ChatBridgeError, ChatEnded, TooManyConnections
+from chatbridge.errors import ChatBridgeError, ChatEnded, RateLimited, TooManyConnections
 from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import WEBSOCKET_CLIENTS
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 CLOSE_AUTH_TIMEOUT = 4001
 CLOSE_IDLE = 4008
 CLOSE_TOO_MANY_CONNECTIONS = 4029
+# Sends and ends a connection may have waiting for their turn (Connect's rate) at once.
+MAX_ORDERED_FRAMES = 50
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
@@ -70,6 +72,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
         self.closing: asyncio.Task | None = None
+        self.ordered: asyncio.Queue | None = None
+        self.ordered_worker: asyncio.Task | None = None
         self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
         self.slots: list[Slot] = []
         await self.accept()
@@ -93,6 +97,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self.watchdog.cancel()
         if getattr(self, "receipt_flush", None) is not None:
             self.receipt_flush.cancel()
+        if getattr(self, "ordered_worker", None) is not None:
+            self.ordered_worker.cancel()
         if getattr(self, "following", False):
             assert self.session is not None
             await self.runtime.relay.unfollow(self.session.chat_id, self)
@@ -129,11 +135,37 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             ref = ref_of(text_data)
             frame = parse_client_frame(text_data)
             await self._dispatch(frame)
-        except ChatBridgeError as error:
+        except Exception as error:
+            await self._answer_failure(error, ref)
+
+    async def _answer_failure(self, error: Exception, ref: str | None) -> None:
+        if isinstance(error, ChatBridgeError):
             await self._send(error_frame(error, ref))
-        except Exception:
-            logger.exception("websocket frame failed")
-            await self._send(error_frame(ChatBridgeError(), ref))
+            return
+        logger.exception("websocket frame failed", exc_info=error)
+        await self._send(error_frame(ChatBridgeError(), ref))
+
+    def _order(self, frame: Send | End) -> None:
+        """Queues a send or an end behind the connection's earlier ones. They may wait for
+        Connect's rate (chatbridge.connect.budget), and the connection's other frames (pings,
+        typing, receipts, syncs) must not wait with them; their own order is the customer's."""
+        if self.ordered is None:
+            self.ordered = asyncio.Queue(maxsize=MAX_ORDERED_FRAMES)
+            self.ordered_worker = asyncio.create_task(self._run_ordered(self.ordered))
+        try:
+            self.ordered.put_nowait(frame)
+        except asyncio.QueueFull:
+            raise RateLimited(
+                "Too many messages are waiting to be sent; wait for their acks."
+            ) from None
+
+    async def _run_ordered(self, frames: asyncio.Queue) -> None:
+        while True:
+            frame = await frames.get()
+            try:
+                await self._run(frame)
+            except Exception as error:
+                await self._answer_failure(error, frame.ref)
 
     async def _dispatch(self, frame: Any) -> None:
         if isinstance(frame, Ping):
@@ -144,9 +176,19 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             return
         if self.session is None:
             raise ProtocolError("not_authenticated", "Send an auth frame first.")
-        session = self.session
         if isinstance(frame, Send):
             self.limits.send.take()
+            self._order(frame)
+        elif isinstance(frame, End):
+            self.limits.end.take()
+            self._order(frame)
+        else:
+            await self._run(frame)
+
+    async def _run(self, frame: Any) -> None:
+        session = self.session
+        assert session is not None
+        if isinstance(frame, Send):
             ref = frame.ref or frame.client_id
 
             async def queued(position: int) -> None:
@@ -177,7 +219,6 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self._queue_receipt(frame.message_id, frame.kind)
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, End):
-            self.limits.end.take()
             self.session = await actions.end_chat(self.runtime, session)
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, Sync):

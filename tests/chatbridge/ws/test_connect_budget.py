@@ -84,3 +84,46 @@ async def test_a_client_that_did_not_ask_for_queued_acks_gets_only_the_final_one
 
     assert ack["type"] == "ack" and ack["status"] == "sent"
     assert [f for f in client.frames if f["type"] == "ack"] == [ack]
+
+
+async def test_a_send_waiting_for_its_turn_holds_up_none_of_the_connections_other_frames(
+    runtime, emulator, settings, redis_client
+):
+    emulator.set_quotas(SendMessage=RATE)
+    settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={RATE}"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
+    await redis_client.hset(keys().connect_budget("SendMessage"), "tokens", 0)
+    chat = await runtime.service.start_chat(display_name="Ada")
+    client = await authenticated_client(chat.session_token)
+    await client.send({"type": "send", "content": "waits", "client_id": "c1", "ref": "r1"})
+    await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
+
+    pong = await client.request({"type": "ping"})
+    typing = await client.request({"type": "typing"})
+    await refill(emulator, redis_client)
+    ack = await client.receive_until(lambda f: f.get("ref") == "r1")
+    await close(client)
+
+    assert pong["type"] == "pong" and typing["type"] == "ack"
+    assert ack["type"] == "ack" and ack["status"] == "sent"
+
+
+async def test_sends_that_wait_for_their_turn_keep_the_customers_order(
+    runtime, emulator, settings, redis_client
+):
+    emulator.set_quotas(SendMessage=RATE)
+    settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={RATE}"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
+    await redis_client.hset(keys().connect_budget("SendMessage"), "tokens", 0)
+    chat = await runtime.service.start_chat(display_name="Ada")
+    client = await authenticated_client(chat.session_token)
+    for n in range(3):
+        await client.send({"type": "send", "content": f"m{n}", "client_id": f"c{n}"})
+    for n in range(3):
+        await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
+        await refill(emulator, redis_client)
+        await client.receive_until(lambda f, n=n: f.get("ref") == f"c{n}")
+    await close(client)
+
+    items = emulator.contact(chat.session.contact_id)["items"]
+    assert [i["Content"] for i in items if i["Type"] == "MESSAGE"] == ["m0", "m1", "m2"]
