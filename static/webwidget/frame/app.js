@@ -419,8 +419,7 @@ async function startChat(answers = {}, initialMessage) {
     }
     const field = error.field && (error.field === "display_name" ? "name" : error.field.replace(/^attributes\./, ""));
     stopWatching();
-    if (error.code === "at_capacity") showNotice(t("allBusy"));
-    else if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
+    if (!(field && setFieldError(field, error.message))) showNotice(error.status === 429 ? t("waitAMoment") : t("failed"));
     return false;
   } finally {
     stopWatching();

@@ -1,6 +1,7 @@
 """app.js starting a chat under Amazon Connect's limits: while the start waits its turn the
-customer reads their place in the queue, and at the concurrent-chats cap that every line is
-busy. ChatBridge's side of both runs in tests/chatbridge/api/test_connect_budget.py."""
+customer reads their place in the queue (at the concurrent-chats cap the leave-a-message
+offer takes over: test_app_offers.py). ChatBridge's side runs in
+tests/chatbridge/api/test_connect_budget.py."""
 
 from typing import Any
 
@@ -53,11 +54,3 @@ def test_a_start_waiting_its_turn_shows_the_customers_place_in_the_queue(js):
     )
     assert gets and gets[0][1].endswith("/api/v1/widgets/w1/starts")
     assert gets[0][2] == post[2]  # asked by the start's own Idempotency-Key
-
-
-def test_a_start_at_the_concurrent_chats_cap_says_every_line_is_busy(js):
-    refused = {"code": "at_capacity", "title": "Service Unavailable", "detail": "busy"}
-    frame = started_widget(js, start={"status": 503, "body": refused})
-    frame.wait_for_function(
-        "document.querySelector('.cb-notice').textContent.includes('lines are busy')"
-    )
