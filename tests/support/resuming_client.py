@@ -37,10 +37,12 @@ class ResumingClient:
     token: str
     chat_id: str
     tls: ssl.SSLContext | None = None
+    origin: str = ORIGIN
     # Called with the client on every `upstream: connected` frame, as it arrives.
     on_connected: Callable[["ResumingClient"], None] | None = None
     seqs: list[int] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     resumes: list[Resume] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -61,7 +63,7 @@ class ResumingClient:
         while not self._stopping:
             try:
                 socket = await websockets.connect(
-                    self.url, origin=ORIGIN, ssl=self.tls, open_timeout=10, ping_interval=None
+                    self.url, origin=self.origin, ssl=self.tls, open_timeout=10, ping_interval=None
                 )
             except (OSError, TimeoutError, websockets.InvalidHandshake):
                 await asyncio.sleep(RETRY_DELAY)
@@ -92,6 +94,7 @@ class ResumingClient:
             self.seqs.append(frame["seq"])
             if frame["event"]["type"] == "message":
                 self.messages.append(frame["event"]["content"])
+                self.message_ids.append(frame["event"]["id"])
         elif frame["type"] == "upstream":
             self.statuses.append(frame["status"])
             if frame["status"] == "connected" and self.on_connected is not None:
