@@ -26,6 +26,7 @@ import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -51,6 +52,8 @@ from tests.support.tls import loopback_certificates
 PREFIX = "chatbridge"
 # Requests in flight at once: chat starts, the agent's messages, transcript reads.
 CONCURRENCY = 20
+# Attempts at each of the agent's messages.
+SEND_ATTEMPTS = 3
 # Failure guard of each wait (every chat live again, every customer back).
 GIVE_UP = 180.0
 RESULTS = ROOT / "bench" / "results"
@@ -104,10 +107,18 @@ class Agent:
         self._task: asyncio.Task | None = None
 
     async def say(self, chat: Chat, content: str) -> None:
-        async with self._gate:
-            response = await self.http.post(
-                f"/contacts/{chat.contact_id}/agent/message", json={"content": content}
-            )
+        """One message; a connection the emulator dropped is tried again (a message that
+        reached it anyway is in its transcript, which the comparison goes by)."""
+        for attempt in range(SEND_ATTEMPTS):
+            try:
+                async with self._gate:
+                    response = await self.http.post(
+                        f"/contacts/{chat.contact_id}/agent/message", json={"content": content}
+                    )
+                break
+            except httpx.TransportError:
+                if attempt == SEND_ATTEMPTS - 1:
+                    raise
         response.raise_for_status()
         chat.sent += 1
 
@@ -157,9 +168,22 @@ async def start_chats(
         return list(await asyncio.gather(*(one(index) for index in range(count))))
 
 
+class Stuck(RuntimeError):
+    """Customers did not reach a state within GIVE_UP."""
+
+
 async def every_customer(chats: list[Chat], predicate) -> None:
-    async with asyncio.timeout(GIVE_UP):
-        await asyncio.gather(*(chat.customer.until(predicate) for chat in chats))
+    try:
+        async with asyncio.timeout(GIVE_UP):
+            await asyncio.gather(*(chat.customer.until(predicate) for chat in chats))
+    except TimeoutError:
+        behind = [chat for chat in chats if not predicate(chat.customer)]
+        detail = "; ".join(
+            f"{chat.chat_id}: statuses {chat.customer.statuses[-4:]}, last seq "
+            f"{chat.customer.last_seq}, resumes {len(chat.customer.resumes)}"
+            for chat in behind[:10]
+        )
+        raise Stuck(f"{len(behind)} customers not there after {GIVE_UP:.0f} s: {detail}") from None
 
 
 def seconds(values: list[float]) -> dict[str, Any]:
@@ -284,6 +308,7 @@ async def roll(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
                 process.kill()
                 await process.wait()
         await redis.aclose()
+        keep_logs(directory)
     resumes = [resume for chat in chats for resume in chat.customer.resumes]
     return {
         "chats": options.chats,
@@ -294,6 +319,16 @@ async def roll(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
         "close_codes": dict(collections.Counter(str(r.close_code) for r in resumes)),
         **outcome,
     }
+
+
+def keep_logs(directory: Path) -> None:
+    """The processes' logs, kept in bench/results/rolling-logs/ (the stack's directory goes)."""
+    kept = RESULTS / "rolling-logs"
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True)
+    for log in [*directory.glob("*.log"), directory / "nginx" / "error.log"]:
+        if log.exists():
+            shutil.copyfile(log, kept / log.name)
 
 
 async def compare(agent: Agent, chats: list[Chat]) -> dict[str, Any]:
