@@ -89,7 +89,7 @@ class Processes:
         # The relay process archives and delivers webhooks; the ASGI processes do neither.
         env = {**self.env, "CHATBRIDGE_RUN_ARCHIVER": "1", "CHATBRIDGE_RUN_WEBHOOKS": "1"}
         self.relay = await run_manage(env, "relay", log=self.directory / "relay.log")
-        await until_process_alive(redis, keys, self.relay.pid)
+        await until_process_alive(redis, keys, self.relay.pid, guard=GIVE_UP)
 
 
 class Agent:

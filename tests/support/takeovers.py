@@ -68,14 +68,16 @@ async def live_again(
                 await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
 
 
-async def until_process_alive(redis: aioredis.Redis, keys: RedisKeys, pid: int) -> str:
+async def until_process_alive(
+    redis: aioredis.Redis, keys: RedisKeys, pid: int, *, guard: float = GUARD
+) -> str:
     """The owner string of the process `pid` once its heartbeat is in Redis."""
     await redis.config_set("notify-keyspace-events", "KA")
     db = redis.connection_pool.connection_kwargs.get("db", 0)
     pattern = keys.process("*")
     async with redis.pubsub() as pubsub:
         await pubsub.psubscribe(f"__keyspace@{db}__:{pattern}")
-        async with asyncio.timeout(GUARD):
+        async with asyncio.timeout(guard):
             while True:
                 async for key in redis.scan_iter(match=pattern):
                     owner = key.decode().removeprefix(keys.process(""))

@@ -41,12 +41,12 @@ from tests.support.resuming_client import ResumingClient, has_message, is_connec
 from tests.support.takeovers import holders, live_again, pid_of, status_owner, until_process_alive
 from tests.support.tls import Certificates, loopback_certificates
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 # How long a killed process's chats may stay away from Connect, as the deployment promises.
 TAKEOVER_BOUND = 5.0
 # Failure guard for a whole scenario.
-GUARD = 60.0
+GUARD = 120.0
 # How long a client whose process went away may take to be served again through the proxy.
 RESUME_BOUND = 5.0
 # Seconds between the agent's rounds of one message to every chat.
