@@ -148,6 +148,7 @@ class Agent:
         self._http = httpx.AsyncClient(base_url=f"{emulator_url}/_emulator", timeout=10)
         self._chats = chats
         self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
 
     async def say(self, chat: Chat, content: str) -> None:
         response = await self._http.post(
@@ -167,19 +168,20 @@ class Agent:
 
     async def _talk(self) -> None:
         n = 0
-        while True:
+        while not self._stop.is_set():
             for chat in self._chats:
                 await self.say(chat, f"agent {n}")
             n += 1
-            await asyncio.sleep(AGENT_PACE)  # the agent's pace, not a wait on ChatBridge
+            # The agent's pace, not a wait on ChatBridge.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(AGENT_PACE):
+                    await self._stop.wait()
 
     async def stop(self) -> None:
+        """Once the round under way is said: every message sent is counted."""
         assert self._task is not None
-        if self._task.done():
-            self._task.result()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        self._stop.set()
+        await self._task
 
     async def aclose(self) -> None:
         await self._http.aclose()
