@@ -9,7 +9,7 @@ PRODUCTION_STAMP := $(PRODUCTION_VENV)/.installed-$(shell cat requirements.txt |
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install production-venv migrate run test test-production lint format bench bench-failover bench-quotas browser nginx clean
+.PHONY: install production-venv migrate run test test-production lint format bench bench-failover bench-quotas bench-rolling browser nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatBridge needs Python 3.11 or newer")'
@@ -75,6 +75,10 @@ bench-failover: install
 # ChatBridge as deployed against the emulator with AWS's default Connect quotas on.
 bench-quotas: install
 	$(BIN)/python -m bench.quotas $(BENCH_ARGS)
+
+# Every process restarted in turn behind nginx under live chats (nginx as for the tests).
+bench-rolling: install nginx
+	$(BIN)/python -m bench.rolling $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(PRODUCTION_VENV) .pytest_cache .ruff_cache

@@ -110,7 +110,7 @@ async def measure(stack: Stack, second_port: int, pids: dict[int, subprocess.Pop
     pids[victim].wait()
     killed = time.monotonic()
     live_after: dict[str, float] = {}
-    status_keys = [f"{PREFIX}:chat:{chat_id}:upstream" for chat_id in lost]
+    status_keys = [f"{PREFIX}:chat:{chat_id}:upstream-status" for chat_id in lost]
     while len(live_after) < len(lost) and time.monotonic() - killed < GIVE_UP:
         for chat_id, status in zip(lost, await redis.mget(status_keys), strict=True):
             if chat_id in live_after or status is None:

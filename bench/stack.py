@@ -106,6 +106,16 @@ class Stack:
 
     def start(self) -> None:
         """Starts redis, the emulator and daphne; raises StackFailed with the reason."""
+        self.start_services()
+        try:
+            self._start_workers()
+            self._start_daphne()
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            raise StackFailed(str(error)) from error
+
+    def start_services(self) -> None:
+        """What every bench's stack stands on: redis, the emulator and a migrated database,
+        and the environment ChatBridge's processes get (`env`)."""
         try:
             self.workdir = tempfile.mkdtemp(prefix="chatbridge-bench-")
             self.redis = RedisServer().start()
@@ -117,8 +127,6 @@ class Stack:
             ).start()
             self.env = self._environment()
             self._migrate()
-            self._start_workers()
-            self._start_daphne()
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
             raise StackFailed(str(error)) from error
 

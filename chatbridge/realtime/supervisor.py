@@ -27,9 +27,9 @@ The same scan watches for abandoned chats (chatbridge.realtime.abandonment): eac
 checks the chats it holds, so the work is spread like the upstreams, and a claim in Redis
 keeps a chat from being ended twice when its lease moves meanwhile.
 
-On shutdown (stop()) the supervisor stops its upstreams, releases their leases, removes its
-heartbeat and tells the other processes, whose supervisors scan at once instead of at their
-next interval.
+On shutdown (stop()) the supervisor releases its leases, tells the other processes, whose
+supervisors scan at once instead of at their next interval, stops its upstreams and removes its
+heartbeat.
 """
 
 import asyncio
@@ -105,21 +105,27 @@ class Supervisor:
 
     async def stop(self) -> None:
         """Stops every upstream here and releases their leases, then shows this process gone:
-        the other processes take its chats over at once."""
-        released = bool(self._tasks)
-        tasks = [task for task in (self._scanner, self._renewing, *self._tasks.values()) if task]
-        for task in tasks:
+        the other processes take its chats over at once.
+
+        The leases are released all together, and the other processes told, before the
+        upstreams have closed their Connect websockets: each close waits for Connect's answer
+        (up to the websocket's close timeout), and no other process could take the chat over
+        meanwhile. What an upstream still tries to write after its release lands nowhere: its
+        writes are fenced by its lease."""
+        upstreams = list(self._tasks.values())
+        leases = list(self._leases.values())
+        background = [task for task in (self._scanner, self._renewing) if task]
+        for task in (*background, *upstreams):
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*(lease.release() for lease in leases), return_exceptions=True)
+        if self._liveness is not None and leases:
+            with contextlib.suppress(Exception):
+                await self._liveness.announce_released()
+        await asyncio.gather(*background, *upstreams, return_exceptions=True)
         self._scanner = None
         self._renewing = None
         if self._liveness is not None:
             await self._liveness.stop()
-            if released:
-                with contextlib.suppress(Exception):
-                    await self._liveness.announce_released()
 
     def holds(self, chat_id: str) -> bool:
         return chat_id in self._tasks

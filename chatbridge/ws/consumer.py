@@ -54,6 +54,8 @@ CLOSE_IDLE = 4008
 CLOSE_TOO_MANY_CONNECTIONS = 4029
 # Sends and ends a connection may have waiting for their turn (Connect's rate) at once.
 MAX_ORDERED_FRAMES = 50
+# Reads of the upstream status at authentication while statuses are rung meanwhile.
+STATUS_READS = 3
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
@@ -67,6 +69,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.session: ChatSession | None = None
         self.following = False
         self.delivery = asyncio.Lock()
+        # Upstream statuses rung to this connection so far (see _send_upstream_status).
+        self.statuses_rung = 0
         self.last_activity = time.monotonic()
         self.limits = ConnectionLimits.from_settings()
         self.pending_receipts: dict[str, str] = {}
@@ -255,10 +259,25 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         await self.follow_log(LogCursor(self.runtime.log, session.chat_id, frame.after))
         if session.is_active:
             await self.runtime.supervisor.ensure(session.chat_id)
-            status = await self.runtime.relay.current_upstream_status(session.chat_id)
-            await self._send({"type": "upstream", "status": status})
+            await self._send_upstream_status(session.chat_id)
         else:
             await self._send({"type": "ended", "reason": session.ended_reason})
+
+    async def _send_upstream_status(self, chat_id: str) -> None:
+        """The chat's upstream status as it stands, after `ready` and the events.
+
+        The connection already follows the chat, so a status rung while this one is read
+        reaches the client first, and may be newer than what the read saw: the holder writes
+        its status, then rings it. Sent after the ring, that stale read would be the client's
+        last word, "reconnecting" for good on a connected chat. So a read during which a
+        status was rung is read again; after STATUS_READS reads the last one is sent anyway
+        (the rings it raced are sent, and so is every later one)."""
+        for _ in range(STATUS_READS):
+            rung = self.statuses_rung
+            status = await self.runtime.relay.current_upstream_status(chat_id)
+            if self.statuses_rung == rung:
+                break
+        await self._send({"type": "upstream", "status": status})
 
     async def send_logged(self, seq: int, event_json: str) -> None:
         await self.send(text_data=event_frame(seq, event_json))
@@ -271,6 +290,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             await self.send(text_data=f'{{"type":"typing","event":{message["event"]}}}')
 
     async def chat_upstream(self, message: dict[str, Any]) -> None:
+        self.statuses_rung += 1
         await self._send({"type": "upstream", "status": message["status"]})
 
     async def chat_ended(self, message: dict[str, Any]) -> None:

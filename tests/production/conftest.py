@@ -110,7 +110,7 @@ def tls_stack(
         )
         upstream = urlparse(server.url).netloc
         with serving_proxy(
-            nginx, workdir / "nginx", certificates, upstream, https_port, http_port
+            nginx, workdir / "nginx", certificates, [upstream], https_port, http_port
         ) as proxy:
             yield Stack(
                 url=proxy.https_url,

@@ -73,9 +73,10 @@ class AsgiProcess:
         return lease_holder is not None and lease_holder.split(":")[1] == str(self.pid)
 
 
-async def start_asgi(env: dict[str, str], log: Path) -> AsgiProcess:
-    """`python -m chatbridge.serve` on a free loopback port, once it answers /healthz."""
-    port = free_port()
+async def start_asgi(env: dict[str, str], log: Path, *, port: int | None = None) -> AsgiProcess:
+    """`python -m chatbridge.serve` on a loopback port (a free one unless given: a process
+    started again behind a proxy takes its predecessor's), once it answers /healthz."""
+    port = port or free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
         "chatbridge.asgi:application",

@@ -2,7 +2,7 @@
 
 deploy/nginx/chatbridge.conf is a sample for operators, with {{placeholders}}; here it is
 filled in for loopback (free ports, the throw-away certificate of tests/support/tls.py, the
-production daphne as upstream) and included in an nginx main configuration of the test run's
+ChatBridge processes as upstream servers, one `server` line each) and included in an nginx main configuration of the test run's
 own, so that nginx runs in the foreground as a child process with every file in a temporary
 directory. Where nginx is missing, a developer's run skips the tests that need it, but a CI run
 fails, as for chromium (tests/support/browser.py).
@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,7 @@ pid {directory}/nginx.pid;
 error_log {directory}/error.log warn;
 {user}
 events {{
-    worker_connections 256;
+    worker_connections {worker_connections};
 }}
 http {{
     access_log {directory}/access.log;
@@ -61,8 +61,19 @@ def require_nginx(path: str = NGINX, env: Mapping[str, str] = os.environ) -> str
     return require_program(path, missing)
 
 
-def render(template: str, values: Mapping[str, str]) -> str:
-    """The template with every {{placeholder}} filled in; a placeholder left over fails."""
+def render(template: str, values: Mapping[str, str], upstreams: Sequence[str] = ()) -> str:
+    """The template with every {{placeholder}} filled in; a placeholder left over fails.
+    The line naming {{upstream}} is repeated for each of `upstreams`, as the template's header
+    tells operators with several processes to do."""
+    lines = []
+    for line in template.splitlines(keepends=True):
+        if "{{upstream}}" not in line:
+            lines.append(line)
+        elif line.lstrip().startswith("#"):
+            lines.append(line.replace("{{upstream}}", ", ".join(upstreams)))
+        else:
+            lines.extend(line.replace("{{upstream}}", address) for address in upstreams)
+    template = "".join(lines)
     for name, value in values.items():
         template = template.replace("{{" + name + "}}", value)
     assert "{{" not in template, f"unfilled placeholders in {TEMPLATE}"
@@ -81,11 +92,15 @@ def serving_proxy(
     nginx: str,
     directory: Path,
     certificates: Certificates,
-    upstream: str,
+    upstreams: Sequence[str],
     https_port: int,
     http_port: int,
+    *,
+    worker_connections: int = 256,
 ) -> Iterator[Proxy]:
-    """nginx on loopback with the shipped configuration, until the block ends."""
+    """nginx on loopback with the shipped configuration in front of `upstreams` (host:port
+    of each ChatBridge process), until the block ends. Each proxied websocket takes two of
+    nginx's `worker_connections`."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "chatbridge.conf").write_text(
         render(
@@ -97,13 +112,15 @@ def serving_proxy(
                 "http_listen": f"127.0.0.1:{http_port}",
                 "certificate": str(certificates.certificate),
                 "certificate_key": str(certificates.key),
-                "upstream": upstream,
             },
+            upstreams,
         )
     )
     # As root, nginx's workers would run as nobody, who cannot enter the temporary directory.
     user = "user root;" if os.geteuid() == 0 else ""
-    (directory / "nginx.conf").write_text(MAIN.format(directory=directory, user=user))
+    (directory / "nginx.conf").write_text(
+        MAIN.format(directory=directory, user=user, worker_connections=worker_connections)
+    )
     proxy = Proxy(
         https_url=f"https://127.0.0.1:{https_port}",
         http_url=f"http://127.0.0.1:{http_port}",

@@ -1,6 +1,7 @@
 """The supervisor holds one upstream per chat and gives it up when its lease is lost."""
 
 import asyncio
+import signal
 
 import pytest
 from prometheus_client import REGISTRY
@@ -10,6 +11,9 @@ from chatbridge.redis import keys
 from tests.support.redis_waits import until_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+# Failure guard for a stopping supervisor's leases to be released.
+RELEASE_GUARD = 1.0
 
 
 def upstream_task(chat_id: str) -> asyncio.Task:
@@ -122,3 +126,37 @@ async def test_a_chat_whose_holder_lives_is_left_to_it(runtime, redis_client):
         assert not runtime.supervisor.holds(chat.session.chat_id)
     finally:
         await other.stop()
+
+
+async def test_stopping_releases_every_lease_without_waiting_for_connect_to_answer(
+    runtime, emulator_server, redis_client
+):
+    """Each upstream's Connect websocket waits for Connect's answer to its close; while
+    Connect does not answer (the emulator is stopped), the leases are released all the same,
+    so that the other processes take the chats over at once."""
+    chats = [await runtime.service.start_chat(display_name=f"Ada {n}") for n in range(3)]
+    for chat in chats:
+        await runtime.supervisor.ensure(chat.session.chat_id)
+    leases = [runtime.supervisor.lease(chat.session.chat_id) for chat in chats]
+    for chat in chats:
+        status = runtime.relay._status_key(chat.session.chat_id)
+
+        async def connected(status: str = status) -> bool:
+            return (await redis_client.get(status) or b"").startswith(b"connected|")
+
+        await until_key(redis_client, status, connected)
+
+    emulator_server.process.send_signal(signal.SIGSTOP)
+    stopping = asyncio.create_task(runtime.supervisor.stop())
+    try:
+        for lease in leases:
+
+            async def released(key: str = lease.key) -> bool:
+                return await redis_client.get(key) is None
+
+            # Released at once, in a few milliseconds: released after each upstream's close,
+            # they took 1.8 s here, and their Connect websockets' close timeout (10 s) at most.
+            await until_key(redis_client, lease.key, released, guard=RELEASE_GUARD)
+    finally:
+        emulator_server.process.send_signal(signal.SIGCONT)
+        await stopping

@@ -1,0 +1,70 @@
+"""The upstream status a client is told as it authenticates, when the chat's holder rings a
+new status while the consumer is still reading the old one.
+
+The consumer already follows the chat then, so the ring reaches the client first; the read,
+older, must not be the client's last word. The runtime's Redis goes through a proxy that holds
+the reply to the consumer's status read: the read runs in Redis before the holder's write, and
+reaches the consumer after the ring, every time.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from django.conf import settings
+
+from chatbridge.redis import RedisKeys
+from chatbridge.runtime import get_runtime, stop_runtime
+from tests.support.closing import close
+from tests.support.tcp_proxy import RedisProxy
+from tests.support.ws_client import ChatClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+GUARD = 30.0
+
+
+def is_upstream(frame) -> bool:
+    return frame["type"] == "upstream"
+
+
+@pytest.fixture
+async def proxied(fast_relay, redis_server, redis_client, emulator, settings) -> AsyncIterator:
+    """This event loop's runtime, its Redis client behind a proxy that can hold a reply."""
+    proxy = RedisProxy(("127.0.0.1", redis_server.port))
+    settings.REDIS_URL = f"redis://127.0.0.1:{proxy.port}/0"
+    runtime = get_runtime()
+    yield runtime, proxy
+    proxy.release()
+    await stop_runtime()
+    proxy.close()
+
+
+async def test_a_status_rung_during_the_auth_read_stays_the_clients_last_word(proxied):
+    runtime, proxy = proxied
+    # The test plays the chat's holder, in this process: its lease, its status, its rings.
+    await runtime.supervisor.stop()
+    chat = await runtime.service.start_chat(display_name="Ada")
+    chat_id = chat.session.chat_id
+    lease = runtime.supervisor.lease(chat_id)
+    assert await lease.acquire()
+    await runtime.relay.upstream_status(chat_id, "reconnecting", fence=lease.fence)
+    status_key = RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX).chat(chat_id, "upstream-status")
+    proxy.hold_reply_to(status_key.encode())
+    client = ChatClient()
+    assert await client.connect()
+    try:
+        async with asyncio.timeout(GUARD):
+            await client.send({"type": "auth", "token": chat.session_token})
+            assert await asyncio.to_thread(proxy.holding.wait, GUARD)
+            # The consumer's read ran; its answer waits. The holder connects meanwhile.
+            await runtime.relay.upstream_status(chat_id, "connected", fence=lease.fence)
+            rung = await client.receive_until(is_upstream)
+            proxy.release()
+            after = await client.receive_until(is_upstream)
+    finally:
+        await close(client)
+
+    assert rung["status"] == "connected"
+    assert after["status"] == "connected"
+    assert await runtime.relay.current_upstream_status(chat_id) == "connected"
