@@ -16,6 +16,7 @@ from typing import TypeVar
 from django.conf import settings
 
 from chatbridge.chats.events import ChatEvent, from_item
+from chatbridge.chats.handoff import handoff
 from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
 from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, get_gateway
@@ -47,6 +48,9 @@ MAX_ATTRIBUTE_LENGTH = 32767
 RECEIPT_TYPES = {"delivered": ContentType.DELIVERED, "read": ContentType.READ}
 MAX_TRANSCRIPT_PAGES = 1000
 REFRESH_ROUNDS = 3
+# How long a start's websocket URL must still be good for its upstream to take it: longer
+# than the upstream takes to connect (its open timeout is 10 s).
+HANDOFF_VALIDITY = timedelta(seconds=20)
 
 
 def _require_text(value: object, field: str, *, max_length: int) -> str:
@@ -176,6 +180,7 @@ class ChatService:
             customer_key=customer_key,
             continued_from=previous.chat_id if continued and previous is not None else "",
         )
+        handoff.offer(started.session.chat_id, connection)
         await self.store.publish(started.session)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
@@ -391,7 +396,12 @@ class ChatService:
     async def open_connection(
         self, session: ChatSession
     ) -> tuple[ChatSession, ParticipantConnection]:
-        """A fresh participant connection (a new websocket URL) for the upstream relay."""
+        """A fresh participant connection (a new websocket URL) for the upstream relay: the
+        one the chat's start got, when this process started it moments ago
+        (chatbridge.chats.handoff), else a new one."""
+        started = handoff.take(session.chat_id, valid_for=HANDOFF_VALIDITY)
+        if started is not None:
+            return session, started
         return await self._refresh(session, force=True)
 
     async def refresh(self, session: ChatSession) -> ChatSession:

@@ -10,7 +10,7 @@ import pytest
 
 from chatbridge.connect.budget import ConnectBudget
 from chatbridge.redis import keys
-from tests.support.redis_waits import until_members
+from tests.support.redis_waits import until_key, until_members
 from tests.support.rest import (
     assert_problem,
     bearer,
@@ -155,7 +155,16 @@ async def test_sends_keep_working_while_the_chats_upstream_waits_for_the_budget(
     emulator.set_quotas(CreateParticipantConnection="0.01/1")
     settings.CHATBRIDGE_CONNECT_RATES = "CreateParticipantConnection=0.01/1"
     settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
-    chat = await start_chat(api)  # spends the one token; its upstream queues for the next
+    # The start spends the one token, and its upstream opens on the start's connection; once
+    # Connect drops that websocket, the upstream queues for the next token.
+    chat = await start_chat(api)
+    status = keys().chat(chat["chat_id"], "upstream-status")
+
+    async def connected() -> bool:
+        return ((await redis_client.get(status)) or b"").startswith(b"connected|")
+
+    await until_key(redis_client, status, connected)
+    emulator.drop_websockets(await contact_id(runtime, chat))
     queue = keys().connect_budget("CreateParticipantConnection", "queue")
     await until_members(redis_client, queue, 1)
     sent = await send(api, chat, "while the upstream waits")
