@@ -257,6 +257,9 @@ CONNECT_READ_TIMEOUT = env_float("CONNECT_READ_TIMEOUT", 15.0)
 CONNECT_THREADS = env_int("CONNECT_THREADS", 32)
 # Threads for the upstreams' own calls (new connections, gap fills), kept apart from sends.
 CONNECT_BACKGROUND_THREADS = env_int("CONNECT_BACKGROUND_THREADS", 8)
+# Threads that start chats (StartChatContact, the first CreateParticipantConnection): few, and
+# apart from the others, so that a wave of new chats queues behind itself, not ahead of sends.
+CONNECT_START_THREADS = env_int("CONNECT_START_THREADS", 4)
 # Connect's default chat duration is 25 hours; sessions live as long as their chat may.
 CONNECT_CHAT_DURATION_MINUTES = env_int("CONNECT_CHAT_DURATION_MINUTES", 1500)
 

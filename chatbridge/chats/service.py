@@ -96,9 +96,13 @@ class ChatService:
         refresh_margin: timedelta,
         chat_duration: timedelta,
         ended_grace: timedelta,
+        starter: ConnectGateway | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
+        # Starting a chat runs on a thread pool of its own, so that a wave of new chats
+        # queues behind itself rather than ahead of the live chats' sends.
+        self.starter = starter or gateway
         self.refresh_margin = refresh_margin
         self.chat_duration = chat_duration
         self.ended_grace = ended_grace
@@ -122,14 +126,14 @@ class ChatService:
                 _validate_content_type(initial_content_type),
                 _require_text(initial_message, "initial_message", max_length=MAX_CONTENT_LENGTH),
             )
-        contact = await self.gateway.start_chat_contact(
+        contact = await self.starter.start_chat_contact(
             display_name=display_name.strip(),
             attributes=attributes,
             initial_message=initial,
             client_token=client_token,
             chat_duration_minutes=int(self.chat_duration.total_seconds() // 60),
         )
-        connection = await self.gateway.create_connection(contact.participant_token)
+        connection = await self.starter.create_connection(contact.participant_token)
         started = await self.store.create(
             contact=contact,
             connection=connection,
@@ -379,4 +383,5 @@ def get_chat_service(*, background: bool = False) -> ChatService:
         refresh_margin=timedelta(seconds=settings.CHATBRIDGE_REFRESH_MARGIN),
         chat_duration=timedelta(minutes=settings.CONNECT_CHAT_DURATION_MINUTES),
         ended_grace=timedelta(seconds=settings.CHATBRIDGE_ENDED_SESSION_TTL),
+        starter=get_gateway(starts=True),
     )

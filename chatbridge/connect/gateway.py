@@ -97,14 +97,18 @@ class ConnectGateway:
     """One method per Connect operation ChatBridge uses, with typed results.
 
     `background` gateways run on their own thread pool: the upstreams use one, so that
-    reconnecting many chats at once does not delay what customers are waiting for.
+    reconnecting many chats at once does not delay what customers are waiting for; `starts`
+    gateways too, so that starting many chats at once does not either.
     """
 
-    def __init__(self, *, background: bool = False) -> None:
+    def __init__(self, *, background: bool = False, starts: bool = False) -> None:
         self.background = background
+        self.starts = starts
 
     @property
     def _executor(self) -> Executor:
+        if self.starts:
+            return clients.start_executor()
         return clients.background_executor() if self.background else clients.executor()
 
     async def start_chat_contact(
@@ -309,5 +313,6 @@ class ConnectGateway:
 
 
 @functools.cache
-def get_gateway(*, background: bool = False) -> ConnectGateway:
-    return ConnectGateway(background=background)
+def get_gateway(*, background: bool = False, starts: bool = False) -> ConnectGateway:
+    """`starts` for starting chats, on a thread pool of their own (see clients)."""
+    return ConnectGateway(background=background, starts=starts)
