@@ -114,18 +114,20 @@ INSTALLED_APPS = [
 if importlib.util.find_spec("connect_emulator") is not None:
     INSTALLED_APPS.append("connect_emulator")
 
+# Django's own middleware, whose hooks run on the event loop for /api/ requests rather than
+# hopping to a thread and back for each (chatbridge.api.inline_middleware).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "chatbridge.api.inline_middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "chatbridge.api.cors.ApiCorsMiddleware",
     "chatbridge.api.middleware.ApiMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "chatbridge.api.inline_middleware.SessionMiddleware",
+    "chatbridge.api.inline_middleware.CommonMiddleware",
+    "chatbridge.api.inline_middleware.CsrfViewMiddleware",
+    "chatbridge.api.inline_middleware.AuthenticationMiddleware",
+    "chatbridge.api.inline_middleware.MessageMiddleware",
+    "chatbridge.api.inline_middleware.XFrameOptionsMiddleware",
+    "chatbridge.api.inline_middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chatbridge.urls"
