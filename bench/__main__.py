@@ -9,11 +9,13 @@ from typing import Any
 
 from bench import report, sizes
 from bench.bridge import ORIGIN
+from bench.generator import LoadFailed
 from bench.options import parse_args
 from bench.run import run
 from bench.stack import Stack, StackFailed
 
 EXIT_STACK_FAILED = 2
+EXIT_INVALID = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -48,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         except (KeyboardInterrupt, asyncio.CancelledError):
             print("\nInterrupted: stopping the stack.", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except LoadFailed as error:
+            print(f"The load generator failed: {error}", file=sys.stderr)
+            return EXIT_STACK_FAILED
         if stack.daphne_log is not None and stack.daphne_log.exists():
             daphne_log = stack.daphne_log.read_text(errors="replace")
     finally:
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n  results: {path} (also latest.json), histogram: {options.results_dir / 'latest.png'}"
     )
-    return 0
+    return 0 if built["valid"] else EXIT_INVALID
 
 
 if __name__ == "__main__":

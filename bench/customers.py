@@ -122,12 +122,20 @@ class Population:
         self,
         on_connected: Callable[[], Awaitable[None]] | None = None,
         on_window_end: Callable[[], Awaitable[None]] | None = None,
+        epoch: float | None = None,
     ) -> PhaseStats:
+        """`epoch` (a time.perf_counter() value) is when the ramp starts: the processes of one
+        phase share it, and customer i starts at epoch + i / ramp_rate in whichever process
+        drives it, so that together they keep the planned rate. `on_connected` runs when this
+        process's ramp is over, before the steady window opens."""
         plan = self.plan
-        started = time.perf_counter()
+        started = time.perf_counter() if epoch is None else epoch
+        self.stats.started = started
         tasks = [
-            asyncio.create_task(self._live(customer, ready, started + i / plan.ramp_rate))
-            for i, (customer, ready) in enumerate(zip(self.customers, self._ready, strict=True))
+            asyncio.create_task(
+                self._live(customer, ready, started + customer.index / plan.ramp_rate)
+            )
+            for customer, ready in zip(self.customers, self._ready, strict=True)
         ]
         try:
             with contextlib.suppress(TimeoutError):

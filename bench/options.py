@@ -20,6 +20,9 @@ class Options:
     max_connecting: int
     ramp_timeout: float
     runaway_ms: float
+    processes: int
+    generator_cpu_limit: float
+    direct_p50_limit_ms: float
     seed: int
     results_dir: Path
     server_env: dict[str, str]
@@ -29,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Load ChatBridge with simulated customers and compare it with talking to "
-        "the Connect emulator directly. Exits 0 whatever the figures; non-zero only if the "
+        "the Connect emulator directly. Exits 0 whatever the figures when the run is valid; "
+        "3 when it is not (a load generator process or the direct path saturated), 2 if the "
         "stack does not start.",
     )
     parser.add_argument("--chats", type=int, default=1000, help="customers through ChatBridge")
@@ -44,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         type=int,
         default=None,
         help="mobile-app customers over REST (long-poll), a third phase (default: --chats, at "
-        "most 200: more long-polls than that saturate the bench's own HTTP client; 0 skips it)",
+        "most 200; 0 skips it)",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -71,6 +75,25 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=1000.0,
         help="a second whose median latency exceeds this counts as the run breaking",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=3,
+        help="load generator processes each phase's customers are spread over",
+    )
+    parser.add_argument(
+        "--generator-cpu-limit",
+        type=float,
+        default=85.0,
+        help="a load generator process using more than this %% of a core makes the run invalid",
+    )
+    parser.add_argument(
+        "--direct-p50-limit-ms",
+        type=float,
+        default=100.0,
+        help="a direct path median above this (ms) makes the run invalid: the emulator or the "
+        "machine saturated, and no ratio to it means anything",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -93,6 +116,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "connect_timeout",
         "max_connecting",
         "ramp_timeout",
+        "processes",
+        "generator_cpu_limit",
+        "direct_p50_limit_ms",
     ):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0")
@@ -114,6 +140,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
         max_connecting=args.max_connecting,
         ramp_timeout=args.ramp_timeout,
         runaway_ms=args.runaway_ms,
+        processes=args.processes,
+        generator_cpu_limit=args.generator_cpu_limit,
+        direct_p50_limit_ms=args.direct_p50_limit_ms,
         seed=args.seed,
         results_dir=args.results_dir,
         server_env=server_env,

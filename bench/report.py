@@ -1,8 +1,13 @@
-"""Turns the raw figures into the report: summary, targets, breaks, JSON, PNG and text.
+"""Turns the raw figures into the report: summary, validity, targets, JSON, PNG and text.
 
-The targets are the ones ChatBridge is held to on a 2-core machine: at 1,000 chats it may add
-at most 3 ms at the median and 15 ms at p99 to the send → echo path, and daphne may hold at
-most 60 KiB of RSS per connected chat.
+The targets are ratios to the direct path measured in the same run, so that they hold on
+whatever machine the bench runs: ChatBridge may add at most a quarter of the direct median
+and half of the direct p99 to send → echo, in the steady window and while chats are being
+started; a chat start through it may cost at most 1.5 times a direct one; a REST client's
+p99 may be at most twice the websocket's; daphne may hold at most 60 KiB of RSS per chat.
+
+A run whose load generator or direct path saturated measured the bench, not ChatBridge: it is
+INVALID, and says why.
 """
 
 import json
@@ -19,10 +24,14 @@ from bench.options import Options
 from bench.plot import plot_latencies
 from bench.stats import PhaseStats, summarize
 
-TARGET_CHATS = 1000
+# (label, key in "ratios", limit, unit)
 TARGETS = (
-    ("added p50 latency", "added_p50_ms", 3.0, "ms"),
-    ("added p99 latency", "added_p99_ms", 15.0, "ms"),
+    ("added p50 / direct p50", "added_p50", 0.25, "x"),
+    ("added p99 / direct p99", "added_p99", 0.5, "x"),
+    ("added p99 while chats start / direct p99 then", "added_ramp_p99", 0.5, "x"),
+    ("chat start p50 / direct start p50", "start_p50", 1.5, "x"),
+    ("chat start p99 / direct start p99", "start_p99", 1.5, "x"),
+    ("REST p99 / websocket p99", "rest_p99", 2.0, "x"),
     ("daphne RSS per chat", "rss_per_chat_kib", 60.0, "KiB"),
 )
 # More CPU than this (% of one core) used by processes outside the bench spoils a run.
@@ -48,12 +57,14 @@ def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
         "sent_per_s": round(stats.sent_in_window / window, 2),
         "echoed_per_s": round(stats.echoed_in_window / window, 2),
         "latency_ms": summarize(stats.latencies_ms),
+        "ramp_latency_ms": summarize(stats.ramp_latencies_ms),
         "setup_ms": {step: summarize(values) for step, values in stats.setup_ms.items()},
         "send_request_ms": summarize(stats.extra.get("send_request_ms", [])),
         "send_requests_per_s": round(len(stats.extra.get("send_request_ms", [])) / window, 2),
         "long_poll_wakeup_ms": summarize(stats.extra.get("wakeup_ms", [])),
         "cpu_percent_of_one_core": stats.extra.get("cpu_percent", {}),
         "bench_loop_lag_ms": stats.extra.get("loop_lag_ms", {}),
+        "generators": stats.extra.get("generators", []),
         "break": find_break(stats, options.runaway_ms),
         "timeline": stats.timeline_rows(),
     }
@@ -106,13 +117,7 @@ def build(
     phases: dict[str, PhaseStats] = raw["phases"]
     summaries = {name: phase_summary(stats, options) for name, stats in phases.items()}
     rss = raw["rss"]
-    comparison: dict[str, Any] = {}
-    if "direct" in summaries and "bridge" in summaries:
-        direct, bridge = summaries["direct"]["latency_ms"], summaries["bridge"]["latency_ms"]
-        if direct.get("count") and bridge.get("count"):
-            for key in ("p50", "p95", "p99", "max"):
-                comparison[f"added_{key}_ms"] = round(bridge[key] - direct[key], 3)
-                comparison[f"ratio_{key}"] = round(bridge[key] / max(direct[key], 1e-9), 2)
+    comparison = _comparison(summaries)
     memory: dict[str, Any] = {
         key: _kib(value) for key, value in rss.items() if key != "connected_chats"
     }
@@ -120,22 +125,21 @@ def build(
     chats = rss.get("connected_chats") or 0
     if chats and rss.get("connected") and rss.get("idle"):
         memory["per_chat_kib"] = round((rss["connected"] - rss["idle"]) / chats / 1024, 1)
-        comparison["rss_per_chat_kib"] = memory["per_chat_kib"]
+        comparison["ratios"]["rss_per_chat_kib"] = memory["per_chat_kib"]
     memory["connected_chats"] = chats
     targets = []
     for label, key, limit, unit in TARGETS:
-        value = comparison.get(key)
+        value = comparison["ratios"].get(key)
         targets.append(
             {
                 "target": label,
                 "limit": limit,
                 "unit": unit,
                 "value": value,
-                "result": "n/a" if value is None else ("PASS" if value <= limit else "MISS"),
-                "at_chats": options.chats,
-                "target_chats": TARGET_CHATS,
+                "result": "n/a" if value is None else ("PASS" if value <= limit else "FAIL"),
             }
         )
+    invalid = invalid_reasons(summaries, options, raw["stack_alive"])
     log_lines = daphne_log.splitlines()
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -148,12 +152,17 @@ def build(
         },
         "method": {
             "phases": "sequential: direct first, then the emulator is reset, then ChatBridge, then REST",
+            "load_generator": f"{options.processes} processes per phase, customers spread "
+            "round-robin, one epoch and one window for all",
             "direct_send": "httpx.AsyncClient POST /participant/message (SendMessage's REST call)",
             "direct_setup": "boto3 StartChatContact + CreateParticipantConnection in a thread pool",
             "bridge_start_chat": "chatbridge.chats.service.ChatService.start_chat in the bench",
-            "latency": "send (ws send frame / HTTP POST) to the agent's echo on the websocket; "
-            "only messages sent in the steady window after the ramp count",
+            "latency": "send (ws send frame / HTTP POST) to the agent's echo (websocket or "
+            "long-poll); the steady window's messages, and apart those sent during the ramp",
+            "targets": "ratios to the direct path of the same run",
         },
+        "valid": not invalid,
+        "invalid_reasons": invalid,
         "phases": summaries,
         "comparison": comparison,
         "daphne_rss": memory,
@@ -168,6 +177,69 @@ def build(
             ][:10],
         },
     }
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    if value is None or not reference:
+        return None
+    return round(value / reference, 2)
+
+
+def _comparison(summaries: dict[str, Any]) -> dict[str, Any]:
+    """Added latency in ms, and the ratios the targets are about."""
+    comparison: dict[str, Any] = {"ratios": {}}
+    ratios = comparison["ratios"]
+    direct, bridge = summaries.get("direct"), summaries.get("bridge")
+    if direct and bridge:
+        ours, theirs = bridge["latency_ms"], direct["latency_ms"]
+        if ours.get("count") and theirs.get("count"):
+            for key in ("p50", "p95", "p99", "max"):
+                comparison[f"added_{key}_ms"] = round(ours[key] - theirs[key], 3)
+                comparison[f"ratio_{key}"] = _ratio(ours[key], theirs[key])
+            ratios["added_p50"] = _ratio(comparison["added_p50_ms"], theirs["p50"])
+            ratios["added_p99"] = _ratio(comparison["added_p99_ms"], theirs["p99"])
+        ours, theirs = bridge["ramp_latency_ms"], direct["ramp_latency_ms"]
+        if ours.get("count") and theirs.get("count"):
+            comparison["added_ramp_p50_ms"] = round(ours["p50"] - theirs["p50"], 3)
+            comparison["added_ramp_p99_ms"] = round(ours["p99"] - theirs["p99"], 3)
+            ratios["added_ramp_p99"] = _ratio(comparison["added_ramp_p99_ms"], theirs["p99"])
+        ours = bridge["setup_ms"].get("start_chat", {})
+        theirs = direct["setup_ms"].get("start_chat", {})
+        if ours.get("count") and theirs.get("count"):
+            ratios["start_p50"] = _ratio(ours["p50"], theirs["p50"])
+            ratios["start_p99"] = _ratio(ours["p99"], theirs["p99"])
+    rest = summaries.get("rest")
+    if rest and bridge and rest["latency_ms"].get("count") and bridge["latency_ms"].get("count"):
+        ratios["rest_p99"] = _ratio(rest["latency_ms"]["p99"], bridge["latency_ms"]["p99"])
+    return comparison
+
+
+def invalid_reasons(summaries: dict[str, Any], options: Options, alive: bool) -> list[str]:
+    """Why the run measured the bench or a saturated emulator rather than ChatBridge."""
+    reasons = []
+    limit = options.generator_cpu_limit
+    for name, phase in summaries.items():
+        for index, generator in enumerate(phase["generators"]):
+            for when in ("ramp", "window"):
+                used = generator.get(f"{when}_cpu_percent")
+                if used is not None and used > limit:
+                    reasons.append(
+                        f"{name}: load generator {index} used {used:.0f}% of a core during "
+                        f"the {when} (limit {limit:g}%)"
+                    )
+    direct = summaries.get("direct")
+    if direct is not None:
+        errors = sum(direct["errors"].values()) + sum(direct["connect_failures"].values())
+        if errors:
+            reasons.append(f"direct path: {errors} error(s) or failed start(s)")
+        p50 = direct["latency_ms"].get("p50")
+        if p50 is None:
+            reasons.append("direct path: no message measured")
+        elif p50 > options.direct_p50_limit_ms:
+            reasons.append(f"direct path: p50 {p50:.1f} ms > {options.direct_p50_limit_ms:g} ms")
+    if not alive:
+        reasons.append("a process of the stack died during the run")
+    return reasons
 
 
 def _cpu_count() -> int | None:
@@ -207,7 +279,8 @@ def render(report: dict[str, Any]) -> str:
         f"  {options['chats']} chats through ChatBridge, {options['direct_chats']} direct; "
         f"one message per {options['interval']:g} s each; {options['duration']:g} s steady "
         f"window after a ramp of {options['ramp_rate']:g} chats/s",
-        "  phases ran one after the other (direct first), each with the machine to itself",
+        f"  phases ran one after the other (direct first); customers spread over "
+        f"{options['processes']} load generator processes",
         "",
         f"  {'send → echo (ms)':<22}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}"
         f"{'msg/s':>8}{'errors':>8}{'conn.fail':>10}",
@@ -237,6 +310,16 @@ def render(report: dict[str, Any]) -> str:
             )
         )
     lines.append("")
+    lines.append("  while chats start (messages sent during the ramp):")
+    for name, phase in report["phases"].items():
+        ramp = phase["ramp_latency_ms"]
+        if ramp.get("count"):
+            lines.append(
+                f"  {NAMES.get(name, name):<22}{_fmt(ramp.get('p50'), 2):>8}"
+                f"{_fmt(ramp.get('p95'), 2):>8}{_fmt(ramp.get('p99'), 2):>8}"
+                f"{_fmt(ramp.get('max'), 1):>9}  ({ramp['count']} messages)"
+            )
+    lines.append("")
     for name, phase in report["phases"].items():
         problems = {
             **phase["errors"],
@@ -250,6 +333,11 @@ def render(report: dict[str, Any]) -> str:
             f"  {NAMES.get(name, name)}: CPU (% of one core) {cpu}; bench loop lag p99 "
             f"{_fmt(lag.get('p99'))} ms"
         )
+        generators = ", ".join(
+            f"{_fmt(g.get('ramp_cpu_percent'), 0)}/{_fmt(g.get('window_cpu_percent'), 0)}%"
+            for g in phase["generators"]
+        )
+        lines.append(f"    load generators' CPU (ramp/window, % of one core): {generators}")
         setup = ", ".join(
             f"{step} p50 {_fmt(s.get('p50'))} / p99 {_fmt(s.get('p99'))} ms"
             for step, s in phase["setup_ms"].items()
@@ -289,12 +377,10 @@ def render(report: dict[str, Any]) -> str:
         )
     lines.append("")
     for target in report["targets"]:
-        note = ""
-        if target["at_chats"] != target["target_chats"]:
-            note = f" (target is for {target['target_chats']} chats; this run had {target['at_chats']})"
         lines.append(
-            f"  {target['result']:<5} {target['target']}: {_fmt(target['value'], 2)} {target['unit']} "
-            f"(≤ {target['limit']:g} {target['unit']}){note}"
+            f"  {target['result']:<5} {target['target']}: {_fmt(target['value'], 2)}"
+            f"{target['unit'] if target['unit'] == 'x' else ' ' + target['unit']} "
+            f"(≤ {target['limit']:g}{target['unit'] if target['unit'] == 'x' else ' ' + target['unit']})"
         )
     busy = [
         name
@@ -306,6 +392,10 @@ def render(report: dict[str, Any]) -> str:
             f"  WARNING: other processes used more than {BUSY_NEIGHBOURS:g}% of a core during "
             f"{', '.join(busy)}: the figures are not representative; rerun on a quiet machine"
         )
-    if not report["stack_alive_at_end"]:
-        lines.append("  WARNING: a process of the stack died during the run")
+    lines.append("")
+    if report["valid"]:
+        lines.append("  VALID: no load generator process nor the direct path saturated")
+    else:
+        lines.append("  INVALID: this run measured the bench, not ChatBridge:")
+        lines.extend(f"    - {reason}" for reason in report["invalid_reasons"])
     return "\n".join(lines)

@@ -1,5 +1,8 @@
 """One bench run: start the stack, warm ChatBridge up, run the phases, stop everything.
 
+Each phase runs in the load generator's processes (bench.generator); this process only warms
+ChatBridge up and keeps the figures.
+
 The phases run one after the other, never together: on a 2-core machine two populations at
 once would fight over the same cores and each would slow the other. The direct phase comes
 first, then the emulator forgets its chats, then the ChatBridge phase, so that both meet an
@@ -9,17 +12,14 @@ emulator with no leftover chats and ChatBridge's daphne has no chat but the warm
 import asyncio
 import contextlib
 import os
-import time
 from typing import Any
 
 from bench.bridge import BridgeCustomer
-from bench.customers import PhasePlan, Population
-from bench.direct import DirectConnect, DirectCustomer
-from bench.lag import lag_summary, loop_lag
+from bench.customers import PhasePlan
+from bench.generator import PhaseJob, run_phase
 from bench.options import Options
-from bench.procstat import CpuMeter, rss_bytes
-from bench.progress import progress
-from bench.rest import RestApi, RestCustomer
+from bench.procstat import rss_bytes
+from bench.rest import RestApi
 from bench.stack import Stack
 from bench.stats import PhaseStats
 
@@ -74,75 +74,28 @@ def plan_of(options: Options) -> PhasePlan:
     )
 
 
-async def run_direct(stack: Stack, options: Options) -> PhaseStats:
+def job_of(kind: str, chats: int, stack: Stack, options: Options) -> PhaseJob:
     from django.conf import settings
 
-    stats = PhaseStats("direct", options.direct_chats)
-    shared = DirectConnect(
-        stack.emulator_url,
+    return PhaseJob(
+        kind=kind,
+        chats=chats,
+        plan=plan_of(options),
+        seed=options.seed,
+        base_url=stack.base_url,
+        ws_url=stack.ws_url,
+        emulator_url=stack.emulator_url,
         instance_id=settings.CONNECT_INSTANCE_ID,
         contact_flow_id=settings.CONNECT_CONTACT_FLOW_ID,
+        stack_pids=stack.pids(),
     )
-    customers = [DirectCustomer(i, stats, shared) for i in range(options.direct_chats)]
-    try:
-        await _run_population(stats, customers, stack, options, rss_of=None)
-    finally:
-        await shared.aclose()
-    return stats
 
 
-async def run_bridge(stack: Stack, options: Options, rss: dict[str, Any]) -> PhaseStats:
-    stats = PhaseStats("bridge", options.chats)
-    api = RestApi(stack.base_url)
-    customers = [BridgeCustomer(i, stats, stack.ws_url, api) for i in range(options.chats)]
-    try:
-        await _run_population(stats, customers, stack, options, rss_of=rss)
-    finally:
-        await api.aclose()
-    return stats
-
-
-async def run_rest(stack: Stack, options: Options) -> PhaseStats:
-    """Mobile apps: REST sends and long-polls instead of a websocket."""
-    stats = PhaseStats("rest", options.rest_chats)
-    api = RestApi(stack.base_url)
-    customers = [RestCustomer(i, stats, api) for i in range(options.rest_chats)]
-    try:
-        await _run_population(stats, customers, stack, options, rss_of=None)
-    finally:
-        await api.aclose()
-    return stats
-
-
-async def _run_population(
-    stats: PhaseStats,
-    customers: list,
-    stack: Stack,
-    options: Options,
-    *,
-    rss_of: dict[str, Any] | None,
-) -> None:
-    meter = CpuMeter(stack.pids())
-    daphne_pid = stack.pids().get("daphne", 0)
-    lag: list[float] = []
-
-    async def connected() -> None:
-        stats.extra["connected_at_window_start"] = stats.connected
-        if rss_of is not None:
-            rss_of["connected"] = rss_bytes(daphne_pid)
-            rss_of["connected_chats"] = stats.connected
-        meter.start(time.perf_counter())
-        lag.clear()
-
-    async def window_end() -> None:
-        stats.extra["cpu_percent"] = meter.stop(time.perf_counter())
-        stats.extra["loop_lag_ms"] = lag_summary(lag)
-        if rss_of is not None:
-            rss_of["end_of_window"] = rss_bytes(daphne_pid)
-
-    population = Population(stats, customers, plan_of(options), seed=options.seed)
-    async with progress(stats), loop_lag(lag):
-        await population.run(on_connected=connected, on_window_end=window_end)
+async def run_phase_of(kind: str, chats: int, stack: Stack, options: Options) -> PhaseStats:
+    """One phase in the load generator's processes (blocking work, so off this loop)."""
+    return await asyncio.to_thread(
+        run_phase, job_of(kind, chats, stack, options), options.processes
+    )
 
 
 async def run(stack: Stack, options: Options) -> dict[str, Any]:
@@ -153,14 +106,18 @@ async def run(stack: Stack, options: Options) -> dict[str, Any]:
     await warm_up(stack)
     phases: dict[str, PhaseStats] = {}
     if options.direct_chats:
-        phases["direct"] = await run_direct(stack, options)
+        phases["direct"] = await run_phase_of("direct", options.direct_chats, stack, options)
         await asyncio.to_thread(stack.reset_emulator)
     await asyncio.sleep(SETTLE)
     rss["idle"] = rss_bytes(daphne_pid)
     if options.chats:
-        phases["bridge"] = await run_bridge(stack, options, rss)
+        phases["bridge"] = await run_phase_of("bridge", options.chats, stack, options)
+        measured = phases["bridge"].extra.get("rss", {})
+        rss["connected"] = measured.get("connected")
+        rss["end_of_window"] = measured.get("end_of_window")
+        rss["connected_chats"] = phases["bridge"].extra.get("connected_at_window_start", 0)
     rss["after"] = rss_bytes(daphne_pid)
     if options.rest_chats:
         await asyncio.sleep(SETTLE)
-        phases["rest"] = await run_rest(stack, options)
+        phases["rest"] = await run_phase_of("rest", options.rest_chats, stack, options)
     return {"phases": phases, "rss": rss, "stack_alive": stack.alive()}

@@ -1,8 +1,14 @@
 """Bookkeeping of one population: latencies, errors and a per-second timeline.
 
 Only echoes of messages sent inside the steady window count towards the latency figures, so
-that the connection ramp and the final drain are not what is measured. Errors count for the
-whole phase: an error during the ramp is a break all the same.
+that the connection ramp and the final drain are not what is measured; echoes of messages sent
+during the ramp, while other chats were still starting, are kept apart (ramp_latencies_ms):
+they tell whether starting chats delays the live ones. Errors count for the whole phase: an
+error during the ramp is a break all the same.
+
+A phase may run in several load generator processes: each keeps a PhaseStats of its own on
+the same epoch (time.perf_counter() is the machine's monotonic clock on Linux, the same in
+every process), hands it over with as_dict(), and merged() sums them.
 """
 
 import math
@@ -73,6 +79,7 @@ class PhaseStats:
         self.window: tuple[float, float] | None = None
         self.state = "ramp"
         self.latencies_ms: list[float] = []
+        self.ramp_latencies_ms: list[float] = []
         self.sent_total = 0
         self.sent_in_window = 0
         self.echoed_total = 0
@@ -124,6 +131,8 @@ class PhaseStats:
         if self.in_window(sent_at):
             self.echoed_in_window += 1
             self.latencies_ms.append(latency)
+        elif self.window is None or sent_at < self.window[0]:
+            self.ramp_latencies_ms.append(latency)
         bucket = self._second(now)
         bucket.echoed += 1
         bucket.latencies.append(latency)
@@ -149,3 +158,68 @@ class PhaseStats:
             connected = bucket.connected
             rows.append(bucket.as_dict(t))
         return rows
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything merged() needs, in plain types (it crosses a process boundary)."""
+        return {
+            "name": self.name,
+            "planned": self.planned,
+            "started": self.started,
+            "window": self.window,
+            "latencies_ms": self.latencies_ms,
+            "ramp_latencies_ms": self.ramp_latencies_ms,
+            "counts": {
+                key: getattr(self, key)
+                for key in (
+                    "sent_total",
+                    "sent_in_window",
+                    "echoed_total",
+                    "echoed_in_window",
+                    "connected",
+                    "connected_peak",
+                )
+            },
+            "errors": dict(self.errors),
+            "connect_failures": dict(self.connect_failures),
+            "setup_ms": self.setup_ms,
+            "timeline": {t: vars(second) for t, second in self.timeline.items()},
+            "extra": self.extra,
+        }
+
+    @classmethod
+    def merged(cls, name: str, planned: int, parts: list[dict[str, Any]]) -> "PhaseStats":
+        """One population's stats from its processes' as_dict(): counts and samples summed,
+        the window from the earliest start to the latest end, the timeline second by second
+        (a process's connected count carried forward over the seconds it did not note)."""
+        stats = cls(name, planned)
+        if not parts:
+            return stats
+        stats.started = min(part["started"] for part in parts)
+        windows = [part["window"] for part in parts if part["window"] is not None]
+        if windows:
+            stats.window = (min(w[0] for w in windows), max(w[1] for w in windows))
+        last = max((int(t) for part in parts for t in part["timeline"]), default=-1)
+        for part in parts:
+            stats.latencies_ms.extend(part["latencies_ms"])
+            stats.ramp_latencies_ms.extend(part["ramp_latencies_ms"])
+            for key, value in part["counts"].items():
+                setattr(stats, key, getattr(stats, key) + value)
+            stats.errors.update(part["errors"])
+            stats.connect_failures.update(part["connect_failures"])
+            for step, values in part["setup_ms"].items():
+                stats.setup_ms.setdefault(step, []).extend(values)
+            for key in ("wakeup_ms", "send_request_ms"):
+                stats.extra.setdefault(key, []).extend(part["extra"].get(key, []))
+            offset = int(part["started"] - stats.started)
+            connected = 0
+            timeline = {int(t): second for t, second in part["timeline"].items()}
+            for t in range(last + 1):
+                second = timeline.get(t)
+                connected = second["connected"] if second else connected
+                bucket = stats.timeline.setdefault(t + offset, Second())
+                bucket.connected += connected
+                if second:
+                    for key in ("sent", "echoed", "errors", "connect_failures"):
+                        setattr(bucket, key, getattr(bucket, key) + second[key])
+                    bucket.latencies.extend(second["latencies"])
+        return stats

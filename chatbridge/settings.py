@@ -114,18 +114,20 @@ INSTALLED_APPS = [
 if importlib.util.find_spec("connect_emulator") is not None:
     INSTALLED_APPS.append("connect_emulator")
 
+# Django's own middleware, whose hooks run on the event loop for /api/ requests rather than
+# hopping to a thread and back for each (chatbridge.api.inline_middleware).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
+    "chatbridge.api.inline_middleware.SecurityMiddleware",
     "servestatic.middleware.ServeStaticMiddleware",
     "chatbridge.api.cors.ApiCorsMiddleware",
     "chatbridge.api.middleware.ApiMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "chatbridge.api.inline_middleware.SessionMiddleware",
+    "chatbridge.api.inline_middleware.CommonMiddleware",
+    "chatbridge.api.inline_middleware.CsrfViewMiddleware",
+    "chatbridge.api.inline_middleware.AuthenticationMiddleware",
+    "chatbridge.api.inline_middleware.MessageMiddleware",
+    "chatbridge.api.inline_middleware.XFrameOptionsMiddleware",
+    "chatbridge.api.inline_middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chatbridge.urls"
@@ -281,6 +283,9 @@ CHATBRIDGE_CONNECT_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_MAX_WAIT", 10.0)
 CHATBRIDGE_CONNECT_MAX_QUEUE = env_int("CHATBRIDGE_CONNECT_MAX_QUEUE", 1000)
 # After Connect throttles, the operation's rate halves; it doubles back every this many seconds.
 CHATBRIDGE_CONNECT_RECOVERY = env_float("CHATBRIDGE_CONNECT_RECOVERY", 10.0)
+# Threads that start chats (StartChatContact, the first CreateParticipantConnection): few, and
+# apart from the others, so that a wave of new chats queues behind itself, not ahead of sends.
+CONNECT_START_THREADS = env_int("CONNECT_START_THREADS", 4)
 # Connect's default chat duration is 25 hours; sessions live as long as their chat may.
 CONNECT_CHAT_DURATION_MINUTES = env_int("CONNECT_CHAT_DURATION_MINUTES", 1500)
 

@@ -22,6 +22,16 @@ _by_id: dict[str, tuple[float, Widget | None]] = {}
 _enabled: tuple[float, tuple[Widget, ...]] | None = None
 
 
+def cached_widget(widget_id: str) -> tuple[bool, Widget | None]:
+    """(True, the enabled widget or None) while this process's copy is fresh; (False, None)
+    when only enabled_widget() can tell. Safe on the event loop: no query, so a chat start
+    that finds its widget here skips the hop to a worker thread."""
+    cached = _by_id.get(widget_id)
+    if cached is not None and cached[0] > time.monotonic():
+        return True, cached[1]
+    return False, None
+
+
 def enabled_widget(widget_id: str) -> Widget | None:
     """The enabled widget with this id, or None."""
     now = time.monotonic()

@@ -136,7 +136,7 @@ def run_load(
     try:
         ready: set[int] = set()
         while len(ready) < processes:
-            kind, worker, _ = _next(report, workers)
+            kind, worker, _ = next_report(report, workers)
             ready.add(worker)
         plan = plan_for(time.time() + LEAD)
         for _, sender in pipes:
@@ -144,7 +144,7 @@ def run_load(
         latest: dict[int, dict[str, int]] = {}
         results: dict[int, list[dict]] = {}
         while len(results) < processes:
-            kind, worker, payload = _next(report, workers)
+            kind, worker, payload = next_report(report, workers)
             if kind == "progress":
                 latest[worker] = payload
                 on_progress(plan, _sum(latest.values()))
@@ -163,7 +163,7 @@ def run_load(
     return plan, sorted(records, key=lambda record: record.index)
 
 
-def _next(report: Any, workers: list) -> tuple[str, int, Any]:
+def next_report(report: Any, workers: list) -> tuple[str, int, Any]:
     deadline = time.monotonic() + SILENCE_LIMIT
     while True:
         with contextlib.suppress(queue_module.Empty):

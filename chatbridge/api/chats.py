@@ -76,6 +76,17 @@ def _enabled_widget(widget_id: str):
     return enabled_widget(widget_id)
 
 
+async def _start_widget(widget_id: str):
+    """The enabled widget a chat starts with: from this process's copy when it is fresh
+    (no thread hop on the start path), otherwise from the database on a worker thread."""
+    from webwidget.lookup import cached_widget
+
+    found, widget = cached_widget(widget_id)
+    if found:
+        return widget
+    return await sync_to_async(_enabled_widget)(widget_id)
+
+
 @router.post(
     "/chats",
     response={201: StartChatOut, **ERRORS},
@@ -99,7 +110,7 @@ async def start_chat(
 ):
     idempotency_key = check_start_key(idempotency_key)
     await limits.chat_starts(request)
-    widget = await sync_to_async(_enabled_widget)(payload.widget_id)
+    widget = await _start_widget(payload.widget_id)
     if widget is None:
         raise WidgetNotFound(field="widget_id")
     origin = request.headers.get("Origin")

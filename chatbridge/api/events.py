@@ -1,9 +1,9 @@
 """Reading a chat's events over HTTP: long-poll and Server-Sent Events.
 
-Both read the chat's Redis event log (the source of truth) and use the channel layer only as a
-doorbell (chatbridge.realtime.doorbell): a fresh channel joins the chat's group (the relay
-rings it on every logged event), then the log is read again, so nothing that arrives in
-between is missed, and nothing polls. What a doorbell means is the websocket's rule
+Both read the chat's Redis event log (the source of truth) and use the relay only as a
+doorbell (chatbridge.realtime.doorbell): the reader follows the chat in this process's relay
+(which rings it on every logged event), then the log is read again, so nothing that arrives
+in between is missed, and nothing polls. What a doorbell means is the websocket's rule
 (chatbridge.realtime.follower).
 """
 
@@ -64,15 +64,15 @@ async def wait_for_events(
         return events, session
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    async with Doorbell(session.chat_id) as bell:
-        # Re-read after joining the group: an event logged before it joined is in the log.
+    async with Doorbell(runtime.relay, session.chat_id) as bell:
+        # Re-read after following: an event logged before it followed is in the log.
         events = await page()
         with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
             while not events:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                message = await bell.ring(remaining)
+                message = await bell.next(remaining)
                 if message is None:
                     break
                 kind = message.get("type")
@@ -112,7 +112,7 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
             yield chat_frame(logged.seq, logged.event.to_json())
 
     with HTTP_STREAMS.labels(kind="sse").track_inprogress():
-        async with Doorbell(chat_id) as bell:
+        async with Doorbell(runtime.relay, chat_id) as bell:
             yield "retry: 3000\n\n"
             async for frame in catch_up():
                 yield frame
@@ -123,7 +123,7 @@ async def sse_stream(runtime: Runtime, session: ChatSession, *, after: int) -> A
             status = await runtime.relay.current_upstream_status(chat_id)
             yield sse_frame("upstream", json.dumps({"status": status}))
             while True:
-                message = await bell.ring(heartbeat)
+                message = await bell.next(heartbeat)
                 if message is None:
                     yield ": keep-alive\n\n"
                     continue

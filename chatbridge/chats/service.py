@@ -105,9 +105,13 @@ class ChatService:
         refresh_margin: timedelta,
         chat_duration: timedelta,
         ended_grace: timedelta,
+        starter: ConnectGateway | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
+        # Starting a chat runs on a thread pool of its own, so that a wave of new chats
+        # queues behind itself rather than ahead of the live chats' sends.
+        self.starter = starter or gateway
         self.refresh_margin = refresh_margin
         self.chat_duration = chat_duration
         self.ended_grace = ended_grace
@@ -142,7 +146,7 @@ class ChatService:
             )
         route = route or ConnectRoute()
         region = route.region or settings.CONNECT_REGION
-        gateway = self._gateway(region)
+        starter = self._starter(region)
         request = {
             "display_name": display_name.strip(),
             "attributes": attributes,
@@ -155,7 +159,7 @@ class ChatService:
         with calling_for(priority=self._priority(Priority.MESSAGE)):
             if previous is not None:
                 try:
-                    contact = await gateway.start_chat_contact(
+                    contact = await starter.start_chat_contact(
                         **request, persistent_chat=PersistentChat(previous.contact_id)
                     )
                 except (InvalidInput, NotFound) as error:
@@ -166,9 +170,9 @@ class ChatService:
                     )
             continued = contact is not None
             if contact is None:
-                contact = await gateway.start_chat_contact(**request)
+                contact = await starter.start_chat_contact(**request)
             with calling_for(chat_id=contact.contact_id):
-                connection = await gateway.create_connection(contact.participant_token)
+                connection = await starter.create_connection(contact.participant_token)
         started = await self.store.create(
             contact=contact,
             connection=connection,
@@ -199,6 +203,12 @@ class ChatService:
         items = await self.full_transcript(session)
         events = (from_item(item) for item in items if item.related_contact_id)
         return tuple(event for event in events if event is not None)
+
+    def _starter(self, region: str) -> ConnectGateway:
+        """The gateway that starts chats in `region`, on the starts' own threads."""
+        if not region or region == settings.CONNECT_REGION:
+            return self.starter
+        return get_gateway(starts=True, region=region)
 
     def _gateway(self, region: str) -> ConnectGateway:
         """The gateway of a chat's region: a chat started in another region than
@@ -490,4 +500,5 @@ def get_chat_service(*, background: bool = False) -> ChatService:
         refresh_margin=timedelta(seconds=settings.CHATBRIDGE_REFRESH_MARGIN),
         chat_duration=timedelta(minutes=settings.CONNECT_CHAT_DURATION_MINUTES),
         ended_grace=timedelta(seconds=settings.CHATBRIDGE_ENDED_SESSION_TTL),
+        starter=get_gateway(starts=True),
     )

@@ -33,7 +33,9 @@ def _config(region: str) -> Config:
             "mode": settings.CONNECT_RETRY_MODE,
             "total_max_attempts": settings.CONNECT_MAX_ATTEMPTS,
         },
-        max_pool_connections=settings.CONNECT_THREADS + settings.CONNECT_BACKGROUND_THREADS,
+        max_pool_connections=settings.CONNECT_THREADS
+        + settings.CONNECT_BACKGROUND_THREADS
+        + settings.CONNECT_START_THREADS,
         connect_timeout=settings.CONNECT_CONNECT_TIMEOUT,
         read_timeout=settings.CONNECT_READ_TIMEOUT,
         user_agent_appid="chatbridge",
@@ -113,6 +115,16 @@ def background_executor() -> ThreadPoolExecutor:
     so that a wave of chats reconnecting never queues ahead of customers' sends."""
     return ThreadPoolExecutor(
         max_workers=settings.CONNECT_BACKGROUND_THREADS, thread_name_prefix="connect-bg"
+    )
+
+
+@functools.cache
+def start_executor() -> ThreadPoolExecutor:
+    """A pool of its own for starting chats (StartChatContact and the new chat's first
+    CreateParticipantConnection): a wave of new chats then waits behind itself, never in
+    front of the sends, typing and receipts of the chats already live."""
+    return ThreadPoolExecutor(
+        max_workers=settings.CONNECT_START_THREADS, thread_name_prefix="connect-start"
     )
 
 

@@ -129,12 +129,16 @@ class ConnectGateway:
     """One method per Connect operation ChatBridge uses, with typed results.
 
     `background` gateways run on their own thread pool: the upstreams use one, so that
-    reconnecting many chats at once does not delay what customers are waiting for. `region`
-    is the region of the chats it serves (None: CONNECT_REGION).
+    reconnecting many chats at once does not delay what customers are waiting for; `starts`
+    gateways too, so that starting many chats at once does not either. `region` is the region
+    of the chats it serves (None: CONNECT_REGION).
     """
 
-    def __init__(self, *, background: bool = False, region: str | None = None) -> None:
+    def __init__(
+        self, *, background: bool = False, starts: bool = False, region: str | None = None
+    ) -> None:
         self.background = background
+        self.starts = starts
         self.region = region or None
 
     def _connect(self):
@@ -145,6 +149,8 @@ class ConnectGateway:
 
     @property
     def _executor(self) -> Executor:
+        if self.starts:
+            return clients.start_executor()
         return clients.background_executor() if self.background else clients.executor()
 
     async def start_chat_contact(
@@ -360,5 +366,8 @@ class ConnectGateway:
 
 
 @functools.cache
-def get_gateway(*, background: bool = False, region: str | None = None) -> ConnectGateway:
-    return ConnectGateway(background=background, region=region)
+def get_gateway(
+    *, background: bool = False, starts: bool = False, region: str | None = None
+) -> ConnectGateway:
+    """`starts` for starting chats, on a thread pool of their own (see clients)."""
+    return ConnectGateway(background=background, starts=starts, region=region)

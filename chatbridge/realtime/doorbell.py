@@ -1,40 +1,45 @@
-"""A doorbell of one's own for one chat: a fresh channel in the chat's channel layer group.
+"""A doorbell of one's own for one chat: a follower of the chat in this process's relay.
 
 For readers that live for one HTTP request (the long-poll and Server-Sent Events): the relay
-of whichever process logs an event rings the chat's group with its seq (chatbridge.realtime.
-relay), and such a reader, with no place in the relay's fan-out, hears it on this channel.
+rings this process's followers of a chat directly, whether it logged the event itself or heard
+of it from another process through its inbox (chatbridge.realtime.relay), as it rings the
+websocket's. A reader used to take a channel layer channel of its own instead: then every
+event of a chat read over REST cost channel layer messages that the process's one channel
+layer reader took off Redis one at a time, a few round trips each, and with a couple of
+hundred long-polls that queue held the wake-ups back by seconds (docs/performance.md).
 """
 
 import asyncio
 import contextlib
 from typing import Any
 
-from channels.layers import get_channel_layer
-
-from chatbridge.realtime.relay import chat_group
+from chatbridge.realtime.relay import Relay
 
 
 class Doorbell:
-    """A fresh channel in the chat's group, for as long as the context lasts."""
+    """A follower of the chat for as long as the context lasts; what it heard, in order."""
 
-    def __init__(self, chat_id: str) -> None:
-        self.layer = get_channel_layer()
-        self.group = chat_group(chat_id)
-        self.channel = ""
+    def __init__(self, relay: Relay, chat_id: str) -> None:
+        self.relay = relay
+        self.chat_id = chat_id
+        self._heard: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
     async def __aenter__(self) -> "Doorbell":
-        self.channel = await self.layer.new_channel()
-        await self.layer.group_add(self.group, self.channel)
+        await self.relay.follow(self.chat_id, self)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.shield(self.layer.group_discard(self.group, self.channel))
+            await asyncio.shield(self.relay.unfollow(self.chat_id, self))
 
-    async def ring(self, timeout: float) -> dict[str, Any] | None:
+    async def ring(self, message: dict[str, Any]) -> None:
+        """The relay's call (chatbridge.realtime.fanout.Follower)."""
+        self._heard.put_nowait(message)
+
+    async def next(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None after `timeout` seconds."""
         try:
             async with asyncio.timeout(timeout):
-                return await self.layer.receive(self.channel)
+                return await self._heard.get()
         except TimeoutError:
             return None

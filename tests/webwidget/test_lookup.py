@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from webwidget.lookup import enabled_widget, enabled_widgets
+from webwidget.lookup import cached_widget, enabled_widget, enabled_widgets
 from webwidget.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +19,16 @@ def test_a_widget_is_read_from_the_database_once():
     # The widget, its opening hours and its holidays; then nothing until the TTL ends.
     assert len(first) == 3
     assert len(again) == 0
+
+
+def test_a_fresh_copy_is_found_without_the_database_and_a_missing_one_is_not():
+    Widget.objects.create(widget_id="peeked", name="Peeked")
+    assert cached_widget("peeked") == (False, None)
+    enabled_widget("peeked")
+    with CaptureQueriesContext(connection) as queries:
+        found, widget = cached_widget("peeked")
+    assert found and widget.widget_id == "peeked"
+    assert len(queries) == 0
 
 
 def test_saving_a_widget_is_seen_at_once():

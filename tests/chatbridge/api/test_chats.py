@@ -221,7 +221,8 @@ async def test_events_page_after_and_limit(api, chat, runtime, emulator):
 
 
 async def polling(api, chat, redis_client, after: int) -> asyncio.Task:
-    """A long-poll after `after`, once it waits at its doorbell: a member of the chat's group."""
+    """A long-poll after `after`, once it waits at its doorbell: this process's relay follows
+    the chat for it, its inbox a member of the chat's group."""
     group = LayerGroups(get_channel_layer()).key(chat_group(chat["chat_id"]))
     members = await redis_client.zcard(group)
     poll = asyncio.create_task(events_after(api, chat, after, wait=30))
@@ -249,6 +250,29 @@ async def test_a_long_poll_is_answered_when_the_agent_writes(
     page = await poll
     assert [e["event"]["content"] for e in page["events"]] == ["wake up"]
     assert page["events"][0]["seq"] == last + 1
+
+
+async def test_a_waiting_long_poll_is_rung_by_the_process_relay_as_a_websocket_is(
+    api, chat, runtime, emulator, redis_client
+):
+    # No channel layer channel of its own: its wake-up never queues behind the process's one
+    # reader of channel layer messages.
+    contact = await contact_id(runtime, chat)
+    emulator.agent_join(contact)
+    last = 0
+    while True:  # until the agent's join is logged: the poll below then waits for the message
+        page = await events_after(api, chat, last, wait=10)
+        assert page["events"], "the long-poll timed out"
+        last = page["events"][-1]["seq"]
+        if any(e["event"]["participant_role"] == "AGENT" for e in page["events"]):
+            break
+    poll = await polling(api, chat, redis_client, last)
+
+    assert runtime.relay.fanout.followers(chat["chat_id"]) == 1
+    emulator.agent_message(contact, "wake up")
+    page = await poll
+    assert [e["event"]["content"] for e in page["events"]] == ["wake up"]
+    assert runtime.relay.fanout.followers(chat["chat_id"]) == 0
 
 
 async def test_a_long_poll_returns_when_the_chat_ends(api, chat, redis_client):

@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import threading
 
 import pytest
+from django.conf import settings
 
 from chatbridge.chats.records import ChatStatus
 from chatbridge.chats.service import get_chat_service
+from chatbridge.connect import clients
 from chatbridge.errors import ChatEnded, InvalidInput, UnknownChat
 from tests.support.participant_socket import subscribed
 
@@ -228,3 +231,17 @@ async def test_the_customer_leaving_is_the_reason_even_if_connect_reports_the_en
     # The upstream hears Connect's chat-ended event before the customer's own call returns.
     ended = await service.end(chat.session, "chat_ended")
     assert ended.ended_reason == "customer_disconnected"
+
+
+async def test_a_chat_starts_while_every_thread_of_the_live_chats_is_busy(service, emulator):
+    # Live chats' sends hold every thread of the foreground pool: a start does not queue
+    # behind them, it has threads of its own.
+    release = threading.Event()
+    busy = [clients.executor().submit(release.wait, 30) for _ in range(settings.CONNECT_THREADS)]
+    try:
+        async with asyncio.timeout(20):
+            started = await service.start_chat(display_name="Ada")
+    finally:
+        release.set()
+    await asyncio.gather(*(asyncio.wrap_future(future) for future in busy))
+    assert [c["contact_id"] for c in emulator.contacts()] == [started.session.contact_id]

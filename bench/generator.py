@@ -1,0 +1,286 @@
+"""The load generator of `python -m bench`: one phase's customers spread over several OS
+processes, as bench.quotas.loadgen does, so that the bench's own event loop is not what limits
+a run; each process's CPU is measured, so that the report can tell when one was.
+
+The coordinator (run_phase) starts the processes, waits until each has imported what it
+needs, then hands them a common epoch; customer i starts at epoch + i / ramp_rate in whichever
+process drives it. Each process ramps its share, then waits at a barrier, so that the steady
+window opens at the same moment in all of them. The first process also measures the stack's
+CPU (and every generator's) over the window, and daphne's RSS at its edges.
+"""
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bench.customers import Customer, PhasePlan, Population
+from bench.lag import lag_summary, loop_lag
+from bench.procstat import CpuMeter, cpu_seconds, rss_bytes
+from bench.quotas.loadgen import LoadFailed, next_report
+from bench.stats import PhaseStats
+
+# Seconds between the epoch being handed out and the first start: every process waits by then.
+LEAD = 1.0
+# Seconds a process waits at the window's barrier beyond the ramp's own limits.
+BARRIER_SLACK = 30.0
+
+__all__ = ["LoadFailed", "PhaseJob", "run_phase"]
+
+
+@dataclass(frozen=True)
+class PhaseJob:
+    """What every generator process of a phase needs to drive its share of the customers."""
+
+    kind: str  # "direct", "bridge" or "rest"
+    chats: int
+    plan: PhasePlan
+    seed: int
+    base_url: str
+    ws_url: str
+    emulator_url: str
+    instance_id: str
+    contact_flow_id: str
+    stack_pids: dict[str, int]
+
+
+class _Shared:
+    """The per-process resources a population shares (HTTP pools, boto3 clients)."""
+
+    def __init__(self, job: PhaseJob) -> None:
+        self.job = job
+        self.direct: Any = None
+        self.api: Any = None
+
+    def customers(self, indexes: list[int], stats: PhaseStats) -> list[Customer]:
+        job = self.job
+        if job.kind == "direct":
+            from bench.direct import DirectConnect, DirectCustomer
+
+            self.direct = DirectConnect(
+                job.emulator_url,
+                instance_id=job.instance_id,
+                contact_flow_id=job.contact_flow_id,
+            )
+            return [DirectCustomer(i, stats, self.direct) for i in indexes]
+        from bench.rest import RestApi
+
+        self.api = RestApi(job.base_url)
+        if job.kind == "rest":
+            from bench.rest import RestCustomer
+
+            return [RestCustomer(i, stats, self.api) for i in indexes]
+        from bench.bridge import BridgeCustomer
+
+        return [BridgeCustomer(i, stats, job.ws_url, self.api) for i in indexes]
+
+    async def aclose(self) -> None:
+        if self.direct is not None:
+            await self.direct.aclose()
+        if self.api is not None:
+            await self.api.aclose()
+
+
+def _share(used: float | None, since: float | None, seconds: float) -> float | None:
+    if used is None or since is None:
+        return None
+    return round(100 * (used - since) / max(seconds, 1e-9), 1)
+
+
+async def drive(
+    worker: int,
+    indexes: list[int],
+    job: PhaseJob,
+    epoch: float,
+    generators: dict[str, int],
+    barrier: Any,
+    report: Any,
+) -> dict[str, Any]:
+    """One process's share of a phase; what it saw, as plain data for the coordinator."""
+    stats = PhaseStats(job.kind, len(indexes))
+    shared = _Shared(job)
+    customers = shared.customers(indexes, stats)
+    me = os.getpid()
+    first = worker == 0
+    meter = CpuMeter({**job.stack_pids, **generators})
+    lag: list[float] = []
+    marks: dict[str, Any] = {"cpu_epoch": cpu_seconds(me), "rss": {}}
+    window_wait = job.plan.ramp_timeout + job.plan.connect_timeout + BARRIER_SLACK
+
+    async def connected() -> None:
+        stats.extra["connected_at_window_start"] = stats.connected
+        now = time.perf_counter()
+        marks["ramp_cpu"] = _share(cpu_seconds(me), marks["cpu_epoch"], now - epoch)
+        with contextlib.suppress(Exception):  # a broken barrier: the window opens anyway
+            await asyncio.to_thread(barrier.wait, window_wait)
+        marks["window_started"] = time.perf_counter()
+        marks["cpu_window"] = cpu_seconds(me)
+        if first:
+            marks["rss"]["connected"] = rss_bytes(job.stack_pids.get("daphne", 0))
+            meter.start(marks["window_started"])
+        lag.clear()
+
+    async def window_end() -> None:
+        now = time.perf_counter()
+        elapsed = now - marks.get("window_started", now)
+        marks["window_cpu"] = _share(cpu_seconds(me), marks.get("cpu_window"), elapsed)
+        marks["lag"] = list(lag)
+        if first:
+            stats.extra["cpu_percent"] = meter.stop(now)
+            marks["rss"]["end_of_window"] = rss_bytes(job.stack_pids.get("daphne", 0))
+
+    async def tell() -> None:
+        while True:
+            report.put(
+                (
+                    "progress",
+                    worker,
+                    {
+                        "connected": stats.connected,
+                        "sent": stats.sent_total,
+                        "echoed": stats.echoed_total,
+                        "errors": sum(stats.errors.values()) + sum(stats.connect_failures.values()),
+                    },
+                )
+            )
+            await asyncio.sleep(1.0)
+
+    teller = asyncio.create_task(tell())
+    population = Population(stats, customers, job.plan, seed=job.seed * 1009 + worker)
+    try:
+        async with loop_lag(lag):
+            await population.run(on_connected=connected, on_window_end=window_end, epoch=epoch)
+    finally:
+        teller.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await teller
+        await shared.aclose()
+    return {
+        "stats": stats.as_dict(),
+        "pid": me,
+        "ramp_cpu_percent": marks.get("ramp_cpu"),
+        "window_cpu_percent": marks.get("window_cpu"),
+        "lag_ms": marks.get("lag", []),
+        "rss": marks["rss"],
+    }
+
+
+def worker_main(
+    worker: int, indexes: list[int], job: PhaseJob, inbox: Connection, barrier: Any, report: Any
+) -> None:
+    """A generator process: say ready, wait for the epoch, drive, report what it saw."""
+    import bench.bridge  # noqa: F401 (imported before saying ready)
+    import bench.direct  # noqa: F401
+    import bench.rest  # noqa: F401
+
+    report.put(("ready", worker, os.getpid()))
+    # The epoch is a time.perf_counter() value of the coordinator: on Linux that is
+    # CLOCK_MONOTONIC, the same clock in every process.
+    epoch, generators = inbox.recv()
+    try:
+        result = asyncio.run(drive(worker, indexes, job, epoch, generators, barrier, report))
+    except BaseException as error:
+        report.put(("failed", worker, repr(error)))
+        raise
+    report.put(("done", worker, result))
+
+
+def _progress_line(job: PhaseJob, started: float, totals: dict[str, int]) -> str:
+    minutes, seconds = divmod(int(time.monotonic() - started), 60)
+    return (
+        f"{job.kind:>6} {minutes:02d}:{seconds:02d} chats {totals.get('connected', 0)}/"
+        f"{job.chats}  sent {totals.get('sent', 0)}  echoed {totals.get('echoed', 0)}  "
+        f"errors {totals.get('errors', 0)}"
+    )
+
+
+def run_phase(job: PhaseJob, processes: int) -> PhaseStats:
+    """Drives the phase's customers in `processes` processes; their merged stats, with each
+    generator process's CPU in extra["generators"]."""
+    processes = max(1, min(processes, job.chats))
+    context = multiprocessing.get_context("spawn")
+    report = context.Queue()
+    barrier = context.Barrier(processes)
+    shares = [list(range(worker, job.chats, processes)) for worker in range(processes)]
+    pipes = [context.Pipe(duplex=False) for _ in range(processes)]
+    workers = [
+        context.Process(
+            target=worker_main,
+            args=(worker, shares[worker], job, pipes[worker][0], barrier, report),
+            name=f"bench-load-{worker}",
+        )
+        for worker in range(processes)
+    ]
+    for process in workers:
+        process.start()
+    began = time.monotonic()
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        pids: dict[str, int] = {}
+        while len(pids) < processes:
+            kind, worker, payload = next_report(report, workers)
+            if kind == "ready":
+                pids[f"load-{worker}"] = payload
+        epoch = time.perf_counter() + LEAD
+        for _, sender in pipes:
+            sender.send((epoch, pids))
+        latest: dict[int, dict[str, int]] = {}
+        shown = 0.0
+        while len(results) < processes:
+            kind, worker, payload = next_report(report, workers)
+            if kind == "progress":
+                latest[worker] = payload
+                if time.monotonic() - shown >= 5:
+                    shown = time.monotonic()
+                    totals: dict[str, int] = {}
+                    for snapshot in latest.values():
+                        for name, value in snapshot.items():
+                            totals[name] = totals.get(name, 0) + value
+                    print(_progress_line(job, began, totals), file=sys.stderr, flush=True)
+            elif kind == "done":
+                results[worker] = payload
+            elif kind == "failed":
+                raise LoadFailed(f"load generator {worker} failed: {payload}")
+        for process in workers:
+            process.join(timeout=10)
+    finally:
+        for process in workers:
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+    return _merge(job, [results[worker] for worker in sorted(results)], epoch)
+
+
+def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseStats:
+    parts = [result["stats"] for result in results]
+    stats = PhaseStats.merged(job.kind, job.chats, parts)
+    extras = [part["extra"] for part in parts]
+    connected = sum(extra.get("connected_at_window_start", 0) for extra in extras)
+    ramp = max((extra.get("ramp_s") or 0.0 for extra in extras), default=0.0)
+    stats.extra.update(
+        {
+            "connected_at_window_start": connected,
+            "ramp_s": ramp,
+            "ramp_chats_per_s": round(connected / ramp, 1) if ramp else None,
+            "ramp_complete": all(extra.get("ramp_complete") for extra in extras),
+            "cpu_percent": extras[0].get("cpu_percent", {}),
+            "loop_lag_ms": lag_summary([s for result in results for s in result["lag_ms"]]),
+            "generators": [
+                {
+                    "pid": result["pid"],
+                    "chats": part["planned"],
+                    "ramp_cpu_percent": result["ramp_cpu_percent"],
+                    "window_cpu_percent": result["window_cpu_percent"],
+                    "loop_lag_p99_ms": lag_summary(result["lag_ms"]).get("p99"),
+                }
+                for result, part in zip(results, parts, strict=True)
+            ],
+            "rss": results[0]["rss"],
+        }
+    )
+    return stats

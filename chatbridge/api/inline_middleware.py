@@ -1,0 +1,91 @@
+"""Django's own middleware, with its hooks run on the event loop for /api/ requests.
+
+Under ASGI, Django runs each hook of a MiddlewareMixin middleware (process_request,
+process_view, process_response) through sync_to_async: a hop to the request's thread and
+back, about fifteen per request for the middleware in settings.MIDDLEWARE. On a busy machine
+each hop waits for the OS to schedule that thread again, and a REST client paid seconds for
+them on a chat start, a send or a long-poll (docs/performance.md), while the websocket, which
+passes no middleware, did not.
+
+The API's requests never touch what can make those hooks block (a session, the user, flash
+messages: the API authenticates with bearer tokens), so for them the hooks run inline, as
+plain calls. Every other request, the admin's above all, keeps Django's hops. Were an API
+request to reach the database through one of them anyway, Django would refuse it on the
+event loop (SynchronousOnlyOperation) rather than block.
+"""
+
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from csp import middleware as csp
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.http import HttpRequest, HttpResponseBase
+from django.middleware import clickjacking, common, csrf, security
+
+from chatbridge.api.middleware import API_PREFIX
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class InlineOnApi:
+    """For a MiddlewareMixin subclass: its request and response hooks as plain calls on an
+    /api/ request under ASGI, through Django's sync_to_async otherwise."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if not _is_api(request):
+            return await super().__acall__(request)  # type: ignore[misc]
+        response = None
+        if hasattr(self, "process_request"):
+            response = self.process_request(request)
+        response = response or await self.get_response(request)  # type: ignore[attr-defined]
+        if hasattr(self, "process_response"):
+            response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(InlineOnApi, security.SecurityMiddleware):
+    pass
+
+
+class SessionMiddleware(InlineOnApi, sessions.SessionMiddleware):
+    pass
+
+
+class CommonMiddleware(InlineOnApi, common.CommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(InlineOnApi, csrf.CsrfViewMiddleware):
+    """process_view is called by Django's handler, not by __acall__: as a coroutine it is
+    awaited as it is, inline for the API (whose views are csrf-exempt) and through
+    sync_to_async for the rest; under WSGI, Django calls it through async_to_sync."""
+
+    async def process_view(
+        self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
+    ) -> HttpResponseBase | None:
+        view = super().process_view
+        if _is_api(request):
+            return view(request, callback, callback_args, callback_kwargs)
+        return await sync_to_async(view, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )
+
+
+class AuthenticationMiddleware(InlineOnApi, auth.AuthenticationMiddleware):
+    pass
+
+
+class MessageMiddleware(InlineOnApi, messages.MessageMiddleware):
+    pass
+
+
+class XFrameOptionsMiddleware(InlineOnApi, clickjacking.XFrameOptionsMiddleware):
+    pass
+
+
+class CSPMiddleware(InlineOnApi, csp.CSPMiddleware):
+    pass

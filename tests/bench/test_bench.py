@@ -1,0 +1,60 @@
+"""`python -m bench` end to end with tiny numbers, and what makes a run invalid."""
+
+import json
+
+import pytest
+
+from bench.__main__ import EXIT_INVALID, main
+from bench.options import parse_args
+from bench.report import invalid_reasons
+
+
+@pytest.mark.timeout(300)
+def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_path):
+    code = main(
+        ["--chats", "4", "--rest-chats", "4", "--processes", "2", "--ramp-rate", "20",
+         "--interval", "1", "--duration", "3", "--drain", "10",
+         "--results-dir", str(tmp_path)]
+    )  # fmt: skip
+
+    built = json.loads((tmp_path / "latest.json").read_text())
+    assert code == (0 if built["valid"] else EXIT_INVALID)
+    for name in ("direct", "bridge", "rest"):
+        phase = built["phases"][name]
+        assert phase["connected_at_window_start"] == 4
+        assert len(phase["generators"]) == 2
+        assert all(g["window_cpu_percent"] is not None for g in phase["generators"])
+        assert phase["latency_ms"]["count"] > 0
+        assert phase["setup_ms"]["start_chat"]["count"] == 4
+    ratios = built["comparison"]["ratios"]
+    assert {"added_p50", "added_p99", "start_p50", "start_p99", "rest_p99"} <= set(ratios)
+    assert {t["result"] for t in built["targets"]} <= {"PASS", "FAIL", "n/a"}
+
+
+def _phase(*, generator_cpu: float, p50: float, errors: int = 0) -> dict:
+    return {
+        "generators": [{"ramp_cpu_percent": 10.0, "window_cpu_percent": generator_cpu}],
+        "errors": {"echo_timeout": errors} if errors else {},
+        "connect_failures": {},
+        "latency_ms": {"count": 10, "p50": p50},
+    }
+
+
+def test_a_saturated_load_generator_makes_a_run_invalid():
+    options = parse_args(["--generator-cpu-limit", "85"])
+
+    reasons = invalid_reasons({"bridge": _phase(generator_cpu=92.0, p50=5.0)}, options, True)
+
+    assert reasons == ["bridge: load generator 0 used 92% of a core during the window (limit 85%)"]
+
+
+def test_a_saturated_direct_path_makes_a_run_invalid():
+    options = parse_args(["--direct-p50-limit-ms", "100"])
+    summaries = {"direct": _phase(generator_cpu=20.0, p50=2300.0, errors=3)}
+
+    reasons = invalid_reasons(summaries, options, True)
+
+    assert reasons == [
+        "direct path: 3 error(s) or failed start(s)",
+        "direct path: p50 2300.0 ms > 100 ms",
+    ]

@@ -1,0 +1,50 @@
+"""Django's middleware hooks on an API request run on the event loop, not on a thread."""
+
+import threading
+
+import pytest
+
+from tests.support.rest import bearer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOOKS = {"process_request", "process_view", "process_response"}
+
+
+class HooksOffTheLoop:
+    """Notes each middleware hook that starts on a thread other than the test's own: a
+    profile function of the threading module, set for every thread started meanwhile."""
+
+    def __init__(self) -> None:
+        self.loop_thread = threading.get_ident()
+        self.seen: list[str] = []
+
+    def __call__(self, frame, event, arg) -> None:
+        if (
+            event == "call"
+            and frame.f_code.co_name in HOOKS
+            and threading.get_ident() != self.loop_thread
+        ):
+            self.seen.append(f"{frame.f_globals.get('__name__')}.{frame.f_code.co_name}")
+
+    def __enter__(self) -> "HooksOffTheLoop":
+        threading.setprofile(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        threading.setprofile(None)
+
+
+async def test_an_api_request_runs_no_middleware_hook_on_a_thread(api, chat):
+    with HooksOffTheLoop() as hooks:
+        status = await api.get(f"/chats/{chat['chat_id']}", headers=bearer(chat))
+
+    assert status.status_code == 200
+    assert hooks.seen == []
+
+
+async def test_a_page_outside_the_api_still_runs_its_hooks_on_a_thread(api):
+    with HooksOffTheLoop() as hooks:
+        await api.get("http://testserver/admin/login/")
+
+    assert "django.contrib.sessions.middleware.process_request" in hooks.seen
