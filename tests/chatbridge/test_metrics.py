@@ -151,9 +151,7 @@ async def test_the_connected_clients_gauge_goes_up_and_back_down(runtime, scrape
     assert (during, after) == (before + 1, before)
 
 
-async def test_a_connected_upstream_is_counted_connected_and_its_connection_refreshed(
-    runtime, scrape
-):
+async def test_a_connected_upstream_is_counted_connected(runtime, scrape):
     before = await scrape()
 
     chat = await runtime.service.start_chat(display_name="Ada")
@@ -163,6 +161,22 @@ async def test_a_connected_upstream_is_counted_connected_and_its_connection_refr
 
     assert grew(before, after, "chatbridge_upstreams", state="connected") == 1
     assert grew(before, after, "chatbridge_upstreams", state="connecting") == 0
+    # It opened on the start's own connection (chatbridge.chats.handoff): nothing refreshed.
+    refreshes = "chatbridge_connection_refreshes_total"
+    assert grew(before, after, refreshes, reason="upstream") == 0
+
+
+async def test_an_upstream_that_reconnects_counts_a_connection_refresh(runtime, emulator, scrape):
+    chat = await runtime.service.start_chat(display_name="Ada")
+    client = await authenticated_client(chat.session_token, connected=True)
+    before = await scrape()
+
+    emulator.drop_websockets(chat.session.contact_id)
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "reconnecting")
+    await client.receive_until(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    after = await scrape()
+    await close(client)
+
     refreshes = "chatbridge_connection_refreshes_total"
     assert grew(before, after, refreshes, reason="upstream") == 1
 
