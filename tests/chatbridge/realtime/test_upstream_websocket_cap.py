@@ -106,7 +106,9 @@ async def test_an_upstream_refused_at_the_websocket_cap_backs_off_then_connects(
         assert calls("create_participant_connection") == before + 1
         assert len(emulator.contact(contact_id)["websockets"]) == 1
     await until_connected(redis_client, chat.session.chat_id)
-    assert len(emulator.contact(contact_id)["websockets"]) == 1
+    contact = emulator.contact(contact_id)
+    assert (len(contact["websockets"]), contact["websocket_peak"]) == (1, 1)
+    assert contact["websockets_refused"] >= 1
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
 
