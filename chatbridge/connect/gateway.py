@@ -68,13 +68,19 @@ def _retry_attempts(response: dict[str, Any]) -> int:
 
 
 async def _call(
-    client_factory, operation: str, *, executor: Executor, **params: Any
+    client_factory,
+    operation: str,
+    *,
+    executor: Executor,
+    region: str | None = None,
+    **params: Any,
 ) -> dict[str, Any]:
-    """Takes a token of the operation's budget, then calls; a throttled call slows the budget
-    down and goes round again, within one deadline for the whole call."""
+    """Takes a token of the operation's budget in `region` (Connect's quotas are per Region),
+    then calls; a throttled call slows the budget down and goes round again, within one
+    deadline for the whole call."""
     client = client_factory()
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
-    budget = ConnectBudget.from_settings()
+    budget = ConnectBudget.from_settings(region)
     deadline = time.monotonic() + budget.max_wait
     # Calls with a ClientToken wait as one: a retried request does not queue twice.
     token = params.get("ClientToken")
@@ -185,7 +191,11 @@ class ConnectGateway:
                 "SourceContactId": persistent_chat.source_contact_id,
             }
         response = await _call(
-            self._connect, "start_chat_contact", executor=self._executor, **params
+            self._connect,
+            "start_chat_contact",
+            executor=self._executor,
+            region=self.region,
+            **params,
         )
         return StartedContact(
             contact_id=response["ContactId"],
@@ -199,6 +209,7 @@ class ConnectGateway:
             self._connect,
             "stop_contact",
             executor=self._executor,
+            region=self.region,
             ContactId=contact_id,
             InstanceId=settings.CONNECT_INSTANCE_ID,
         )
@@ -210,6 +221,7 @@ class ConnectGateway:
             self._participant,
             "create_participant_connection",
             executor=self._executor,
+            region=self.region,
             Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
             ParticipantToken=participant_token,
             ConnectParticipant=connect_participant,
@@ -253,6 +265,7 @@ class ConnectGateway:
             self._participant,
             operation,
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -276,6 +289,7 @@ class ConnectGateway:
             self._participant,
             "get_transcript",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 MaxResults=max_results,
@@ -296,6 +310,7 @@ class ConnectGateway:
             self._participant,
             "disconnect_participant",
             executor=self._executor,
+            region=self.region,
             **_without_none(ConnectionToken=connection_token, ClientToken=client_token),
         )
 
@@ -312,6 +327,7 @@ class ConnectGateway:
             self._participant,
             "start_attachment_upload",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -335,6 +351,7 @@ class ConnectGateway:
             self._participant,
             "complete_attachment_upload",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 AttachmentIds=attachment_ids,
@@ -349,6 +366,7 @@ class ConnectGateway:
             self._participant,
             "get_attachment",
             executor=self._executor,
+            region=self.region,
             ConnectionToken=connection_token,
             AttachmentId=attachment_id,
         )
