@@ -313,9 +313,16 @@ class ConnectBudget:
         max_queue: int,
         recovery: float,
         region: str | None = None,
+        background_max_wait: float | None = None,
     ) -> None:
         self.rates = rates
         self.max_wait = max_wait
+        # Background work (an upstream's new connection or gap fill) has no customer waiting
+        # on it: it keeps its place in the queue this long rather than backing off and
+        # queuing again at the back, which in a storm of takeovers leaves tokens unspent.
+        self.background_max_wait = (
+            max_wait if background_max_wait is None else max(max_wait, background_max_wait)
+        )
         self.max_queue = max_queue
         self.recovery = recovery
         # The Region whose buckets these are; None: the default Region's (CONNECT_REGION).
@@ -333,7 +340,12 @@ class ConnectBudget:
             max_queue=settings.CHATBRIDGE_CONNECT_MAX_QUEUE,
             recovery=settings.CHATBRIDGE_CONNECT_RECOVERY,
             region=scoped,
+            background_max_wait=settings.CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT,
         )
+
+    def wait_limit(self, priority: Priority | None) -> float:
+        """How long a call at `priority` may wait for its token."""
+        return self.background_max_wait if priority is Priority.BACKGROUND else self.max_wait
 
     def _key(self, operation: str, *parts: str) -> str:
         return keys().connect_budget(operation, *parts, region=self.region)
@@ -355,7 +367,8 @@ class ConnectBudget:
         announce: bool = True,
     ) -> Grant | None:
         """Takes a token of `operation` for the current CallContext, waiting in the queue for
-        at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT).
+        at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT,
+        or CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT for background work).
         The context's `on_queued` hears when it queues, unless `announce` is False (a call
         queuing again after a throttle, already announced).
 
@@ -370,7 +383,7 @@ class ConnectBudget:
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
         if deadline is None:
-            deadline = started + self.max_wait
+            deadline = started + self.wait_limit(priority)
         waiter = context.waiter or waiter or uuid.uuid4().hex
         redis = get_redis()
         script = redis.register_script(_ACQUIRE)

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from chatbridge import errors
 from chatbridge.connect import clients
-from chatbridge.connect.budget import ConnectBudget
+from chatbridge.connect.budget import ConnectBudget, current
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -81,7 +81,7 @@ async def _call(
     client = client_factory()
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
     budget = ConnectBudget.from_settings(region)
-    deadline = time.monotonic() + budget.max_wait
+    deadline = time.monotonic() + budget.wait_limit(current().priority)
     # Calls with a ClientToken wait as one: a retried request does not queue twice.
     token = params.get("ClientToken")
     waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None

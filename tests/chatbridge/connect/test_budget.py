@@ -141,6 +141,15 @@ async def test_a_wait_beyond_the_maximum_fails_at_once_with_retry_after(empty):
     assert await impatient.queue_depth("SendMessage") == 0
 
 
+async def test_background_work_keeps_its_place_beyond_a_customers_maximum_wait(empty, redis_client):
+    patient = ConnectBudget(
+        {"SendMessage": SLOW}, max_wait=5, max_queue=100, recovery=10, background_max_wait=3600
+    )
+    waiters = Waiters(patient, "SendMessage")
+    assert await waiters.queue("takeover", chat_id="a", priority=Priority.BACKGROUND) == 1
+    assert await waiters.serve_one(redis_client) == "takeover"
+
+
 async def test_a_full_queue_refuses_more_waiters(empty):
     small = ConnectBudget({"SendMessage": SLOW}, max_wait=3600, max_queue=1, recovery=10)
     waiters = Waiters(small, "SendMessage")
