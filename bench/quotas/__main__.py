@@ -124,7 +124,7 @@ def run(options: QuotaOptions) -> dict[str, Any]:
     figures = analyse(plan, records, contacts, quotas)
     if record is not None:
         matched, _ = match(records, contacts)
-        figures["storm"] = storm.figures(record, matched, contacts, quotas)
+        figures["storm"] = storm.figures(plan.window_start, record, matched, contacts, quotas)
     rates = {name: f"{q.per_second:g}/{q.burst}" for name, q in quotas.items()}
     return report.build(options, figures, rates, cpu.shares, started_at)
 

@@ -97,7 +97,7 @@ def parse_args(argv: list[str] | None = None) -> QuotaOptions:
     args = parser.parse_args(argv)
     if args.kill_holder and args.asgi_processes < 2:
         parser.error("--kill-holder needs --asgi-processes >= 2")
-    if not 0 <= args.kill_after < args.duration:
+    if args.kill_holder and not 0 <= args.kill_after < args.duration:
         parser.error("--kill-after must be in [0, --duration)")
     if args.chats < 1 or not 0 <= args.burst <= args.chats:
         parser.error("--chats must be >= 1 and --burst between 0 and --chats")

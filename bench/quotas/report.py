@@ -133,8 +133,9 @@ def _storm(st: dict[str, Any]) -> list[str]:
     }
     sends = st["sends"]
     lines = [
-        f"A process lost: {st['process']} killed (SIGKILL) holding {st['upstreams_lost']} "
-        f"upstreams; {st['recovered']} live again, all within "
+        f"A process lost: {st['process']} killed (SIGKILL) {st['killed_after_window_start_s']} s "
+        f"into the window, once {st['live_at_kill']} chats were live, holding "
+        f"{st['upstreams_lost']} upstreams; {st['recovered']} live again, all within "
         f"{st['recovery_s']} s (least the quotas allow: {st['least_s']} s)",
         f"  time to live again: {_latency(st['recovery_ms'])}",
         f"  Connect calls meanwhile: {_counts(calls)}; per chat {_counts(st['calls_per_chat'])}",

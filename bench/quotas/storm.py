@@ -3,7 +3,7 @@
 Every chat's upstream (its Connect websocket) is held by the process that started it: with
 `--kill-holder`, every chat starts on the first ASGI process and its customers' websockets go
 to the others, as a load balancer might have spread them. `--kill-after` seconds into the
-steady window, the process holding most upstreams (by the leases in Redis, whose value names
+steady window, once every chat's upstream is connected, the process holding most upstreams (by the leases in Redis, whose value names
 the holder's pid) is killed with SIGKILL, and the others take its chats over: each takeover
 costs Connect a CreateParticipantConnection and a GetTranscript (the gap fill) at least, and
 ChatBridge's budget paces them at background priority while customers keep sending.
@@ -50,6 +50,7 @@ class StormRecord:
     calls_before: dict[str, dict[str, int]] = field(default_factory=dict)
     calls_after: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str = ""
+    live_at_kill: int = 0  # chats whose upstream was connected when the kill came
 
     @property
     def over_at(self) -> float | None:
@@ -98,6 +99,7 @@ class StormWatch:
     def _run(self, plan: Plan) -> None:
         try:
             time.sleep(max(0.0, plan.window_start + self.kill_after - time.time()))
+            self._until_live(plan.window_end)
             self._kill()
             self._watch(min(plan.drain_end, self.record.killed_at + GUARD))
         except Exception as error:  # the run goes on; the report says what went wrong
@@ -112,6 +114,23 @@ class StormWatch:
             if holder is not None:
                 found[key.decode().split(":")[2]] = holder.decode()
         return found
+
+    def _until_live(self, until: float) -> None:
+        """Waits until every chat's upstream is connected, by the holder its lease names: a
+        kill while upstreams still wait for the budget measures those waits too (a dead
+        process's waiters hold the head of the queue until their lease lapses)."""
+        while time.time() < until:
+            leases = self._leases()
+            chats = list(leases)
+            statuses = self.redis.mget([f"{self.prefix}:chat:{c}:upstream-status" for c in chats])
+            live = sum(
+                status is not None and status.decode() == f"connected|{leases[chat]}"
+                for chat, status in zip(chats, statuses, strict=True)
+            )
+            self.record.live_at_kill = live
+            if chats and live == len(chats):
+                return
+            time.sleep(POLL)
 
     def _kill(self) -> None:
         leases = self._leases()
@@ -174,6 +193,7 @@ def least_seconds(chats: int, quotas: dict[str, Quota]) -> float:
 
 
 def figures(
+    window_start: float,
     record: StormRecord,
     matched: list[Matched],
     contacts: list[ContactView],
@@ -214,6 +234,8 @@ def figures(
         "process": record.process,
         "holders_at_kill": len(record.holders),
         "upstreams_lost": victims,
+        "live_at_kill": record.live_at_kill,
+        "killed_after_window_start_s": round(record.killed_at - window_start, 2),
         "recovered": len(record.recovered_at),
         "all_recovered": over_at is not None,
         "recovery_s": round(end - record.killed_at, 2) if record.recovered_at else None,
