@@ -267,8 +267,11 @@ class RedisKeys:
         """The channel where a process says it released chats, so that others scan now."""
         return self._join("released")
 
-    def connect_budget(self, operation: str, *parts: str) -> str:
-        """The shared Connect budget of one operation (chatbridge.connect.budget)."""
+    def connect_budget(self, operation: str, *parts: str, region: str | None = None) -> str:
+        """The shared Connect budget of one operation (chatbridge.connect.budget), in `region`
+        (None: the default Region, whose keys name none)."""
+        if region:
+            return self._join("connect", "region", region, operation, *parts)
         return self._join("connect", operation, *parts)
 
     def admin_login_failures(self, kind: str, digest: str) -> str:

@@ -277,8 +277,14 @@ CONNECT_BACKGROUND_THREADS = env_int("CONNECT_BACKGROUND_THREADS", 8)
 # The shared Connect budget (chatbridge.connect.budget): each operation's rate and burst, as
 # Connect's quotas of the account allow (AWS's defaults unless listed here).
 CHATBRIDGE_CONNECT_RATES = env_str("CHATBRIDGE_CONNECT_RATES", "")
+# The budget of other Regions widgets route chats to, where their quotas differ from
+# CHATBRIDGE_CONNECT_RATES: "REGION: OPERATION=RATE/BURST, ...; REGION: ...".
+CHATBRIDGE_CONNECT_REGION_RATES = env_str("CHATBRIDGE_CONNECT_REGION_RATES", "")
 # Seconds a Connect call may wait for its budget (queued) before it fails as throttled.
 CHATBRIDGE_CONNECT_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_MAX_WAIT", 10.0)
+# The same for background work (upstreams' new connections and gap fills), which no customer
+# waits on: it keeps its place in the queue rather than backing off and queuing again.
+CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT", 300.0)
 # Calls that may wait for one operation's budget at once, across every process.
 CHATBRIDGE_CONNECT_MAX_QUEUE = env_int("CHATBRIDGE_CONNECT_MAX_QUEUE", 1000)
 # After Connect throttles, the operation's rate halves; it doubles back every this many seconds.

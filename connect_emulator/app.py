@@ -78,10 +78,12 @@ class Emulator:
         """Forget every chat, close every socket, clear faults, restore the CLI settings."""
         self.agents.cancel_all()
         self.hub.close_all("Emulator reset")
+        self.hub.clear_counts()
         self.store.clear()
         self.faults.clear()
         self.config = replace(self.defaults)
         self.quotas.configure(self.quota_defaults)
+        self.quotas.forget_calls()
         clock.CLOCK.reset()
 
     def end_due_chats(self) -> None:

@@ -130,6 +130,8 @@ def contact_summary(emulator: Emulator, contact: Contact) -> dict[str, Any]:
         },
         "attachments": len(contact.attachments),
         "websockets": emulator.hub.describe(contact.contact_id),
+        "websocket_peak": emulator.hub.peaks.get(contact.contact_id, 0),
+        "websockets_refused": emulator.hub.refused.get(contact.contact_id, 0),
         "related_contact_id": contact.related_contact_id,
         "ends_at": _iso(contact.ends_at),
     }

@@ -129,6 +129,9 @@ class QuotaBook:
     def __init__(self, settings: QuotaSettings) -> None:
         self.settings = settings
         self._buckets: dict[str, TokenBucket] = {}
+        # Calls of each operation, admitted or throttled, since the emulator started or was
+        # reset: what a client's calls cost, counted where Connect would count them.
+        self.calls: dict[str, dict[str, int]] = {}
 
     def configure(self, settings: QuotaSettings) -> None:
         """New settings; every bucket starts full again."""
@@ -137,6 +140,12 @@ class QuotaBook:
 
     def admit(self, operation: str) -> bool:
         """Whether this call of ``operation`` fits its rate (always, when quotas are off)."""
+        admitted = self._admit(operation)
+        counts = self.calls.setdefault(operation, {"admitted": 0, "throttled": 0})
+        counts["admitted" if admitted else "throttled"] += 1
+        return admitted
+
+    def _admit(self, operation: str) -> bool:
         rate = self.settings.rates.get(operation)
         if not self.settings.enabled or rate is None:
             return True
@@ -144,6 +153,9 @@ class QuotaBook:
         if bucket is None or bucket.rate != rate:
             bucket = self._buckets[operation] = TokenBucket.full(rate)
         return bucket.take()
+
+    def forget_calls(self) -> None:
+        self.calls.clear()
 
     def limit(self, name: str) -> int | None:
         """The count quota ``name``, or None when quotas are off."""
@@ -153,4 +165,5 @@ class QuotaBook:
         return {
             **self.settings.as_dict(),
             "tokens": {name: round(b.tokens, 3) for name, b in self._buckets.items()},
+            "calls": {name: dict(counts) for name, counts in sorted(self.calls.items())},
         }

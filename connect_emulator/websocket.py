@@ -184,6 +184,10 @@ class SocketHub:
         # Open websockets allowed per participant (None: no limit).
         self.socket_limit = socket_limit
         self.sockets: set[LiveSocket] = set()
+        # Per contact: the most websockets one of its participants had open at once, and
+        # how many were refused at the per-participant cap.
+        self.peaks: dict[str, int] = {}
+        self.refused: dict[str, int] = {}
         store.item_listeners.append(self.on_item)
         store.close_listeners.append(self.on_close)
 
@@ -226,6 +230,10 @@ class SocketHub:
         limit = self.socket_limit()
         return limit is not None and self.open_count(participant_id) >= limit
 
+    def clear_counts(self) -> None:
+        self.peaks.clear()
+        self.refused.clear()
+
     def describe(self, contact_id: str) -> list[dict[str, Any]]:
         return [
             {"participant_id": s.connection.participant_id, "subscribed": s.subscribed}
@@ -250,12 +258,18 @@ class SocketHub:
             or not participant.active
             or contact is None
             or not contact.active
-            or self._at_socket_limit(connection.participant_id)
         ):
+            await websocket.close(code=REFUSED)
+            return
+        if self._at_socket_limit(connection.participant_id):
+            self.refused[contact.contact_id] = self.refused.get(contact.contact_id, 0) + 1
             await websocket.close(code=REFUSED)
             return
         socket = LiveSocket(websocket, connection, self.faults)
         self.sockets.add(socket)
+        self.peaks[contact.contact_id] = max(
+            self.peaks.get(contact.contact_id, 0), self.open_count(connection.participant_id)
+        )
         try:
             await socket.serve()
         finally:

@@ -8,13 +8,14 @@ from typing import Any
 
 from bench.bridge import ORIGIN
 from bench.procstat import CpuMeter
-from bench.quotas import emulator, report
-from bench.quotas.analysis import analyse
+from bench.quotas import emulator, report, storm
+from bench.quotas.analysis import analyse, match
 from bench.quotas.loadgen import LoadFailed, run_load
 from bench.quotas.options import QuotaOptions, parse_args
 from bench.quotas.plan import Plan
 from bench.quotas.progress import ProgressLine
 from bench.quotas.stack import QuotaStack
+from bench.quotas.storm import StormWatch
 from bench.stack import StackFailed
 
 EXIT_FAILED = 2
@@ -56,6 +57,7 @@ def plan_maker(options: QuotaOptions, stack: QuotaStack):
             base_urls=tuple(stack.base_urls),
             ws_urls=tuple(stack.ws_urls),
             origin=ORIGIN,
+            holder_starts=options.kill_holder,
         )
 
     return plan_for
@@ -83,10 +85,20 @@ def run(options: QuotaOptions) -> dict[str, Any]:
               f"(pids: {pids})", file=sys.stderr)  # fmt: skip
         line = ProgressLine()
         cpu = WindowCpu(stack.pids())
+        watch = None
+        if options.kill_holder:
+            watch = StormWatch(
+                redis_url=stack.redis.url,
+                emulator_url=stack.emulator_url,
+                processes={n: p for n, p in stack.pids().items() if n.startswith("asgi")},
+                kill_after=options.kill_after,
+            )
 
         def on_progress(plan: Plan, totals: dict[str, int]) -> None:
             cpu.observe(plan)
             line.update(plan, totals)
+            if watch is not None:
+                watch.start(plan)
 
         try:
             plan, records = run_load(
@@ -99,6 +111,9 @@ def run(options: QuotaOptions) -> dict[str, Any]:
             )
         finally:
             line.finish()
+        record = watch.join() if watch is not None else None
+        if record is not None:
+            stack.killed.add(record.pid)
         contacts = emulator.contacts(stack.emulator_url)
         if not stack.alive():
             print("warning: a process of the stack died during the run", file=sys.stderr)
@@ -107,6 +122,9 @@ def run(options: QuotaOptions) -> dict[str, Any]:
     finally:
         stack.stop()
     figures = analyse(plan, records, contacts, quotas)
+    if record is not None:
+        matched, _ = match(records, contacts)
+        figures["storm"] = storm.figures(plan.window_start, record, matched, contacts, quotas)
     rates = {name: f"{q.per_second:g}/{q.burst}" for name, q in quotas.items()}
     return report.build(options, figures, rates, cpu.shares, started_at)
 

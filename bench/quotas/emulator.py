@@ -33,6 +33,8 @@ class ContactView:
     echoes: dict[str, list[str]] = field(default_factory=dict)
     typing: int = 0  # the customer's typing items
     read_by_customer: set[str] = field(default_factory=set)  # item ids the customer read
+    websocket_peak: int = 0  # the most websockets one participant had open at once
+    websockets_refused: int = 0  # refused at the per-participant cap
 
 
 def wall(iso: str) -> float:
@@ -63,6 +65,8 @@ def view_of(detail: dict[str, Any]) -> ContactView:
         display_name=customer["display_name"] if customer else "",
         customer_id=customer["participant_id"] if customer else "",
         status=detail["status"],
+        websocket_peak=detail.get("websocket_peak", 0),
+        websockets_refused=detail.get("websockets_refused", 0),
     )
     for item in detail.get("items", []):
         role = item.get("ParticipantRole")

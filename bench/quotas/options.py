@@ -24,6 +24,8 @@ class QuotaOptions:
     quotas: tuple[str, ...]
     results_dir: Path
     server_env: dict[str, str]
+    kill_holder: bool = False
+    kill_after: float = 10.0
 
 
 def parse_args(argv: list[str] | None = None) -> QuotaOptions:
@@ -82,7 +84,21 @@ def parse_args(argv: list[str] | None = None) -> QuotaOptions:
         metavar="NAME=VALUE",
         help="a setting for ChatBridge's processes; repeatable",
     )
+    parser.add_argument(
+        "--kill-holder",
+        action="store_true",
+        help="every chat starts on the first ASGI process, whose customers' websockets go to "
+        "the others; --kill-after seconds into the window the process holding most upstreams "
+        "is killed (SIGKILL) and the storm of takeovers is measured",
+    )
+    parser.add_argument(
+        "--kill-after", type=float, default=10.0, help="seconds into the window of the kill"
+    )
     args = parser.parse_args(argv)
+    if args.kill_holder and args.asgi_processes < 2:
+        parser.error("--kill-holder needs --asgi-processes >= 2")
+    if args.kill_holder and not 0 <= args.kill_after < args.duration:
+        parser.error("--kill-after must be in [0, --duration)")
     if args.chats < 1 or not 0 <= args.burst <= args.chats:
         parser.error("--chats must be >= 1 and --burst between 0 and --chats")
     for name in ("burst_window", "ramp_rate", "interval", "duration", "processes"):
@@ -114,4 +130,6 @@ def parse_args(argv: list[str] | None = None) -> QuotaOptions:
         quotas=tuple(args.quota),
         results_dir=args.results_dir,
         server_env=server_env,
+        kill_holder=args.kill_holder,
+        kill_after=args.kill_after,
     )

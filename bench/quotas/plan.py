@@ -29,6 +29,9 @@ class Plan:
     base_urls: tuple[str, ...]
     ws_urls: tuple[str, ...]
     origin: str
+    # Every chat starts on the first ASGI process (which then holds its upstream) and its
+    # websocket goes to the others: the layout of --kill-holder.
+    holder_starts: bool = False
 
     def is_burst(self, index: int) -> bool:
         return index < self.burst
@@ -63,9 +66,13 @@ class Plan:
 
     def base_url(self, index: int) -> str:
         """Customers are spread over the ASGI processes, as a load balancer would."""
+        if self.holder_starts:
+            return self.base_urls[0]
         return self.base_urls[index % len(self.base_urls)]
 
     def ws_url(self, index: int) -> str:
+        if self.holder_starts and len(self.ws_urls) > 1:
+            return self.ws_urls[1 + index % (len(self.ws_urls) - 1)]
         return self.ws_urls[index % len(self.ws_urls)]
 
 

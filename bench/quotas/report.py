@@ -121,4 +121,30 @@ def render(built: dict[str, Any]) -> str:
         f"{_counts(th['websocket_error_frames'])}; REST 429 {_counts(th['rest_429'])}",
         f"CPU (% of one core, steady window): {_counts(built['cpu_percent_of_one_core'])}",
     ]
+    if "storm" in built:
+        lines += _storm(built["storm"])
     return "\n".join(lines)
+
+
+def _storm(st: dict[str, Any]) -> list[str]:
+    calls = {
+        name: f"{spent.get('admitted', 0)} (+{spent.get('throttled', 0)} throttled)"
+        for name, spent in st["connect_calls"].items()
+    }
+    sends = st["sends"]
+    lines = [
+        f"A process lost: {st['process']} killed (SIGKILL) {st['killed_after_window_start_s']} s "
+        f"into the window, once {st['live_at_kill']} chats were live, holding "
+        f"{st['upstreams_lost']} upstreams; {st['recovered']} live again, all within "
+        f"{st['recovery_s']} s (least the quotas allow: {st['least_s']} s)",
+        f"  time to live again: {_latency(st['recovery_ms'])}",
+        f"  Connect calls meanwhile: {_counts(calls)}; per chat {_counts(st['calls_per_chat'])}",
+        f"  websockets per participant, at most: {st['websocket_peak']}; refused at the cap: "
+        f"{st['websockets_refused']}",
+        f"  sends meanwhile: {sends['count']}, {_counts(sends['outcomes'])}; send → ack "
+        f"{_latency(sends['ack_ms'])}; send → in Connect "
+        f"{_latency(sends['latency_to_connect_ms'])}",
+    ]
+    if st["error"]:
+        lines.append(f"  the storm watch failed: {st['error']}")
+    return lines

@@ -46,6 +46,8 @@ class QuotaStack(Stack):
         self.asgi: list[subprocess.Popen] = []
         self.asgi_ports: list[int] = []
         self.relay: subprocess.Popen | None = None
+        # Pids killed on purpose (--kill-holder): not a failure of the stack.
+        self.killed: set[int] = set()
 
     @property
     def base_urls(self) -> list[str]:
@@ -137,7 +139,19 @@ class QuotaStack(Stack):
 
     def alive(self) -> bool:
         processes = [*self.asgi, self.relay, self.emulator and self.emulator.process]
-        return all(process is not None and process.poll() is None for process in processes)
+        return all(
+            process is not None and (process.poll() is None or process.pid in self.killed)
+            for process in processes
+        )
+
+    def _keep_logs(self) -> None:
+        """Each ChatBridge process's log, kept in the results directory as quotas-<name>.log
+        (the work directory goes with the stack)."""
+        if not self.workdir:
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for path in Path(self.workdir).glob("*.log"):
+            (self.log_dir / f"quotas-{path.name}").write_bytes(path.read_bytes())
 
     def logs(self) -> dict[str, str]:
         """The tail of every ChatBridge process's log, for a run that went wrong."""
@@ -147,6 +161,7 @@ class QuotaStack(Stack):
         return tails
 
     def stop(self) -> None:
+        self._keep_logs()
         for process in self.asgi:
             stop_process(process)
         self.asgi = []

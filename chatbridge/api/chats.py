@@ -214,7 +214,10 @@ async def start_position(
     ),
 ):
     key = check_start_key(idempotency_key) or ""
-    position = await ConnectBudget.from_settings().position(
+    widget = await sync_to_async(_enabled_widget)(widget_id)
+    # A widget routed to another Region queues in that Region's budget.
+    region = widget.connect_region.strip() if widget is not None else ""
+    position = await ConnectBudget.from_settings(region or None).position(
         "StartChatContact", _start_waiter(widget_id, key)
     )
     return {"position": position}

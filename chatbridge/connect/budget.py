@@ -24,6 +24,11 @@ Connect may throttle anyway (other software may share the account, or the quotas
 configured): a throttled call halves the operation's refill rate (slow_down) and the rate
 doubles back after every CHATBRIDGE_CONNECT_RECOVERY seconds without another throttle.
 
+Connect's quotas apply per account and Region, so the budget is per Region: a widget routed to
+another Region (Widget.connect_region) spends that Region's buckets, whose keys name it, at the
+rates CHATBRIDGE_CONNECT_REGION_RATES gives it (CHATBRIDGE_CONNECT_RATES when it lists none).
+CONNECT_REGION's buckets keep the keys they had before Regions were told apart.
+
 Redis's clock (TIME) is the only clock, so processes on hosts whose clocks differ agree.
 """
 
@@ -86,7 +91,9 @@ SLOWDOWN_SPACING_MS = 1000
 _PRIORITY_SPAN = 10**13  # above any millisecond timestamp of this millennium
 
 
-def parse_rates(text: str) -> dict[str, tuple[float, int]]:
+def parse_rates(
+    text: str, *, setting: str = "CHATBRIDGE_CONNECT_RATES"
+) -> dict[str, tuple[float, int]]:
     """``SendMessage=10/15,SendEvent=10/15``: the defaults, with these operations replaced.
 
     Raises ValueError naming the entry at fault."""
@@ -96,18 +103,35 @@ def parse_rates(text: str) -> dict[str, tuple[float, int]]:
         name = name.strip()
         if not sep or name not in DEFAULT_RATES:
             raise ValueError(
-                f"CHATBRIDGE_CONNECT_RATES: {entry!r} is not OPERATION=RATE/BURST with one of "
+                f"{setting}: {entry!r} is not OPERATION=RATE/BURST with one of "
                 f"{', '.join(DEFAULT_RATES)}"
             )
         try:
             per_second, burst = value.split("/")
             rate = (float(per_second), int(burst))
         except ValueError:
-            raise ValueError(f"CHATBRIDGE_CONNECT_RATES: {entry!r} is not RATE/BURST") from None
+            raise ValueError(f"{setting}: {entry!r} is not RATE/BURST") from None
         if not (rate[0] > 0 and math.isfinite(rate[0])) or rate[1] < 1:
-            raise ValueError(f"CHATBRIDGE_CONNECT_RATES: {entry!r} needs a rate > 0, burst >= 1")
+            raise ValueError(f"{setting}: {entry!r} needs a rate > 0, burst >= 1")
         rates[name] = rate
     return rates
+
+
+def parse_region_rates(text: str) -> dict[str, dict[str, tuple[float, int]]]:
+    """``eu-west-2: SendMessage=5/8, GetTranscript=4/6; ap-southeast-2: ...``: each Region
+    listed, with AWS's defaults and these operations replaced (as parse_rates).
+
+    Raises ValueError naming the entry at fault."""
+    regions = {}
+    for block in filter(None, (part.strip() for part in text.split(";"))):
+        region, sep, entries = block.partition(":")
+        region = region.strip()
+        if not sep or not region:
+            raise ValueError(
+                f"CHATBRIDGE_CONNECT_REGION_RATES: {block!r} is not REGION: OPERATION=RATE/BURST,..."
+            )
+        regions[region] = parse_rates(entries, setting="CHATBRIDGE_CONNECT_REGION_RATES")
+    return regions
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,28 +312,50 @@ class ConnectBudget:
         max_wait: float,
         max_queue: int,
         recovery: float,
+        region: str | None = None,
+        background_max_wait: float | None = None,
     ) -> None:
         self.rates = rates
         self.max_wait = max_wait
+        # Background work (an upstream's new connection or gap fill) has no customer waiting
+        # on it: it keeps its place in the queue this long rather than backing off and
+        # queuing again at the back, which in a storm of takeovers leaves tokens unspent.
+        self.background_max_wait = (
+            max_wait if background_max_wait is None else max(max_wait, background_max_wait)
+        )
         self.max_queue = max_queue
         self.recovery = recovery
+        # The Region whose buckets these are; None: the default Region's (CONNECT_REGION).
+        self.region = region
 
     @classmethod
-    def from_settings(cls) -> "ConnectBudget":
+    def from_settings(cls, region: str | None = None) -> "ConnectBudget":
+        """The budget of `region` (None or CONNECT_REGION: the default Region's)."""
+        scoped = region if region and region != settings.CONNECT_REGION else None
+        listed = parse_region_rates(settings.CHATBRIDGE_CONNECT_REGION_RATES)
+        rates = listed.get(scoped or settings.CONNECT_REGION)
         return cls(
-            parse_rates(settings.CHATBRIDGE_CONNECT_RATES),
+            rates or parse_rates(settings.CHATBRIDGE_CONNECT_RATES),
             max_wait=settings.CHATBRIDGE_CONNECT_MAX_WAIT,
             max_queue=settings.CHATBRIDGE_CONNECT_MAX_QUEUE,
             recovery=settings.CHATBRIDGE_CONNECT_RECOVERY,
+            region=scoped,
+            background_max_wait=settings.CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT,
         )
 
+    def wait_limit(self, priority: Priority | None) -> float:
+        """How long a call at `priority` may wait for its token."""
+        return self.background_max_wait if priority is Priority.BACKGROUND else self.max_wait
+
+    def _key(self, operation: str, *parts: str) -> str:
+        return keys().connect_budget(operation, *parts, region=self.region)
+
     def _keys(self, operation: str) -> list[str]:
-        names = keys()
         return [
-            names.connect_budget(operation),
-            names.connect_budget(operation, "queue"),
-            names.connect_budget(operation, "leases"),
-            names.connect_budget(operation, "chats"),
+            self._key(operation),
+            self._key(operation, "queue"),
+            self._key(operation, "leases"),
+            self._key(operation, "chats"),
         ]
 
     async def acquire(
@@ -321,7 +367,8 @@ class ConnectBudget:
         announce: bool = True,
     ) -> Grant | None:
         """Takes a token of `operation` for the current CallContext, waiting in the queue for
-        at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT).
+        at most until `deadline` (time.monotonic(); default: now + CHATBRIDGE_CONNECT_MAX_WAIT,
+        or CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT for background work).
         The context's `on_queued` hears when it queues, unless `announce` is False (a call
         queuing again after a throttle, already announced).
 
@@ -336,7 +383,7 @@ class ConnectBudget:
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
         if deadline is None:
-            deadline = started + self.max_wait
+            deadline = started + self.wait_limit(priority)
         waiter = context.waiter or waiter or uuid.uuid4().hex
         redis = get_redis()
         script = redis.register_script(_ACQUIRE)
@@ -395,17 +442,15 @@ class ConnectBudget:
         if operation not in self.rates:
             return
         script = get_redis().register_script(_SLOW_DOWN)
-        halved = await script(
-            keys=[keys().connect_budget(operation)], args=[SLOWDOWN_SPACING_MS, MIN_FACTOR]
-        )
+        halved = await script(keys=[self._key(operation)], args=[SLOWDOWN_SPACING_MS, MIN_FACTOR])
         if halved:
             CONNECT_BUDGET_SLOWDOWNS.labels(operation=operation).inc()
 
     async def position(self, operation: str, waiter: str) -> int | None:
         """The place (1: next) of the call queued as `waiter`, None if none is queued."""
-        rank = await get_redis().zrank(keys().connect_budget(operation, "queue"), waiter)
+        rank = await get_redis().zrank(self._key(operation, "queue"), waiter)
         return None if rank is None else int(rank) + 1
 
     async def queue_depth(self, operation: str) -> int:
         """Calls of `operation` waiting for a token, across every process."""
-        return int(await get_redis().zcard(keys().connect_budget(operation, "queue")))
+        return int(await get_redis().zcard(self._key(operation, "queue")))

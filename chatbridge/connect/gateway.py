@@ -24,7 +24,7 @@ from django.conf import settings
 
 from chatbridge import errors
 from chatbridge.connect import clients
-from chatbridge.connect.budget import ConnectBudget
+from chatbridge.connect.budget import ConnectBudget, current
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -68,14 +68,20 @@ def _retry_attempts(response: dict[str, Any]) -> int:
 
 
 async def _call(
-    client_factory, operation: str, *, executor: Executor, **params: Any
+    client_factory,
+    operation: str,
+    *,
+    executor: Executor,
+    region: str | None = None,
+    **params: Any,
 ) -> dict[str, Any]:
-    """Takes a token of the operation's budget, then calls; a throttled call slows the budget
-    down and goes round again, within one deadline for the whole call."""
+    """Takes a token of the operation's budget in `region` (Connect's quotas are per Region),
+    then calls; a throttled call slows the budget down and goes round again, within one
+    deadline for the whole call."""
     client = client_factory()
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
-    budget = ConnectBudget.from_settings()
-    deadline = time.monotonic() + budget.max_wait
+    budget = ConnectBudget.from_settings(region)
+    deadline = time.monotonic() + budget.wait_limit(current().priority)
     # Calls with a ClientToken wait as one: a retried request does not queue twice.
     token = params.get("ClientToken")
     waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None
@@ -191,7 +197,11 @@ class ConnectGateway:
                 "SourceContactId": persistent_chat.source_contact_id,
             }
         response = await _call(
-            self._connect, "start_chat_contact", executor=self._executor, **params
+            self._connect,
+            "start_chat_contact",
+            executor=self._executor,
+            region=self.region,
+            **params,
         )
         return StartedContact(
             contact_id=response["ContactId"],
@@ -205,6 +215,7 @@ class ConnectGateway:
             self._connect,
             "stop_contact",
             executor=self._executor,
+            region=self.region,
             ContactId=contact_id,
             InstanceId=settings.CONNECT_INSTANCE_ID,
         )
@@ -216,6 +227,7 @@ class ConnectGateway:
             self._participant,
             "create_participant_connection",
             executor=self._executor,
+            region=self.region,
             Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
             ParticipantToken=participant_token,
             ConnectParticipant=connect_participant,
@@ -259,6 +271,7 @@ class ConnectGateway:
             self._participant,
             operation,
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -282,6 +295,7 @@ class ConnectGateway:
             self._participant,
             "get_transcript",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 MaxResults=max_results,
@@ -302,6 +316,7 @@ class ConnectGateway:
             self._participant,
             "disconnect_participant",
             executor=self._executor,
+            region=self.region,
             **_without_none(ConnectionToken=connection_token, ClientToken=client_token),
         )
 
@@ -318,6 +333,7 @@ class ConnectGateway:
             self._participant,
             "start_attachment_upload",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 ContentType=content_type,
@@ -341,6 +357,7 @@ class ConnectGateway:
             self._participant,
             "complete_attachment_upload",
             executor=self._executor,
+            region=self.region,
             **_without_none(
                 ConnectionToken=connection_token,
                 AttachmentIds=attachment_ids,
@@ -355,6 +372,7 @@ class ConnectGateway:
             self._participant,
             "get_attachment",
             executor=self._executor,
+            region=self.region,
             ConnectionToken=connection_token,
             AttachmentId=attachment_id,
         )

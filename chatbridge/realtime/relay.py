@@ -410,6 +410,14 @@ class Relay:
             raise LeaseLost(chat_id)
         await self._ring(chat_id, {"type": "chat.upstream", "status": status})
 
+    async def check_lease(self, chat_id: str, *, fence: Fence) -> None:
+        """LeaseLost unless the lease still names its holder: what a holder asks before it
+        opens a Connect websocket, which no fenced write guards. A holder that stalled while
+        another process took the chat over then opens no second socket for the participant
+        (Connect allows each only a few)."""
+        if await self._redis.get(fence.key) != fence.owner.encode():
+            raise LeaseLost(chat_id)
+
     async def upstream_taken_over(self, chat_id: str, *, fence: Fence) -> None:
         """A new holder's first word: if the status still says another process is connected
         (it died, or let the chat go), clients hear "reconnecting" until this one connects."""

@@ -247,6 +247,8 @@ class Upstream:
         if not session.is_active:
             raise _Finished(session.ended_reason)
         session, connection = await self.service.open_connection(session)
+        # The budget may have kept it waiting: the lease may be another process's by now.
+        await self.relay.check_lease(self.chat_id, fence=self.fence)
         socket = await websockets.connect(
             connection.websocket_url,
             open_timeout=self.config.open_timeout,

@@ -315,3 +315,31 @@ def test_the_cli_refuses_an_unknown_quota():
 
 def test_chatbridge_tests_run_the_emulator_without_quotas(emulator_server):
     assert _quotas_of(emulator_server.url)["enabled"] is False
+
+
+def test_calls_are_counted_admitted_or_throttled(frozen_clock, chat, control, participant_client):
+    control.post("/quotas", {"limits": {"GetTranscript": "1/1"}})
+    before = control.get("/quotas")["calls"].get("GetTranscript", {"admitted": 0, "throttled": 0})
+    _get_transcript(participant_client, None, chat)
+    with pytest.raises(ClientError):
+        _get_transcript(participant_client, None, chat)
+
+    after = control.get("/quotas")["calls"]["GetTranscript"]
+    assert after == {
+        "admitted": before["admitted"] + 1,
+        "throttled": before["throttled"] + 1,
+    }
+
+
+def test_a_contact_shows_its_websocket_peak_and_refusals(chat, control):
+    control.post("/quotas", {"limits": {"WebsocketsPerParticipant": 2}})
+    with (
+        _open(chat.websocket_url),
+        _open(chat.websocket_url),
+        pytest.raises(InvalidStatus),
+        _open(chat.websocket_url),
+    ):
+        pass
+
+    contact = control.get(f"/contacts/{chat.contact_id}")
+    assert (contact["websocket_peak"], contact["websockets_refused"]) == (2, 1)

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from chatbridge.dev.services import EmulatorProcess
+from chatbridge.redis import keys
 from tests.support.continuity import say
 from tests.support.emulator import EmulatorControl
 from tests.support.rest import contact_id, start_chat, wait_for_agent_message
@@ -84,3 +85,16 @@ async def test_a_chat_in_another_region_talks_to_that_region_only(
     assert emulator.contacts() == []
     contact = far.contact(session.contact_id)
     assert contact["instance_id"] == INSTANCE
+
+
+async def test_a_chat_in_another_region_spends_that_regions_budget(
+    api, widget, runtime, settings, other_region, redis_client
+):
+    settings.CONNECT_REGION_ENDPOINT_URLS = {REGION: other_region.url}
+    EmulatorControl(other_region.url).reset()
+    await _route(widget, connect_instance_id=INSTANCE, connect_region=REGION)
+
+    await start_chat(api)
+
+    assert await redis_client.exists(keys().connect_budget("StartChatContact", region=REGION))
+    assert not await redis_client.exists(keys().connect_budget("StartChatContact"))

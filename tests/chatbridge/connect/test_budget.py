@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from chatbridge.connect.budget import ConnectBudget, Priority, calling_for, parse_rates
+from chatbridge.connect.budget import (
+    ConnectBudget,
+    Priority,
+    calling_for,
+    parse_rates,
+    parse_region_rates,
+)
 from chatbridge.errors import Dropped, Throttled
 from chatbridge.metrics import CONNECT_BUDGET_DROPS
 from chatbridge.redis import keys
@@ -135,6 +141,15 @@ async def test_a_wait_beyond_the_maximum_fails_at_once_with_retry_after(empty):
     assert await impatient.queue_depth("SendMessage") == 0
 
 
+async def test_background_work_keeps_its_place_beyond_a_customers_maximum_wait(empty, redis_client):
+    patient = ConnectBudget(
+        {"SendMessage": SLOW}, max_wait=5, max_queue=100, recovery=10, background_max_wait=3600
+    )
+    waiters = Waiters(patient, "SendMessage")
+    assert await waiters.queue("takeover", chat_id="a", priority=Priority.BACKGROUND) == 1
+    assert await waiters.serve_one(redis_client) == "takeover"
+
+
 async def test_a_full_queue_refuses_more_waiters(empty):
     small = ConnectBudget({"SendMessage": SLOW}, max_wait=3600, max_queue=1, recovery=10)
     waiters = Waiters(small, "SendMessage")
@@ -203,3 +218,43 @@ def test_rates_default_to_connects_quotas_and_take_overrides():
 def test_bad_rates_are_refused_naming_the_entry(text):
     with pytest.raises(ValueError, match="CHATBRIDGE_CONNECT_RATES"):
         parse_rates(text)
+
+
+async def test_two_regions_do_not_share_a_bucket(redis_client, settings):
+    """Connect's quotas are per Region: the default Region's empty bucket leaves another's."""
+    settings.CHATBRIDGE_CONNECT_RATES = "SendMessage=0.01/1"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 5
+    await ConnectBudget.from_settings().acquire("SendMessage")
+
+    grant = await ConnectBudget.from_settings("eu-west-2").acquire("SendMessage")
+
+    assert not grant.queued
+    with pytest.raises(Throttled):
+        await ConnectBudget.from_settings().acquire("SendMessage")
+
+
+async def test_the_default_region_keeps_the_budgets_key_names(redis_client, settings):
+    await ConnectBudget.from_settings(settings.CONNECT_REGION).acquire("SendMessage")
+
+    assert await redis_client.exists(keys().connect_budget("SendMessage"))
+
+
+def test_a_region_listed_in_region_rates_gets_its_own_rates(settings):
+    settings.CHATBRIDGE_CONNECT_RATES = "SendMessage=2/3"
+    settings.CHATBRIDGE_CONNECT_REGION_RATES = "eu-west-2: SendMessage=5/8, GetTranscript=4/6"
+
+    far = ConnectBudget.from_settings("eu-west-2").rates
+    other = ConnectBudget.from_settings("ap-southeast-2").rates
+
+    assert (far["SendMessage"], far["GetTranscript"], far["SendEvent"]) == (
+        (5, 8),
+        (4, 6),
+        (10, 15),
+    )
+    assert other["SendMessage"] == (2, 3)
+
+
+@pytest.mark.parametrize("text", ["eu-west-2 SendMessage=1/1", "eu-west-2: Nope=1/1"])
+def test_bad_region_rates_are_refused_naming_the_setting(text):
+    with pytest.raises(ValueError, match="CHATBRIDGE_CONNECT_REGION_RATES"):
+        parse_region_rates(text)
