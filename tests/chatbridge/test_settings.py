@@ -52,6 +52,15 @@ def test_the_documented_production_environment_passes_the_deploy_check(productio
     assert "System check identified no issues" in result.stdout
 
 
+def test_the_deploy_check_sees_through_chatbridges_middleware_to_hsts(production):
+    production["SECURE_HSTS_SECONDS"] = "0"
+
+    result = run_django(production, "check", "--deploy", "--fail-level", "WARNING")
+
+    assert result.returncode == 1
+    assert "chatbridge.security.W004" in result.stderr + result.stdout
+
+
 def test_production_starts_with_the_documented_environment(production):
     assert start(production).returncode == 0
 
