@@ -83,6 +83,8 @@ def test_a_returning_customer_continues_and_reads_previous_conversations(
     expect(chats).to_have_count(1)
 
     # Back later with the panel closed: only the new conversation's messages count as unread.
+    frame.locator(".cb-launcher").click()
+    expect(frame.locator(".cb-launcher")).to_have_attribute("aria-expanded", "false")
     page.reload()
     frame = widget_frame(page)
     expect(bubbles(frame)).to_have_count(4)
