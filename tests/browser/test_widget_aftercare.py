@@ -51,9 +51,8 @@ def test_the_star_survey_is_answered_with_the_keyboard(page, live_server, emulat
         "comment": "Patient and clear",
     }
 
-    # Reloaded in the ended state, the widget thanks rather than asks again.
+    # Reloaded in the ended state (the panel stays open), the widget thanks rather than asks.
     page.reload()
-    frame.locator(".cb-launcher").click()
     expect(frame.locator(".cb-ended")).to_be_visible()
     expect(frame.get_by_text("Thank you for your feedback!")).to_be_visible()
     expect(frame.get_by_role("form", name="How was this chat?")).to_have_count(0)
@@ -94,7 +93,7 @@ def test_an_agent_ending_the_chat_brings_the_thumbs_in_the_widgets_language(
 ):
     widget_setup(survey_scale="thumbs", locale="fr")
     frame = open_widget(page, live_server.url + "/")
-    frame.get_by_label("Name").fill("Zoé")
+    frame.get_by_label("Nom").fill("Zoé")
     frame.get_by_role("button", name="Démarrer le chat").click()
     expect(frame.locator(".cb-composer")).to_be_visible()
     emulator.end_chat(active_contact(emulator))
