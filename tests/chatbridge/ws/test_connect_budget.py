@@ -67,15 +67,21 @@ async def test_sends_beyond_the_burst_are_queued_then_sent_once_each(
     ]
 
 
-async def test_a_client_that_did_not_ask_for_queued_acks_gets_only_the_final_ones(
-    runtime, emulator, settings, redis_client
-):
+@pytest.fixture
+async def waiting_chat(runtime, emulator, settings, redis_client):
+    """A chat with a client, whose sends wait: SendMessage's budget is empty."""
     emulator.set_quotas(SendMessage=RATE)
     settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={RATE}"
     settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
     await redis_client.hset(keys().connect_budget("SendMessage"), "tokens", 0)
     chat = await runtime.service.start_chat(display_name="Ada")
-    client = await authenticated_client(chat.session_token)
+    return chat, await authenticated_client(chat.session_token)
+
+
+async def test_a_client_that_did_not_ask_for_queued_acks_gets_only_the_final_ones(
+    waiting_chat, emulator, redis_client
+):
+    chat, client = waiting_chat
     await client.send({"type": "send", "content": "waits", "client_id": "c1", "ref": "r1"})
     await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
     await refill(emulator, redis_client)
@@ -87,14 +93,9 @@ async def test_a_client_that_did_not_ask_for_queued_acks_gets_only_the_final_one
 
 
 async def test_a_send_waiting_for_its_turn_holds_up_none_of_the_connections_other_frames(
-    runtime, emulator, settings, redis_client
+    waiting_chat, emulator, redis_client
 ):
-    emulator.set_quotas(SendMessage=RATE)
-    settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={RATE}"
-    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
-    await redis_client.hset(keys().connect_budget("SendMessage"), "tokens", 0)
-    chat = await runtime.service.start_chat(display_name="Ada")
-    client = await authenticated_client(chat.session_token)
+    chat, client = waiting_chat
     await client.send({"type": "send", "content": "waits", "client_id": "c1", "ref": "r1"})
     await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
 
@@ -109,14 +110,9 @@ async def test_a_send_waiting_for_its_turn_holds_up_none_of_the_connections_othe
 
 
 async def test_sends_that_wait_for_their_turn_keep_the_customers_order(
-    runtime, emulator, settings, redis_client
+    waiting_chat, emulator, redis_client
 ):
-    emulator.set_quotas(SendMessage=RATE)
-    settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={RATE}"
-    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
-    await redis_client.hset(keys().connect_budget("SendMessage"), "tokens", 0)
-    chat = await runtime.service.start_chat(display_name="Ada")
-    client = await authenticated_client(chat.session_token)
+    chat, client = waiting_chat
     for n in range(3):
         await client.send({"type": "send", "content": f"m{n}", "client_id": f"c{n}"})
     for n in range(3):
