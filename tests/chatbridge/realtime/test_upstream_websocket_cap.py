@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
+from chatbridge.chats.handoff import handoff
 from chatbridge.chats.service import get_chat_service
 from chatbridge.realtime.leases import Fence
 from chatbridge.realtime.upstream import Upstream
@@ -118,6 +120,8 @@ async def test_a_holder_whose_lease_moved_while_it_waited_opens_no_websocket(
 ):
     settings.CHATBRIDGE_CONNECT_RATES = "CreateParticipantConnection=0.01/1"
     chat = await runtime.service.start_chat(display_name="Ada")
+    # As for a chat another process started: this upstream needs a connection of its own.
+    handoff.take(chat.session.chat_id, valid_for=timedelta(0))
     upstream = await upstream_of(runtime, chat.session.chat_id)
     bucket = keys().connect_budget("CreateParticipantConnection")
     await redis_client.hset(bucket, "tokens", 0)
