@@ -22,7 +22,7 @@ from typing import Any
 from bench.customers import Customer, PhasePlan, Population
 from bench.lag import lag_summary, loop_lag
 from bench.procstat import CpuMeter, cpu_seconds, rss_bytes
-from bench.quotas.loadgen import LoadFailed, next_report
+from bench.quotas.loadgen import LoadFailed, collect, next_report, stop
 from bench.stats import PhaseStats
 
 # Seconds between the epoch being handed out and the first start: every process waits by then.
@@ -219,7 +219,6 @@ def run_phase(job: PhaseJob, processes: int) -> PhaseStats:
     for process in workers:
         process.start()
     began = time.monotonic()
-    results: dict[int, dict[str, Any]] = {}
     try:
         pids: dict[str, int] = {}
         while len(pids) < processes:
@@ -229,30 +228,17 @@ def run_phase(job: PhaseJob, processes: int) -> PhaseStats:
         epoch = time.perf_counter() + LEAD
         for _, sender in pipes:
             sender.send((epoch, pids))
-        latest: dict[int, dict[str, int]] = {}
         shown = 0.0
-        while len(results) < processes:
-            kind, worker, payload = next_report(report, workers)
-            if kind == "progress":
-                latest[worker] = payload
-                if time.monotonic() - shown >= 5:
-                    shown = time.monotonic()
-                    totals: dict[str, int] = {}
-                    for snapshot in latest.values():
-                        for name, value in snapshot.items():
-                            totals[name] = totals.get(name, 0) + value
-                    print(_progress_line(job, began, totals), file=sys.stderr, flush=True)
-            elif kind == "done":
-                results[worker] = payload
-            elif kind == "failed":
-                raise LoadFailed(f"load generator {worker} failed: {payload}")
-        for process in workers:
-            process.join(timeout=10)
+
+        def progress(totals: dict[str, int]) -> None:
+            nonlocal shown
+            if time.monotonic() - shown >= 5:
+                shown = time.monotonic()
+                print(_progress_line(job, began, totals), file=sys.stderr, flush=True)
+
+        results = collect(report, workers, progress)
     finally:
-        for process in workers:
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
+        stop(workers)
     return _merge(job, [results[worker] for worker in sorted(results)], epoch)
 
 

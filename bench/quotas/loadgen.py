@@ -141,26 +141,40 @@ def run_load(
         plan = plan_for(time.time() + LEAD)
         for _, sender in pipes:
             sender.send(plan)
-        latest: dict[int, dict[str, int]] = {}
-        results: dict[int, list[dict]] = {}
-        while len(results) < processes:
-            kind, worker, payload = next_report(report, workers)
-            if kind == "progress":
-                latest[worker] = payload
-                on_progress(plan, _sum(latest.values()))
-            elif kind == "done":
-                results[worker] = payload
-            elif kind == "failed":
-                raise LoadFailed(f"load generator {worker} failed: {payload}")
-        for process in workers:
-            process.join(timeout=10)
+        results = collect(report, workers, lambda totals: on_progress(plan, totals))
     finally:
-        for process in workers:
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
+        stop(workers)
     records = [CustomerRecord.from_dict(data) for share in results.values() for data in share]
     return plan, sorted(records, key=lambda record: record.index)
+
+
+def collect(
+    report: Any, workers: list, on_progress: Callable[[dict[str, int]], None]
+) -> dict[int, Any]:
+    """Each worker's result, by worker, once all are in; on the way, the workers' progress
+    summed. Raises LoadFailed as soon as one fails, dies or falls silent."""
+    latest: dict[int, dict[str, int]] = {}
+    results: dict[int, Any] = {}
+    while len(results) < len(workers):
+        kind, worker, payload = next_report(report, workers)
+        if kind == "progress":
+            latest[worker] = payload
+            on_progress(_sum(latest.values()))
+        elif kind == "done":
+            results[worker] = payload
+        elif kind == "failed":
+            raise LoadFailed(f"load generator {worker} failed: {payload}")
+    for process in workers:
+        process.join(timeout=10)
+    return results
+
+
+def stop(workers: list) -> None:
+    """Ends the workers still running (after a failure, or a worker that would not exit)."""
+    for process in workers:
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=5)
 
 
 def next_report(report: Any, workers: list) -> tuple[str, int, Any]:

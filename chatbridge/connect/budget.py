@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import contextvars
 import enum
+import functools
 import math
 import time
 import uuid
@@ -91,10 +92,12 @@ SLOWDOWN_SPACING_MS = 1000
 _PRIORITY_SPAN = 10**13  # above any millisecond timestamp of this millennium
 
 
+@functools.lru_cache(maxsize=32)
 def parse_rates(
     text: str, *, setting: str = "CHATBRIDGE_CONNECT_RATES"
 ) -> dict[str, tuple[float, int]]:
     """``SendMessage=10/15,SendEvent=10/15``: the defaults, with these operations replaced.
+    Every Connect call asks, so the answer is kept (shared: never change it).
 
     Raises ValueError naming the entry at fault."""
     rates = dict(DEFAULT_RATES)
@@ -117,6 +120,7 @@ def parse_rates(
     return rates
 
 
+@functools.lru_cache(maxsize=32)
 def parse_region_rates(text: str) -> dict[str, dict[str, tuple[float, int]]]:
     """``eu-west-2: SendMessage=5/8, GetTranscript=4/6; ap-southeast-2: ...``: each Region
     listed, with AWS's defaults and these operations replaced (as parse_rates).
