@@ -288,6 +288,8 @@ CHATBRIDGE_CONNECT_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_MAX_WAIT", 10.0)
 # The same for background work (upstreams' new connections and gap fills), which no customer
 # waits on: it keeps its place in the queue rather than backing off and queuing again.
 CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT", 300.0)
+# The same for a chat start, whose customer sees their place in the queue while it waits.
+CHATBRIDGE_CONNECT_START_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_START_MAX_WAIT", 30.0)
 # Calls that may wait for one operation's budget at once, across every process.
 CHATBRIDGE_CONNECT_MAX_QUEUE = env_int("CHATBRIDGE_CONNECT_MAX_QUEUE", 1000)
 # After Connect throttles, the operation's rate halves; it doubles back every this many seconds.

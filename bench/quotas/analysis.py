@@ -97,7 +97,7 @@ def analyse(
     matched, orphans = match(records, contacts)
     return {
         "population": population(records, plan, orphans),
-        "burst": burst(records, quotas["StartChatContact"]),
+        "burst": burst(matched, quotas["StartChatContact"]),
         "messages": messages(matched, quotas["SendMessage"]),
         "typing": typing(matched),
         "receipts": receipts(matched),
@@ -149,10 +149,16 @@ def _start_error(attempt: Any) -> str:
     return f"{attempt.status} {attempt.code}".strip()
 
 
-def burst(records: list[CustomerRecord], quota: Quota) -> dict[str, Any]:
+def burst(matched: list[Matched], quota: Quota) -> dict[str, Any]:
     """The start burst: each customer's time from its first request to its chat started
-    (retries included), against the least StartChatContact's bucket allows."""
-    starters = [record for record in records if record.burst and record.starts]
+    (retries included), against the least StartChatContact's bucket allows; and whether the
+    chats started in the order asked, as the customers saw it and as Connect did."""
+    starters = [m.record for m in matched if m.record.burst and m.record.starts]
+    in_connect = {
+        m.record.index: min(c.started_at for c in m.contacts)
+        for m in matched
+        if m.record.burst and m.record.starts and m.contacts
+    }
     if not starters:
         return {"chats": 0}
     first_requests = [record.starts[0].requested_at for record in starters]
@@ -162,9 +168,28 @@ def burst(records: list[CustomerRecord], quota: Quota) -> dict[str, Any]:
         for record in starters
         if record.started
     ]
+    first = min(first_requests)
+    answered = [record.starts[-1].answered_at for record in starters if record.started]
+    least_finish = max(at + least for at, least in zip(first_requests, minimum, strict=True))
+    tolerance = 1 / quota.per_second
     return {
         "chats": len(starters),
-        "requested_within_s": round(max(first_requests) - min(first_requests), 2),
+        "requested_within_s": round(max(first_requests) - first, 2),
+        "finished_s": round(max(answered) - first, 2) if answered else None,
+        "least_finish_s": round(least_finish - first, 2),
+        "overtaken": overtaken(
+            [(r.starts[0].requested_at, r.starts[-1].answered_at) for r in starters if r.started],
+            tolerance,
+        ),
+        "overtaken_in_connect": overtaken(
+            [
+                (r.starts[0].requested_at, in_connect[r.index])
+                for r in starters
+                if r.index in in_connect
+            ],
+            tolerance,
+        ),
+        "overtaken_tolerance_ms": round(tolerance * 1000),
         "started_first_time": sum(record.starts[0].status == 201 for record in starters),
         "started_after_retries": sum(
             record.started and record.starts[0].status != 201 for record in starters
@@ -190,6 +215,19 @@ def burst(records: list[CustomerRecord], quota: Quota) -> dict[str, Any]:
             for record, least in zip(starters, minimum, strict=True)
         ],
     }
+
+
+def overtaken(starts: list[tuple[float, float]], tolerance: float) -> int:
+    """Of `starts` (requested, done), those that a start requested after them overtook: done
+    more than `tolerance` (one token-interval: the processes take turns independently)
+    before them."""
+    done = sorted(starts)
+    count, earliest_later = 0, math.inf
+    for _, answered in reversed(done):
+        if earliest_later < answered - tolerance:
+            count += 1
+        earliest_later = min(earliest_later, answered)
+    return count
 
 
 def messages(matched: list[Matched], quota: Quota) -> dict[str, Any]:

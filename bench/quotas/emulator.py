@@ -27,6 +27,7 @@ class ContactView:
     display_name: str  # the customer's
     customer_id: str
     status: str
+    started_at: float  # when Connect started the contact (wall seconds)
     # message id -> AbsoluteTime (wall seconds) of each customer MESSAGE item carrying it
     messages: dict[str, list[float]] = field(default_factory=dict)
     # message id -> Connect item ids of the agent's echoes of it
@@ -65,6 +66,7 @@ def view_of(detail: dict[str, Any]) -> ContactView:
         display_name=customer["display_name"] if customer else "",
         customer_id=customer["participant_id"] if customer else "",
         status=detail["status"],
+        started_at=wall(detail["started_at"]),
         websocket_peak=detail.get("websocket_peak", 0),
         websockets_refused=detail.get("websockets_refused", 0),
     )

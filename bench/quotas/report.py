@@ -60,6 +60,12 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name}: {count}" for name, count in sorted(counts.items())) or "none"
 
 
+def _ratio(value: float | None, least: float | None) -> str:
+    if value is None or not least:
+        return "n/a"
+    return f"{value / least:.2f}x"
+
+
 def render(built: dict[str, Any]) -> str:
     o, p, b = built["options"], built["population"], built["burst"]
     m, t, r = built["messages"], built["typing"], built["receipts"]
@@ -89,6 +95,12 @@ def render(built: dict[str, Any]) -> str:
             f"{_counts(b['final_errors'])}",
             f"  time to started: {_latency(b['time_to_started_ms'])}",
             f"  least the quota allows: {_latency(b['minimum_ms'])}",
+            f"  the last answered {b['finished_s']} s after the first request, the least "
+            f"{b['least_finish_s']} s ({_ratio(b['finished_s'], b['least_finish_s'])}); p50 "
+            f"{_ratio(b['time_to_started_ms'].get('p50'), b['minimum_ms'].get('p50'))} the least's",
+            f"  in the order asked: overtaken by a later request by more than "
+            f"{b['overtaken_tolerance_ms']} ms: {b['overtaken_in_connect']} in Connect (its "
+            f"contacts' start), {b['overtaken']} at the customers (the answers)",
         ]
     lines += [
         f"Messages: {m['offered']} sent; outcomes {_counts(m['outcomes'])}",

@@ -156,7 +156,10 @@ class ChatService:
             "route": route,
         }
         contact = None
-        with calling_for(priority=self._priority(Priority.MESSAGE)):
+        with calling_for(
+            priority=self._priority(Priority.MESSAGE),
+            max_wait=settings.CHATBRIDGE_CONNECT_START_MAX_WAIT,
+        ):
             if previous is not None:
                 try:
                     contact = await starter.start_chat_contact(

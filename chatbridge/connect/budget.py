@@ -29,7 +29,11 @@ another Region (Widget.connect_region) spends that Region's buckets, whose keys 
 rates CHATBRIDGE_CONNECT_REGION_RATES gives it (CHATBRIDGE_CONNECT_RATES when it lists none).
 CONNECT_REGION's buckets keep the keys they had before Regions were told apart.
 
-Redis's clock (TIME) is the only clock, so processes on hosts whose clocks differ agree.
+Redis's clock (TIME) is the only clock, so processes on hosts whose clocks differ agree. A call
+reaches Connect some time after its token was taken, and not always the same time: one that
+arrives late, while Connect's bucket was full, lets a refill go to waste there that the copy
+here counted. So the copy keeps one token of each bucket in reserve (RESERVE): a delay of up
+to one token-interval then never turns into a throttle.
 """
 
 import asyncio
@@ -78,8 +82,11 @@ DEFAULT_RATES: dict[str, tuple[float, int]] = {
     "StartChatContact": (5, 8),
 }
 
+# Tokens of each bucket never spent (when its burst is larger): the slack for calls that reach
+# Connect later than their token was taken.
+RESERVE = 1
 # A waiter that stops asking (its process died) leaves the queue after this long.
-WAITER_LEASE_MS = 5000
+WAITER_LEASE_MS = 2500
 # However long the refill would take, a waiter asks again at least this often, to see a
 # higher priority arrive or a waiter ahead of it leave.
 MAX_POLL = 0.5
@@ -148,6 +155,7 @@ class CallContext:
     priority: Priority | None = None
     on_queued: Callable[[int], Awaitable[None]] | None = None
     waiter: str | None = None  # a name to find the call's place by (ConnectBudget.position)
+    max_wait: float | None = None  # instead of the priority's (ConnectBudget.wait_limit)
 
 
 _NOBODY = CallContext()
@@ -166,9 +174,11 @@ def calling_for(
     priority: Priority | None = None,
     on_queued: Callable[[int], Awaitable[None]] | None = None,
     waiter: str | None = None,
+    max_wait: float | None = None,
 ) -> Iterator[None]:
-    """The Connect calls made inside spend budget for `chat_id` at `priority`, and queue
-    under the name `waiter` (what is not given is kept from the enclosing context)."""
+    """The Connect calls made inside spend budget for `chat_id` at `priority`, queue under
+    the name `waiter`, and wait at most `max_wait` seconds each for their token (what is not
+    given is kept from the enclosing context)."""
     outer = current()
     token = _context.set(
         CallContext(
@@ -176,6 +186,7 @@ def calling_for(
             priority=outer.priority if priority is None else priority,
             on_queued=on_queued or outer.on_queued,
             waiter=waiter or outer.waiter,
+            max_wait=outer.max_wait if max_wait is None else max_wait,
         )
     )
     try:
@@ -347,9 +358,14 @@ class ConnectBudget:
             background_max_wait=settings.CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT,
         )
 
-    def wait_limit(self, priority: Priority | None) -> float:
-        """How long a call at `priority` may wait for its token."""
-        return self.background_max_wait if priority is Priority.BACKGROUND else self.max_wait
+    def wait_limit(self, context: CallContext) -> float:
+        """How long a call made in `context` may wait for its token: what the context says
+        (a chat start's wait), else its priority's."""
+        if context.max_wait is not None:
+            return context.max_wait
+        if context.priority is Priority.BACKGROUND:
+            return self.background_max_wait
+        return self.max_wait
 
     def _key(self, operation: str, *parts: str) -> str:
         return keys().connect_budget(operation, *parts, region=self.region)
@@ -387,7 +403,7 @@ class ConnectBudget:
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
         if deadline is None:
-            deadline = started + self.wait_limit(priority)
+            deadline = started + self.wait_limit(context)
         waiter = context.waiter or waiter or uuid.uuid4().hex
         redis = get_redis()
         script = redis.register_script(_ACQUIRE)
@@ -400,7 +416,7 @@ class ConnectBudget:
                     keys=budget_keys,
                     args=[
                         rate[0],
-                        rate[1],
+                        max(1, rate[1] - RESERVE),
                         waiter,
                         context.chat_id,
                         int(priority),

@@ -81,7 +81,7 @@ async def _call(
     client = client_factory()
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
     budget = ConnectBudget.from_settings(region)
-    deadline = time.monotonic() + budget.wait_limit(current().priority)
+    deadline = time.monotonic() + budget.wait_limit(current())
     # Calls with a ClientToken wait as one: a retried request does not queue twice.
     token = params.get("ClientToken")
     waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from bench.quotas.__main__ import main
-from bench.quotas.analysis import minimum_delays
+from bench.quotas.analysis import minimum_delays, overtaken
 from bench.quotas.emulator import Quota
 
 
@@ -17,6 +17,11 @@ def test_minimum_delays_spend_each_token_in_arrival_order():
 
 
 @pytest.mark.timeout(240)
+def test_a_start_counts_as_overtaken_only_beyond_the_tolerance():
+    starts = [(0.0, 5.0), (1.0, 3.1), (2.0, 3.0), (3.0, 6.0)]  # (requested, done)
+    assert overtaken(starts, tolerance=0.2) == 1  # the first, by the third, by 2 s
+
+
 def test_a_tiny_run_accounts_for_every_message_in_connects_own_transcript(tmp_path):
     # SendMessage 1/s with a bucket of 1, and ChatBridge's budget sized to match: three
     # customers sending within the same second wait for the budget instead of meeting

@@ -180,7 +180,7 @@ async def test_a_start_waiting_for_its_turn_can_learn_its_place_in_the_queue(
 ):
     emulator.set_quotas(StartChatContact="0.01/1")
     settings.CHATBRIDGE_CONNECT_RATES = "StartChatContact=0.01/1"
-    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
+    settings.CHATBRIDGE_CONNECT_START_MAX_WAIT = 3600
     await start_chat(api)  # the one token
     keys_ = [str(uuid.uuid4()) for _ in range(2)]
     body = {"widget_id": "shop", "display_name": "Bo"}
@@ -205,6 +205,22 @@ async def test_a_start_waiting_for_its_turn_can_learn_its_place_in_the_queue(
     assert await position(str(uuid.uuid4())) is None
     await refill_starts(emulator, redis_client)
     assert (await asyncio.wait_for(starts[1], GUARD)).status_code == 201
+
+
+async def test_a_start_waits_for_its_turn_beyond_a_messages_maximum_wait(
+    api, widget, emulator, settings, redis_client
+):
+    emulator.set_quotas(StartChatContact="0.01/1")
+    settings.CHATBRIDGE_CONNECT_RATES = "StartChatContact=0.01/1"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 0
+    settings.CHATBRIDGE_CONNECT_START_MAX_WAIT = 3600
+    await start_chat(api)  # the one token
+    body = {"widget_id": "shop", "display_name": "Bo"}
+    waiting = asyncio.create_task(api.post("/chats", json=body))
+    await until_members(redis_client, keys().connect_budget("StartChatContact", "queue"), 1)
+    await refill_starts(emulator, redis_client)
+    started = await asyncio.wait_for(waiting, GUARD)
+    assert started.status_code == 201, started.text
 
 
 async def refill_starts(emulator, redis_client) -> None:

@@ -23,6 +23,7 @@ from chatbridge.connect.budget import (
 from chatbridge.errors import Dropped, Throttled
 from chatbridge.metrics import CONNECT_BUDGET_DROPS
 from chatbridge.redis import keys
+from tests.support.redis_waits import until_members
 
 ROOT = Path(__file__).resolve().parents[3]
 SLOW = (0.01, 10)  # one token per 100 s, bursts of 10
@@ -88,6 +89,40 @@ async def empty(redis_client):
 async def test_a_call_within_the_burst_is_not_queued(redis_client):
     grant = await budget().acquire("SendMessage")
     assert grant is not None and grant.queued is False
+
+
+async def test_a_burst_keeps_one_token_in_reserve_for_calls_that_reach_connect_late(
+    redis_client,
+):
+    impatient = budget(max_wait=5)  # bursts of 10
+    grants = [await impatient.acquire("SendMessage") for _ in range(9)]
+    assert all(grant is not None and not grant.queued for grant in grants)
+    with pytest.raises(Throttled):
+        await impatient.acquire("SendMessage")
+
+
+async def test_a_burst_of_one_is_spent_in_full(redis_client):
+    single = ConnectBudget({"SendMessage": (0.01, 1)}, max_wait=5, max_queue=100, recovery=10)
+    grant = await single.acquire("SendMessage")
+    assert grant is not None and not grant.queued
+
+
+async def test_a_calls_own_maximum_wait_replaces_its_prioritys(empty, redis_client):
+    impatient = budget(max_wait=0)
+    waiter = asyncio.create_task(_acquire_with_max_wait(impatient, 3600))
+    await until_queued(redis_client, "SendMessage", 1)
+    await free(redis_client, "SendMessage", 1)
+    grant = await asyncio.wait_for(waiter, GUARD)
+    assert grant is not None and grant.queued
+
+
+async def _acquire_with_max_wait(shared: ConnectBudget, max_wait: float):
+    with calling_for(chat_id="a", max_wait=max_wait):
+        return await shared.acquire("SendMessage")
+
+
+async def until_queued(redis_client, operation: str, count: int) -> None:
+    await until_members(redis_client, keys().connect_budget(operation, "queue"), count)
 
 
 async def test_operations_without_a_quota_are_not_budgeted(redis_client):
@@ -180,14 +215,14 @@ async def test_a_throttle_halves_the_rate_until_it_recovers(redis_client):
 
 
 async def test_two_processes_share_one_budget(redis_client, redis_server, settings):
-    """Another process spends the whole burst: this one finds no token left."""
+    """Another process spends the whole burst (but the reserve): this one finds no token left."""
     settings.CHATBRIDGE_CONNECT_RATES = "SendMessage=0.01/3"
     spend = (
         "import asyncio, django; django.setup()\n"
         "from chatbridge.connect.budget import ConnectBudget\n"
         "async def main():\n"
         "    budget = ConnectBudget.from_settings()\n"
-        "    for _ in range(3):\n"
+        "    for _ in range(2):\n"
         "        assert not (await budget.acquire('SendMessage')).queued\n"
         "asyncio.run(main())\n"
     )
