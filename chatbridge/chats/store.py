@@ -20,14 +20,19 @@ from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
 from django.conf import settings
-from redis.asyncio.lock import Lock
 
 from chatbridge.chats.crypto import TokenBox, get_token_box, hash_session_token, new_session_token
 from chatbridge.chats.feed import publish_chat
+from chatbridge.chats.kept_lock import KeptLock
 from chatbridge.chats.records import ChatSession, ChatStatus, StartedChat
 from chatbridge.connect.types import ParticipantConnection, StartedContact
 from chatbridge.errors import UnknownChat
 from chatbridge.redis import RedisKeys, get_redis
+
+# A refresh lock's lease (renewed while its holder lives) and how long another refresh of the
+# chat waits for it.
+REFRESH_LOCK_TTL = 10.0
+REFRESH_LOCK_WAIT = 40.0
 
 # Ends a chat only if it is still active, and shortens the life of all its keys; atomic so
 # that the first reason to end a chat is the one kept.
@@ -244,10 +249,15 @@ class SessionStore:
         reason = await self._redis.get(self._keys.chat(chat_id, "ending"))
         return reason.decode() if reason else None
 
-    def refresh_lock(self, chat_id: str) -> Lock:
-        """Serialises connection refreshes of one chat across every process."""
-        return self._redis.lock(
-            self._keys.chat(chat_id, "refresh"), timeout=30, blocking_timeout=40
+    def refresh_lock(self, chat_id: str) -> KeptLock:
+        """Serialises connection refreshes of one chat across every process. Held across
+        the refresh's wait for Connect's budget, however long; lapses within
+        REFRESH_LOCK_TTL of a holder's death."""
+        return KeptLock(
+            self._redis,
+            self._keys.chat(chat_id, "refresh"),
+            ttl=REFRESH_LOCK_TTL,
+            blocking_timeout=REFRESH_LOCK_WAIT,
         )
 
     def _encode(self, session: ChatSession) -> dict[str, bytes | str | int]:
