@@ -41,13 +41,13 @@ from bench.bridge import ORIGIN
 from bench.procstat import CpuMeter, rss_bytes
 from bench.stack import ROOT, Stack, StackFailed
 from bench.stats import summarize
+from chatbridge.dev.processes import AsgiProcess, run_manage, start_asgi
+from chatbridge.dev.proxy import NGINX, serving_proxy
+from chatbridge.dev.resuming_client import ResumingClient, has_message, is_connected
 from chatbridge.dev.services import free_port
+from chatbridge.dev.takeovers import holders, live_again, pid_of, until_process_alive
+from chatbridge.dev.tls import loopback_certificates
 from chatbridge.redis import RedisKeys
-from tests.support.processes import AsgiProcess, run_manage, start_asgi
-from tests.support.proxy import require_nginx, serving_proxy
-from tests.support.resuming_client import ResumingClient, has_message, is_connected
-from tests.support.takeovers import holders, live_again, pid_of, until_process_alive
-from tests.support.tls import loopback_certificates
 
 PREFIX = "chatbridge"
 # Requests in flight at once: chat starts, the agent's messages, transcript reads.
@@ -267,7 +267,7 @@ async def roll(stack: Stack, options: argparse.Namespace) -> dict[str, Any]:
         await processes.start_relay(redis, keys)
         idle_rss = {name: rss_bytes(pid) or 0 for name, pid in processes.pids().items()}
         with serving_proxy(
-            require_nginx(),
+            NGINX,
             directory / "nginx",
             certificates,
             [f"127.0.0.1:{port}" for port in ports],
@@ -395,6 +395,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pace", type=float, default=10.0, help="seconds between messages")
     parser.add_argument("--steady", type=float, default=30.0, help="steady window, seconds")
     options = parser.parse_args(argv)
+    if not os.access(NGINX, os.X_OK):
+        say(
+            f"No nginx at {NGINX}: install Debian's nginx-light (`make nginx` as root) or set NGINX."
+        )
+        return 1
     stack = Stack(ORIGIN, RESULTS)
     try:
         say("Starting redis-server, the Connect emulator, two ASGI processes, a relay, nginx…")

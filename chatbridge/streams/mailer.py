@@ -12,7 +12,6 @@ delivered again after a crash between send and acknowledgement may still send tw
 copy of a transcript the customer asked for, never a lost one).
 """
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from django.conf import settings
 from chatbridge.archive.mail import archived_up_to, send_transcript
 from chatbridge.chats.aftercare import MailRequest
 from chatbridge.chats.feed import Entry, MailEntry
+from chatbridge.streams.records import JsonRecord
 from chatbridge.streams.worker import StreamWorker
 
 logger = logging.getLogger(__name__)
@@ -36,17 +36,10 @@ SENT_TTL = 7 * 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
-class PendingMail:
+class PendingMail(JsonRecord):
     chat_id: str
     request: dict[str, Any]
     attempt: int = 1
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> "PendingMail":
-        return cls(**json.loads(raw))
 
 
 def backoff(attempt: int) -> float:

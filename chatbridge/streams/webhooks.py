@@ -52,6 +52,7 @@ from chatbridge.chats.feed import Entry, EventEntry, MetaEntry, SurveyEntry
 from chatbridge.chats.store import SessionStore
 from chatbridge.metrics import WEBHOOK_RETRIES_WAITING
 from chatbridge.redis import RedisKeys
+from chatbridge.streams.records import JsonRecord
 from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
 from chatbridge.streams.worker import StreamWorker
 from webwidget.webhook_targets import TargetRefused, check_scheme
@@ -88,18 +89,11 @@ def verify(
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(JsonRecord):
     widget_id: str
     body: str
     delivery_id: str
     attempt: int = 1
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> "Delivery":
-        return cls(**json.loads(raw))
 
 
 @dataclass(frozen=True, slots=True)

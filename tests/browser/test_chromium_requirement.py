@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import missing_chromium, require_chromium, running_in_ci
+from chatbridge.dev.programs import running_in_ci
+from tests.support.browser import missing_chromium, require_chromium
 
 
 @pytest.fixture

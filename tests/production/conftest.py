@@ -17,7 +17,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
+from chatbridge.dev.proxy import serving_proxy
 from chatbridge.dev.services import EmulatorProcess, RedisServer, free_port
+from chatbridge.dev.tls import Certificates, loopback_certificates
 from tests.support.browser import launched_chromium, require_chromium
 from tests.support.https_page import HttpsPage, serving_page
 from tests.support.production import (
@@ -25,8 +27,7 @@ from tests.support.production import (
     require_production_python,
     serving_production,
 )
-from tests.support.proxy import require_nginx, serving_proxy
-from tests.support.tls import Certificates, loopback_certificates
+from tests.support.proxy import require_nginx
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_PYTHON = os.environ.get("PRODUCTION_PYTHON") or str(

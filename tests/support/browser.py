@@ -2,16 +2,17 @@
 
 Playwright never downloads a browser here: tests drive the system's chromium. Where it is
 missing, a developer's run skips the tests that need it, but a CI run fails, so that a broken
-CI image cannot pass by running none of them.
+CI image cannot pass by running none of them (chatbridge.dev.programs).
 """
 
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+
+from chatbridge.dev.programs import MissingProgram, missing_program
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -26,21 +27,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# CI services set CI to "true" (some to "1" or their own name); these mean it is not set.
-NOT_CI = {"", "0", "false", "no", "off"}
-
-
-def running_in_ci(env: Mapping[str, str]) -> bool:
-    """Whether CI is set to a true value: anything but empty, 0, false, no or off."""
-    return env.get("CI", "").strip().lower() not in NOT_CI
-
-
-@dataclass(frozen=True)
-class MissingProgram:
-    """What to do about a missing program (chromium, nginx…): fail (in CI) or skip, and why."""
-
-    fail: bool
-    reason: str
 
 
 def missing_chromium(path: str, env: Mapping[str, str]) -> MissingProgram | None:
@@ -62,17 +48,6 @@ def require_program(path: str, missing: MissingProgram | None) -> str:
     if missing.fail:
         pytest.fail(missing.reason, pytrace=False)
     pytest.skip(missing.reason)
-
-
-def missing_program(
-    path: str, env: Mapping[str, str], *, ci: str, local: str
-) -> MissingProgram | None:
-    """None when `path` is an executable; otherwise the `ci` reason (fail) or `local` (skip)."""
-    if os.access(path, os.X_OK):
-        return None
-    if running_in_ci(env):
-        return MissingProgram(fail=True, reason=ci)
-    return MissingProgram(fail=False, reason=local)
 
 
 def require_chromium(path: str = CHROMIUM, env: Mapping[str, str] = os.environ) -> str:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from tests.support.tls import Certificates
+from chatbridge.dev.tls import Certificates
 
 
 @dataclass

@@ -24,8 +24,9 @@ from pathlib import Path
 import httpx
 from cryptography.fernet import Fernet
 
+from chatbridge.dev.programs import missing_program
 from chatbridge.dev.services import child_options, free_port, stop_process
-from tests.support.browser import missing_program, require_program
+from tests.support.browser import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0

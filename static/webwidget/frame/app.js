@@ -3,6 +3,7 @@
 // the /ws/chat/ websocket. Its session token lives in this frame's own localStorage.
 
 import { Aftercare, prechatEmail } from "./aftercare.js";
+import { CrowdedNotice } from "./crowded.js";
 import { customerFields, installPrevious, isHistory, markEarlier, rememberCustomer } from "./conversations.js";
 import { h, icon, uid } from "./dom.js";
 import { pickLocale, translator } from "./i18n.js";
@@ -120,6 +121,8 @@ const menu = h("div", { class: "cb-menu", id: "cb-menu", hidden: true },
   h("label", { class: "cb-menu-item" }, notifyBox, " ", t("notifications")),
   transcriptButton, endButton);
 const banner = h("div", { class: "cb-banner", role: "status" });
+// This tab refused for the chat's other tabs (crowded.js): the customer may try again at once.
+const crowded = new CrowdedNotice({ t, onRetry: () => retryNow() });
 const confirmEnd = h("button", { type: "button", class: "cb-btn cb-danger-btn", text: t("endChat") });
 const confirmCancel = h("button", { type: "button", class: "cb-btn cb-quiet", text: t("cancel") });
 const confirmBar = h("div", { class: "cb-confirm", hidden: true, role: "alertdialog", "aria-labelledby": "cb-confirm-text" },
@@ -150,7 +153,7 @@ const drop = h("div", { class: "cb-drop", hidden: true, text: t("dropHere") });
 const logo = cfg.logo_url ? h("img", { class: "cb-logo", src: cfg.logo_url, alt: "" }) : null;
 const panel = h("section", { class: "cb-panel", id: "cb-panel", role: "dialog", "aria-labelledby": "cb-title", hidden: true },
   h("header", { class: "cb-header" }, logo, h("div", { class: "cb-titles" }, title, subtitle), menuButton, closeButton),
-  menu, banner, confirmBar, scroller, notice, composer, endedBar, drop);
+  menu, banner, crowded.el, confirmBar, scroller, notice, composer, endedBar, drop);
 const root = h("div", { class: `cb-root cb-${cfg.position === "left" ? "left" : "right"}` }, panel, launcher);
 document.body.append(root);
 installPrevious({ menu, panel, t, widgetId: cfg.widget_id, store, identity: () => state.identity.identity, closeMenu: () => toggleMenu(false) });
@@ -245,7 +248,7 @@ document.addEventListener("click", (e) => {
 
 function updateBanner() {
   // The first connection of a chat is not a reconnect: messages can already be sent.
-  const down = state.everUp && !state.ended && !!state.session && (state.linkDown || state.upstream === "reconnecting");
+  const down = state.everUp && !state.ended && !!state.session && !crowded.shown && (state.linkDown || state.upstream === "reconnecting");
   clearTimeout(bannerTimer);
   if (down) {
     if (!root.classList.contains("cb-reconnecting")) {
@@ -255,8 +258,9 @@ function updateBanner() {
     banner.textContent = t("reconnecting");
     root.classList.add("cb-reconnecting");
   } else {
-    // Shown at least a moment, so a blink of a reconnect is still readable.
-    const left = 1200 - (Date.now() - bannerSince);
+    // Shown at least a moment, so a blink of a reconnect is still readable; crowded.js's
+    // notice replaces it at once.
+    const left = crowded.shown ? 0 : 1200 - (Date.now() - bannerSince);
     if (left > 0) bannerTimer = setTimeout(updateBanner, left);
     else {
       root.classList.remove("cb-reconnecting");
@@ -464,6 +468,7 @@ function pickStrings(object) {
 
 function boot() {
   state.link?.close();
+  crowded.show(false);
   atEnd = true;
   hideJump();
   Object.assign(state, { link: null, lastSeq: 0, ended: false, agent: null, upstream: "connected", linkDown: false, unread: -1, everUp: false });
@@ -503,8 +508,10 @@ function connect() {
     after: () => state.lastSeq,
     onFrame,
     onStatus(status) {
-      state.linkDown = status === "down";
-      if (state.linkDown) outbox.interrupted();
+      // A restarting server is no failure: messages wait, quietly, for the next process.
+      state.linkDown = status === "down" || status === "crowded";
+      crowded.show(status === "crowded");
+      if (status !== "up") outbox.interrupted({ quiet: !state.linkDown });
       updateBanner();
     },
   });

@@ -1,5 +1,7 @@
 // ChatBridge's REST API (same origin as the frame) and the chat websocket, kept alive.
 
+import { afterClose } from "./closes.js";
+
 export class ApiError extends Error {
   constructor(status, problem = {}) {
     super(problem.detail || problem.title || `HTTP ${status}`);
@@ -61,7 +63,7 @@ export const PONG_WAIT = 10000;
 
 // One websocket to /ws/chat/: authenticates with `after` = the last seq held, pings, and
 // reconnects with jittered backoff whenever it drops, goes silent or the browser goes offline,
-// until closed on purpose.
+// until closed on purpose; a restarting or crowded server is waited for as it asks (closes.js).
 export class Link {
   constructor({ token, after, onFrame, onStatus }) {
     Object.assign(this, { token, after, onFrame, onStatus });
@@ -84,6 +86,7 @@ export class Link {
     this.ws = ws;
     if (previous && previous.readyState < 2) previous.close(1000);
     let pinger;  // this socket's own: a replaced socket closing later must not stop the next's
+    let retryAfter;  // of a too_many_connections refusal, before its close
     ws.addEventListener("open", () => {
       ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), ref: "auth" }));
       pinger = setInterval(() => this.check(), 25000);
@@ -96,6 +99,7 @@ export class Link {
       }
       let frame;
       try { frame = JSON.parse(e.data); } catch { return; }
+      if (frame.code === "too_many_connections") retryAfter = frame.retry_after;
       if (frame.type === "ready") {
         this.ready = true;
         this.attempt = 0;
@@ -103,15 +107,16 @@ export class Link {
       }
       this.onFrame(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (e) => {
       clearInterval(pinger);
       if (this.ws !== ws) return;
       this.ready = false;
       clearTimeout(this.silence);
       this.silence = 0;
       if (this.stopped) return;
-      this.onStatus("down");
-      this.retry = setTimeout(() => this.open(), backoff(this.attempt++));
+      const plan = afterClose(e.code, retryAfter);
+      this.onStatus(plan ? plan.status : "down");
+      this.retry = setTimeout(() => this.open(), plan ? plan.wait : backoff(this.attempt++));
     });
   }
 

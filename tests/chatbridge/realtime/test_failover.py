@@ -18,17 +18,15 @@ from pathlib import Path
 import pytest
 
 from chatbridge.chats.events import MESSAGE
-from chatbridge.runtime import CLOSE_SERVICE_RESTART
-from tests.support.processes import (
+from chatbridge.dev.processes import (
     AsgiProcess,
-    SocketClient,
-    is_message,
-    is_status,
     migrate,
     run_manage,
     stack_environment,
     start_asgi,
 )
+from chatbridge.runtime import CLOSE_SERVICE_RESTART
+from tests.support.processes import SocketClient, is_message, is_status
 from tests.support.redis_waits import until_key
 
 pytestmark = pytest.mark.django_db(transaction=True)

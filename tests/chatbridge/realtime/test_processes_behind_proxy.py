@@ -26,20 +26,21 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from chatbridge.chats.events import MESSAGE
-from chatbridge.dev.services import free_port
-from chatbridge.redis import RedisKeys
-from chatbridge.runtime import CLOSE_SERVICE_RESTART
-from tests.support.processes import (
+from chatbridge.dev.processes import (
     AsgiProcess,
     migrate,
     run_manage,
     stack_environment,
     start_asgi,
 )
-from tests.support.proxy import Proxy, require_nginx, serving_proxy
-from tests.support.resuming_client import ResumingClient, has_message, is_connected
-from tests.support.takeovers import holders, live_again, pid_of, status_owner, until_process_alive
-from tests.support.tls import Certificates, loopback_certificates
+from chatbridge.dev.proxy import Proxy, serving_proxy
+from chatbridge.dev.resuming_client import ResumingClient, has_message, is_connected
+from chatbridge.dev.services import free_port
+from chatbridge.dev.takeovers import holders, live_again, pid_of, status_owner, until_process_alive
+from chatbridge.dev.tls import Certificates, loopback_certificates
+from chatbridge.redis import RedisKeys
+from chatbridge.runtime import CLOSE_SERVICE_RESTART
+from tests.support.proxy import require_nginx
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -18,12 +18,12 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chatbridge.chats.feed import publish_chat
+from chatbridge.dev.tls import LocalAuthority
 from chatbridge.redis import RedisKeys
 from chatbridge.streams.webhook_transport import CheckedBackend
 from chatbridge.streams.webhooks import WebhookWorker
 from tests.support.loopback import loopback_only
 from tests.support.records import PREFIX, ended, session
-from tests.support.tls import LocalAuthority
 from tests.support.webhook_receiver import Receiver
 from webwidget.models import Widget
 from webwidget.webhook_targets import TargetRefused, unwrap

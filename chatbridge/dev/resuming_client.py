@@ -1,6 +1,6 @@
 """A chat client that behaves as the websocket protocol asks a real one to: when its websocket
 closes (its process stopped with 4012, or died), it connects again, through the same proxy
-URL, and resumes after the last seq it holds. It keeps what a test compares afterwards: the
+URL, and resumes after the last seq it holds. It keeps what a test or the rolling bench compares afterwards: the
 seq of every event it received (a seq twice is a doubled event, a missing one a lost event),
 the upstream statuses it was told, and how long each resume took."""
 
@@ -15,11 +15,11 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.support.processes import ORIGIN
+from chatbridge.dev.processes import ORIGIN
 
 Frame = dict[str, Any]
 # The client's own pause between attempts while no process answers (a browser's widget
-# backs off too); not a wait on anything the test checks.
+# backs off too); not a wait on anything a test checks.
 RETRY_DELAY = 0.1
 
 

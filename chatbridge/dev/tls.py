@@ -1,8 +1,9 @@
-"""A throw-away certificate authority of the test run's own, and the certificates it signs.
+"""A throw-away certificate authority of a local run's own (tests, the rolling bench), and
+the certificates it signs.
 
 Servers on loopback (the production profile's proxy, the webhook tests' receivers) present
 certificates it signed; clients trust the authority alone (httpx's verify=, an SSLContext) or
-are told to ignore errors (the browser). The keys never leave the test's temporary directory.
+are told to ignore errors (the browser). The keys never leave the run's temporary directory.
 """
 
 import datetime
@@ -68,7 +69,7 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
 
 @dataclass
 class LocalAuthority:
-    """A certificate authority of the test's own, and certificates for names it signs."""
+    """A certificate authority of the run's own, and certificates for names it signs."""
 
     key: ec.EllipticCurvePrivateKey = field(
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())

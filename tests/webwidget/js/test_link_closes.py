@@ -1,0 +1,117 @@
+"""net.js with closes.js: the two closes that are the server's word rather than a failure.
+
+4012, the server restarting: the link comes back after a short wait spread by Math.random,
+reports "restarting" rather than down, and its backoff does not grow. 4029, too many
+connections: it waits at least the retry_after of the refusal that came before the close,
+reports "crowded", and its backoff does not grow either. The page's clock, Math.random and
+WebSocket are the harness's fakes, as in test_net.py.
+"""
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.webwidget.js.test_net import LinkUnderTest
+
+CLOSER_TO_ONE = 1 - 2**-53
+
+
+@pytest.fixture
+def link(js: Page) -> LinkUnderTest:
+    return LinkUnderTest(js)
+
+
+def close(link: LinkUnderTest, code: int) -> None:
+    link.run("(code) => sockets.last.drop(code)", code)
+
+
+def refuse(link: LinkUnderTest, retry_after: float) -> None:
+    """The server's answer to an auth over the chat's cap: the error, then the close."""
+    link.receive(
+        {
+            "type": "error",
+            "code": "too_many_connections",
+            "message": "Too many live connections for this chat; close one and retry.",
+            "retry_after": retry_after,
+            "ref": "auth",
+        }
+    )
+    close(link, 4029)
+
+
+def reopens_after(link: LinkUnderTest) -> float:
+    """The wait before the next socket opens, checking that none opens a moment before it."""
+    count = link.sockets
+    delay = min(link.pending())
+    link.tick(delay - 1)
+    assert link.sockets == count
+    link.tick(1)
+    assert link.sockets == count + 1
+    return delay
+
+
+# ---- 4012: the server restarts ---------------------------------------------------------------
+
+
+def test_a_server_restart_is_reported_restarting_not_down(link: LinkUnderTest) -> None:
+    link.ready()
+    close(link, 4012)
+    assert link.statuses == ["up", "restarting"]
+
+
+def test_a_server_restart_reconnects_after_a_quarter_second_at_the_soonest(
+    link: LinkUnderTest,
+) -> None:
+    link.run("Math.random = () => 0")
+    link.ready()
+    close(link, 4012)
+    assert reopens_after(link) == 250
+
+
+def test_a_server_restart_reconnects_within_two_seconds_spread_by_math_random(
+    link: LinkUnderTest,
+) -> None:
+    link.run("(r) => { Math.random = () => r; }", CLOSER_TO_ONE)
+    link.ready()
+    close(link, 4012)
+    assert 1999 < reopens_after(link) <= 2000
+
+
+def test_a_server_restart_does_not_count_as_a_failed_attempt(link: LinkUnderTest) -> None:
+    link.ready()
+    close(link, 4012)
+    reopens_after(link)
+    assert link.retry_in() == 500
+
+
+# ---- 4029: too many connections ---------------------------------------------------------------
+
+
+def test_too_many_connections_is_reported_crowded(link: LinkUnderTest) -> None:
+    link.accept()
+    refuse(link, 30)
+    assert link.statuses == ["crowded"]
+
+
+def test_too_many_connections_waits_the_refusals_retry_after_at_the_soonest(
+    link: LinkUnderTest,
+) -> None:
+    link.run("Math.random = () => 0")
+    link.accept()
+    refuse(link, 30)
+    assert reopens_after(link) == 30000
+
+
+def test_the_wait_after_too_many_connections_is_spread_up_to_half_as_long_again(
+    link: LinkUnderTest,
+) -> None:
+    link.run("(r) => { Math.random = () => r; }", CLOSER_TO_ONE)
+    link.accept()
+    refuse(link, 30)
+    assert 44999 < reopens_after(link) <= 45000
+
+
+def test_too_many_connections_does_not_count_as_a_failed_attempt(link: LinkUnderTest) -> None:
+    link.accept()
+    refuse(link, 2)
+    reopens_after(link)
+    assert link.retry_in() == 500
