@@ -20,9 +20,12 @@ The queue is global: the first `n` waiters may take the `n` whole tokens in the 
 when it next asks. Each waiter asks again when the bucket's refill should reach it. A waiter
 whose process died leaves the queue when its lease lapses.
 
-Connect may throttle anyway (other software may share the account, or the quotas are lower than
-configured): a throttled call halves the operation's refill rate (slow_down) and the rate
-doubles back after every CHATBRIDGE_CONNECT_RECOVERY seconds without another throttle.
+Connect may throttle anyway: a call reached it later than others granted after it (its bucket
+and this copy drifted apart), or other software shares the account, or the quotas are lower
+than configured. A throttle empties the operation's bucket here (slow_down), which brings the
+copy back in line with Connect's. A throttle again within CHATBRIDGE_CONNECT_RECOVERY seconds
+means more than drift: it also halves the operation's refill rate, which doubles back after
+every CHATBRIDGE_CONNECT_RECOVERY seconds without another throttle.
 
 Connect's quotas apply per account and Region, so the budget is per Region: a widget routed to
 another Region (Widget.connect_region) spends that Region's buckets, whose keys name it, at the
@@ -280,25 +283,29 @@ save()
 return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
 """
 
-# KEYS: the bucket. ARGV: spacing ms, min factor. Empties the bucket and halves the rate (once
-# per spacing). Answers 1 if the rate was halved.
+# KEYS: the bucket. ARGV: spacing ms, min factor, recovery ms. Empties the bucket; halves the
+# rate if the last throttle came within the recovery time. Throttles within the spacing count
+# as one. Answers {1 if this throttle counted, 1 if it halved the rate}.
 _SLOW_DOWN = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local b = redis.call('HMGET', KEYS[1], 'factor', 'changed', 'slowed')
 local factor = tonumber(b[1]) or 1
 local changed = tonumber(b[2]) or now
-local slowed = tonumber(b[3]) or 0
-local halved = 0
-if now - slowed >= tonumber(ARGV[1]) then
-  factor = math.max(tonumber(ARGV[2]), factor / 2)
+local slowed = tonumber(b[3])
+local counted, halved = 0, 0
+if not slowed or now - slowed >= tonumber(ARGV[1]) then
+  if slowed and now - slowed <= tonumber(ARGV[3]) then
+    factor = math.max(tonumber(ARGV[2]), factor / 2)
+    halved = 1
+  end
   slowed = now
-  halved = 1
+  counted = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', '0', 'ts', now, 'factor', tostring(factor),
            'changed', now, 'slowed', slowed)
 redis.call('PEXPIRE', KEYS[1], 3600000)
-return halved
+return {counted, halved}
 """
 
 # KEYS: the queue, the leases. ARGV: waiter. A waiter that gives up leaves at once.
@@ -458,12 +465,16 @@ class ConnectBudget:
                 CONNECT_BUDGET_WAITING.labels(operation=operation).dec()
 
     async def slow_down(self, operation: str) -> None:
-        """Connect throttled a call of `operation`: empty its bucket, halve its rate."""
+        """Connect throttled a call of `operation`: empty its bucket, and halve its rate if
+        Connect throttled it shortly before too."""
         if operation not in self.rates:
             return
         script = get_redis().register_script(_SLOW_DOWN)
-        halved = await script(keys=[self._key(operation)], args=[SLOWDOWN_SPACING_MS, MIN_FACTOR])
-        if halved:
+        counted, _ = await script(
+            keys=[self._key(operation)],
+            args=[SLOWDOWN_SPACING_MS, MIN_FACTOR, int(self.recovery * 1000)],
+        )
+        if counted:
             CONNECT_BUDGET_SLOWDOWNS.labels(operation=operation).inc()
 
     async def position(self, operation: str, waiter: str) -> int | None:

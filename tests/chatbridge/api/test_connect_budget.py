@@ -80,7 +80,7 @@ async def test_a_throttle_from_connect_slows_the_budget_and_the_client_sees_no_e
 
     assert sent.status_code == 201, sent.text
     bucket = await redis_client.hgetall(keys().connect_budget("SendMessage"))
-    assert float(bucket[b"factor"]) == 0.5
+    assert b"slowed" in bucket  # the throttle emptied the bucket and was noted
     assert customer_messages(emulator, await contact_id(runtime, chat)) == ["throttled once"]
 
 

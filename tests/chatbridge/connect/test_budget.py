@@ -205,13 +205,38 @@ async def test_a_waiter_that_gives_up_leaves_the_queue(empty):
     assert await empty.queue_depth("SendMessage") == 0
 
 
-async def test_a_throttle_halves_the_rate_until_it_recovers(redis_client):
+async def test_a_lone_throttle_empties_the_bucket_and_keeps_the_rate(redis_client):
     shared = budget()
     await shared.acquire("SendMessage")
     await shared.slow_down("SendMessage")
     bucket = await redis_client.hgetall(keys().connect_budget("SendMessage"))
-    assert float(bucket[b"factor"]) == 0.5
     assert float(bucket[b"tokens"]) == 0
+    assert float(bucket[b"factor"]) == 1
+
+
+async def test_a_throttle_soon_after_another_halves_the_rate(redis_client):
+    shared = budget()  # recovery 10 s
+    await shared.slow_down("SendMessage")
+    await _throttled_seconds_ago(redis_client, "SendMessage", 2)
+    await shared.slow_down("SendMessage")
+    bucket = await redis_client.hgetall(keys().connect_budget("SendMessage"))
+    assert float(bucket[b"factor"]) == 0.5
+
+
+async def test_a_throttle_long_after_another_keeps_the_rate(redis_client):
+    shared = budget()
+    await shared.slow_down("SendMessage")
+    await _throttled_seconds_ago(redis_client, "SendMessage", 60)
+    await shared.slow_down("SendMessage")
+    bucket = await redis_client.hgetall(keys().connect_budget("SendMessage"))
+    assert float(bucket[b"factor"]) == 1
+
+
+async def _throttled_seconds_ago(redis_client, operation: str, seconds: float) -> None:
+    """Moves the bucket's last throttle back in Redis's time, as time passing would."""
+    now_s, now_us = await redis_client.time()
+    then = now_s * 1000 + now_us // 1000 - int(seconds * 1000)
+    await redis_client.hset(keys().connect_budget(operation), "slowed", then)
 
 
 async def test_two_processes_share_one_budget(redis_client, redis_server, settings):
