@@ -123,8 +123,9 @@ CONNECT_BUDGET_DROPS = Counter(
 )
 CONNECT_BUDGET_SLOWDOWNS = Counter(
     "chatbridge_connect_budget_slowdowns",
-    "Times Amazon Connect throttled a call despite the shared budget, and the budget halved "
-    "the operation's rate (it recovers by doubling every CHATBRIDGE_CONNECT_RECOVERY seconds).",
+    "Times Amazon Connect throttled a call despite the shared budget (throttles less than a "
+    "second apart count once): the budget emptied the operation's bucket, and halved its rate "
+    "when the last throttle was less than CHATBRIDGE_CONNECT_RECOVERY seconds before.",
     ["operation"],
 )
 
