@@ -1,5 +1,6 @@
-"""The plot of a run under quotas: each message's wait against the least the quota allows,
-and the start burst's time to started against the least StartChatContact's quota allows."""
+"""The plots of a run under quotas: each message's wait against the least the quota allows,
+and the start burst's time to started against the least StartChatContact's quota allows; with
+--kill-holder, the storm: when each chat was live again against the least the quotas allow."""
 
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,42 @@ def _per_bin(axes: Any, series: list[dict[str, Any]], origin: float, width: floa
     axes.set_ylabel(f"messages / {width:g} s")
     axes.legend(fontsize=8, loc="lower right")
     axes.grid(True, alpha=0.2)
+
+
+def plot_storm(built: dict[str, Any], path: Path) -> bool:
+    """Writes the storm's PNG; False if the run had no storm."""
+    storm = built.get("storm") or {}
+    series = storm.get("series") or []
+    if not series:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(9, 5))
+    axes.plot(
+        [p["least_s"] for p in series],
+        [p["chat"] for p in series],
+        color="#4c72b0",
+        label="least the quotas allow (CreateParticipantConnection 6/s, burst 9)",
+    )
+    axes.plot(
+        [p["live_s"] for p in series],
+        [p["chat"] for p in series],
+        color="#dd8452",
+        label=f"through ChatBridge: live again ({storm['recovered']} of {storm['upstreams_lost']})",
+    )
+    axes.set_title(
+        f"{storm['upstreams_lost']} upstreams lost with {storm['process']} (SIGKILL): "
+        f"all live again in {storm['recovery_s']} s, least {storm['least_s']} s"
+    )
+    axes.set_xlabel("seconds after the kill")
+    axes.set_ylabel("chats live again")
+    axes.grid(True, alpha=0.2)
+    axes.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return True

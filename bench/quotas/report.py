@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.quotas.options import QuotaOptions
-from bench.quotas.plot import plot_run
+from bench.quotas.plot import plot_run, plot_storm
 
 
 def build(
@@ -40,6 +40,7 @@ def write(built: dict[str, Any], results_dir: Path) -> tuple[Path, Path]:
     (results_dir / "quotas-latest.json").write_text(text)
     image = results_dir / "quotas-latest.png"
     plot_run(built, image)
+    plot_storm(built, results_dir / "quotas-storm-latest.png")
     return path, image
 
 

@@ -241,6 +241,14 @@ def figures(
         "recovery_s": round(end - record.killed_at, 2) if record.recovered_at else None,
         "recovery_ms": ms([at - record.killed_at for at in record.recovered_at.values()]),
         "least_s": round(least_seconds(victims, quotas), 2),
+        "series": [
+            {
+                "chat": n,
+                "live_s": round(at - record.killed_at, 3),
+                "least_s": least_seconds(n, quotas),
+            }
+            for n, at in enumerate(sorted(record.recovered_at.values()), start=1)
+        ],
         "connect_calls": calls,
         "calls_per_chat": per_chat,
         "websocket_peak": max((c.websocket_peak for c in contacts), default=0),

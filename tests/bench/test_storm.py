@@ -34,3 +34,5 @@ def test_a_tiny_storm_brings_every_chat_of_the_killed_holder_back(tmp_path):
     assert storm["calls_per_chat"]["CreateParticipantConnection"] >= 1
     assert storm["websocket_peak"] == 1
     assert storm["sends"]["count"] == storm["sends"]["outcomes"].get("sent", 0)
+    assert [point["chat"] for point in storm["series"]] == [1, 2, 3, 4]
+    assert (tmp_path / "quotas-storm-latest.png").stat().st_size > 0
