@@ -8,6 +8,8 @@ Each limit has a `kind`, the label under which its refusals are counted
 """
 
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
@@ -79,6 +81,43 @@ class RedisWindow:
     async def refund(self, key: str) -> None:
         """Takes one hit back (one that turned out not to count), within the same window."""
         await self._refund(keys=[key])
+
+
+# Several windows in one round trip, counted in order as RedisWindow.hit would one by one: the
+# first over its limit answers its position and time left, and the windows after it are not
+# counted.
+_WINDOWS = """
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('PEXPIRE', key, ARGV[2 * i - 1]) end
+  if count > tonumber(ARGV[2 * i]) then return {i, redis.call('PTTL', key)} end
+end
+return {0, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One window of `hit_all`: at most `limit` hits per `window` seconds for `key`."""
+
+    key: str
+    limit: int
+    window: float
+    kind: str = "other"
+
+
+async def hit_all(redis: aioredis.Redis, windows: Sequence[Window]) -> None:
+    """Counts one hit in each of `windows`, in one round trip where a request would otherwise
+    pay one per window; RateLimited by the first that is over its limit."""
+    args: list[int] = []
+    for window in windows:
+        args += [int(window.window * 1000), window.limit]
+    refused, ttl_ms = await redis.register_script(_WINDOWS)(
+        keys=[window.key for window in windows], args=args
+    )
+    if int(refused):
+        RATE_LIMITED.labels(kind=windows[int(refused) - 1].kind).inc()
+        raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
 
 
 async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:

@@ -48,6 +48,15 @@ def enabled_widget(widget_id: str) -> Widget | None:
     return widget
 
 
+def cached_widgets() -> tuple[Widget, ...] | None:
+    """Every enabled widget while this process's copy is fresh, else None (only
+    enabled_widgets() can tell): like cached_widget(), safe on the event loop."""
+    cached = _enabled
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
 def enabled_widgets() -> tuple[Widget, ...]:
     """Every enabled widget (one with no origins of its own follows the settings')."""
     global _enabled

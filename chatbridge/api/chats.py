@@ -15,7 +15,6 @@ from pydantic import WithJsonSchema
 
 from chatbridge import actions
 from chatbridge.addresses import request_address
-from chatbridge.api import limits
 from chatbridge.api.auth import chat_of, issue_history_token, session_auth
 from chatbridge.api.common import ERRORS
 from chatbridge.api.cors import is_own_origin
@@ -108,8 +107,8 @@ async def start_chat(
         "subject: whoever else sends it gets this chat, so it must not be guessable.",
     ),
 ):
+    # The address's chat starts were counted with its requests (chatbridge.api.middleware).
     idempotency_key = check_start_key(idempotency_key)
-    await limits.chat_starts(request)
     widget = await _start_widget(payload.widget_id)
     if widget is None:
         raise WidgetNotFound(field="widget_id")

@@ -103,13 +103,34 @@ async def origin_allowed(request: HttpRequest, origin: str) -> bool | str:
         widget_id = await _chat_widget_id(match.group(1))
         if widget_id is None:
             return False
-        return await sync_to_async(widget_allows)(widget_id, origin)
+        return await _widget_allows(widget_id, origin)
     match = _CONVERSATIONS_PATH.match(request.path) or _LEAVE_PATH.match(request.path)
     if match:
-        return await sync_to_async(widget_allows)(match.group(1), origin)
+        return await _widget_allows(match.group(1), origin)
     if request.path.rstrip("/") == API_PREFIX + "chats":
-        return await sync_to_async(any_widget_allows)(origin)
+        return await _any_widget_allows(origin)
     return False
+
+
+async def _widget_allows(widget_id: str, origin: str) -> bool:
+    """widget_allows() from this process's fresh copy of the widget when it has one: no hop to
+    a worker thread, which every cross-origin request would otherwise pay."""
+    from webwidget.lookup import cached_widget
+
+    found, widget = cached_widget(widget_id)
+    if not found:
+        return await sync_to_async(widget_allows)(widget_id, origin)
+    return widget is not None and widget.allows_origin(origin)
+
+
+async def _any_widget_allows(origin: str) -> bool:
+    """any_widget_allows(), likewise from the fresh copy when there is one."""
+    from webwidget.lookup import cached_widgets
+
+    widgets = cached_widgets()
+    if widgets is None:
+        return await sync_to_async(any_widget_allows)(origin)
+    return any(widget.allows_origin(origin) for widget in widgets)
 
 
 async def _chat_widget_id(chat_id: str) -> str | None:

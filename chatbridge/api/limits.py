@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from chatbridge.addresses import address_digest, request_address
-from chatbridge.ratelimit import RedisWindow
+from chatbridge.ratelimit import RedisWindow, Window, hit_all
 from chatbridge.redis import get_redis, keys
 
 
@@ -18,24 +18,32 @@ def _address_key(request: HttpRequest, name: str) -> str:
     return keys().api("limit", name, address_digest(request_address(request)))
 
 
-async def per_address(request: HttpRequest) -> None:
-    window = RedisWindow(
-        get_redis(),
-        limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP,
-        window=60,
-        kind="api_address",
-    )
-    await window.hit(_address_key(request, "ip"))
+def _address_windows(request: HttpRequest, *, starting_chat: bool) -> list[Window]:
+    digest = address_digest(request_address(request))
+    windows = [
+        Window(
+            keys().api("limit", "ip", digest),
+            settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_IP,
+            60,
+            kind="api_address",
+        )
+    ]
+    if starting_chat:
+        windows.append(
+            Window(
+                keys().api("limit", "starts", digest),
+                settings.CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP,
+                60,
+                kind="api_chat_starts",
+            )
+        )
+    return windows
 
 
-async def chat_starts(request: HttpRequest) -> None:
-    window = RedisWindow(
-        get_redis(),
-        limit=settings.CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP,
-        window=60,
-        kind="api_chat_starts",
-    )
-    await window.hit(_address_key(request, "starts"))
+async def per_address(request: HttpRequest, *, starting_chat: bool = False) -> None:
+    """The address's request window; for a chat start also its window of chat starts, in the
+    same round trip to Redis (a start is the request a client waits on most)."""
+    await hit_all(get_redis(), _address_windows(request, starting_chat=starting_chat))
 
 
 async def per_chat(chat_id: str) -> None:

@@ -1,4 +1,4 @@
-"""Around every /api/ request: the per-address rate limit, and problem+json for the answers
+"""Around every /api/ request: the per-address rate limits, and problem+json for the answers
 that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
 
 import logging
@@ -14,6 +14,8 @@ from chatbridge.errors import ChatBridgeError
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+# POST here starts a chat: it counts against the address's chat starts as well.
+START_PATH = "/api/v1/chats"
 # The schema and its docs page are not counted against the address's limit.
 UNLIMITED_SUFFIXES = ("/openapi.json", "/docs")
 
@@ -45,7 +47,9 @@ async def _limit(request: HttpRequest) -> HttpResponse | None:
     if request.method == "OPTIONS" or request.path.endswith(UNLIMITED_SUFFIXES):
         return None
     try:
-        await limits.per_address(request)
+        await limits.per_address(
+            request, starting_chat=request.method == "POST" and request.path == START_PATH
+        )
     except ChatBridgeError as error:
         return problems.from_error(error)
     return None

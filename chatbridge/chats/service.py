@@ -188,7 +188,6 @@ class ChatService:
             continued_from=previous.chat_id if continued and previous is not None else "",
         )
         handoff.offer(started.session.chat_id, connection)
-        await self.store.publish(started.session)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
             started.session.chat_id,

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from chatbridge.chats.crypto import TokenBox, get_token_box, hash_session_token, new_session_token
-from chatbridge.chats.feed import publish_chat
+from chatbridge.chats.feed import FEED_MAXLEN, ChatMeta, publish_chat
 from chatbridge.chats.kept_lock import KeptLock
 from chatbridge.chats.records import ChatSession, ChatStatus, StartedChat
 from chatbridge.connect.types import ParticipantConnection, StartedContact
@@ -57,6 +57,26 @@ return 1
 """
 
 
+# Stores a new chat in one step: it claims the contact (a retried start of the same contact
+# finds the chat of the first and writes nothing), then writes the session, marks it active,
+# issues its first session token and adds its metadata to the feed. Answers the chat id that
+# already holds the contact, or false.
+_CREATE_SCRIPT = """
+local ttl = ARGV[1]
+if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ttl) then
+  return redis.call('GET', KEYS[2])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl)
+redis.call('SADD', KEYS[5], ARGV[3])
+redis.call('EXPIRE', KEYS[5], ttl)
+redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '*', 'chat', ARGV[2], 'meta', ARGV[5])
+return false
+"""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -83,6 +103,7 @@ class SessionStore:
         self._keys = RedisKeys(prefix)
         self._ended_ttl = ended_ttl
         self._end_script = redis.register_script(_END_SCRIPT)
+        self._create_script = redis.register_script(_CREATE_SCRIPT)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -113,9 +134,11 @@ class SessionStore:
         customer_key: str = "",
         continued_from: str = "",
     ) -> StartedChat:
-        """Stores a new chat and issues a session token for it.
+        """Stores a new chat, issues a session token for it and adds it to the feed, in one
+        round trip to Redis.
 
-        If the contact already has a chat (a retried start), the token opens that chat.
+        If the contact already has a chat (a retried start), the token opens that chat, which
+        is published again.
         """
         now = _now()
         ttl = int(lifetime.total_seconds())
@@ -137,23 +160,32 @@ class SessionStore:
             customer_key=customer_key,
             continued_from=continued_from,
         )
-        chat_key = self._keys.chat(session.chat_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(chat_key, mapping=self._encode(session))
-            pipe.expire(chat_key, ttl)
-            await pipe.execute()
-        claimed = await self._redis.set(
-            self._keys.contact(contact.contact_id), session.chat_id, nx=True, ex=ttl
+        token = new_session_token()
+        digest = hash_session_token(token)
+        fields = [item for pair in self._encode(session).items() for item in pair]
+        existing = await self._create_script(
+            keys=[
+                self._keys.chat(session.chat_id),
+                self._keys.contact(contact.contact_id),
+                self.active_key,
+                self._keys.session_token(digest),
+                self._keys.chat(session.chat_id, "tokens"),
+                self._keys.feed,
+            ],
+            args=[
+                ttl,
+                session.chat_id,
+                digest,
+                FEED_MAXLEN,
+                ChatMeta.from_session(session).to_json(),
+                *fields,
+            ],
         )
-        if claimed:
-            await self._redis.sadd(self.active_key, session.chat_id)
-        else:
-            await self._redis.delete(chat_key)
-            existing = await self._redis.get(self._keys.contact(contact.contact_id))
-            if existing is None:
-                raise UnknownChat()
-            session = await self.load(existing.decode())
+        if not existing:
+            return StartedChat(session=session, session_token=token)
+        session = await self.load(existing.decode())
         token = await self._issue_token(session, ttl)
+        await self.publish(session)
         return StartedChat(session=session, session_token=token)
 
     async def _issue_token(self, session: ChatSession, ttl: int) -> str:

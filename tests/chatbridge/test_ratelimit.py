@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from chatbridge.errors import RateLimited
-from chatbridge.ratelimit import RedisWindow, TokenBucket, hit_chat_window
+from chatbridge.ratelimit import RedisWindow, TokenBucket, Window, hit_all, hit_chat_window
 from chatbridge.redis import keys
 
 
@@ -45,3 +45,12 @@ async def test_a_chats_windows_count_apart_by_name_and_by_chat(redis_client):
     await hit_chat_window(other, "receipt", limit=1)
     with pytest.raises(RateLimited):
         await hit_chat_window(chat_id, "receipt", limit=1)
+
+
+async def test_windows_hit_together_stop_counting_at_the_first_that_refuses(redis_client):
+    first, second = (Window(uuid.uuid4().hex, limit=1, window=60) for _ in range(2))
+    await hit_all(redis_client, [first])
+    with pytest.raises(RateLimited) as refused:
+        await hit_all(redis_client, [first, second])
+    assert 0 < refused.value.retry_after <= 60
+    await RedisWindow(redis_client, limit=1, window=60).hit(second.key)

@@ -208,6 +208,26 @@ async def test_per_address_limit(api, widget, settings):
     assert "retry-after" in answers[2].headers
 
 
+async def test_chat_starts_per_address_are_limited(api, widget, settings):
+    settings.CHATBRIDGE_API_CHAT_STARTS_PER_MINUTE_PER_IP = 2
+    start = {"widget_id": "shop", "display_name": "Ada"}
+    answers = [await api.post("/chats", json=start) for _ in range(3)]
+    assert [a.status_code for a in answers[:2]] == [201, 201]
+    assert_problem(answers[2], 429, "rate_limited")
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 60
+    assert (await api.get("/widgets/shop/config")).status_code == 200
+
+
+async def test_a_widget_that_stops_allowing_an_origin_refuses_its_preflights_at_once(api, widget):
+    preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    allowed = await api.options("/chats", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    widget.allowed_origins = "https://elsewhere.example"
+    await sync_to_async(widget.save)()
+    refused = await api.options("/chats", headers=preflight)
+    assert "access-control-allow-origin" not in refused.headers
+
+
 async def test_connect_throttling_beyond_the_wait_is_429_with_retry_after(
     api, chat, emulator, settings
 ):

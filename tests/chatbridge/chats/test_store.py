@@ -165,3 +165,19 @@ def test_session_repr_shows_no_token():
     )
     assert PARTICIPANT_TOKEN not in repr(session)
     assert CONNECTION_TOKEN not in repr(session)
+
+
+async def test_a_new_chat_is_in_the_feed_once_as_it_is_created(store, redis_client):
+    started = await create(store)
+    entries = await redis_client.xrange(store.keys.feed)
+    assert [entry[b"chat"].decode() for _, entry in entries] == [started.session.chat_id]
+    assert b'"status":"active"' in entries[0][1][b"meta"]
+
+
+async def test_a_retried_start_of_the_same_contact_stores_no_chat_of_its_own(store, redis_client):
+    first = await create(store)
+    await create(store)
+    assert await store.active_chat_ids() == [first.session.chat_id]
+    prefix = store.keys.chat("")
+    keys = [key.decode() async for key in redis_client.scan_iter(match=prefix + "*")]
+    assert {key.removeprefix(prefix).split(":")[0] for key in keys} == {first.session.chat_id}
