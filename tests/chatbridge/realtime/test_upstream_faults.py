@@ -215,9 +215,7 @@ async def test_a_connected_upstream_keeps_nothing_of_its_opening_handshake(chat,
     """The request's URL carries the connection token, and the headers cost memory per chat."""
     emulator.agent_message(chat.session.contact_id, "hello")
     await client.wait_for(is_agent_message("hello"))
-    sockets = [
-        o for o in gc.get_objects() if isinstance(o, ClientConnection) and o.state is State.OPEN
-    ]
+    sockets = [o for o in gc.get_objects() if type(o) is ClientConnection and o.state is State.OPEN]
 
     assert sockets
     assert [(s.request, dict(s.response.headers)) for s in sockets] == [(None, {})] * len(sockets)
