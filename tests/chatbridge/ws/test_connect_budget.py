@@ -133,7 +133,9 @@ async def test_a_connection_whose_sends_are_done_holds_no_task_for_them(
     chat, client = waiting_chat
     await client.send({"type": "send", "content": "waits", "client_id": "c1", "ref": "r1"})
     await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
-    (consumer,) = [c for c in runtime._connections if c.session.chat_id == chat.session.chat_id]
+    (consumer,) = [
+        c for c in runtime._connections if c.session and c.session.chat_id == chat.session.chat_id
+    ]
     sending = consumer.ordered_worker
     await refill(emulator, redis_client)
     await client.receive_until(lambda f: f.get("ref") == "r1")
