@@ -5,10 +5,11 @@ Kept server-agnostic: daphne serves it by default, any ASGI server can.
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatbridge.settings")
-django_asgi_app = get_asgi_application()
+
+from chatbridge.asgi_http import get_http_application  # noqa: E402
+
+django_asgi_app = get_http_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

@@ -257,6 +257,7 @@ class Upstream:
             # Chat frames are small; per-message deflate would cost ~40 KiB per chat.
             compression=None,
         )
+        _forget_handshake(socket)
         try:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)
@@ -379,6 +380,15 @@ class Upstream:
             return
         session = await self.service.end(session, reason)
         await self.relay.ended(self.chat_id, session.ended_reason)
+
+
+def _forget_handshake(socket: ClientConnection) -> None:
+    """Drops the opening handshake's request (its URL carries the connection's token) and
+    the response's headers: nothing reads them again, and they cost some 3 KiB per chat. The
+    response itself stays: the connection tells the handshake from the frames by it."""
+    socket.request = None
+    if socket.response is not None:
+        socket.response.headers.clear()
 
 
 def _parse(raw: str | bytes) -> dict:

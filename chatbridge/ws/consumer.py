@@ -7,6 +7,7 @@ only a connection that never authenticates, or goes idle, is closed.
 """
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -76,7 +77,9 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
         self.closing: asyncio.Task | None = None
-        self.ordered: asyncio.Queue | None = None
+        # Sends and ends waiting for their turn, and the task running them: both only while
+        # there are some (see _order).
+        self.ordered: collections.deque[Send | End] | None = None
         self.ordered_worker: asyncio.Task | None = None
         self.auth_deadline = self.last_activity + settings.CHATBRIDGE_WS_AUTH_TIMEOUT
         self.slots: list[Slot] = []
@@ -152,24 +155,29 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     def _order(self, frame: Send | End) -> None:
         """Queues a send or an end behind the connection's earlier ones. They may wait for
         Connect's rate (chatbridge.connect.budget), and the connection's other frames (pings,
-        typing, receipts, syncs) must not wait with them; their own order is the customer's."""
-        if self.ordered is None:
-            self.ordered = asyncio.Queue(maxsize=MAX_ORDERED_FRAMES)
-            self.ordered_worker = asyncio.create_task(self._run_ordered(self.ordered))
-        try:
-            self.ordered.put_nowait(frame)
-        except asyncio.QueueFull:
-            raise RateLimited(
-                "Too many messages are waiting to be sent; wait for their acks."
-            ) from None
+        typing, receipts, syncs) must not wait with them; their own order is the customer's.
 
-    async def _run_ordered(self, frames: asyncio.Queue) -> None:
-        while True:
-            frame = await frames.get()
+        The task that runs them lives only while some are waiting: most connections send
+        now and then, and a task with its queue held for each would cost memory per chat."""
+        if self.ordered is None:
+            self.ordered = collections.deque()
+            self.ordered_worker = asyncio.create_task(self._run_ordered(self.ordered))
+        elif len(self.ordered) >= MAX_ORDERED_FRAMES:
+            raise RateLimited("Too many messages are waiting to be sent; wait for their acks.")
+        self.ordered.append(frame)
+
+    async def _run_ordered(self, frames: collections.deque[Send | End]) -> None:
+        """Runs the waiting frames in order, then ends: the next send starts a new run. No
+        await separates the last check for frames from the end of the run, so none is left
+        behind."""
+        while frames:
+            frame = frames.popleft()
             try:
                 await self._run(frame)
             except Exception as error:
                 await self._answer_failure(error, frame.ref)
+        self.ordered = None
+        self.ordered_worker = None
 
     async def _dispatch(self, frame: Any) -> None:
         if isinstance(frame, Ping):

@@ -1,10 +1,13 @@
 """Faults injected through the emulator: every agent message still reaches the client exactly
 once, in Connect's order."""
 
+import gc
 import json
 import logging
 
 import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.protocol import State
 
 from chatbridge.runtime import build_runtime
 from tests.support.closing import close
@@ -206,3 +209,13 @@ async def test_a_connect_socket_gone_silent_is_replaced_without_losing_messages(
     await connected(client)
     await client.wait_for(is_agent_message("while silent"))
     assert agent_messages_as_delivered(client) == ["while silent"]
+
+
+async def test_a_connected_upstream_keeps_nothing_of_its_opening_handshake(chat, client, emulator):
+    """The request's URL carries the connection token, and the headers cost memory per chat."""
+    emulator.agent_message(chat.session.contact_id, "hello")
+    await client.wait_for(is_agent_message("hello"))
+    sockets = [o for o in gc.get_objects() if type(o) is ClientConnection and o.state is State.OPEN]
+
+    assert sockets
+    assert [(s.request, dict(s.response.headers)) for s in sockets] == [(None, {})] * len(sockets)

@@ -6,6 +6,8 @@ The rate is one token per 100 s, so no token appears during a test unless the te
 there: `refill` stands for time passing, in ChatBridge's budget and in Connect's alike.
 """
 
+import asyncio
+
 import pytest
 
 from chatbridge.redis import keys
@@ -124,3 +126,22 @@ async def test_sends_that_wait_for_their_turn_keep_the_customers_order(
 
     items = emulator.contact(chat.session.contact_id)["items"]
     assert [i["Content"] for i in items if i["Type"] == "MESSAGE"] == ["m0", "m1", "m2"]
+
+
+async def test_a_connection_whose_sends_are_done_holds_no_task_for_them(
+    waiting_chat, emulator, redis_client, runtime
+):
+    chat, client = waiting_chat
+    await client.send({"type": "send", "content": "waits", "client_id": "c1", "ref": "r1"})
+    await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
+    (consumer,) = [
+        c for c in runtime._connections if c.session and c.session.chat_id == chat.session.chat_id
+    ]
+    sending = consumer.ordered_worker
+    await refill(emulator, redis_client)
+    await client.receive_until(lambda f: f.get("ref") == "r1")
+    await asyncio.wait([sending], timeout=30)
+    await close(client)
+
+    assert sending.done() and not sending.cancelled()
+    assert consumer.ordered_worker is None and consumer.ordered is None
