@@ -225,6 +225,20 @@ class EventLog:
             self._saw(chat_id, logged[-1].seq)
         return logged
 
+    async def read_page(
+        self, chat_id: str, after: int, *, limit: int
+    ) -> tuple[list[LoggedEvent], int]:
+        """The logged events with seq > `after` (at most `limit`), in order, and the log's
+        newest seq, in one round trip: a page and whether more are waiting behind it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xrange(self._key(chat_id, "events"), min=f"({max(after, 0)}-0", count=limit)
+            pipe.hget(self._key(chat_id, "cursor"), "seq")
+            entries, newest = await pipe.execute()
+        logged = [_logged(entry_id, fields) for entry_id, fields in entries]
+        last_seq = max(int(newest or 0), logged[-1].seq if logged else 0)
+        self._saw(chat_id, last_seq)
+        return logged, last_seq
+
     async def read_before(self, chat_id: str, before: int, *, limit: int) -> list[LoggedEvent]:
         """Up to `limit` events with seq < `before`, in ascending order."""
         entries = await self._redis.xrevrange(

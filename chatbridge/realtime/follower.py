@@ -79,6 +79,19 @@ class LogCursor:
         self.last_seq = seq
         self._delivered.append(hash(item_id))
 
+    async def page(self, limit: int) -> tuple[list[LoggedEvent], int]:
+        """Up to `limit` logged events after `last_seq`, moving the cursor past them, and the
+        log's newest seq: one round trip, for a reader that answers a page at a time."""
+        batch, newest = await self.log.read_page(self.chat_id, self.last_seq, limit=limit)
+        events = []
+        for logged in batch:
+            if hash(logged.event.id) in self._delivered:
+                self.last_seq = logged.seq
+                continue
+            events.append(logged)
+            self.delivered(logged.seq, logged.event.id)
+        return events, newest
+
     async def catch_up(self, *, limit: int | None = None) -> AsyncIterator[LoggedEvent]:
         """Yields the logged events after `last_seq` (at most `limit`), reading a batch at a
         time until the log's end.

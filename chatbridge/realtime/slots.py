@@ -32,20 +32,25 @@ _NOW_MS = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 """
-# KEYS[1] the set; ARGV: member, cap, ttl_ms. {1, 0} when taken, {0, ms until the earliest
-# member expires} when the set is full.
+# KEYS the sets; ARGV: member, ttl_ms, then the cap of KEYS[i] at ARGV[2 + i]. {1, 0, 0} when
+# taken in every set; {0, i, ms until the earliest member of KEYS[i] expires} when KEYS[i] is
+# full, and taken in none: one round trip for all the caps of a connection.
 _ACQUIRE = (
     _NOW_MS
     + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(first[2]) - now}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if not redis.call('ZSCORE', key, ARGV[1])
+     and redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return {0, i, tonumber(first[2]) - now}
+  end
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, 0}
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return {1, 0, 0}
 """
 )
 # KEYS the sets; ARGV[1] ttl_ms, ARGV[1 + i] the member in KEYS[i]. Only members still there
@@ -121,18 +126,15 @@ class ConnectionSlots:
         TooManyConnections naming the one that is full, and none taken."""
         caps = self.caps(chat_id=chat_id, address=address)
         slot = Slot(tuple(cap.key for cap in caps))
-        taken: list[str] = []
-        for cap in caps:
-            ok, wait_ms = await self._acquire(
-                keys=[cap.key], args=[slot.id, cap.limit, self.ttl_ms]
+        if caps:
+            ok, full, wait_ms = await self._acquire(
+                keys=list(slot.keys), args=[slot.id, self.ttl_ms, *(cap.limit for cap in caps)]
             )
             if not int(ok):
-                await self._remove(slot.id, taken)
                 raise TooManyConnections(
-                    f"Too many live connections {cap.what}; close one and retry.",
+                    f"Too many live connections {caps[int(full) - 1].what}; close one and retry.",
                     retry_after=max(int(wait_ms), 1000) / 1000,
                 )
-            taken.append(cap.key)
         self._live.add(slot)
         return slot
 
