@@ -97,51 +97,65 @@ async def wait_for_events(
     """The events after `after`; if none, waits up to `wait` s for one or for the chat's end.
 
     A long-poll is a live connection, under the chat's and `address`'s caps as a stream is
-    (TooManyConnections). It follows the chat, then takes its slot, then reads the log once:
-    whatever is logged after that read rings its doorbell. A doorbell for the next event answers with the doorbell's
-    own copy, and those of the events rung with it, without reading the log again (`last_seq`
-    is then the newest seq rung). Missing doorbells, the chat's end or the wait running out
-    read the log."""
+    (TooManyConnections). It follows the chat, then takes its slot and reads the log in one
+    round trip: whatever is logged after that read rings its doorbell. A doorbell for the
+    next event answers with the doorbell's own copy, and those of the events rung with it,
+    without reading the log again (`last_seq` is then the newest seq rung). Missing
+    doorbells, the chat's end or the wait running out read the log."""
     cursor = LogCursor(runtime.log, session.chat_id, after)
     if wait <= 0 or not session.is_active:
         events, last_seq = await cursor.page(limit)
         return EventsPage(events, last_seq, session)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    async with (
-        Doorbell(runtime.relay, session.chat_id) as bell,
-        runtime.slots.holding(chat_id=session.chat_id, address=address),
-    ):
-        events, last_seq = await cursor.page(limit)
-        if events:
-            return EventsPage(events, last_seq, session)
-        with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
-            while (remaining := deadline - loop.time()) > 0:
-                message = await bell.next(remaining)
-                gap = ended = False
-                while message is not None:
-                    if message.get("type") == "chat.ended":
-                        ended = True
-                        break
-                    rung = _rung(cursor, message)
-                    if rung is Ring.GAP:
-                        gap = True
-                    elif isinstance(rung, LoggedEvent):
-                        events.append(rung)
-                        last_seq = max(last_seq, rung.seq)
-                        if len(events) == limit:
-                            return EventsPage(events, _newest(bell, last_seq), session)
-                    message = bell.heard()
-                if ended:
-                    break
-                if gap:
-                    more, last_seq = await cursor.page(limit - len(events))
-                    events += more
-                if events:
+    async with Doorbell(runtime.relay, session.chat_id) as bell:
+        slot, (events, last_seq) = await runtime.slots.acquire_reading(
+            lambda pipe: cursor.queue_page(pipe, limit), chat_id=session.chat_id, address=address
+        )
+        try:
+            if not events:
+                with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
+                    events, last_seq, answered = await _rung_page(
+                        bell, cursor, last_seq, limit=limit, wait=wait
+                    )
+                if answered:
                     return EventsPage(events, last_seq, session)
+            else:
+                return EventsPage(events, last_seq, session)
+        finally:
+            await runtime.slots.release(slot)
     # Out of time, or the chat ended: the log has whatever the doorbells missed.
     more, last_seq = await cursor.page(limit - len(events))
     return EventsPage(events + more, last_seq, await _reload(runtime, session))
+
+
+async def _rung_page(
+    bell: Doorbell, cursor: LogCursor, last_seq: int, *, limit: int, wait: float
+) -> tuple[list[LoggedEvent], int, bool]:
+    """Waits up to `wait` s at the bell for the events after the cursor: those it rang, the
+    newest seq, and whether that is the answer (False: the wait ran out or the chat ended)."""
+    events: list[LoggedEvent] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while (remaining := deadline - loop.time()) > 0:
+        message = await bell.next(remaining)
+        gap = False
+        while message is not None:
+            if message.get("type") == "chat.ended":
+                return events, last_seq, False
+            rung = _rung(cursor, message)
+            if rung is Ring.GAP:
+                gap = True
+            elif isinstance(rung, LoggedEvent):
+                events.append(rung)
+                last_seq = max(last_seq, rung.seq)
+                if len(events) == limit:
+                    return events, _newest(bell, last_seq), True
+            message = bell.heard()
+        if gap:
+            more, last_seq = await cursor.page(limit - len(events))
+            events += more
+        if events:
+            return events, last_seq, True
+    return events, last_seq, False
 
 
 def sse_frame(event: str, data: str, *, event_id: int | None = None) -> str:

@@ -17,16 +17,21 @@ import contextlib
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from chatbridge.addresses import address_digest
 from chatbridge.errors import TooManyConnections
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _NOW_MS = """
 local time = redis.call('TIME')
@@ -126,17 +131,50 @@ class ConnectionSlots:
         TooManyConnections naming the one that is full, and none taken."""
         caps = self.caps(chat_id=chat_id, address=address)
         slot = Slot(tuple(cap.key for cap in caps))
-        if caps:
-            ok, full, wait_ms = await self._acquire(
-                keys=list(slot.keys), args=[slot.id, self.ttl_ms, *(cap.limit for cap in caps)]
-            )
-            if not int(ok):
-                raise TooManyConnections(
-                    f"Too many live connections {caps[int(full) - 1].what}; close one and retry.",
-                    retry_after=max(int(wait_ms), 1000) / 1000,
-                )
-        self._live.add(slot)
+        taken = await self._acquire(keys=list(slot.keys), args=self._args(slot, caps))
+        self._admit(slot, caps, taken)
         return slot
+
+    async def acquire_reading(
+        self,
+        queue: Callable[[Pipeline], Callable[[Sequence[Any]], T]],
+        *,
+        chat_id: str | None = None,
+        address: str | None = None,
+    ) -> tuple[Slot, T]:
+        """A slot as acquire() takes it, in one round trip with the reads that `queue` puts
+        on the pipeline (a long-poll's read of the log), and their answer; nothing held when
+        it raises TooManyConnections."""
+        caps = self.caps(chat_id=chat_id, address=address)
+        slot = Slot(tuple(cap.key for cap in caps))
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._acquire.sha, len(caps), *slot.keys, *self._args(slot, caps))
+                answer = queue(pipe)
+                taken, *results = await pipe.execute(raise_on_error=False)
+            if isinstance(taken, NoScriptError) and not attempt:
+                # Redis lost its scripts (a restart, a failover): load it, then once more.
+                await self._redis.script_load(_ACQUIRE)
+                continue
+            break
+        for result in (taken, *results):
+            if isinstance(result, Exception):
+                raise result
+        self._admit(slot, caps, taken)
+        return slot, answer(results)
+
+    def _args(self, slot: Slot, caps: list[Cap]) -> list[str | int]:
+        return [slot.id, self.ttl_ms, *(cap.limit for cap in caps)]
+
+    def _admit(self, slot: Slot, caps: list[Cap], taken: Sequence[Any]) -> None:
+        """Keeps the slot fresh if the acquire script took it; TooManyConnections if not."""
+        ok, full, wait_ms = taken
+        if not int(ok):
+            raise TooManyConnections(
+                f"Too many live connections {caps[int(full) - 1].what}; close one and retry.",
+                retry_after=max(int(wait_ms), 1000) / 1000,
+            )
+        self._live.add(slot)
 
     async def release(self, slot: Slot) -> None:
         """Gives the slot back at once (a second release does nothing)."""

@@ -115,9 +115,9 @@ async def polling(
     after: int,
     **params: Any,
 ) -> asyncio.Task:
-    """A long-poll after `after` (params: limit), once it waits at its doorbell: it takes its
-    place among the chat's live connections once this process's relay follows the chat for
-    it, then reads the log."""
+    """A long-poll after `after` (params: limit), once it waits at its doorbell: once this
+    process's relay follows the chat for it, it takes its place among the chat's live
+    connections in the round trip that reads the log."""
     conns = keys().chat_connections(chat["chat_id"])
     members = await redis.zcard(conns)
     poll = asyncio.create_task(events_after(api, chat, after, wait=30, **params))

@@ -48,3 +48,28 @@ async def test_a_page_outside_the_api_still_runs_its_hooks_on_a_thread(api):
         await api.get("http://testserver/admin/login/")
 
     assert "django.contrib.sessions.middleware.process_request" in hooks.seen
+
+
+class CallsOffTheLoop(HooksOffTheLoop):
+    """Notes every call of `names` on a thread other than the test's own."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __call__(self, frame, event, arg) -> None:
+        if (
+            event == "call"
+            and frame.f_code.co_name in self.names
+            and threading.get_ident() != self.loop_thread
+        ):
+            self.seen.append(frame.f_code.co_name)
+
+
+async def test_an_api_request_starts_its_view_without_a_thread_hop(api, chat):
+    # The request's thread starts only for the database upkeep after the answer has gone.
+    with CallsOffTheLoop({"reset_queries", "close_old_connections"}) as calls:
+        page = await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))
+
+    assert page.status_code == 200
+    assert calls.seen == ["close_old_connections"]
