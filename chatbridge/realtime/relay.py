@@ -290,9 +290,19 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._outbox.join()
-        for lingering in self._lingering.values():
-            lingering.cancel()
-        self._lingering.clear()
+        # Lingering chats leave their groups now: once this process is gone, the others would
+        # go on ringing its inbox until the channel layer's group expiry.
+        lingering = list(self._lingering)
+        for chat_id in lingering:
+            self._lingering.pop(chat_id).cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                for chat_id in lingering:
+                    if chat_id in self._joined and not self.fanout.followers(chat_id):
+                        try:
+                            await self._leave(chat_id)
+                        except Exception:
+                            logger.warning("could not leave chat %s's group", chat_id)
         for task in list(self._leaving):
             task.cancel()
         for task in (self._courier, self._inbox_reader, self._keeper):

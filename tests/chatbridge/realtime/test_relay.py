@@ -169,6 +169,17 @@ async def test_a_lingering_chat_leaves_its_group_once_nobody_followed_it_for_lin
     assert await redis_client.zcard(group) == 1
 
 
+async def test_a_closing_relay_leaves_the_groups_of_its_lingering_chats(relay, redis_client):
+    group = relay.groups.key(chat_group("chat-4g"))
+    follower = Recorder()
+    await relay.follow("chat-4g", follower)
+    await relay.unfollow("chat-4g", follower, linger=True)
+
+    await relay.close()
+
+    assert await redis_client.zcard(group) == 0
+
+
 async def test_every_message_names_the_relay_that_rang_it(relay):
     local = Recorder()
     relay.fanout.follow("chat-5", local)
