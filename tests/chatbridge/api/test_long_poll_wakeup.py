@@ -1,10 +1,16 @@
 """A waiting long-poll's wake-up: the doorbell brings the events themselves."""
 
+import asyncio
 import uuid
 
 import pytest
+from channels.layers import get_channel_layer
+from django.conf import settings
 
 from chatbridge.chats.events import MESSAGE, ChatEvent
+from chatbridge.realtime.eventlog import EventLog
+from chatbridge.realtime.relay import Relay
+from chatbridge.redis import get_redis
 from tests.support.rest import contact_id, events_after, polling
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,3 +93,22 @@ async def test_a_full_page_of_rung_events_says_more_are_waiting(
     page = await poll
     assert [e["event"]["content"] for e in page["events"]] == ["one"]
     assert page["last_seq"] == last + 2
+
+
+async def test_a_long_poll_is_woken_by_what_another_process_logs(
+    api, chat, runtime, emulator, redis_client
+):
+    redis, prefix = get_redis(), settings.CHATBRIDGE_REDIS_PREFIX
+    elsewhere = Relay(
+        EventLog(redis, prefix=prefix, ttl=3600), get_channel_layer(), redis, prefix=prefix
+    )
+    last = await agent_joined(api, chat, await contact_id(runtime, chat), emulator)
+    poll = await polling(api, chat, redis_client, last)
+    try:
+        await elsewhere.publish(chat["chat_id"], agent_message("from afar"), from_connect=False)
+        # Well before the poll's own 30 s are up, when it would read the log anyway.
+        page = await asyncio.wait_for(poll, 15)
+    finally:
+        await elsewhere.close()
+    assert [e["event"]["content"] for e in page["events"]] == ["from afar"]
+    assert page["last_seq"] == last + 1
