@@ -13,13 +13,20 @@ django_asgi_app = get_asgi_application()
 from django.core import signals  # noqa: E402
 from django.db import close_old_connections, reset_queries  # noqa: E402
 
-# Django's ASGI handler runs each request's database work on a thread of the request's own,
-# started for it: when a request starts, that thread holds no connection to close and no
-# queries to forget. These two are the request_started receivers that run on it, through a
-# thread hop (starting the thread) before every view, a long-poll's included; the ones of
-# request_finished, after the response has gone, stay.
-signals.request_started.disconnect(close_old_connections)
-signals.request_started.disconnect(reset_queries)
+
+def start_views_on_the_loop() -> None:
+    """Spares every request a thread hop before its view.
+
+    Django's ASGI handler runs each request's database work on a thread of the request's
+    own, started for it: when a request starts, that thread holds no connection to close and
+    no queries to forget. These two receivers of request_started are the ones that would run
+    on it, through a hop (starting the thread) before every view, a long-poll's included.
+    Those of request_finished, after the response has gone, stay."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_started.disconnect(reset_queries)
+
+
+start_views_on_the_loop()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
