@@ -111,14 +111,13 @@ async def wait_for_events(
             lambda pipe: cursor.queue_page(pipe, limit), chat_id=session.chat_id, address=address
         )
         try:
-            if not events:
-                with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
-                    events, last_seq, answered = await _rung_page(
-                        bell, cursor, last_seq, limit=limit, wait=wait
-                    )
-                if answered:
-                    return EventsPage(events, last_seq, session)
-            else:
+            if events:
+                return EventsPage(events, last_seq, session)
+            with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
+                events, last_seq, answered = await _rung_page(
+                    bell, cursor, last_seq, limit=limit, wait=wait
+                )
+            if answered:
                 return EventsPage(events, last_seq, session)
         finally:
             await runtime.slots.release(slot)
