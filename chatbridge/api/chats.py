@@ -1,6 +1,5 @@
 """Chats: start, status, end, send messages and events, read events (page, long-poll, SSE)."""
 
-import contextlib
 import logging
 from dataclasses import asdict
 from datetime import timedelta
@@ -380,22 +379,18 @@ async def read_events(
     runtime = get_runtime()
     if session.is_active:
         await runtime.supervisor.ensure(chat_id)
-    wait = min(wait, settings.CHATBRIDGE_API_MAX_WAIT)
-    # A long-poll is a live connection while it waits, under the same caps as a stream.
-    live = (
-        runtime.slots.holding(chat_id=chat_id, address=request_address(request))
-        if wait > 0
-        else contextlib.nullcontext()
+    page = await wait_for_events(
+        runtime,
+        session,
+        after=after,
+        limit=limit,
+        wait=min(wait, settings.CHATBRIDGE_API_MAX_WAIT),
+        address=request_address(request),
     )
-    async with live:
-        events, session = await wait_for_events(
-            runtime, session, after=after, limit=limit, wait=wait
-        )
-    cursor = await runtime.log.cursor(chat_id)
     return {
-        "events": [{"seq": e.seq, "event": asdict(e.event)} for e in events],
-        "last_seq": cursor.last_seq,
-        "status": session.status.value,
+        "events": [{"seq": e.seq, "event": asdict(e.event)} for e in page.events],
+        "last_seq": page.last_seq,
+        "status": page.session.status.value,
     }
 
 

@@ -1,18 +1,21 @@
 """Reading a chat's events over HTTP: long-poll and Server-Sent Events.
 
-Both read the chat's Redis event log (the source of truth) and use the relay only as a
-doorbell (chatbridge.realtime.doorbell): the reader follows the chat in this process's relay
-(which rings it on every logged event), then the log is read again, so nothing that arrives
-in between is missed, and nothing polls. What a doorbell means is the websocket's rule
-(chatbridge.realtime.follower).
+Both read the chat's Redis event log (the source of truth) and use the relay as a doorbell
+(chatbridge.realtime.doorbell): the reader follows the chat in this process's relay (which
+rings it on every logged event) before it reads the log, so nothing logged after the read is
+missed, and nothing polls. What a doorbell means is the websocket's rule
+(chatbridge.realtime.follower): the next event's doorbell carries the event itself.
 """
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
+from chatbridge.chats.events import ChatEvent
 from chatbridge.chats.records import ChatSession
 from chatbridge.errors import UnknownChat
 from chatbridge.metrics import HTTP_STREAMS
@@ -47,42 +50,111 @@ async def _reload(runtime: Runtime, session: ChatSession) -> ChatSession:
         return session
 
 
+@dataclass(frozen=True, slots=True)
+class EventsPage:
+    """A long-poll's answer: the events, the log's newest seq, and the chat as it stands."""
+
+    events: list[LoggedEvent]
+    last_seq: int
+    session: ChatSession
+
+
+def _rung(cursor: LogCursor, message: dict[str, Any]) -> LoggedEvent | Ring | None:
+    """What a doorbell gives a waiting long-poll: the next event itself (its copy is the
+    logged one; the cursor moves past it), Ring.GAP when the log must be read (doorbells went
+    missing), or None (nothing new for it)."""
+    if message.get("type") != "chat.event":
+        return None
+    seq, item_id = message.get("seq", 0), message.get("id")
+    ring = cursor.ring(seq, item_id)
+    if ring is not Ring.NEXT:
+        return ring if ring is Ring.GAP else None
+    if item_id is None:
+        cursor.last_seq = seq
+    else:
+        cursor.delivered(seq, item_id)
+    return LoggedEvent(seq=seq, event=ChatEvent.from_json(message["event"]))
+
+
+def _newest(bell: Doorbell, last_seq: int) -> int:
+    """The newest seq of the events rung so far: a full page's `last_seq`, past the page's
+    last event when more are waiting."""
+    while (message := bell.heard()) is not None:
+        if message.get("type") == "chat.event":
+            last_seq = max(last_seq, message.get("seq", 0))
+    return last_seq
+
+
 async def wait_for_events(
-    runtime: Runtime, session: ChatSession, *, after: int, limit: int, wait: float
-) -> tuple[list[LoggedEvent], ChatSession]:
+    runtime: Runtime,
+    session: ChatSession,
+    *,
+    after: int,
+    limit: int,
+    wait: float,
+    address: str | None = None,
+) -> EventsPage:
     """The events after `after`; if none, waits up to `wait` s for one or for the chat's end.
 
-    A doorbell that is not a duplicate reads the log, NEXT included: the answer is a page of
-    up to `limit` events, and more may have been logged behind the one it rang for."""
+    A long-poll is a live connection, under the chat's and `address`'s caps as a stream is
+    (TooManyConnections). It follows the chat, then takes its slot and reads the log in one
+    round trip: whatever is logged after that read rings its doorbell. A doorbell for the
+    next event answers with the doorbell's own copy, and those of the events rung with it,
+    without reading the log again (`last_seq` is then the newest seq rung). Missing
+    doorbells, the chat's end or the wait running out read the log."""
     cursor = LogCursor(runtime.log, session.chat_id, after)
+    if wait <= 0 or not session.is_active:
+        events, last_seq = await cursor.page(limit)
+        return EventsPage(events, last_seq, session)
+    async with Doorbell(runtime.relay, session.chat_id) as bell:
+        slot, (events, last_seq) = await runtime.slots.acquire_reading(
+            lambda pipe: cursor.queue_page(pipe, limit), chat_id=session.chat_id, address=address
+        )
+        try:
+            if events:
+                return EventsPage(events, last_seq, session)
+            with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
+                events, last_seq, answered = await _rung_page(
+                    bell, cursor, last_seq, limit=limit, wait=wait
+                )
+            if answered:
+                return EventsPage(events, last_seq, session)
+        finally:
+            await runtime.slots.release(slot)
+    # Out of time, or the chat ended: the log has whatever the doorbells missed.
+    more, last_seq = await cursor.page(limit - len(events))
+    return EventsPage(events + more, last_seq, await _reload(runtime, session))
 
-    async def page() -> list[LoggedEvent]:
-        return [logged async for logged in cursor.catch_up(limit=limit)]
 
-    events = await page()
-    if events or wait <= 0 or not session.is_active:
-        return events, session
+async def _rung_page(
+    bell: Doorbell, cursor: LogCursor, last_seq: int, *, limit: int, wait: float
+) -> tuple[list[LoggedEvent], int, bool]:
+    """Waits up to `wait` s at the bell for the events after the cursor: those it rang, the
+    newest seq, and whether that is the answer (False: the wait ran out or the chat ended)."""
+    events: list[LoggedEvent] = []
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    async with Doorbell(runtime.relay, session.chat_id) as bell:
-        # Re-read after following: an event logged before it followed is in the log.
-        events = await page()
-        with HTTP_STREAMS.labels(kind="long_poll").track_inprogress():
-            while not events:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    break
-                message = await bell.next(remaining)
-                if message is None:
-                    break
-                kind = message.get("type")
-                if kind == "chat.ended":
-                    events = await page()
-                    break
-                seq = message.get("seq", 0)
-                if kind == "chat.event" and cursor.ring(seq) is not Ring.DUPLICATE:
-                    events = await page()
-    return events, await _reload(runtime, session)
+    while (remaining := deadline - loop.time()) > 0:
+        message = await bell.next(remaining)
+        gap = False
+        while message is not None:
+            if message.get("type") == "chat.ended":
+                return events, last_seq, False
+            rung = _rung(cursor, message)
+            if rung is Ring.GAP:
+                gap = True
+            elif isinstance(rung, LoggedEvent):
+                events.append(rung)
+                last_seq = max(last_seq, rung.seq)
+                if len(events) == limit:
+                    return events, _newest(bell, last_seq), True
+            message = bell.heard()
+        if gap:
+            more, last_seq = await cursor.page(limit - len(events))
+            events += more
+        if events:
+            return events, last_seq, True
+    return events, last_seq, False
 
 
 def sse_frame(event: str, data: str, *, event_id: int | None = None) -> str:

@@ -7,6 +7,10 @@ websocket's. A reader used to take a channel layer channel of its own instead: t
 event of a chat read over REST cost channel layer messages that the process's one channel
 layer reader took off Redis one at a time, a few round trips each, and with a couple of
 hundred long-polls that queue held the wake-ups back by seconds (docs/performance.md).
+
+A mobile app long-polls again as soon as it is answered: its doorbell leaves the chat
+lingering (Relay.unfollow), so that this process stays in the chat's channel layer group for
+the next long-poll instead of leaving and joining it again, two round trips each, per poll.
 """
 
 import asyncio
@@ -30,11 +34,19 @@ class Doorbell:
 
     async def __aexit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.shield(self.relay.unfollow(self.chat_id, self))
+            await asyncio.shield(self.relay.unfollow(self.chat_id, self, linger=True))
 
     async def ring(self, message: dict[str, Any]) -> None:
         """The relay's call (chatbridge.realtime.fanout.Follower)."""
         self._heard.put_nowait(message)
+
+    def heard(self) -> dict[str, Any] | None:
+        """The next message if one is already here, without waiting: what rang together
+        (the events of one append) is answered together."""
+        try:
+            return self._heard.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
 
     async def next(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None after `timeout` seconds."""

@@ -27,11 +27,13 @@ itself and marks the log, so that the upstream's next append repairs it.
 """
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from django.conf import settings
+from redis.asyncio.client import Pipeline
 
 from chatbridge.chats.events import ATTACHMENT, EVENT, MESSAGE, ChatEvent
 from chatbridge.chats.feed import FEED_MAXLEN
@@ -224,6 +226,32 @@ class EventLog:
         if logged:
             self._saw(chat_id, logged[-1].seq)
         return logged
+
+    def queue_page(
+        self, pipe: Pipeline, chat_id: str, after: int, *, limit: int
+    ) -> Callable[[Sequence[Any]], tuple[list[LoggedEvent], int]]:
+        """Queues on `pipe` the read of read_page(); the returned call makes its answer out of
+        the pipeline's results for those commands, so that other reads share the round trip."""
+        pipe.xrange(self._key(chat_id, "events"), min=f"({max(after, 0)}-0", count=limit)
+        pipe.hget(self._key(chat_id, "cursor"), "seq")
+
+        def answer(results: Sequence[Any]) -> tuple[list[LoggedEvent], int]:
+            entries, newest = results
+            logged = [_logged(entry_id, fields) for entry_id, fields in entries]
+            last_seq = max(int(newest or 0), logged[-1].seq if logged else 0)
+            self._saw(chat_id, last_seq)
+            return logged, last_seq
+
+        return answer
+
+    async def read_page(
+        self, chat_id: str, after: int, *, limit: int
+    ) -> tuple[list[LoggedEvent], int]:
+        """The logged events with seq > `after` (at most `limit`), in order, and the log's
+        newest seq, in one round trip: a page and whether more are waiting behind it."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            answer = self.queue_page(pipe, chat_id, after, limit=limit)
+            return answer(await pipe.execute())
 
     async def read_before(self, chat_id: str, before: int, *, limit: int) -> list[LoggedEvent]:
         """Up to `limit` events with seq < `before`, in ascending order."""

@@ -17,10 +17,11 @@ import asyncio
 import collections
 import enum
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from channels.consumer import get_handler_name
+from redis.asyncio.client import Pipeline
 
 from chatbridge.chats.events import ChatEvent
 from chatbridge.metrics import EVENT_DELIVERY_LAG
@@ -78,6 +79,29 @@ class LogCursor:
         """Moves the cursor to an event the reader delivered."""
         self.last_seq = seq
         self._delivered.append(hash(item_id))
+
+    async def page(self, limit: int) -> tuple[list[LoggedEvent], int]:
+        """Up to `limit` logged events after `last_seq`, moving the cursor past them, and the
+        log's newest seq: one round trip, for a reader that answers a page at a time."""
+        return self._turn(*await self.log.read_page(self.chat_id, self.last_seq, limit=limit))
+
+    def queue_page(
+        self, pipe: Pipeline, limit: int
+    ) -> Callable[[Sequence[Any]], tuple[list[LoggedEvent], int]]:
+        """page(), queued on `pipe` to share a round trip; the call that answers it from the
+        pipeline's results for its commands."""
+        answer = self.log.queue_page(pipe, self.chat_id, self.last_seq, limit=limit)
+        return lambda results: self._turn(*answer(results))
+
+    def _turn(self, batch: list[LoggedEvent], newest: int) -> tuple[list[LoggedEvent], int]:
+        events = []
+        for logged in batch:
+            if hash(logged.event.id) in self._delivered:
+                self.last_seq = logged.seq
+                continue
+            events.append(logged)
+            self.delivered(logged.seq, logged.event.id)
+        return events, newest
 
     async def catch_up(self, *, limit: int | None = None) -> AsyncIterator[LoggedEvent]:
         """Yields the logged events after `last_seq` (at most `limit`), reading a batch at a

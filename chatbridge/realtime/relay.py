@@ -46,6 +46,10 @@ INBOX_RETRY_DELAY = 1.0
 # Seconds after which this process joins a chat's group again, well within the channel
 # layer's group expiry (channels_redis: a day by default).
 MEMBERSHIP_REFRESH = 3600.0
+# Seconds a process stays in a chat's group after the last long-poll or SSE stream of the chat
+# here ended: long enough for the client's next poll, short enough that the other processes
+# soon stop ringing a chat nobody here reads.
+LINGER = 30.0
 # Seconds a chat's upstream status outlives its last change.
 STATUS_TTL = 3600
 CONNECTED = "connected"
@@ -111,6 +115,9 @@ class Relay:
         self._inbox: str | None = None
         self._inbox_reader: asyncio.Task | None = None
         self._joined: dict[str, float] = {}
+        # Chats nobody here follows any more, each with when the process leaves their group.
+        self._lingering: dict[str, asyncio.TimerHandle] = {}
+        self._leaving: set[asyncio.Task] = set()
         self._keeper: asyncio.Task | None = None
         self._set_status = redis.register_script(_SET_STATUS)
         self._take_status = redis.register_script(_TAKE_STATUS)
@@ -119,15 +126,48 @@ class Relay:
         """Rings `follower` with the chat's events from now on, whichever process logs them.
 
         A process joins the chat's channel layer group once, however many of its clients
-        follow the chat, and rings them itself: a connection costs no channel of its own."""
+        follow the chat, and rings them itself: a connection costs no channel of its own.
+        A chat still lingering after its last follower left costs no round trip at all."""
         self.fanout.follow(chat_id, follower)
+        lingering = self._lingering.pop(chat_id, None)
+        if lingering is not None:
+            lingering.cancel()
         if chat_id not in self._joined:
             await self._join(chat_id, await self._inbox_channel())
 
-    async def unfollow(self, chat_id: str, follower: Follower) -> None:
+    async def unfollow(self, chat_id: str, follower: Follower, *, linger: bool = False) -> None:
+        """Stops ringing `follower`. The process leaves the chat's group with its last
+        follower, at once, or with `linger` LINGER seconds later unless one follows it again
+        meanwhile (a long-poll's client, polling again)."""
         self.fanout.unfollow(chat_id, follower)
         if self.fanout.followers(chat_id) or chat_id not in self._joined:
             return
+        lingering = self._lingering.pop(chat_id, None)
+        if lingering is not None:
+            lingering.cancel()
+        if linger:
+            self._lingering[chat_id] = asyncio.get_running_loop().call_later(
+                LINGER, self._leave_later, chat_id
+            )
+            return
+        await self._leave(chat_id)
+
+    def _leave_later(self, chat_id: str) -> None:
+        self._lingering.pop(chat_id, None)
+        if self.fanout.followers(chat_id) or chat_id not in self._joined:
+            return
+        task = asyncio.create_task(self._leave(chat_id), name="relay-leave")
+        self._leaving.add(task)
+        task.add_done_callback(self._left)
+
+    def _left(self, task: asyncio.Task) -> None:
+        self._leaving.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning(
+                "could not leave a chat's channel layer group", exc_info=task.exception()
+            )
+
+    async def _leave(self, chat_id: str) -> None:
         del self._joined[chat_id]
         inbox = await self._inbox_channel()
         await self.layer.group_discard(chat_group(chat_id), inbox)
@@ -250,6 +290,21 @@ class Relay:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):
                     await self._outbox.join()
+        # Lingering chats leave their groups now: once this process is gone, the others would
+        # go on ringing its inbox until the channel layer's group expiry.
+        lingering = list(self._lingering)
+        for chat_id in lingering:
+            self._lingering.pop(chat_id).cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                for chat_id in lingering:
+                    if chat_id in self._joined and not self.fanout.followers(chat_id):
+                        try:
+                            await self._leave(chat_id)
+                        except Exception:
+                            logger.warning("could not leave chat %s's group", chat_id)
+        for task in list(self._leaving):
+            task.cancel()
         for task in (self._courier, self._inbox_reader, self._keeper):
             if task is not None:
                 task.cancel()

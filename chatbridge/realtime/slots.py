@@ -17,10 +17,13 @@ import contextlib
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import NoScriptError
 
 from chatbridge.addresses import address_digest
 from chatbridge.errors import TooManyConnections
@@ -28,24 +31,31 @@ from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _NOW_MS = """
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 """
-# KEYS[1] the set; ARGV: member, cap, ttl_ms. {1, 0} when taken, {0, ms until the earliest
-# member expires} when the set is full.
+# KEYS the sets; ARGV: member, ttl_ms, then the cap of KEYS[i] at ARGV[2 + i]. {1, 0, 0} when
+# taken in every set; {0, i, ms until the earliest member of KEYS[i] expires} when KEYS[i] is
+# full, and taken in none: one round trip for all the caps of a connection.
 _ACQUIRE = (
     _NOW_MS
     + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if not redis.call('ZSCORE', KEYS[1], ARGV[1])
-   and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return {0, tonumber(first[2]) - now}
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if not redis.call('ZSCORE', key, ARGV[1])
+     and redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then
+    local first = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    return {0, i, tonumber(first[2]) - now}
+  end
 end
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return {1, 0}
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, ARGV[2])
+end
+return {1, 0, 0}
 """
 )
 # KEYS the sets; ARGV[1] ttl_ms, ARGV[1 + i] the member in KEYS[i]. Only members still there
@@ -121,20 +131,50 @@ class ConnectionSlots:
         TooManyConnections naming the one that is full, and none taken."""
         caps = self.caps(chat_id=chat_id, address=address)
         slot = Slot(tuple(cap.key for cap in caps))
-        taken: list[str] = []
-        for cap in caps:
-            ok, wait_ms = await self._acquire(
-                keys=[cap.key], args=[slot.id, cap.limit, self.ttl_ms]
-            )
-            if not int(ok):
-                await self._remove(slot.id, taken)
-                raise TooManyConnections(
-                    f"Too many live connections {cap.what}; close one and retry.",
-                    retry_after=max(int(wait_ms), 1000) / 1000,
-                )
-            taken.append(cap.key)
-        self._live.add(slot)
+        taken = await self._acquire(keys=list(slot.keys), args=self._args(slot, caps))
+        self._admit(slot, caps, taken)
         return slot
+
+    async def acquire_reading(
+        self,
+        queue: Callable[[Pipeline], Callable[[Sequence[Any]], T]],
+        *,
+        chat_id: str | None = None,
+        address: str | None = None,
+    ) -> tuple[Slot, T]:
+        """A slot as acquire() takes it, in one round trip with the reads that `queue` puts
+        on the pipeline (a long-poll's read of the log), and their answer; nothing held when
+        it raises TooManyConnections."""
+        caps = self.caps(chat_id=chat_id, address=address)
+        slot = Slot(tuple(cap.key for cap in caps))
+        for attempt in range(2):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._acquire.sha, len(caps), *slot.keys, *self._args(slot, caps))
+                answer = queue(pipe)
+                taken, *results = await pipe.execute(raise_on_error=False)
+            if isinstance(taken, NoScriptError) and not attempt:
+                # Redis lost its scripts (a restart, a failover): load it, then once more.
+                await self._redis.script_load(_ACQUIRE)
+                continue
+            break
+        for result in (taken, *results):
+            if isinstance(result, Exception):
+                raise result
+        self._admit(slot, caps, taken)
+        return slot, answer(results)
+
+    def _args(self, slot: Slot, caps: list[Cap]) -> list[str | int]:
+        return [slot.id, self.ttl_ms, *(cap.limit for cap in caps)]
+
+    def _admit(self, slot: Slot, caps: list[Cap], taken: Sequence[Any]) -> None:
+        """Keeps the slot fresh if the acquire script took it; TooManyConnections if not."""
+        ok, full, wait_ms = taken
+        if not int(ok):
+            raise TooManyConnections(
+                f"Too many live connections {caps[int(full) - 1].what}; close one and retry.",
+                retry_after=max(int(wait_ms), 1000) / 1000,
+            )
+        self._live.add(slot)
 
     async def release(self, slot: Slot) -> None:
         """Gives the slot back at once (a second release does nothing)."""

@@ -12,13 +12,16 @@ import json
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chatbridge.api.schemas import EventsPageOut, TranscriptPageOut
 from chatbridge.asgi import application
 from chatbridge.chats.schema import Event, TypingEvent
+from chatbridge.redis import keys
 from chatbridge.runtime import Runtime
 from chatbridge.ws.protocol import EndedFrame, UpstreamFrame
+from tests.support.redis_waits import until_members
 
 ORIGIN = "https://shop.example.com"
 BASE = "http://testserver/api/v1"
@@ -103,6 +106,23 @@ async def events_after(
         f"/chats/{chat['chat_id']}/events", params={"after": after, **params}, headers=bearer(chat)
     )
     return events_page(response)
+
+
+async def polling(
+    api: httpx.AsyncClient,
+    chat: dict[str, Any],
+    redis: aioredis.Redis,
+    after: int,
+    **params: Any,
+) -> asyncio.Task:
+    """A long-poll after `after` (params: limit), once it waits at its doorbell: once this
+    process's relay follows the chat for it, it takes its place among the chat's live
+    connections in the round trip that reads the log."""
+    conns = keys().chat_connections(chat["chat_id"])
+    members = await redis.zcard(conns)
+    poll = asyncio.create_task(events_after(api, chat, after, wait=30, **params))
+    await until_members(redis, conns, members + 1)
+    return poll
 
 
 async def wait_for_agent_message(

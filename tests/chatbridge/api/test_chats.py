@@ -4,16 +4,13 @@ import asyncio
 import json
 
 import pytest
-from channels.layers import get_channel_layer
 
-from chatbridge.realtime.layer_groups import LayerGroups
-from chatbridge.realtime.relay import chat_group
-from tests.support.redis_waits import until_members
 from tests.support.rest import (
     assert_problem,
     bearer,
     contact_id,
     events_after,
+    polling,
     start_chat,
     wait_for_agent_message,
 )
@@ -218,16 +215,6 @@ async def test_events_page_after_and_limit(api, chat, runtime, emulator):
         f"/chats/{chat['chat_id']}/events", params={"wait": 31}, headers=bearer(chat)
     )
     assert assert_problem(too_long, 422, "invalid_input")["field"] == "wait"
-
-
-async def polling(api, chat, redis_client, after: int) -> asyncio.Task:
-    """A long-poll after `after`, once it waits at its doorbell: this process's relay follows
-    the chat for it, its inbox a member of the chat's group."""
-    group = LayerGroups(get_channel_layer()).key(chat_group(chat["chat_id"]))
-    members = await redis_client.zcard(group)
-    poll = asyncio.create_task(events_after(api, chat, after, wait=30))
-    await until_members(redis_client, group, members + 1)
-    return poll
 
 
 async def test_a_long_poll_is_answered_when_the_agent_writes(

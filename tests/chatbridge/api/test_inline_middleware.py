@@ -3,7 +3,9 @@
 import threading
 
 import pytest
+from django.core import signals
 
+from chatbridge.asgi import start_views_on_the_loop
 from tests.support.rest import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,3 +50,30 @@ async def test_a_page_outside_the_api_still_runs_its_hooks_on_a_thread(api):
         await api.get("http://testserver/admin/login/")
 
     assert "django.contrib.sessions.middleware.process_request" in hooks.seen
+
+
+class StartedOffTheLoop(HooksOffTheLoop):
+    """Notes every receiver of Django's request_started that runs on a thread other than
+    the test's own (asend hands its sync receivers to one through `sync_send`)."""
+
+    def __call__(self, frame, event, arg) -> None:
+        if (
+            event == "call"
+            and threading.get_ident() != self.loop_thread
+            and frame.f_back is not None
+            and frame.f_back.f_code.co_name == "sync_send"
+            and frame.f_back.f_locals.get("self") is signals.request_started
+            and frame.f_code.co_name != "sync_send"
+        ):
+            self.seen.append(frame.f_code.co_name)
+
+
+async def test_an_api_request_starts_its_view_without_a_thread_hop(api, chat):
+    # As chatbridge.asgi leaves Django when it loads: Django's test Client connects
+    # close_old_connections again after each of its requests.
+    start_views_on_the_loop()
+    with StartedOffTheLoop() as started:
+        page = await api.get(f"/chats/{chat['chat_id']}/events", headers=bearer(chat))
+
+    assert page.status_code == 200
+    assert started.seen == []

@@ -14,6 +14,7 @@ from chatbridge.realtime import relay as relay_module
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.relay import Relay, chat_group
+from tests.support.redis_waits import until_members
 
 
 def event(
@@ -42,6 +43,12 @@ class Recorder:
 
     async def next(self) -> dict:
         return await self._arrived.get()
+
+
+async def commands_run(redis_client) -> dict[str, int]:
+    """How many times Redis ran each command, INFO itself left out."""
+    stats = await redis_client.info("commandstats")
+    return {name: stat["calls"] for name, stat in stats.items() if name != "cmdstat_info"}
 
 
 def process_relay(redis_client, *, layer_shares_redis: bool = False) -> Relay:
@@ -131,6 +138,45 @@ async def test_a_process_is_in_a_chats_group_once_while_any_of_its_clients_follo
     await relay.unfollow("chat-4d", first)
     assert await redis_client.zcard(group) == 1
     await relay.unfollow("chat-4d", second)
+    assert await redis_client.zcard(group) == 0
+
+
+async def test_a_chat_followed_again_while_lingering_costs_no_round_trip(relay, redis_client):
+    group = relay.groups.key(chat_group("chat-4e"))
+    first, second = Recorder(), Recorder()
+    await relay.follow("chat-4e", first)
+    await relay.unfollow("chat-4e", first, linger=True)
+    assert await redis_client.zcard(group) == 1
+    before = await commands_run(redis_client)
+
+    await relay.follow("chat-4e", second)
+
+    assert await commands_run(redis_client) == before
+    await relay.unfollow("chat-4e", second)
+    assert await redis_client.zcard(group) == 0
+
+
+async def test_a_lingering_chat_leaves_its_group_once_nobody_followed_it_for_linger(
+    relay, redis_client, monkeypatch
+):
+    monkeypatch.setattr(relay_module, "LINGER", 0.0)
+    group = relay.groups.key(chat_group("chat-4f"))
+    follower = Recorder()
+    await relay.follow("chat-4f", follower)
+    await relay.unfollow("chat-4f", follower, linger=True)
+    await until_members(redis_client, group, 0)
+    await relay.follow("chat-4f", follower)
+    assert await redis_client.zcard(group) == 1
+
+
+async def test_a_closing_relay_leaves_the_groups_of_its_lingering_chats(relay, redis_client):
+    group = relay.groups.key(chat_group("chat-4g"))
+    follower = Recorder()
+    await relay.follow("chat-4g", follower)
+    await relay.unfollow("chat-4g", follower, linger=True)
+
+    await relay.close()
+
     assert await redis_client.zcard(group) == 0
 
 

@@ -50,6 +50,30 @@ async def test_an_address_takes_its_cap_whatever_the_chats(slots):
     await slots.acquire(chat_id="c9", address="198.51.100.1")
 
 
+async def test_a_connection_takes_its_place_under_both_caps_in_one_round_trip(redis_client, slots):
+    await slots.acquire(chat_id="c0")  # the script is loaded
+    before = (await redis_client.info("commandstats"))["cmdstat_evalsha"]["calls"]
+
+    slot = await slots.acquire(chat_id="c1", address="203.0.113.7")
+
+    after = (await redis_client.info("commandstats"))["cmdstat_evalsha"]["calls"]
+    assert after - before == 1
+    for cap in slots.caps(chat_id="c1", address="203.0.113.7"):
+        assert await redis_client.zscore(cap.key, slot.id) is not None
+
+
+async def test_a_slot_taken_with_reads_after_redis_lost_its_scripts(redis_client, slots):
+    await redis_client.set("k", "v")
+    await redis_client.script_flush()
+
+    slot, value = await slots.acquire_reading(
+        lambda pipe: (pipe.get("k"), lambda results: results[0])[1], chat_id="c1"
+    )
+
+    assert value == b"v"
+    assert await redis_client.zscore(slots.caps(chat_id="c1")[0].key, slot.id) is not None
+
+
 async def test_a_refused_slot_takes_nothing_under_the_other_cap(redis_client, slots):
     await slots.acquire(chat_id="c1")
     await slots.acquire(chat_id="c1")
