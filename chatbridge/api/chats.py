@@ -34,6 +34,7 @@ from chatbridge.api.idempotency import (
     start_scope,
 )
 from chatbridge.api.identity import IdentityRequired, verify_identity
+from chatbridge.api.middleware import arrived_at
 from chatbridge.api.problems import OriginNotAllowed, WidgetNotFound
 from chatbridge.api.schemas import (
     RESERVED_ATTRIBUTE_PREFIX,
@@ -160,7 +161,7 @@ async def start_chat(
     runtime = get_runtime()
     # A start waiting for Connect's rate queues under a name its client can ask about.
     waiter = _start_waiter(widget.widget_id, idempotency_key) if idempotency_key else None
-    with calling_for(waiter=waiter):
+    with calling_for(waiter=waiter, asked_at=arrived_at(request)):
         started = await actions.start_chat(
             runtime,
             display_name=payload.display_name,

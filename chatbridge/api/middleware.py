@@ -1,7 +1,8 @@
-"""Around every /api/ request: the per-address rate limits, and problem+json for the answers
-that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
+"""Around every /api/ request: when it arrived, the per-address rate limits, and problem+json
+for the answers that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import async_to_sync
@@ -27,6 +28,7 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
         async def middleware(request: HttpRequest) -> HttpResponse:
             if not request.path.startswith(API_PREFIX):
                 return await get_response(request)
+            request.arrived_at = time.monotonic()  # type: ignore[attr-defined]
             limited = await _limit(request)
             return limited or as_problem(request, await get_response(request))
 
@@ -36,6 +38,7 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
     def sync_middleware(request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return get_response(request)
+        request.arrived_at = time.monotonic()  # type: ignore[attr-defined]
         limited = async_to_sync(_limit)(request)
         return limited or as_problem(request, get_response(request))
 
@@ -53,6 +56,11 @@ async def _limit(request: HttpRequest) -> HttpResponse | None:
     except ChatBridgeError as error:
         return problems.from_error(error)
     return None
+
+
+def arrived_at(request: HttpRequest) -> float | None:
+    """When the API request reached ChatBridge (time.monotonic()), before anything waited."""
+    return getattr(request, "arrived_at", None)
 
 
 def as_problem(request: HttpRequest, response: HttpResponse) -> HttpResponse:

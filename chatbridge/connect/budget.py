@@ -14,7 +14,9 @@ of the operation, ordered by
    never queues: it is dropped when no token is free, since it is best-effort);
 2. within a priority, a virtual time per chat (start-time fair queuing): a chat's queued call
    starts one token-interval after its previous one, so a chat that floods queues behind
-   the others instead of in front of them; among single calls, the longest waiting goes first.
+   the others instead of in front of them; among single calls, the longest waiting goes first,
+   counted from when its request reached ChatBridge when the caller says (CallContext.asked_at:
+   a chat start), so that a request slowed on its way to the queue keeps its turn.
 
 The queue is global: the first `n` waiters may take the `n` whole tokens in the bucket, each
 when it next asks. Each waiter asks again when the bucket's refill should reach it. A waiter
@@ -94,6 +96,8 @@ WAITER_LEASE_MS = 2500
 # higher priority arrive or a waiter ahead of it leave.
 MAX_POLL = 0.5
 MIN_POLL = 0.005
+# A request's way to the queue counts for its place up to this long (a bound on clock misuse).
+MAX_ASKED_AGE_MS = 10_000
 # The slowest a throttled operation runs: 1/16 of its configured rate.
 MIN_FACTOR = 1 / 16
 # Throttles closer together than this count as one (the calls were in flight together).
@@ -159,6 +163,7 @@ class CallContext:
     on_queued: Callable[[int], Awaitable[None]] | None = None
     waiter: str | None = None  # a name to find the call's place by (ConnectBudget.position)
     max_wait: float | None = None  # instead of the priority's (ConnectBudget.wait_limit)
+    asked_at: float | None = None  # time.monotonic() when the request reached ChatBridge
 
 
 _NOBODY = CallContext()
@@ -178,10 +183,12 @@ def calling_for(
     on_queued: Callable[[int], Awaitable[None]] | None = None,
     waiter: str | None = None,
     max_wait: float | None = None,
+    asked_at: float | None = None,
 ) -> Iterator[None]:
     """The Connect calls made inside spend budget for `chat_id` at `priority`, queue under
-    the name `waiter`, and wait at most `max_wait` seconds each for their token (what is not
-    given is kept from the enclosing context)."""
+    the name `waiter` and in the order of `asked_at` (when their request reached ChatBridge),
+    and wait at most `max_wait` seconds each for their token (what is not given is kept from
+    the enclosing context)."""
     outer = current()
     token = _context.set(
         CallContext(
@@ -190,6 +197,7 @@ def calling_for(
             on_queued=on_queued or outer.on_queued,
             waiter=waiter or outer.waiter,
             max_wait=outer.max_wait if max_wait is None else max_wait,
+            asked_at=outer.asked_at if asked_at is None else asked_at,
         )
     )
     try:
@@ -200,7 +208,8 @@ def calling_for(
 
 # KEYS: the bucket (hash), the queue (zset: waiter -> priority and virtual time), the waiters'
 # leases (zset: waiter -> ms), the chats' next virtual start (zset: chat -> ms).
-# ARGV: rate, burst, waiter, chat, priority, lease ms, max queue, recovery ms, may wait (1/0).
+# ARGV: rate, burst, waiter, chat, priority, lease ms, max queue, recovery ms, may wait (1/0),
+# ms since the call's request reached ChatBridge (its place in the queue counts from then).
 # Answers {granted (1/0), ms until the refill reaches this waiter, 0-based place in the queue,
 # queue full (1/0)}.
 _ACQUIRE = """
@@ -261,6 +270,7 @@ else
   -- Arrivals in the same millisecond keep their order: each arrives a step after the last.
   local arrival = math.max(now, (tonumber(redis.call('HGET', KEYS[1], 'arrived')) or 0) + 0.0078125)
   redis.call('HSET', KEYS[1], 'arrived', string.format('%.17g', arrival))
+  arrival = arrival - tonumber(ARGV[10])
   local start = math.max(arrival, tonumber(redis.call('ZSCORE', KEYS[4], chat)) or 0)
   if chat ~= '' then
     redis.call('ZADD', KEYS[4], string.format('%.17g', start + math.ceil(1000 / r)), chat)
@@ -412,6 +422,9 @@ class ConnectBudget:
         if deadline is None:
             deadline = started + self.wait_limit(context)
         waiter = context.waiter or waiter or uuid.uuid4().hex
+        asked_age_ms = 0
+        if context.asked_at is not None:
+            asked_age_ms = min(max(int((started - context.asked_at) * 1000), 0), MAX_ASKED_AGE_MS)
         redis = get_redis()
         script = redis.register_script(_ACQUIRE)
         budget_keys = self._keys(operation)
@@ -431,6 +444,7 @@ class ConnectBudget:
                         self.max_queue,
                         int(self.recovery * 1000),
                         1 if may_wait else 0,
+                        asked_age_ms,
                     ],
                 )
                 now = time.monotonic()

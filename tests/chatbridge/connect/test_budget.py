@@ -9,11 +9,13 @@ by the budget alone, not by how fast this machine runs.
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from chatbridge.connect.budget import (
+    MAX_ASKED_AGE_MS,
     ConnectBudget,
     Priority,
     calling_for,
@@ -50,7 +52,9 @@ class Waiters:
         self.served: asyncio.Queue[str] = asyncio.Queue()
         self.tasks: list[asyncio.Task] = []
 
-    async def queue(self, name: str, *, chat_id: str, priority: Priority) -> int:
+    async def queue(
+        self, name: str, *, chat_id: str, priority: Priority, asked_at: float | None = None
+    ) -> int:
         """Starts a call and returns its place in the queue once it has queued."""
         queued: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
@@ -58,7 +62,9 @@ class Waiters:
             queued.set_result(position)
 
         async def call() -> None:
-            with calling_for(chat_id=chat_id, priority=priority, on_queued=on_queued):
+            with calling_for(
+                chat_id=chat_id, priority=priority, on_queued=on_queued, asked_at=asked_at
+            ):
                 await self.budget.acquire(self.operation)
             self.served.put_nowait(name)
 
@@ -149,6 +155,30 @@ async def test_background_work_serves_the_longest_waiting_chat_first(empty, redi
     for chat in ("old", "middle", "new"):
         await waiters.queue(chat, chat_id=chat, priority=Priority.BACKGROUND)
     assert await waiters.serve_all(redis_client) == ["old", "middle", "new"]
+
+
+async def test_a_call_asked_earlier_goes_first_though_it_queued_later(empty, redis_client):
+    waiters = Waiters(empty, "SendMessage")
+    await waiters.queue("quick on its way", chat_id="", priority=Priority.MESSAGE)
+    slowed = time.monotonic() - 2  # its request reached ChatBridge 2 s ago
+    place = await waiters.queue(
+        "slowed on its way", chat_id="", priority=Priority.MESSAGE, asked_at=slowed
+    )
+    assert place == 1
+    assert await waiters.serve_all(redis_client) == ["slowed on its way", "quick on its way"]
+
+
+async def test_a_calls_way_to_the_queue_counts_for_its_place_only_so_long(empty, redis_client):
+    waiters = Waiters(empty, "SendMessage")
+    await waiters.queue("first", chat_id="", priority=Priority.MESSAGE)
+    an_hour_ago = time.monotonic() - 3600
+    place = await waiters.queue(
+        "an hour", chat_id="", priority=Priority.MESSAGE, asked_at=an_hour_ago
+    )
+    queue = keys().connect_budget("SendMessage", "queue")
+    (_, an_hour), (_, first) = await redis_client.zrange(queue, 0, -1, withscores=True)
+    assert place == 1
+    assert first - an_hour <= MAX_ASKED_AGE_MS + 1000  # seconds apart, not an hour
 
 
 async def test_typing_is_dropped_not_queued_when_no_token_is_free(empty):
