@@ -65,6 +65,16 @@ def fingerprint(request_body: Any) -> str:
     return digest(json.dumps(request_body, sort_keys=True, separators=(",", ":"), default=str))
 
 
+# KEYS: the record. ARGV: the request's fingerprint, the record's TTL. Claims the key for
+# this request unless a request claimed it before; answers the record, in one round trip.
+_CLAIM = """
+if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
 class IdempotencyRecord:
     """The Redis record of one Idempotency-Key in one scope (a chat's sends, chat starts)."""
 
@@ -77,10 +87,9 @@ class IdempotencyRecord:
 
         Raises IdempotencyConflict if the key was used for a different request.
         """
-        redis = get_redis()
-        if await redis.hsetnx(self._key, "fingerprint", self._fingerprint):
-            await redis.expire(self._key, RECORD_TTL)
-        stored = await redis.hgetall(self._key)
+        claim = get_redis().register_script(_CLAIM)
+        flat = await claim(keys=[self._key], args=[self._fingerprint, RECORD_TTL])
+        stored = dict(zip(flat[::2], flat[1::2], strict=True))
         if stored.get(b"fingerprint", b"").decode() != self._fingerprint:
             raise IdempotencyConflict()
         result = stored.get(b"result")

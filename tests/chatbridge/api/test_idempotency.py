@@ -12,6 +12,7 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 
+from chatbridge.api.idempotency import RECORD_TTL
 from tests.support.rest import assert_problem
 from webwidget.models import Widget
 
@@ -118,3 +119,11 @@ async def test_the_same_key_on_another_widget_starts_its_own_chat(api, widget):
     other = await start(api, key, widget_id="other")
     assert other.status_code == 201
     assert other.json()["chat_id"] != shop.json()["chat_id"]
+
+
+async def test_an_idempotency_key_is_forgotten_after_its_time(api, widget, redis_client):
+    assert (await start(api, str(uuid.uuid4()))).status_code == 201
+    records = [key async for key in redis_client.scan_iter(match="*idem*")]
+    assert records
+    ttls = [await redis_client.ttl(key) for key in records]
+    assert all(0 < ttl <= RECORD_TTL for ttl in ttls), ttls
