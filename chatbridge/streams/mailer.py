@@ -13,7 +13,6 @@ copy of a transcript the customer asked for, never a lost one).
 """
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from chatbridge.archive.mail import archived_up_to, send_transcript
 from chatbridge.chats.aftercare import MailRequest
 from chatbridge.chats.feed import Entry, MailEntry
 from chatbridge.streams.records import JsonRecord
-from chatbridge.streams.worker import StreamWorker
+from chatbridge.streams.retrying import RetryingWorker
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ def backoff(attempt: int) -> float:
     )
 
 
-class TranscriptMailer(StreamWorker):
+class TranscriptMailer(RetryingWorker):
     group = GROUP
     # Requests start with what is asked next: a group created again (Redis lost its data)
     # must not mail the feed's old requests a second time.
@@ -60,31 +59,14 @@ class TranscriptMailer(StreamWorker):
         super().__init__(redis, prefix=prefix, **options)
         self._retries = self._keys.mail_retries
 
-    async def drain_once(self, block_ms: int = 0) -> int:
-        """Handles the feed's entries (see StreamWorker), then the requests due again."""
-        return await super().drain_once(block_ms) + await self.retry_due()
-
-    async def _block_for(self) -> int:
-        due = await self._redis.zrange(self._retries, 0, 0, withscores=True)
-        if not due:
-            return self._block_ms
-        wait_ms = int((due[0][1] - time.time()) * 1000)
-        return max(1, min(self._block_ms, wait_ms)) if wait_ms > 0 else 1
-
     async def handle(self, entries: Sequence[Entry]) -> None:
         for entry in entries:
             if isinstance(entry, MailEntry):
                 await self._attempt(PendingMail(entry.chat_id, asdict(entry.request)))
 
-    async def retry_due(self) -> int:
-        """Looks again at the requests whose time has come; each is claimed by one process."""
-        due = await self._redis.zrangebyscore(
-            self._retries, "-inf", time.time(), start=0, num=self._batch_size
-        )
-        mine = [raw for raw in due if await self._redis.zrem(self._retries, raw)]
-        for raw in mine:
+    async def retry(self, records: list[bytes]) -> None:
+        for raw in records:
             await self._attempt(PendingMail.from_json(raw))
-        return len(mine)
 
     async def _attempt(self, pending: PendingMail) -> None:
         request = MailRequest(**pending.request)
@@ -118,6 +100,4 @@ class TranscriptMailer(StreamWorker):
             )
             return
         retry = PendingMail(pending.chat_id, pending.request, pending.attempt + 1)
-        await self._redis.zadd(
-            self._retries, {retry.to_json(): time.time() + backoff(pending.attempt)}
-        )
+        await self.retry_later(retry, backoff(pending.attempt))

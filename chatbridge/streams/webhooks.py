@@ -53,8 +53,8 @@ from chatbridge.chats.store import SessionStore
 from chatbridge.metrics import WEBHOOK_RETRIES_WAITING
 from chatbridge.redis import RedisKeys
 from chatbridge.streams.records import JsonRecord
+from chatbridge.streams.retrying import RetryingWorker
 from chatbridge.streams.webhook_transport import CheckedTransport, Resolver, system_resolver
-from chatbridge.streams.worker import StreamWorker
 from webwidget.webhook_targets import TargetRefused, check_scheme
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ async def schedule_left_message(
     return delivery_id
 
 
-class WebhookWorker(StreamWorker):
+class WebhookWorker(RetryingWorker):
     """Turns feed entries into deliveries, and attempts the retries that are due.
 
     `resolver` answers the addresses of a webhook's host (the system's by default; tests give
@@ -198,22 +198,10 @@ class WebhookWorker(StreamWorker):
             await self._client.aclose()
             self._client = None
 
-    async def drain_once(self, block_ms: int = 0) -> int:
-        """Handles the feed's entries (see StreamWorker), then the retries that are due."""
-        return await super().drain_once(block_ms) + await self.retry_due()
-
     async def report_backlog(self) -> None:
         """The feed's backlog, and the deliveries waiting for their retry."""
         await super().report_backlog()
         WEBHOOK_RETRIES_WAITING.set(await self._redis.zcard(self._retries))
-
-    async def _block_for(self) -> int:
-        """Waits for new entries no longer than until the next retry is due."""
-        due = await self._redis.zrange(self._retries, 0, 0, withscores=True)
-        if not due:
-            return self._block_ms
-        wait_ms = int((due[0][1] - time.time()) * 1000)
-        return max(1, min(self._block_ms, wait_ms)) if wait_ms > 0 else 1
 
     async def handle(self, entries: Sequence[Entry]) -> None:
         deliveries = []
@@ -319,14 +307,8 @@ class WebhookWorker(StreamWorker):
         self._widgets[chat_id] = widget_id
         return widget_id
 
-    async def retry_due(self) -> int:
-        """Attempts the scheduled retries whose time has come; each is claimed by one process."""
-        due = await self._redis.zrangebyscore(
-            self._retries, "-inf", time.time(), start=0, num=self._batch_size
-        )
-        mine = [raw for raw in due if await self._redis.zrem(self._retries, raw)]
-        await asyncio.gather(*(self._attempt(Delivery.from_json(raw)) for raw in mine))
-        return len(mine)
+    async def retry(self, records: list[bytes]) -> None:
+        await asyncio.gather(*(self._attempt(Delivery.from_json(raw)) for raw in records))
 
     async def _attempt(self, delivery: Delivery) -> None:
         async with self._slots:
@@ -349,9 +331,7 @@ class WebhookWorker(StreamWorker):
             delivery_id=delivery.delivery_id,
             attempt=delivery.attempt + 1,
         )
-        await self._redis.zadd(
-            self._retries, {retry.to_json(): time.time() + backoff(delivery.attempt)}
-        )
+        await self.retry_later(retry, backoff(delivery.attempt))
 
     async def _post(self, endpoint: Endpoint, delivery: Delivery) -> Outcome:
         if self._client is None:
