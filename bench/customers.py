@@ -41,6 +41,9 @@ def message_id_of_echo(content: object) -> str | None:
 class Customer(ABC):
     """One chat. Subclasses open it and send over their path; the base class keeps time."""
 
+    # The kind of client within its population, whose send → echo is also kept apart.
+    variant: str | None = None
+
     def __init__(self, index: int, stats: PhaseStats) -> None:
         self.index = index
         self.stats = stats
@@ -74,7 +77,7 @@ class Customer(ABC):
         now = time.perf_counter()
         sent_at = self.pending.pop(message_id, None)
         if sent_at is not None:
-            self.stats.on_echo(sent_at, now)
+            self.stats.on_echo(sent_at, now, self.variant)
 
     def failed(self, message_id: str | None, kind: str) -> None:
         if message_id is not None and self.pending.pop(message_id, None) is None:

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -47,6 +48,7 @@ class PhaseJob:
     instance_id: str
     contact_flow_id: str
     stack_pids: dict[str, int]
+    rest_readers: str  # "poll", "sse" or "both" (the apps alternate)
 
 
 class _Shared:
@@ -72,9 +74,14 @@ class _Shared:
 
         self.api = RestApi(job.base_url)
         if job.kind == "rest":
-            from bench.rest import RestCustomer
+            from bench.rest import rest_app
 
-            return [RestCustomer(i, stats, self.api) for i in indexes]
+            apps = [
+                rest_app(i, position, stats, self.api, job.rest_readers)
+                for position, i in enumerate(indexes)
+            ]
+            stats.extra["variants"] = dict(Counter(app.variant for app in apps))
+            return apps
         from bench.bridge import BridgeCustomer
 
         return [BridgeCustomer(i, stats, job.ws_url, self.api) for i in indexes]
@@ -248,6 +255,9 @@ def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseS
     extras = [part["extra"] for part in parts]
     connected = sum(extra.get("connected_at_window_start", 0) for extra in extras)
     ramp = max((extra.get("ramp_s") or 0.0 for extra in extras), default=0.0)
+    variants: Counter[str] = Counter()
+    for extra in extras:
+        variants.update(extra.get("variants", {}))
     stats.extra.update(
         {
             "connected_at_window_start": connected,
@@ -267,6 +277,7 @@ def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseS
                 for result, part in zip(results, parts, strict=True)
             ],
             "rss": results[0]["rss"],
+            "variants": dict(variants),
         }
     )
     return stats

@@ -12,6 +12,7 @@ class Options:
     chats: int
     direct_chats: int
     rest_chats: int
+    rest_readers: str
     interval: float
     duration: float
     ramp_rate: float
@@ -47,8 +48,15 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--rest-chats",
         type=int,
         default=None,
-        help="mobile-app customers over REST (long-poll), a third phase (default: --chats, at "
-        "most 200; 0 skips it)",
+        help="mobile-app customers over REST, a third phase (default: --chats, at most 200; 0 "
+        "skips it)",
+    )
+    parser.add_argument(
+        "--rest-readers",
+        choices=("poll", "sse", "both"),
+        default="both",
+        help="how the REST apps read: long-polls, one SSE stream each, or both (the apps "
+        "alternate; the default)",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -132,6 +140,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         chats=args.chats,
         direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
         rest_chats=min(args.chats, 200) if args.rest_chats is None else args.rest_chats,
+        rest_readers=args.rest_readers,
         interval=args.interval,
         duration=args.duration,
         ramp_rate=args.ramp_rate,

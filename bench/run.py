@@ -88,6 +88,7 @@ def job_of(kind: str, chats: int, stack: Stack, options: Options) -> PhaseJob:
         instance_id=settings.CONNECT_INSTANCE_ID,
         contact_flow_id=settings.CONNECT_CONTACT_FLOW_ID,
         stack_pids=stack.pids(),
+        rest_readers=options.rest_readers,
     )
 
 

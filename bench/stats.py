@@ -91,6 +91,7 @@ class PhaseStats:
         self.setup_ms: dict[str, list[float]] = {}
         self.timeline: dict[int, Second] = {}
         self.recent: list[tuple[float, float]] = []
+        self.samples: dict[str, list[float]] = {}
         self.extra: dict[str, Any] = {}
 
     def _second(self, now: float) -> Second:
@@ -125,12 +126,22 @@ class PhaseStats:
             self.sent_in_window += 1
         self._second(at).sent += 1
 
-    def on_echo(self, sent_at: float, now: float) -> None:
+    def sample(self, series: str, value: float, at: float) -> None:
+        """A figure of the population's own (a request's duration, a wake-up), kept when `at`
+        falls in the steady window; the series of all processes are merged by name."""
+        if self.in_window(at):
+            self.samples.setdefault(series, []).append(value)
+
+    def on_echo(self, sent_at: float, now: float, variant: str | None = None) -> None:
+        """An echo; a population of several kinds of client (REST apps' readers) names the
+        `variant`, whose steady-window send → echo is also kept apart as `echo_ms_<variant>`."""
         latency = (now - sent_at) * 1000
         self.echoed_total += 1
         if self.in_window(sent_at):
             self.echoed_in_window += 1
             self.latencies_ms.append(latency)
+            if variant is not None:
+                self.samples.setdefault(f"echo_ms_{variant}", []).append(latency)
         elif self.window is None or sent_at < self.window[0]:
             self.ramp_latencies_ms.append(latency)
         bucket = self._second(now)
@@ -182,6 +193,7 @@ class PhaseStats:
             "errors": dict(self.errors),
             "connect_failures": dict(self.connect_failures),
             "setup_ms": self.setup_ms,
+            "samples": self.samples,
             "timeline": {t: vars(second) for t, second in self.timeline.items()},
             "extra": self.extra,
         }
@@ -208,8 +220,8 @@ class PhaseStats:
             stats.connect_failures.update(part["connect_failures"])
             for step, values in part["setup_ms"].items():
                 stats.setup_ms.setdefault(step, []).extend(values)
-            for key in ("wakeup_ms", "send_request_ms"):
-                stats.extra.setdefault(key, []).extend(part["extra"].get(key, []))
+            for series, values in part["samples"].items():
+                stats.samples.setdefault(series, []).extend(values)
             offset = int(part["started"] - stats.started)
             connected = 0
             timeline = {int(t): second for t, second in part["timeline"].items()}

@@ -35,8 +35,24 @@ def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_pat
         assert all(g["window_cpu_percent"] is not None for g in phase["generators"])
         assert phase["latency_ms"]["count"] > 0
         assert phase["setup_ms"]["start_chat"]["count"] == 4
+    # By default the REST apps alternate between long-polls and an SSE stream, in each process.
+    readers = built["phases"]["rest"]["readers"]
+    assert {kind: reader["apps"] for kind, reader in readers.items()} == {"poll": 2, "sse": 2}
+    for reader in readers.values():
+        assert reader["latency_ms"]["count"] > 0
+        assert reader["wakeup_ms"]["count"] > 0
+    assert built["phases"]["rest"]["setup_ms"]["open_stream"]["count"] == 2
     ratios = built["comparison"]["ratios"]
-    assert {"added_p50", "added_p99", "start_p50", "start_p99", "rest_p99"} <= set(ratios)
+    assert {
+        "added_p50", "added_p99", "start_p50", "start_p99", "rest_p99", "rest_poll_p99",
+        "rest_sse_p99", "rest_poll_wakeup_p99", "rest_sse_wakeup_p99",
+    } <= set(ratios)  # fmt: skip
+    # The REST targets are the wake-ups'; send → echo's ratio is kept, as information.
+    rest_targets = {t["target"]: t["value"] for t in built["targets"] if "REST" in t["target"]}
+    assert rest_targets == {
+        "REST long-poll wake-up p99 / websocket p99": ratios["rest_poll_wakeup_p99"],
+        "REST SSE wake-up p99 / websocket p99": ratios["rest_sse_wakeup_p99"],
+    }
     assert {t["result"] for t in built["targets"]} <= {"PASS", "FAIL", "n/a"}
 
 
