@@ -10,7 +10,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from bench.customers import ConnectFailed, Customer, message_id_of_echo
+from bench.customers import ConnectFailed, Customer
 from bench.rest import RestApi
 from bench.stats import PhaseStats
 
@@ -72,11 +72,7 @@ class BridgeCustomer(Customer):
                 frame = json.loads(raw)
                 kind = frame.get("type")
                 if kind == "event":
-                    event = frame["event"]
-                    if event.get("type") == "message" and event.get("participant_role") == "AGENT":
-                        message_id = message_id_of_echo(event.get("content"))
-                        if message_id is not None:
-                            self.echoed(message_id)
+                    self.received(frame["event"], time.time() * 1000)
                 elif kind == "error":
                     self.failed(frame.get("ref"), f"error_{frame.get('code')}")
                 elif kind == "ended":

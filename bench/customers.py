@@ -13,6 +13,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from bench.stats import PhaseStats
 
@@ -36,6 +38,14 @@ def message_id_of_echo(content: object) -> str | None:
     if isinstance(content, str) and content.startswith(ECHO_PREFIX):
         return content[len(ECHO_PREFIX) :].split(" ", 1)[0]
     return None
+
+
+def wall_ms(absolute_time: str) -> float | None:
+    """An event's AbsoluteTime in ms since the epoch, as time.time() * 1000 counts them."""
+    try:
+        return datetime.fromisoformat(absolute_time.replace("Z", "+00:00")).timestamp() * 1000
+    except (AttributeError, ValueError):
+        return None
 
 
 class Customer(ABC):
@@ -78,6 +88,22 @@ class Customer(ABC):
         sent_at = self.pending.pop(message_id, None)
         if sent_at is not None:
             self.stats.on_echo(sent_at, now, self.variant)
+
+    def received(self, event: dict[str, Any], received_ms: float) -> None:
+        """A chat event this customer got at `received_ms` (time.time() * 1000). An agent's
+        echo ends its message's send → echo, and its wake-up, from the message being created
+        in Connect (its AbsoluteTime, on this machine's clock) to its arrival here, is kept as
+        the series wakeup_ms (wakeup_ms_<variant> for a variant)."""
+        if event.get("type") != "message" or event.get("participant_role") != "AGENT":
+            return
+        message_id = message_id_of_echo(event.get("content"))
+        if message_id is None:
+            return
+        self.echoed(message_id)
+        created = wall_ms(event.get("absolute_time", ""))
+        if created is not None:
+            series = "wakeup_ms" if self.variant is None else f"wakeup_ms_{self.variant}"
+            self.stats.sample(series, received_ms - created, time.perf_counter())
 
     def failed(self, message_id: str | None, kind: str) -> None:
         if message_id is not None and self.pending.pop(message_id, None) is None:

@@ -14,12 +14,11 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
 
-from bench.customers import ConnectFailed, Customer, message_id_of_echo
+from bench.customers import ConnectFailed, Customer
 from bench.stats import PhaseStats
 
 WIDGET_ID = "default"
@@ -49,13 +48,6 @@ class RestApi:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-
-
-def _wall_ms(absolute_time: str) -> float | None:
-    try:
-        return datetime.fromisoformat(absolute_time.replace("Z", "+00:00")).timestamp() * 1000
-    except (AttributeError, ValueError):
-        return None
 
 
 class RestCustomer(Customer):
@@ -90,20 +82,6 @@ class RestCustomer(Customer):
         prefix = f"{self.variant}_"
         super().failed(message_id, kind if kind.startswith(prefix) else prefix + kind)
 
-    def _received(self, event: dict[str, Any], received_ms: float) -> None:
-        """An event the reader got at `received_ms` (wall clock): an agent's echo is timed."""
-        if event.get("type") != "message" or event.get("participant_role") != "AGENT":
-            return
-        message_id = message_id_of_echo(event.get("content"))
-        if message_id is None:
-            return
-        created = _wall_ms(event.get("absolute_time", ""))
-        if created is not None:
-            self.stats.sample(
-                f"wakeup_ms_{self.variant}", received_ms - created, time.perf_counter()
-            )
-        self.echoed(message_id)
-
     async def _read(self) -> None:
         after = 0
         path = f"/api/v1/chats/{self.chat_id}/events"
@@ -124,7 +102,7 @@ class RestCustomer(Customer):
             answered = time.time() * 1000
             for item in page["events"]:
                 after = max(after, item["seq"])
-                self._received(item["event"], answered)
+                self.received(item["event"], answered)
             if page.get("status") == "ended":
                 self.lost_connection("poll_chat_ended")
                 return
@@ -247,7 +225,7 @@ class SseCustomer(RestCustomer):
                         return
                     async for frame in stream.frames(response.aiter_lines()):
                         if frame.event == "chat":
-                            self._received(json.loads(frame.data), time.time() * 1000)
+                            self.received(json.loads(frame.data), time.time() * 1000)
                         elif frame.event == "upstream":
                             if self._opened is not None and not self._opened.done():
                                 self._opened.set_result(None)

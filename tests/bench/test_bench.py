@@ -42,10 +42,12 @@ def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_pat
         assert reader["latency_ms"]["count"] > 0
         assert reader["wakeup_ms"]["count"] > 0
     assert built["phases"]["rest"]["setup_ms"]["open_stream"]["count"] == 2
+    assert built["phases"]["bridge"]["wakeup_ms"]["count"] > 0
     ratios = built["comparison"]["ratios"]
     assert {
         "added_p50", "added_p99", "start_p50", "start_p99", "rest_p99", "rest_poll_p99",
         "rest_sse_p99", "rest_poll_wakeup_p99", "rest_sse_wakeup_p99",
+        "rest_poll_wakeup_p99_to_ws_wakeup", "rest_sse_wakeup_p99_to_ws_wakeup",
     } <= set(ratios)  # fmt: skip
     # The REST targets are the wake-ups'; send → echo's ratio is kept, as information.
     rest_targets = {t["target"]: t["value"] for t in built["targets"] if "REST" in t["target"]}
