@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     print(sizes.render(sizes.measure()), end="\n\n")
     started_at = datetime.now(UTC)
-    stack = Stack(ORIGIN, options.results_dir, options.server_env)
+    stack = Stack(
+        ORIGIN, options.results_dir, options.server_env, start_processes=options.start_processes
+    )
     daphne_log = ""
     try:
         print("Starting redis-server, the Connect emulator and daphne…", file=sys.stderr)

@@ -49,6 +49,7 @@ class PhaseJob:
     contact_flow_id: str
     stack_pids: dict[str, int]
     rest_readers: str  # "poll", "sse" or "both" (the apps alternate)
+    start_urls: tuple[str, ...] = ()  # where chats start, when not at base_url
 
 
 class _Shared:
@@ -72,7 +73,7 @@ class _Shared:
             return [DirectCustomer(i, stats, self.direct) for i in indexes]
         from bench.rest import RestApi
 
-        self.api = RestApi(job.base_url)
+        self.api = RestApi(job.base_url, job.start_urls)
         if job.kind == "rest":
             from bench.rest import rest_app
 

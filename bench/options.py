@@ -13,6 +13,7 @@ class Options:
     direct_chats: int
     rest_chats: int
     rest_readers: str
+    start_processes: int
     interval: float
     duration: float
     ramp_rate: float
@@ -57,6 +58,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default="both",
         help="how the REST apps read: long-polls, one SSE stream each, or both (the apps "
         "alternate; the default)",
+    )
+    parser.add_argument(
+        "--start-processes",
+        type=int,
+        default=1,
+        help="ASGI processes of their own that chats start on (CHATBRIDGE_HOLD_UPSTREAMS=0), "
+        "as in deploy/nginx; 0 starts chats on the process that serves them",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -117,6 +125,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         count is not None and count < 0 for count in (args.direct_chats, args.rest_chats)
     ):
         parser.error("chat counts must be >= 0")
+    if args.start_processes < 0:
+        parser.error("--start-processes must be >= 0")
     for name in (
         "interval",
         "duration",
@@ -141,6 +151,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         direct_chats=args.chats if args.direct_chats is None else args.direct_chats,
         rest_chats=min(args.chats, 200) if args.rest_chats is None else args.rest_chats,
         rest_readers=args.rest_readers,
+        start_processes=args.start_processes,
         interval=args.interval,
         duration=args.duration,
         ramp_rate=args.ramp_rate,

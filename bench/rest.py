@@ -10,9 +10,10 @@ answering with it or its SSE frame arriving.
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,16 +32,20 @@ READERS = ("poll", "sse")
 class RestApi:
     """One HTTP client for a whole population (a pool of keep-alive connections)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, start_urls: Sequence[str] = ()) -> None:
         self.client = httpx.AsyncClient(
             base_url=base_url,
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=None),
             timeout=httpx.Timeout(LONG_POLL_WAIT + 30, connect=30),
         )
+        # Starts go round the processes that serve them (the base URL's when none is given).
+        self._start_urls = itertools.cycle(
+            [f"{url}/api/v1/chats" for url in start_urls] or ["/api/v1/chats"]
+        )
 
     async def start_chat(self, display_name: str) -> dict[str, Any]:
         response = await self.client.post(
-            "/api/v1/chats", json={"widget_id": WIDGET_ID, "display_name": display_name}
+            next(self._start_urls), json={"widget_id": WIDGET_ID, "display_name": display_name}
         )
         if response.status_code != 201:
             raise ConnectFailed(f"start_http_{response.status_code}")

@@ -38,7 +38,7 @@ async def warm_up(stack: Stack) -> None:
     """One chat through ChatBridge, so that "idle" RSS includes what the first chat loads
     once per process (boto3 clients, thread pool, runtime) rather than charging it to chats."""
     stats = PhaseStats("warmup", 1)
-    api = RestApi(stack.base_url)
+    api = RestApi(stack.base_url, stack.start_urls)
     customer = BridgeCustomer(0, stats, stack.ws_url, api)
     try:
         async with asyncio.timeout(30):
@@ -89,6 +89,7 @@ def job_of(kind: str, chats: int, stack: Stack, options: Options) -> PhaseJob:
         contact_flow_id=settings.CONNECT_CONTACT_FLOW_ID,
         stack_pids=stack.pids(),
         rest_readers=options.rest_readers,
+        start_urls=stack.start_urls,
     )
 
 

@@ -65,9 +65,19 @@ class StackFailed(RuntimeError):
 
 class Stack:
     def __init__(
-        self, origin: str, log_dir: Path, server_env: dict[str, str] | None = None
+        self,
+        origin: str,
+        log_dir: Path,
+        server_env: dict[str, str] | None = None,
+        *,
+        start_processes: int = 0,
     ) -> None:
         self.origin = origin
+        # ASGI processes that only start chats (CHATBRIDGE_HOLD_UPSTREAMS off), as nginx's
+        # `chatbridge_starts` pool in deploy/nginx/chatbridge.conf.
+        self.start_processes = start_processes
+        self.starters: list[subprocess.Popen] = []
+        self.start_ports: list[int] = []
         self.server_env = dict(server_env or {})
         self.log_dir = log_dir
         self.workdir = ""
@@ -82,6 +92,13 @@ class Stack:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def start_urls(self) -> tuple[str, ...]:
+        """Where chats are started: the processes of their own, else the one daphne."""
+        if not self.start_ports:
+            return (self.base_url,)
+        return tuple(f"http://127.0.0.1:{port}" for port in self.start_ports)
 
     @property
     def ws_url(self) -> str:
@@ -102,6 +119,8 @@ class Stack:
         ):
             if process is not None:
                 found[name] = process.pid
+        for index, process in enumerate(self.starters):
+            found[f"starts-{index}"] = process.pid
         return found
 
     def start(self) -> None:
@@ -110,6 +129,8 @@ class Stack:
         try:
             self._start_workers()
             self._start_daphne()
+            for index in range(self.start_processes):
+                self._start_starter(index)
         except (OSError, RuntimeError, subprocess.SubprocessError) as error:
             raise StackFailed(str(error)) from error
 
@@ -187,23 +208,47 @@ class Stack:
     def _start_daphne(self) -> None:
         self.port = free_port()
         self.daphne_log = Path(self.workdir) / "daphne.log"
-        with open(self.daphne_log, "wb") as log:
-            self.daphne = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+        self.daphne = self._spawn_daphne(self.port, self.daphne_log, {})
+        self._wait_healthy(self.daphne, self.port, self.daphne_log)
+
+    def _start_starter(self, index: int) -> None:
+        port = free_port()
+        log = Path(self.workdir) / f"starts-{index}.log"
+        process = self._spawn_daphne(
+            port,
+            log,
+            {
+                "CHATBRIDGE_HOLD_UPSTREAMS": "0",
+                "CHATBRIDGE_RUN_ARCHIVER": "0",
+                "CHATBRIDGE_RUN_WEBHOOKS": "0",
+                "CHATBRIDGE_RUN_MAILER": "0",
+            },
+        )
+        self.starters.append(process)
+        self.start_ports.append(port)
+        self._wait_healthy(process, port, log)
+
+    def _spawn_daphne(self, port: int, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
+        with open(log_path, "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                  "chatbridge.asgi:application"],
                 cwd=ROOT,
-                env={**os.environ, **self.env},
+                env={**os.environ, **self.env, **env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
+
+    def _wait_healthy(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
         deadline = time.monotonic() + HEALTH_TIMEOUT
         while True:
-            if self.daphne.poll() is not None:
-                raise StackFailed(
-                    f"daphne exited with {self.daphne.returncode}:\n{self.log_tail()}"
-                )
+            if process.poll() is not None:
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+                raise StackFailed(f"daphne exited with {process.returncode}:\n{tail}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=2) as response:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/healthz", timeout=2
+                ) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -222,6 +267,7 @@ class Stack:
             process is not None and process.poll() is None
             for process in (
                 self.daphne,
+                *self.starters,
                 self.workers,
                 self.emulator and self.emulator.process,
                 self.redis and self.redis.process,
@@ -238,6 +284,9 @@ class Stack:
         """Stops daphne, the emulator and redis (in that order), and keeps daphne's log."""
         stop_process(self.daphne)
         self.daphne = None
+        for process in self.starters:
+            stop_process(process)
+        self.starters = []
         stop_process(self.workers)
         self.workers = None
         if self.emulator is not None:

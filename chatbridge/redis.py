@@ -39,6 +39,7 @@ ChatBridge can share a Redis with other software under its own prefix
 ``<p>:chat:<id>:upload:<a>``            a pending attachment upload (sealed)
 ``<p>:chat:<id>:conns``                 the chat's live connections, scored by expiry (ms)
 ``<p>:contact:<contact id>``            the chat of a Connect contact (retried starts)
+``<p>:handoff:<contact id>``            a start's websocket URL, for another process (sealed)
 ``<p>:token:<sha256>``                  the chat a session token opens
 ``<p>:active``                          chats that have not ended
 ``<p>:archive``                         the feed: every logged event and chat change, for workers
@@ -214,6 +215,9 @@ class RedisKeys:
 
     def contact(self, contact_id: str) -> str:
         return self._join("contact", contact_id)
+
+    def handoff(self, contact_id: str) -> str:
+        return self._join("handoff", contact_id)
 
     def session_token(self, digest: str) -> str:
         return self._join("token", digest)

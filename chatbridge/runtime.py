@@ -232,6 +232,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         abandon=AbandonWatch(
             redis, keys=keys(), after=settings.CHATBRIDGE_ABANDON_AFTER, end=end_abandoned
         ),
+        holds_upstreams=settings.CHATBRIDGE_HOLD_UPSTREAMS,
     )
     archiver, webhooks, mailer = build_stream_workers(
         redis,

@@ -321,6 +321,8 @@ CHATBRIDGE_UPSTREAM_BACKOFF_INITIAL = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_INI
 CHATBRIDGE_UPSTREAM_BACKOFF_MAX = env_float("CHATBRIDGE_UPSTREAM_BACKOFF_MAX", 30.0)
 CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
 CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 1.0)
+# 0 for processes that only start chats (deployment.md, "Starts on processes of their own").
+CHATBRIDGE_HOLD_UPSTREAMS = env_bool("CHATBRIDGE_HOLD_UPSTREAMS", True)
 CHATBRIDGE_PROCESS_TTL = env_float("CHATBRIDGE_PROCESS_TTL", 3.0)
 # Seconds an active chat may go without any live client of the customer (websocket, SSE,
 # waiting long-poll) before ChatBridge ends it in Connect as abandoned; 0 never does.

@@ -16,7 +16,7 @@ from typing import TypeVar
 from django.conf import settings
 
 from chatbridge.chats.events import ChatEvent, from_item
-from chatbridge.chats.handoff import handoff
+from chatbridge.chats.handoff import handoff, share, take_shared
 from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
 from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, get_gateway
@@ -176,6 +176,8 @@ class ChatService:
                 contact = await starter.start_chat_contact(**request)
             with calling_for(chat_id=contact.contact_id):
                 connection = await starter.create_connection(contact.participant_token)
+        if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
+            await share(contact.contact_id, connection, valid_for=HANDOFF_VALIDITY)
         started = await self.store.create(
             contact=contact,
             connection=connection,
@@ -187,7 +189,8 @@ class ChatService:
             customer_key=customer_key,
             continued_from=previous.chat_id if continued and previous is not None else "",
         )
-        handoff.offer(started.session.chat_id, connection)
+        if settings.CHATBRIDGE_HOLD_UPSTREAMS:
+            handoff.offer(started.session.chat_id, connection)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
             started.session.chat_id,
@@ -409,9 +412,11 @@ class ChatService:
         self, session: ChatSession
     ) -> tuple[ChatSession, ParticipantConnection]:
         """A fresh participant connection (a new websocket URL) for the upstream relay: the
-        one the chat's start got, when this process started it moments ago
-        (chatbridge.chats.handoff), else a new one."""
-        started = handoff.take(session.chat_id, valid_for=HANDOFF_VALIDITY)
+        one the chat's start got, when this process or a process that only starts chats
+        started it moments ago (chatbridge.chats.handoff), else a new one."""
+        started = handoff.take(session.chat_id, valid_for=HANDOFF_VALIDITY) or await take_shared(
+            session.contact_id, valid_for=HANDOFF_VALIDITY
+        )
         if started is not None:
             return session, started
         return await self._refresh(session, force=True)

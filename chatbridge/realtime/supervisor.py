@@ -67,6 +67,7 @@ class Supervisor:
         scan_interval: float,
         liveness: Liveness | None = None,
         abandon: AbandonWatch | None = None,
+        holds_upstreams: bool = True,
     ) -> None:
         self._redis = redis
         self._store = store
@@ -85,12 +86,16 @@ class Supervisor:
         self._renewing: asyncio.Task | None = None
         self._liveness = liveness
         self.abandon = abandon
+        # Off in a process that only starts chats: it claims none, the others do.
+        self.holds_upstreams = holds_upstreams
         self._wake = asyncio.Event()
 
     def lease(self, chat_id: str) -> Lease:
         return Lease(self._redis, self._keys.chat(chat_id, "lease"), self.owner, self._lease_ttl_ms)
 
     def start(self) -> None:
+        if not self.holds_upstreams:
+            return
         if self._liveness is not None:
             self._liveness.on_released = self.wake
             self._liveness.start()
@@ -134,7 +139,7 @@ class Supervisor:
         """Opens the chat's upstream here, unless some living process already holds it: a
         client that comes back after its process died brings the takeover with it. Whether
         this call opened it."""
-        if chat_id in self._tasks:
+        if chat_id in self._tasks or not self.holds_upstreams:
             return False
         lease = self.lease(chat_id)
         if not await lease.acquire():
@@ -156,7 +161,7 @@ class Supervisor:
     async def take_over(self, chat_id: str, dead_owner: str) -> bool:
         """Opens the chat's upstream here in place of `dead_owner`'s, a process judged dead,
         unless the lease moved on meanwhile (another process took it first); whether it did."""
-        if chat_id in self._tasks:
+        if chat_id in self._tasks or not self.holds_upstreams:
             return False
         lease = self.lease(chat_id)
         if not await lease.take_over(dead_owner):

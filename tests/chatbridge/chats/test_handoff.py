@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 
-from chatbridge.chats.handoff import WebsocketHandoff
+from chatbridge.chats.handoff import WebsocketHandoff, share, take_shared
 from chatbridge.connect.types import ParticipantConnection
+from chatbridge.redis import keys
 from tests.support.closing import close
 from tests.support.ws_client import authenticated_client
 
@@ -16,7 +17,7 @@ def connection(valid_for: timedelta) -> ParticipantConnection:
     return ParticipantConnection(
         websocket_url="wss://connect.example/ws",
         websocket_expires_at=now + valid_for,
-        connection_token="token",
+        connection_token="connection.token",
         connection_expires_at=now + timedelta(hours=1),
     )
 
@@ -51,6 +52,39 @@ def participant_connections() -> float:
 async def test_a_chat_started_here_opens_its_upstream_on_the_starts_connection(runtime):
     before = participant_connections()
     chat = await runtime.service.start_chat(display_name="Ada")
+    await runtime.supervisor.ensure(chat.session.chat_id)
+
+    client = await authenticated_client(chat.session_token, connected=True)
+    await close(client)
+
+    assert participant_connections() == before + 1
+
+
+async def test_a_connection_shared_between_processes_is_sealed_and_taken_once(redis_client):
+    started = connection(timedelta(seconds=100))
+    await share("contact-1", started, valid_for=timedelta(seconds=20))
+
+    stored = await redis_client.get(keys().handoff("contact-1"))
+    assert b"wss://" not in stored and b"connection.token" not in stored
+    assert 0 < await redis_client.pttl(keys().handoff("contact-1")) <= 80_000
+    assert await take_shared("contact-1", valid_for=timedelta(seconds=20)) == started
+    assert await take_shared("contact-1", valid_for=timedelta(seconds=20)) is None
+
+
+async def test_a_websocket_url_about_to_expire_is_not_shared(redis_client):
+    await share("contact-1", connection(timedelta(seconds=5)), valid_for=timedelta(seconds=20))
+
+    assert await redis_client.exists(keys().handoff("contact-1")) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chat_started_where_no_upstream_is_held_opens_its_upstream_on_the_starts_connection(
+    runtime, settings
+):
+    before = participant_connections()
+    settings.CHATBRIDGE_HOLD_UPSTREAMS = False
+    chat = await runtime.service.start_chat(display_name="Ada")
+    settings.CHATBRIDGE_HOLD_UPSTREAMS = True
     await runtime.supervisor.ensure(chat.session.chat_id)
 
     client = await authenticated_client(chat.session_token, connected=True)

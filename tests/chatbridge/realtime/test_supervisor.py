@@ -160,3 +160,20 @@ async def test_stopping_releases_every_lease_without_waiting_for_connect_to_answ
     finally:
         emulator_server.process.send_signal(signal.SIGCONT)
         await stopping
+
+
+@pytest.fixture
+def starts_only(settings):
+    """A process that only starts chats, as behind deploy/nginx's `chatbridge_starts`."""
+    settings.CHATBRIDGE_HOLD_UPSTREAMS = False
+
+
+async def test_a_process_that_only_starts_chats_claims_none(starts_only, runtime):
+    chat = await runtime.service.start_chat(display_name="Ada")
+    chat_id = chat.session.chat_id
+
+    assert not await runtime.supervisor.ensure(chat_id)
+    await runtime.supervisor.scan()
+
+    assert not runtime.supervisor.holds(chat_id)
+    assert await runtime.service.store.redis.get(runtime.supervisor.lease(chat_id).key) is None
