@@ -60,19 +60,27 @@ def missing_nginx(path: str = NGINX, env: Mapping[str, str] = os.environ) -> Mis
     )
 
 
-def render(template: str, values: Mapping[str, str], upstreams: Sequence[str] = ()) -> str:
+def render(
+    template: str,
+    values: Mapping[str, str],
+    upstreams: Sequence[str] = (),
+    starts_upstreams: Sequence[str] = (),
+) -> str:
     """The template with every {{placeholder}} filled in; a placeholder left over fails.
-    The line naming {{upstream}} is repeated for each of `upstreams`, as the template's header
-    tells operators with several processes to do."""
-    lines = []
-    for line in template.splitlines(keepends=True):
-        if "{{upstream}}" not in line:
-            lines.append(line)
-        elif line.lstrip().startswith("#"):
-            lines.append(line.replace("{{upstream}}", ", ".join(upstreams)))
-        else:
-            lines.extend(line.replace("{{upstream}}", address) for address in upstreams)
-    template = "".join(lines)
+    The line naming {{upstream}} is repeated for each of `upstreams`, and the one naming
+    {{starts_upstream}} for each of `starts_upstreams` (`upstreams` when none), as the
+    template's header tells operators with several processes to do."""
+    pools = {"{{upstream}}": upstreams, "{{starts_upstream}}": starts_upstreams or upstreams}
+    for placeholder, addresses in pools.items():
+        lines = []
+        for line in template.splitlines(keepends=True):
+            if placeholder not in line:
+                lines.append(line)
+            elif line.lstrip().startswith("#"):
+                lines.append(line.replace(placeholder, ", ".join(addresses)))
+            else:
+                lines.extend(line.replace(placeholder, address) for address in addresses)
+        template = "".join(lines)
     for name, value in values.items():
         template = template.replace("{{" + name + "}}", value)
     assert "{{" not in template, f"unfilled placeholders in {TEMPLATE}"
@@ -96,10 +104,11 @@ def serving_proxy(
     http_port: int,
     *,
     worker_connections: int = 256,
+    starts_upstreams: Sequence[str] = (),
 ) -> Iterator[Proxy]:
     """nginx on loopback with the shipped configuration in front of `upstreams` (host:port
-    of each ChatBridge process), until the block ends. Each proxied websocket takes two of
-    nginx's `worker_connections`."""
+    of each ChatBridge process; chat starts go to `starts_upstreams` when given), until the
+    block ends. Each proxied websocket takes two of nginx's `worker_connections`."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "chatbridge.conf").write_text(
         render(
@@ -113,6 +122,7 @@ def serving_proxy(
                 "certificate_key": str(certificates.key),
             },
             upstreams,
+            starts_upstreams,
         )
     )
     # As root, nginx's workers would run as nobody, who cannot enter the temporary directory.

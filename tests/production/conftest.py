@@ -1,6 +1,8 @@
 """One production stack per test run: nginx (deploy/nginx/chatbridge.conf) terminating TLS on
 loopback in front of `python -m chatbridge.serve` with DEBUG off and docs/deployment.md's
-environment, run by a virtualenv that holds requirements.txt alone (`make production-venv`).
+environment, and a second such process that chat starts go to (docs/deployment.md, "Starts on
+processes of their own"), run by a virtualenv that holds requirements.txt alone
+(`make production-venv`).
 
 The test tooling (pytest, Playwright, httpx's client side) runs here, in the development
 virtualenv; the server and its management commands run in the production one. Without that
@@ -25,6 +27,7 @@ from tests.support.https_page import HttpsPage, serving_page
 from tests.support.production import (
     ProductionServer,
     require_production_python,
+    serving_another,
     serving_production,
 )
 from tests.support.proxy import require_nginx
@@ -42,6 +45,8 @@ class Stack:
     url: str
     http_url: str
     server: ProductionServer
+    # The process nginx sends chat starts to (CHATBRIDGE_HOLD_UPSTREAMS off).
+    starts: ProductionServer
     certificates: Certificates
     host_site: HttpsPage
 
@@ -109,14 +114,23 @@ def tls_stack(
             "Widget.objects.filter(widget_id='default')"
             f".update(allowed_origins={origin + chr(10) + host_site.origin!r})",
         )
-        upstream = urlparse(server.url).netloc
-        with serving_proxy(
-            nginx, workdir / "nginx", certificates, [upstream], https_port, http_port
-        ) as proxy:
+        with (
+            serving_another(server, "starts", CHATBRIDGE_HOLD_UPSTREAMS="0") as starts,
+            serving_proxy(
+                nginx,
+                workdir / "nginx",
+                certificates,
+                [urlparse(server.url).netloc],
+                https_port,
+                http_port,
+                starts_upstreams=[urlparse(starts.url).netloc],
+            ) as proxy,
+        ):
             yield Stack(
                 url=proxy.https_url,
                 http_url=proxy.http_url,
                 server=server,
+                starts=starts,
                 certificates=certificates,
                 host_site=host_site,
             )

@@ -1,5 +1,6 @@
 """Clients of the production stack over https, through nginx: the redirect from plain HTTP,
-HSTS, the health check, and REST chats with the emulator's echo agent, by long-poll and SSE."""
+HSTS, the health check, REST chats with the emulator's echo agent, by long-poll and SSE, and
+chat starts served by a process of their own."""
 
 import itertools
 import json
@@ -48,6 +49,26 @@ def start_chat(client: httpx.Client) -> tuple[str, dict[str, str]]:
 def send(client: httpx.Client, chat_id: str, headers: dict[str, str], text: str) -> None:
     sent = client.post(f"/api/v1/chats/{chat_id}/messages", json={"content": text}, headers=headers)
     assert sent.status_code == 201, sent.text
+
+
+def chat_starts(server) -> int:
+    return sum(1 for r in server.requests() if (r.method, r.path) == ("POST", "/api/v1/chats"))
+
+
+def test_chats_start_on_their_own_process_and_are_served_by_the_other(tls_stack, emulator):
+    emulator.configure(**ECHO)
+    starts_before, served_before = chat_starts(tls_stack.starts), chat_starts(tls_stack.server)
+    with tls_stack.client() as client:
+        chat_id, headers = start_chat(client)
+        page = client.get(
+            f"/api/v1/chats/{chat_id}/events", params={"after": 0, "wait": 10}, headers=headers
+        )
+
+    assert page.status_code == 200, page.text
+    assert chat_starts(tls_stack.starts) == starts_before + 1
+    assert chat_starts(tls_stack.server) == served_before
+    events = f"/api/v1/chats/{chat_id}/events"
+    assert any(r.path.startswith(events) for r in tls_stack.server.requests())
 
 
 def test_a_rest_chat_gets_the_agents_echo_over_https(tls_stack, emulator):

@@ -162,19 +162,44 @@ def serving_production(
         access_log=workdir / "access.log",
         python=python,
     )
-    log = (workdir / "daphne.log").open("wb")
+    with _serving(server, port, workdir / "daphne.log"):
+        yield server
+
+
+@contextmanager
+def serving_another(
+    server: ProductionServer, name: str, **overrides: str
+) -> Iterator[ProductionServer]:
+    """One more process of `server`'s deployment (its database, static files and keys), with
+    `overrides`: e.g. a process that only starts chats."""
+    port = free_port()
+    directory = server.access_log.parent
+    another = ProductionServer(
+        url=f"http://127.0.0.1:{port}",
+        env={**server.env, **overrides},
+        static_root=server.static_root,
+        access_log=directory / f"access-{name}.log",
+        python=server.python,
+    )
+    with _serving(another, port, directory / f"daphne-{name}.log"):
+        yield another
+
+
+@contextmanager
+def _serving(server: ProductionServer, port: int, log_path: Path) -> Iterator[None]:
+    log = log_path.open("wb")
     process = subprocess.Popen(
-        [python, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
+        [server.python, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
          "--access-log", str(server.access_log), "chatbridge.asgi:application"],
         cwd=ROOT,
-        env=env,
+        env=server.env,
         stdout=log,
         stderr=subprocess.STDOUT,
         **child_options(),
     )  # fmt: skip
     try:
-        wait_until_healthy(process, url, workdir / "daphne.log")
-        yield server
+        wait_until_healthy(process, server.url, log_path)
+        yield
     finally:
         stop_process(process)
         log.close()
