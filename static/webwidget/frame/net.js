@@ -68,6 +68,7 @@ export class Link {
   constructor({ token, after, onFrame, onStatus }) {
     Object.assign(this, { token, after, onFrame, onStatus });
     this.attempt = 0;
+    this.restarts = 0;  // 4012 closes since the chat was last ready
     this.ready = false;
     this.stopped = false;
     this.url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws/chat/`;
@@ -103,6 +104,7 @@ export class Link {
       if (frame.type === "ready") {
         this.ready = true;
         this.attempt = 0;
+        this.restarts = 0;
         this.onStatus("up");
       }
       this.onFrame(frame);
@@ -114,7 +116,8 @@ export class Link {
       clearTimeout(this.silence);
       this.silence = 0;
       if (this.stopped) return;
-      const plan = afterClose(e.code, retryAfter);
+      const plan = afterClose(e.code, retryAfter, Math.random, this.restarts);
+      if (plan && plan.status === "restarting") this.restarts++;
       this.onStatus(plan ? plan.status : "down");
       this.retry = setTimeout(() => this.open(), plan ? plan.wait : backoff(this.attempt++));
     });

@@ -1,7 +1,8 @@
 """net.js with closes.js: the two closes that are the server's word rather than a failure.
 
 4012, the server restarting: the link comes back after a short wait spread by Math.random,
-reports "restarting" rather than down, and its backoff does not grow. 4029, too many
+reports "restarting" rather than down, and its backoff does not grow; closed with 4012 again
+before the chat was ready, it waits twice as long each time, up to eight times. 4029, too many
 connections: it waits at least the retry_after of the refusal that came before the close,
 reports "crowded", and its backoff does not grow either. The page's clock, Math.random and
 WebSocket are the harness's fakes, as in test_net.py.
@@ -81,6 +82,31 @@ def test_a_server_restart_does_not_count_as_a_failed_attempt(link: LinkUnderTest
     close(link, 4012)
     reopens_after(link)
     assert link.retry_in() == 500
+
+
+def test_a_server_that_keeps_restarting_is_waited_for_twice_as_long_each_time(
+    link: LinkUnderTest,
+) -> None:
+    link.run("Math.random = () => 0")
+    link.ready()
+    waits = []
+    for _ in range(5):
+        close(link, 4012)
+        waits.append(reopens_after(link))
+        link.accept()
+    assert waits == [250, 500, 1000, 2000, 2000]
+
+
+def test_a_chat_ready_again_comes_back_soon_after_the_next_restart(link: LinkUnderTest) -> None:
+    link.run("Math.random = () => 0")
+    link.ready()
+    for _ in range(3):
+        close(link, 4012)
+        reopens_after(link)
+        link.accept()
+    link.receive({"type": "ready", "status": "active", "participant_id": "p1"})
+    close(link, 4012)
+    assert reopens_after(link) == 250
 
 
 # ---- 4029: too many connections ---------------------------------------------------------------
