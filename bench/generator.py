@@ -116,6 +116,10 @@ async def drive(
     me = os.getpid()
     first = worker == 0
     meter = CpuMeter({**job.stack_pids, **generators})
+    # What the stack's processes spent while the chats were being started.
+    ramp_meter = CpuMeter(dict(job.stack_pids))
+    if first:
+        ramp_meter.start(time.perf_counter())
     lag: list[float] = []
     marks: dict[str, Any] = {"cpu_epoch": cpu_seconds(me), "rss": {}}
     window_wait = job.plan.ramp_timeout + job.plan.connect_timeout + BARRIER_SLACK
@@ -124,6 +128,8 @@ async def drive(
         stats.extra["connected_at_window_start"] = stats.connected
         now = time.perf_counter()
         marks["ramp_cpu"] = _share(cpu_seconds(me), marks["cpu_epoch"], now - epoch)
+        if first:
+            stats.extra["ramp_stack_cpu_percent"] = ramp_meter.stop(now)
         with contextlib.suppress(Exception):  # a broken barrier: the window opens anyway
             await asyncio.to_thread(barrier.wait, window_wait)
         marks["window_started"] = time.perf_counter()
@@ -266,6 +272,7 @@ def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseS
             "ramp_chats_per_s": round(connected / ramp, 1) if ramp else None,
             "ramp_complete": all(extra.get("ramp_complete") for extra in extras),
             "cpu_percent": extras[0].get("cpu_percent", {}),
+            "ramp_stack_cpu_percent": extras[0].get("ramp_stack_cpu_percent", {}),
             "loop_lag_ms": lag_summary([s for result in results for s in result["lag_ms"]]),
             "generators": [
                 {

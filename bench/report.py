@@ -70,6 +70,7 @@ def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
         "wakeup_ms": summarize(stats.samples.get("wakeup_ms", [])),
         "readers": readers_summary(stats),
         "cpu_percent_of_one_core": stats.extra.get("cpu_percent", {}),
+        "ramp_cpu_percent_of_one_core": stats.extra.get("ramp_stack_cpu_percent", {}),
         "bench_loop_lag_ms": stats.extra.get("loop_lag_ms", {}),
         "generators": stats.extra.get("generators", []),
         "break": find_break(stats, options.runaway_ms),
@@ -399,6 +400,10 @@ def render(report: dict[str, Any]) -> str:
             f"  {NAMES.get(name, name)}: CPU (% of one core) {cpu}; bench loop lag p99 "
             f"{_fmt(lag.get('p99'))} ms"
         )
+        ramp_cpu = phase.get("ramp_cpu_percent_of_one_core") or {}
+        if ramp_cpu:
+            shares = ", ".join(f"{k} {v:.0f}%" for k, v in ramp_cpu.items())
+            lines.append(f"    CPU while chats start (% of one core): {shares}")
         generators = ", ".join(
             f"{_fmt(g.get('ramp_cpu_percent'), 0)}/{_fmt(g.get('window_cpu_percent'), 0)}%"
             for g in phase["generators"]

@@ -35,6 +35,8 @@ def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_pat
         assert all(g["window_cpu_percent"] is not None for g in phase["generators"])
         assert phase["latency_ms"]["count"] > 0
         assert phase["setup_ms"]["start_chat"]["count"] == 4
+        # Chats start on a process of their own (--start-processes 1), measured apart.
+        assert {"daphne", "starts-0"} <= set(phase["ramp_cpu_percent_of_one_core"])
     # By default the REST apps alternate between long-polls and an SSE stream, in each process.
     readers = built["phases"]["rest"]["readers"]
     assert {kind: reader["apps"] for kind, reader in readers.items()} == {"poll": 2, "sse": 2}
