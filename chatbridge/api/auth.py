@@ -58,9 +58,9 @@ class SessionBearer(HttpBearer):
         if not token.startswith(SESSION_TOKEN_PREFIX) or len(token) > gate.MAX_TOKEN_LENGTH:
             return None
         checked = gate.checked_token(request, token)
-        if checked is not None and not checked.elsewhere:
-            return checked.session
         try:
+            if checked is not None and not checked.elsewhere:
+                return get_runtime().service.store.session_of(checked)
             return await get_runtime().service.authenticate(token)
         except UnknownChat:
             return None

@@ -100,7 +100,7 @@ def take_chat_hit(request: HttpRequest, session: ChatSession) -> bool:
     if (
         passage is None
         or passage.taken
-        or passage.check.session is None
+        or not passage.check.opened
         or passage.chat_id != session.chat_id
     ):
         return False
@@ -113,7 +113,7 @@ def take_chat_hit(request: HttpRequest, session: ChatSession) -> bool:
 async def settle(request: HttpRequest) -> None:
     """After the answer: takes back the chat's hit of a request that never reached the chat."""
     passage = _passage(request)
-    if passage is not None and passage.check.session is not None and not passage.taken:
+    if passage is not None and passage.check.opened and not passage.taken:
         passage.taken = True
         try:
             await limits.refund_chat(passage.chat_id)

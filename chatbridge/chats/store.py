@@ -16,7 +16,7 @@ read its history and be told it ended.
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -104,15 +104,21 @@ return {'opened', refused, ttl, chat}
 
 @dataclass(frozen=True, slots=True)
 class TokenCheck:
-    """What a session token opens, checked against the chat a request names.
+    """What a session token opens, checked against the chat `chat_id` a request names.
 
-    `session` is the named chat when the token opens it, None otherwise; `elsewhere` says the
-    token opens another chat (which was not read). `refusal` is the `then` windows' answer,
-    for the caller to raise when it acts on the chat."""
+    `record` is that chat's hash when the token opens it (SessionStore.session_of makes the
+    session of it, where the caller answers for a record it cannot read), None otherwise;
+    `elsewhere` says the token opens another chat, which was not read. `refusal` is the `then`
+    windows' answer, for the caller to raise when it acts on the chat."""
 
-    session: ChatSession | None
+    chat_id: str
+    record: dict[bytes, bytes] | None = field(default=None, repr=False)
     elsewhere: bool = False
     refusal: Refusal | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.record is not None
 
 
 def _now() -> datetime:
@@ -290,14 +296,21 @@ class SessionStore:
             if over is not None:
                 raise over.error()
         if outcome in ("unknown", "limited"):
-            return TokenCheck(session=None)
+            return TokenCheck(chat_id)
         if outcome == "other":
-            return TokenCheck(session=None, elsewhere=True)
+            return TokenCheck(chat_id, elsewhere=True)
         flat = answer[3]
-        data = dict(zip(flat[::2], flat[1::2], strict=True))
         return TokenCheck(
-            session=self._decode(chat_id, data), refusal=refusal(then, answer[1], answer[2])
+            chat_id,
+            record=dict(zip(flat[::2], flat[1::2], strict=True)),
+            refusal=refusal(then, answer[1], answer[2]),
         )
+
+    def session_of(self, check: TokenCheck) -> ChatSession:
+        """The chat a check_token() opened; UnknownChat if it opened none."""
+        if check.record is None:
+            raise UnknownChat()
+        return self._decode(check.chat_id, check.record)
 
     async def revoke(self, session_token: str) -> None:
         digest = hash_session_token(session_token)

@@ -86,3 +86,11 @@ async def test_a_long_polls_place_is_given_back_as_it_answers(api, chat, setting
         page = events_page(await api.get(path, params={"wait": 5}, headers=bearer(chat)))
         assert page["events"]
     await until_members(redis_client, keys().chat_connections(chat["chat_id"]), 0)
+
+
+async def test_a_chat_whose_record_cannot_be_read_is_answered_as_an_internal_error(
+    api, chat, redis_client
+):
+    await redis_client.hset(keys().chat(chat["chat_id"]), "participant_token", b"not-fernet")
+    response = await api.get(f"/chats/{chat['chat_id']}", headers=bearer(chat))
+    assert_problem(response, 500, "internal_error")

@@ -198,7 +198,7 @@ async def test_a_token_checked_against_its_chat_opens_it_and_counts_both_windows
         first=[window("address", 5)],
         then=[window("chat", 5)],
     )
-    assert check.session == started.session
+    assert store.session_of(check) == started.session
     assert not check.elsewhere and check.refusal is None
     assert await redis_client.get("test:limit:address") == b"1"
     assert await redis_client.get("test:limit:chat") == b"1"
@@ -221,7 +221,7 @@ async def test_a_checked_token_over_the_later_limit_says_so_and_still_opens_its_
     chat_id = started.session.chat_id
     await store.check_token(started.session_token, chat_id, then=[window("chat")])
     check = await store.check_token(started.session_token, chat_id, then=[window("chat")])
-    assert check.session == started.session
+    assert store.session_of(check) == started.session
     assert check.refusal is not None and 0 < check.refusal.retry_after <= 60
 
 
@@ -233,10 +233,12 @@ async def test_a_token_of_another_chat_counts_only_the_first_windows(store, redi
         first=[window("address", 5)],
         then=[window("chat", 5)],
     )
-    assert check.session is None and check.elsewhere
+    assert not check.opened and check.elsewhere
     unknown = await store.check_token(
         "cbs_made-up", started.session.chat_id, first=[window("address", 5)], then=[window("chat")]
     )
-    assert unknown.session is None and not unknown.elsewhere
+    assert not unknown.opened and not unknown.elsewhere
+    with pytest.raises(UnknownChat):
+        store.session_of(unknown)
     assert await redis_client.get("test:limit:address") == b"2"
     assert await redis_client.get("test:limit:chat") is None
