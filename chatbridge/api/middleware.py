@@ -40,8 +40,9 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
 
         return middleware
 
-    # Under WSGI (Django's test client, scripts) the same rules, the limit through a loop of
-    # its own: one that lives for that call, which the gate's runtime must not be made in.
+    # Under WSGI (Django's test client, scripts) the same rules, the limit through a loop that
+    # lasts the call: without the gate, which needs the runtime of a loop that lives on, so
+    # the request's authentication looks the token up itself.
     def sync_middleware(request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return get_response(request)
