@@ -83,17 +83,45 @@ class RedisWindow:
         await self._refund(keys=[key])
 
 
-# Several windows in one round trip, counted in order as RedisWindow.hit would one by one: the
-# first over its limit answers its position and time left, and the windows after it are not
-# counted.
-_WINDOWS = """
-for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then redis.call('PEXPIRE', key, ARGV[2 * i - 1]) end
-  if count > tonumber(ARGV[2 * i]) then return {i, redis.call('PTTL', key)} end
+# Counts the `count` windows whose keys start at KEYS[first_key] and whose window (ms) and
+# limit pairs start at ARGV[first_arg], in order, as RedisWindow.hit would one by one: the
+# first over its limit answers its position among them and its time left, and the windows
+# after it are not counted; 0, 0 when every one took its hit. Scripts that count windows
+# along with other work include it (chatbridge.chats.store's check of a request's token).
+WINDOWS_LUA = """
+local function hit_windows(first_key, first_arg, count)
+  for i = 0, count - 1 do
+    local key = KEYS[first_key + i]
+    local hits = redis.call('INCR', key)
+    if hits == 1 then redis.call('PEXPIRE', key, ARGV[first_arg + 2 * i]) end
+    if hits > tonumber(ARGV[first_arg + 2 * i + 1]) then
+      return i + 1, redis.call('PTTL', key)
+    end
+  end
+  return 0, 0
 end
-return {0, 0}
 """
+
+_WINDOWS = (
+    WINDOWS_LUA
+    + """
+local refused, ttl = hit_windows(1, 1, #KEYS)
+return {refused, ttl}
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A hit that went over a window's limit, as the client will be told of it."""
+
+    kind: str
+    retry_after: float
+
+    def error(self) -> RateLimited:
+        """The refusal to raise, counted under its kind as it is raised."""
+        RATE_LIMITED.labels(kind=self.kind).inc()
+        return RateLimited(retry_after=self.retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,18 +134,32 @@ class Window:
     kind: str = "other"
 
 
-async def hit_all(redis: aioredis.Redis, windows: Sequence[Window]) -> None:
-    """Counts one hit in each of `windows`, in one round trip where a request would otherwise
-    pay one per window; RateLimited by the first that is over its limit."""
+def window_args(windows: Sequence[Window]) -> list[int]:
+    """The ARGV pairs (window in ms, limit) of WINDOWS_LUA's hit_windows for `windows`."""
     args: list[int] = []
     for window in windows:
         args += [int(window.window * 1000), window.limit]
+    return args
+
+
+def refusal(windows: Sequence[Window], refused: int, ttl_ms: int) -> Refusal | None:
+    """What hit_windows' answer (`refused`, `ttl_ms`) for `windows` means: the refusal of the
+    window it names, or None when every window took its hit."""
+    if not int(refused):
+        return None
+    kind = windows[int(refused) - 1].kind
+    return Refusal(kind=kind, retry_after=max(int(ttl_ms), 1) / 1000)
+
+
+async def hit_all(redis: aioredis.Redis, windows: Sequence[Window]) -> None:
+    """Counts one hit in each of `windows`, in one round trip where a request would otherwise
+    pay one per window; RateLimited by the first that is over its limit."""
     refused, ttl_ms = await redis.register_script(_WINDOWS)(
-        keys=[window.key for window in windows], args=args
+        keys=[window.key for window in windows], args=window_args(windows)
     )
-    if int(refused):
-        RATE_LIMITED.labels(kind=windows[int(refused) - 1].kind).inc()
-        raise RateLimited(retry_after=max(int(ttl_ms), 1) / 1000)
+    over = refusal(windows, refused, ttl_ms)
+    if over is not None:
+        raise over.error()
 
 
 async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:

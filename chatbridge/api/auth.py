@@ -13,7 +13,7 @@ from django.core import signing
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from chatbridge.api import limits
+from chatbridge.api import gate, limits
 from chatbridge.api.problems import ChatNotFound
 from chatbridge.chats.crypto import SESSION_TOKEN_PREFIX
 from chatbridge.chats.records import ChatSession
@@ -55,9 +55,12 @@ class SessionBearer(HttpBearer):
     """Authorization: Bearer <session token> → the chat's ChatSession."""
 
     async def authenticate(self, request: HttpRequest, token: str) -> ChatSession | None:
-        if not token.startswith(SESSION_TOKEN_PREFIX) or len(token) > 512:
+        if not token.startswith(SESSION_TOKEN_PREFIX) or len(token) > gate.MAX_TOKEN_LENGTH:
             return None
+        checked = gate.checked_token(request, token)
         try:
+            if checked is not None and not checked.elsewhere:
+                return get_runtime().service.store.session_of(checked)
             return await get_runtime().service.authenticate(token)
         except UnknownChat:
             return None
@@ -81,7 +84,8 @@ async def chat_of(request: HttpRequest, chat_id: str) -> ChatSession:
         raise ChatNotFound()
     # The rest of the request runs in this task: its log lines name the chat.
     bind_chat(chat_id)
-    await limits.per_chat(chat_id)
+    if not gate.take_chat_hit(request, session):
+        await limits.per_chat(chat_id)
     return session
 
 

@@ -101,7 +101,8 @@ async def wait_for_events(
     round trip: whatever is logged after that read rings its doorbell. A doorbell for the
     next event answers with the doorbell's own copy, and those of the events rung with it,
     without reading the log again (`last_seq` is then the newest seq rung). Missing
-    doorbells, the chat's end or the wait running out read the log."""
+    doorbells, the chat's end or the wait running out read the log. The slot is given back
+    as the poll answers, without the answer waiting for it."""
     cursor = LogCursor(runtime.log, session.chat_id, after)
     if wait <= 0 or not session.is_active:
         events, last_seq = await cursor.page(limit)
@@ -120,7 +121,7 @@ async def wait_for_events(
             if answered:
                 return EventsPage(events, last_seq, session)
         finally:
-            await runtime.slots.release(slot)
+            runtime.slots.release_soon(slot)
     # Out of time, or the chat ended: the log has whatever the doorbells missed.
     more, last_seq = await cursor.page(limit - len(events))
     return EventsPage(events + more, last_seq, await _reload(runtime, session))

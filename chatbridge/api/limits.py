@@ -18,7 +18,8 @@ def _address_key(request: HttpRequest, name: str) -> str:
     return keys().api("limit", name, address_digest(request_address(request)))
 
 
-def _address_windows(request: HttpRequest, *, starting_chat: bool) -> list[Window]:
+def address_windows(request: HttpRequest, *, starting_chat: bool = False) -> list[Window]:
+    """The address's request window; for a chat start also its window of chat starts."""
     digest = address_digest(request_address(request))
     windows = [
         Window(
@@ -43,17 +44,28 @@ def _address_windows(request: HttpRequest, *, starting_chat: bool) -> list[Windo
 async def per_address(request: HttpRequest, *, starting_chat: bool = False) -> None:
     """The address's request window; for a chat start also its window of chat starts, in the
     same round trip to Redis (a start is the request a client waits on most)."""
-    await hit_all(get_redis(), _address_windows(request, starting_chat=starting_chat))
+    await hit_all(get_redis(), address_windows(request, starting_chat=starting_chat))
+
+
+def chat_window(chat_id: str) -> Window:
+    """The chat's request window."""
+    return Window(
+        keys().api("limit", "chat", chat_id),
+        settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT,
+        60,
+        kind="api_chat",
+    )
 
 
 async def per_chat(chat_id: str) -> None:
-    window = RedisWindow(
-        get_redis(),
-        limit=settings.CHATBRIDGE_API_REQUESTS_PER_MINUTE_PER_CHAT,
-        window=60,
-        kind="api_chat",
-    )
-    await window.hit(keys().api("limit", "chat", chat_id))
+    await hit_all(get_redis(), [chat_window(chat_id)])
+
+
+async def refund_chat(chat_id: str) -> None:
+    """Takes back a hit counted against the chat's window for a request that never reached
+    the chat (refused by its path, method or parameters), as if it had not been counted."""
+    window = chat_window(chat_id)
+    await RedisWindow(get_redis(), limit=window.limit, window=window.window).refund(window.key)
 
 
 async def left_messages(request: HttpRequest, email: str) -> None:

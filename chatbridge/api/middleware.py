@@ -1,5 +1,7 @@
-"""Around every /api/ request: when it arrived, the per-address rate limits, and problem+json
-for the answers that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
+"""Around every /api/ request: when it arrived, the per-address rate limits (for a chat's
+request, in one round trip with its session token and the chat's limit: chatbridge.api.gate),
+and problem+json for the answers that Django or ninja give on their own (unknown paths, 405,
+uncaught errors)."""
 
 import logging
 import time
@@ -9,7 +11,7 @@ from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import sync_and_async_middleware
 
-from chatbridge.api import limits, problems
+from chatbridge.api import gate, limits, problems
 from chatbridge.errors import ChatBridgeError
 
 logger = logging.getLogger(__name__)
@@ -29,12 +31,18 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
             if not request.path.startswith(API_PREFIX):
                 return await get_response(request)
             request.arrived_at = time.monotonic()  # type: ignore[attr-defined]
-            limited = await _limit(request)
-            return limited or as_problem(request, await get_response(request))
+            limited = await _limit(request, through_gate=True)
+            if limited:
+                return limited
+            response = await get_response(request)
+            await gate.settle(request)
+            return as_problem(request, response)
 
         return middleware
 
-    # Under WSGI (Django's test client, scripts) the same rules, the limit through a loop.
+    # Under WSGI (Django's test client, scripts) the same rules, the limit through a loop that
+    # lasts the call: without the gate, which needs the runtime of a loop that lives on, so
+    # the request's authentication looks the token up itself.
     def sync_middleware(request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return get_response(request)
@@ -45,11 +53,13 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
     return sync_middleware
 
 
-async def _limit(request: HttpRequest) -> HttpResponse | None:
+async def _limit(request: HttpRequest, *, through_gate: bool = False) -> HttpResponse | None:
     """The per-address limit's refusal, or None."""
     if request.method == "OPTIONS" or request.path.endswith(UNLIMITED_SUFFIXES):
         return None
     try:
+        if through_gate and await gate.pass_gate(request):
+            return None
         await limits.per_address(
             request, starting_chat=request.method == "POST" and request.path == START_PATH
         )

@@ -15,7 +15,8 @@ read its history and be told it ended.
 """
 
 import uuid
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import redis.asyncio as aioredis
@@ -27,6 +28,7 @@ from chatbridge.chats.kept_lock import KeptLock
 from chatbridge.chats.records import ChatSession, ChatStatus, StartedChat
 from chatbridge.connect.types import ParticipantConnection, StartedContact
 from chatbridge.errors import UnknownChat
+from chatbridge.ratelimit import WINDOWS_LUA, Refusal, Window, refusal, window_args
 from chatbridge.redis import RedisKeys, get_redis
 
 # A refresh lock's lease (renewed while its holder lives) and how long another refresh of the
@@ -77,6 +79,48 @@ return false
 """
 
 
+# A request's token checked against the chat it names, in one step: it counts the `first`
+# windows (a refusal stops there), then finds the chat the token opens; only when that is the
+# named chat, and the chat is still there, does it count the `then` windows (their refusal is
+# answered, not acted on) and read the chat. KEYS: the token's key, the chat's hash, the first
+# windows' keys, then the others'; ARGV: the chat id, how many first windows, then every
+# window's pair (chatbridge.ratelimit.window_args).
+_OPEN_SCRIPT = (
+    WINDOWS_LUA
+    + """
+local first = tonumber(ARGV[2])
+local refused, ttl = hit_windows(3, 3, first)
+if refused > 0 then return {'limited', refused, ttl} end
+local owner = redis.call('GET', KEYS[1])
+if not owner then return {'unknown'} end
+if owner ~= ARGV[1] then return {'other'} end
+local chat = redis.call('HGETALL', KEYS[2])
+if #chat == 0 then return {'unknown'} end
+refused, ttl = hit_windows(3 + first, 3 + 2 * first, #KEYS - 2 - first)
+return {'opened', refused, ttl, chat}
+"""
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """What a session token opens, checked against the chat `chat_id` a request names.
+
+    `record` is that chat's hash when the token opens it (SessionStore.session_of makes the
+    session of it, where the caller answers for a record it cannot read), None otherwise;
+    `elsewhere` says the token opens another chat, which was not read. `refusal` is the `then`
+    windows' answer, for the caller to raise when it acts on the chat."""
+
+    chat_id: str
+    record: dict[bytes, bytes] | None = field(default=None, repr=False)
+    elsewhere: bool = False
+    refusal: Refusal | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self.record is not None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -104,6 +148,7 @@ class SessionStore:
         self._ended_ttl = ended_ttl
         self._end_script = redis.register_script(_END_SCRIPT)
         self._create_script = redis.register_script(_CREATE_SCRIPT)
+        self._open_script = redis.register_script(_OPEN_SCRIPT)
 
     @property
     def redis(self) -> aioredis.Redis:
@@ -222,6 +267,50 @@ class SessionStore:
         if chat_id is None:
             raise UnknownChat()
         return await self.load(chat_id.decode())
+
+    async def check_token(
+        self,
+        session_token: str,
+        chat_id: str,
+        *,
+        first: Sequence[Window] = (),
+        then: Sequence[Window] = (),
+    ) -> TokenCheck:
+        """authenticate() for a request that names `chat_id`, in one round trip with the
+        request's rate limits: the `first` windows counted before anything (RateLimited by the
+        first over its limit, as chatbridge.ratelimit.hit_all), the `then` windows counted
+        only for a token that opens `chat_id`. A REST request paid a round trip for each."""
+        digest = hash_session_token(session_token)
+        answer = await self._open_script(
+            keys=[
+                self._keys.session_token(digest),
+                self._keys.chat(chat_id),
+                *(window.key for window in first),
+                *(window.key for window in then),
+            ],
+            args=[chat_id, len(first), *window_args(first), *window_args(then)],
+        )
+        outcome = answer[0].decode()
+        if outcome == "limited":
+            over = refusal(first, answer[1], answer[2])
+            if over is not None:
+                raise over.error()
+        if outcome in ("unknown", "limited"):
+            return TokenCheck(chat_id)
+        if outcome == "other":
+            return TokenCheck(chat_id, elsewhere=True)
+        flat = answer[3]
+        return TokenCheck(
+            chat_id,
+            record=dict(zip(flat[::2], flat[1::2], strict=True)),
+            refusal=refusal(then, answer[1], answer[2]),
+        )
+
+    def session_of(self, check: TokenCheck) -> ChatSession:
+        """The chat a check_token() opened; UnknownChat if it opened none."""
+        if check.record is None:
+            raise UnknownChat()
+        return self._decode(check.chat_id, check.record)
 
     async def revoke(self, session_token: str) -> None:
         digest = hash_session_token(session_token)

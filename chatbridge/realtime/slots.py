@@ -116,6 +116,7 @@ class ConnectionSlots:
         self._refresh = redis.register_script(_REFRESH)
         self._live: weakref.WeakSet[Slot] = weakref.WeakSet()
         self._keeper: asyncio.Task | None = None
+        self._releasing: set[asyncio.Task] = set()
 
     def caps(self, *, chat_id: str | None = None, address: str | None = None) -> list[Cap]:
         caps = []
@@ -181,6 +182,23 @@ class ConnectionSlots:
         self._live.discard(slot)
         await self._remove(slot.id, slot.keys)
 
+    def release_soon(self, slot: Slot) -> None:
+        """Gives the slot back without its holder waiting for Redis's answer: a long-poll
+        answers its client at once. The removal is sent on the event loop's next turn, ahead
+        of anything the answer brings back from the client (its next long-poll); one that
+        fails leaves the slot to expire, as a dead process's does."""
+        self._live.discard(slot)
+        task = asyncio.create_task(self._remove(slot.id, slot.keys))
+        self._releasing.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task) -> None:
+        self._releasing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.warning(
+                "giving a connection slot back failed (it expires): %r", task.exception()
+            )
+
     @contextlib.asynccontextmanager
     async def holding(
         self, *, chat_id: str | None = None, address: str | None = None
@@ -222,6 +240,8 @@ class ConnectionSlots:
             self._keeper = asyncio.create_task(self._keep())
 
     async def stop(self) -> None:
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

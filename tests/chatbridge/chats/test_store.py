@@ -9,7 +9,8 @@ from chatbridge.chats.crypto import TokenBox, hash_session_token
 from chatbridge.chats.records import ChatStatus
 from chatbridge.chats.store import SessionStore
 from chatbridge.connect.types import ParticipantConnection, StartedContact
-from chatbridge.errors import UnknownChat
+from chatbridge.errors import RateLimited, UnknownChat
+from chatbridge.ratelimit import Window
 
 PARTICIPANT_TOKEN = "participant-token-abcdef0123456789"
 CONNECTION_TOKEN = "connection-token-abcdef0123456789"
@@ -181,3 +182,63 @@ async def test_a_retried_start_of_the_same_contact_stores_no_chat_of_its_own(sto
     prefix = store.keys.chat("")
     keys = [key.decode() async for key in redis_client.scan_iter(match=prefix + "*")]
     assert {key.removeprefix(prefix).split(":")[0] for key in keys} == {first.session.chat_id}
+
+
+def window(name: str, limit: int = 1) -> Window:
+    return Window(f"test:limit:{name}", limit, 60, kind="api_chat")
+
+
+async def test_a_token_checked_against_its_chat_opens_it_and_counts_both_windows(
+    store, redis_client
+):
+    started = await create(store)
+    check = await store.check_token(
+        started.session_token,
+        started.session.chat_id,
+        first=[window("address", 5)],
+        then=[window("chat", 5)],
+    )
+    assert store.session_of(check) == started.session
+    assert not check.elsewhere and check.refusal is None
+    assert await redis_client.get("test:limit:address") == b"1"
+    assert await redis_client.get("test:limit:chat") == b"1"
+
+
+async def test_a_checked_token_over_the_first_limit_is_refused_before_anything_else(
+    store, redis_client
+):
+    started = await create(store)
+    args = {"first": [window("address")], "then": [window("chat", 5)]}
+    await store.check_token(started.session_token, started.session.chat_id, **args)
+    with pytest.raises(RateLimited) as refused:
+        await store.check_token(started.session_token, started.session.chat_id, **args)
+    assert 0 < refused.value.retry_after <= 60
+    assert await redis_client.get("test:limit:chat") == b"1"
+
+
+async def test_a_checked_token_over_the_later_limit_says_so_and_still_opens_its_chat(store):
+    started = await create(store)
+    chat_id = started.session.chat_id
+    await store.check_token(started.session_token, chat_id, then=[window("chat")])
+    check = await store.check_token(started.session_token, chat_id, then=[window("chat")])
+    assert store.session_of(check) == started.session
+    assert check.refusal is not None and 0 < check.refusal.retry_after <= 60
+
+
+async def test_a_token_of_another_chat_counts_only_the_first_windows(store, redis_client):
+    started, other = await create(store), await create(store, "contact-2")
+    check = await store.check_token(
+        started.session_token,
+        other.session.chat_id,
+        first=[window("address", 5)],
+        then=[window("chat", 5)],
+    )
+    assert not check.opened and check.elsewhere
+    unknown = await store.check_token(
+        "cbs_made-up", started.session.chat_id, first=[window("address", 5)], then=[window("chat")]
+    )
+    assert not unknown.opened and not unknown.elsewhere
+    with pytest.raises(UnknownChat):
+        store.session_of(unknown)
+    assert await redis_client.get("test:limit:address") == b"2"
+    assert await redis_client.get("test:limit:chat") is None
