@@ -19,7 +19,7 @@ from chatbridge.chats.events import ChatEvent, from_item
 from chatbridge.chats.handoff import handoff
 from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
 from chatbridge.chats.store import SessionStore, session_store
-from chatbridge.connect import ConnectGateway, get_gateway
+from chatbridge.connect import ConnectGateway, ContinuationRefused, get_gateway
 from chatbridge.connect.budget import Priority, calling_for
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
@@ -34,7 +34,7 @@ from chatbridge.connect.types import (
     TranscriptItem,
     TranscriptPage,
 )
-from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput, NotFound
+from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
 from chatbridge.metrics import CONNECTION_REFRESHES
 
 logger = logging.getLogger(__name__)
@@ -155,27 +155,26 @@ class ChatService:
             "chat_duration_minutes": int(self.chat_duration.total_seconds() // 60),
             "route": route,
         }
-        contact = None
+        started_contact = None
         with calling_for(
             priority=self._priority(Priority.MESSAGE),
             max_wait=settings.CHATBRIDGE_CONNECT_START_MAX_WAIT,
         ):
             if previous is not None:
                 try:
-                    contact = await starter.start_chat_contact(
+                    started_contact = await starter.start_and_connect(
                         **request, persistent_chat=PersistentChat(previous.contact_id)
                     )
-                except (InvalidInput, NotFound) as error:
+                except ContinuationRefused as refused:
                     logger.info(
                         "chat not continued, starting afresh: %s continued_from=%s",
-                        type(error).__name__,
+                        type(refused.error).__name__,
                         previous.chat_id,
                     )
-            continued = contact is not None
-            if contact is None:
-                contact = await starter.start_chat_contact(**request)
-            with calling_for(chat_id=contact.contact_id):
-                connection = await starter.create_connection(contact.participant_token)
+            continued = started_contact is not None
+            if started_contact is None:
+                started_contact = await starter.start_and_connect(**request)
+        contact, connection = started_contact
         started = await self.store.create(
             contact=contact,
             connection=connection,
