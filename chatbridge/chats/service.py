@@ -17,7 +17,7 @@ from django.conf import settings
 
 from chatbridge.chats.events import ChatEvent, from_item
 from chatbridge.chats.handoff import handoff
-from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
+from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat, UpstreamClaim
 from chatbridge.chats.store import SessionStore, session_store
 from chatbridge.connect import ConnectGateway, ContinuationRefused, get_gateway
 from chatbridge.connect.budget import Priority, calling_for
@@ -128,13 +128,18 @@ class ChatService:
         route: ConnectRoute | None = None,
         customer_key: str = "",
         previous: PreviousChat | None = None,
+        upstream: UpstreamClaim | None = None,
     ) -> StartedChat:
         """Starts a chat on `route` (the settings' instance, flow and region by default).
 
         With `previous`, the customer's last chat, the new contact is a Connect persistent
         chat that continues it, and the result carries that earlier conversation's events.
         Should Connect refuse to continue it (not ended yet for Connect, continued already,
-        gone), the chat starts afresh: the customer is never kept from chatting."""
+        gone), the chat starts afresh: the customer is never kept from chatting.
+
+        With `upstream`, storing the chat claims the lease on its upstream for that process,
+        which opens the upstream as soon as the start's connection is offered to it
+        (StartedChat.leased; a retried start's chat is not claimed)."""
         display_name = _require_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
         attributes = _validate_attributes(attributes)
         client_token = _optional_token(client_token, "client_token")
@@ -185,8 +190,12 @@ class ChatService:
             region=region,
             customer_key=customer_key,
             continued_from=previous.chat_id if continued and previous is not None else "",
+            lease_owner=upstream.owner if upstream is not None else "",
+            lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
         )
         handoff.offer(started.session.chat_id, connection)
+        if started.leased and upstream is not None:
+            upstream.hold(started.session.chat_id)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
             started.session.chat_id,
