@@ -22,6 +22,12 @@ The queue is global: the first `n` waiters may take the `n` whole tokens in the 
 when it next asks. Each waiter asks again when the bucket's refill should reach it. A waiter
 whose process died leaves the queue when its lease lapses.
 
+A chat start makes two calls, StartChatContact then CreateParticipantConnection: acquire_pair
+takes the second's token in the first's script once the first is granted, if one is free now
+for a call of the start's priority, as typing's is taken (never queuing for it, never ahead of
+a waiter); if none is, the second call takes its own as any other. A start that fails before
+its second call gives that token back (give_back): Connect's bucket never saw it spent.
+
 Connect may throttle anyway: a call reached it later than others granted after it (its bucket
 and this copy drifted apart), or other software shares the account, or the quotas are lower
 than configured. A throttle empties the operation's bucket here (slow_down), which brings the
