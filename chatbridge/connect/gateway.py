@@ -145,13 +145,14 @@ class _Pair:
     and back instead of two. Each call is measured as `_invoke` measures it; a caller that
     stops waiting records the call in flight as cancelled, and the second is then not made."""
 
-    __slots__ = ("_lock", "_stopped", "_in_flight", "_started")
+    __slots__ = ("_lock", "_stopped", "_in_flight", "_since")
 
     def __init__(self, first_operation: str) -> None:
         self._lock = threading.Lock()
         self._stopped = False
+        # The call in flight and since when (the first's time counts from its hop, as _invoke's).
         self._in_flight: str | None = first_operation
-        self._started = time.perf_counter()
+        self._since = time.perf_counter()
 
     def run(
         self,
@@ -166,19 +167,18 @@ class _Pair:
         with self._lock:
             if self._stopped:
                 return asyncio.CancelledError(), None
-        answer = self._step(first, first_operation, first_params, self._started)
+        answer = self._step(first, first_operation, first_params)
         if isinstance(answer, BaseException):
             return answer, None
+        params = second_params(answer)
         with self._lock:
             if self._stopped:
                 return answer, None
-            self._in_flight = second_operation
-        return answer, self._step(
-            second, second_operation, second_params(answer), time.perf_counter()
-        )
+            self._in_flight, self._since = second_operation, time.perf_counter()
+        return answer, self._step(second, second_operation, params)
 
     def _step(
-        self, client: Any, operation: str, params: dict[str, Any], started: float
+        self, client: Any, operation: str, params: dict[str, Any]
     ) -> dict[str, Any] | BaseException:
         retries = 0
         result: dict[str, Any] | BaseException
@@ -197,7 +197,7 @@ class _Pair:
         with self._lock:
             self._in_flight = None
             if not self._stopped:
-                _record(operation, time.perf_counter() - started, outcome, retries)
+                _record(operation, time.perf_counter() - self._since, outcome, retries)
         return result
 
     def stop(self) -> None:
@@ -205,7 +205,7 @@ class _Pair:
         with self._lock:
             self._stopped = True
             if self._in_flight is not None:
-                _record(self._in_flight, time.perf_counter() - self._started, "cancelled", 0)
+                _record(self._in_flight, time.perf_counter() - self._since, "cancelled", 0)
 
 
 async def _invoke_pair(
