@@ -6,10 +6,14 @@ start is what the start took, not what this machine's speed let refill.
 """
 
 import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chatbridge.connect import ContinuationRefused
+from chatbridge.connect import ContinuationRefused, clients
 from chatbridge.connect.budget import calling_for
 from chatbridge.connect.gateway import ConnectGateway
 from chatbridge.connect.types import PersistentChat
@@ -151,3 +155,82 @@ async def test_a_fresh_start_connect_refuses_raises_its_own_error(gateway, emula
         await gateway.start_and_connect(display_name="")
     assert not isinstance(caught.value, ContinuationRefused)
     assert emulator.contacts() == []
+
+
+class HeldConnect:
+    """An HTTP endpoint for Connect's APIs that holds each request until released, then starts
+    a contact: a call is in flight for as long as a test needs it to be."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self.received = threading.Event()
+        self.release = threading.Event()
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:  # StartChatContact
+                self._answer()
+
+            def do_POST(self) -> None:  # CreateParticipantConnection
+                self._answer()
+
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                held.paths.append(self.path)
+                held.received.set()
+                held.release.wait(GUARD)
+                body = json.dumps(
+                    {"ContactId": "c-1", "ParticipantId": "p-1", "ParticipantToken": "t-1"}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def held(settings) -> Iterator[HeldConnect]:
+    """Connect in a Region of its own, holding every call; one start thread, so that what runs
+    on it runs in turn."""
+    endpoint = HeldConnect()
+    settings.CONNECT_REGION_ENDPOINT_URLS = {"eu-held-1": endpoint.url}
+    settings.CONNECT_START_THREADS = 1
+    clients.start_executor.cache_clear()
+    yield endpoint
+    endpoint.close()
+    clients.start_executor().shutdown(wait=True)
+    clients.start_executor.cache_clear()
+
+
+async def test_a_start_whose_caller_stops_waiting_counts_cancelled_and_connects_nothing(
+    slow_rates, redis_client, held
+):
+    gateway = ConnectGateway(starts=True, region="eu-held-1")
+    cancelled_before = calls("start_chat_contact", "cancelled")
+    ok_before = calls("start_chat_contact", "ok")
+    start = asyncio.create_task(gateway.start_and_connect(display_name="Ada"))
+    assert await asyncio.to_thread(held.received.wait, GUARD)
+
+    start.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await start
+    held.release.set()
+    # The start thread is free again only once the start's call returned.
+    await asyncio.get_running_loop().run_in_executor(clients.start_executor(), lambda: None)
+
+    assert held.paths == ["/contact/chat"]
+    assert calls("start_chat_contact", "cancelled") == cancelled_before + 1
+    assert calls("start_chat_contact", "ok") == ok_before
