@@ -86,8 +86,14 @@ class Processes:
         return found
 
     async def start_relay(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
-        # The relay process archives and delivers webhooks; the ASGI processes do neither.
-        env = {**self.env, "CHATBRIDGE_RUN_ARCHIVER": "1", "CHATBRIDGE_RUN_WEBHOOKS": "1"}
+        # The relay process archives, delivers webhooks and sends transcript e-mails; the ASGI
+        # processes do none of it.
+        env = {
+            **self.env,
+            "CHATBRIDGE_RUN_ARCHIVER": "1",
+            "CHATBRIDGE_RUN_WEBHOOKS": "1",
+            "CHATBRIDGE_RUN_MAILER": "1",
+        }
         self.relay = await run_manage(env, "relay", log=self.directory / "relay.log")
         await until_process_alive(redis, keys, self.relay.pid, guard=GIVE_UP)
 

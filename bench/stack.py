@@ -170,9 +170,11 @@ class Stack:
             "AWS_ACCESS_KEY_ID": "emulator",
             "AWS_SECRET_ACCESS_KEY": "emulator",
             "CHATBRIDGE_ALLOWED_ORIGINS": self.origin,
-            # The stream workers run in a process of their own (manage.py workers).
+            # The stream workers run in a process of their own (manage.py workers), as
+            # docs/deployment.md has it: daphne's CPU goes to chats alone.
             "CHATBRIDGE_RUN_ARCHIVER": "0",
             "CHATBRIDGE_RUN_WEBHOOKS": "0",
+            "CHATBRIDGE_RUN_MAILER": "0",
             **UNTHROTTLED,
             **self.server_env,
         }

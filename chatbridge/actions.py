@@ -33,13 +33,16 @@ RECEIPT_MEMORY = 24 * 3600
 
 
 async def start_chat(runtime: Runtime, **request: object) -> StartedChat:
-    """Starts a chat (ChatService.start_chat's arguments).
+    """Starts a chat (ChatService.start_chat's arguments), whose upstream this process holds
+    from the moment it is stored (StartedChat.leased; a retried start's chat excepted).
 
     A chat that continues an earlier one gets that earlier conversation logged in one append
     before its session token leaves this call, so no send of the customer's can be logged
     ahead of it. An upstream that connects meanwhile logs Connect's whole transcript, which
     holds the same items first and in the same order; the log keeps each item once."""
-    started = await runtime.service.start_chat(**request)  # type: ignore[arg-type]
+    started = await runtime.service.start_chat(  # type: ignore[arg-type]
+        **request, upstream=runtime.supervisor.claim()
+    )
     if started.earlier:
         await runtime.relay.publish_many(started.session.chat_id, list(started.earlier))
     return started

@@ -66,13 +66,14 @@ class QuotaStack(Stack):
             self.emulator.start()
             self.env = self._environment()
             self._migrate()
-            # As docs/deployment.md has it: the relay archives and delivers webhooks, the
-            # ASGI processes do neither.
+            # As docs/deployment.md has it: the relay archives, delivers webhooks and sends
+            # transcript e-mails, the ASGI processes do none of it.
             self.relay = self._spawn(
                 "relay",
                 [sys.executable, "manage.py", "relay"],
                 CHATBRIDGE_RUN_ARCHIVER="1",
                 CHATBRIDGE_RUN_WEBHOOKS="1",
+                CHATBRIDGE_RUN_MAILER="1",
             )
             for index in range(self.asgi_processes):
                 self._start_asgi(index)

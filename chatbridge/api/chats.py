@@ -174,7 +174,7 @@ async def start_chat(
             previous=previous,
         )
     session = started.session
-    if session.is_active:
+    if session.is_active and not started.leased:
         await runtime.supervisor.ensure(session.chat_id)
     return Status(
         201,

@@ -1,5 +1,6 @@
 """The chat session record, as the store hands it out."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -56,6 +57,19 @@ class StartedChat:
     session_token: str = field(repr=False)
     # The earlier conversation a continued chat carries over, for the event log to hold first.
     earlier: tuple[ChatEvent, ...] = ()
+    # Whether storing the chat claimed the lease on its upstream for the caller's process.
+    leased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamClaim:
+    """The process that will hold a new chat's upstream (chatbridge.realtime.supervisor): the
+    lease is claimed for `owner` as the chat is stored, in the same round trip, and `hold`
+    opens the upstream at once, with nothing awaited in between."""
+
+    owner: str
+    ttl_ms: int
+    hold: Callable[[str], object]
 
 
 @dataclass(frozen=True, slots=True)

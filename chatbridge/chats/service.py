@@ -17,9 +17,9 @@ from django.conf import settings
 
 from chatbridge.chats.events import ChatEvent, from_item
 from chatbridge.chats.handoff import handoff, share, take_shared
-from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat
+from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat, UpstreamClaim
 from chatbridge.chats.store import SessionStore, session_store
-from chatbridge.connect import ConnectGateway, get_gateway
+from chatbridge.connect import ConnectGateway, ContinuationRefused, get_gateway
 from chatbridge.connect.budget import Priority, calling_for
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
@@ -34,7 +34,7 @@ from chatbridge.connect.types import (
     TranscriptItem,
     TranscriptPage,
 )
-from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput, NotFound
+from chatbridge.errors import AccessDenied, ChatEnded, InvalidInput
 from chatbridge.metrics import CONNECTION_REFRESHES
 
 logger = logging.getLogger(__name__)
@@ -128,13 +128,18 @@ class ChatService:
         route: ConnectRoute | None = None,
         customer_key: str = "",
         previous: PreviousChat | None = None,
+        upstream: UpstreamClaim | None = None,
     ) -> StartedChat:
         """Starts a chat on `route` (the settings' instance, flow and region by default).
 
         With `previous`, the customer's last chat, the new contact is a Connect persistent
         chat that continues it, and the result carries that earlier conversation's events.
         Should Connect refuse to continue it (not ended yet for Connect, continued already,
-        gone), the chat starts afresh: the customer is never kept from chatting."""
+        gone), the chat starts afresh: the customer is never kept from chatting.
+
+        With `upstream`, storing the chat claims the lease on its upstream for that process,
+        which opens the upstream as soon as the start's connection is offered to it
+        (StartedChat.leased; a retried start's chat is not claimed)."""
         display_name = _require_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
         attributes = _validate_attributes(attributes)
         client_token = _optional_token(client_token, "client_token")
@@ -155,28 +160,29 @@ class ChatService:
             "chat_duration_minutes": int(self.chat_duration.total_seconds() // 60),
             "route": route,
         }
-        contact = None
+        started_contact = None
         with calling_for(
             priority=self._priority(Priority.MESSAGE),
             max_wait=settings.CHATBRIDGE_CONNECT_START_MAX_WAIT,
         ):
             if previous is not None:
                 try:
-                    contact = await starter.start_chat_contact(
+                    started_contact = await starter.start_and_connect(
                         **request, persistent_chat=PersistentChat(previous.contact_id)
                     )
-                except (InvalidInput, NotFound) as error:
+                except ContinuationRefused as refused:
                     logger.info(
                         "chat not continued, starting afresh: %s continued_from=%s",
-                        type(error).__name__,
+                        type(refused.error).__name__,
                         previous.chat_id,
                     )
-            continued = contact is not None
-            if contact is None:
-                contact = await starter.start_chat_contact(**request)
-            with calling_for(chat_id=contact.contact_id):
-                connection = await starter.create_connection(contact.participant_token)
+            continued = started_contact is not None
+            if started_contact is None:
+                started_contact = await starter.start_and_connect(**request)
+        contact, connection = started_contact
         if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
+            # Whichever process opens the upstream takes the start's connection from Redis,
+            # left there before any process can see the chat.
             await share(contact.contact_id, connection, valid_for=HANDOFF_VALIDITY)
         started = await self.store.create(
             contact=contact,
@@ -188,9 +194,13 @@ class ChatService:
             region=region,
             customer_key=customer_key,
             continued_from=previous.chat_id if continued and previous is not None else "",
+            lease_owner=upstream.owner if upstream is not None else "",
+            lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
         )
         if settings.CHATBRIDGE_HOLD_UPSTREAMS:
             handoff.offer(started.session.chat_id, connection)
+            if started.leased and upstream is not None:
+                upstream.hold(started.session.chat_id)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
             started.session.chat_id,

@@ -61,21 +61,25 @@ return 1
 
 # Stores a new chat in one step: it claims the contact (a retried start of the same contact
 # finds the chat of the first and writes nothing), then writes the session, marks it active,
-# issues its first session token and adds its metadata to the feed. Answers the chat id that
-# already holds the contact, or false.
+# issues its first session token, adds its metadata to the feed and, given an owner (ARGV[6]),
+# claims the lease on the chat's upstream for it (KEYS[7], for ARGV[7] ms). Answers the chat id
+# that already holds the contact, or 1 if the lease was claimed, else 0.
 _CREATE_SCRIPT = """
 local ttl = ARGV[1]
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ttl) then
   return redis.call('GET', KEYS[2])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl)
 redis.call('SADD', KEYS[5], ARGV[3])
 redis.call('EXPIRE', KEYS[5], ttl)
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '*', 'chat', ARGV[2], 'meta', ARGV[5])
-return false
+if ARGV[6] ~= '' and redis.call('SET', KEYS[7], ARGV[6], 'NX', 'PX', ARGV[7]) then
+  return 1
+end
+return 0
 """
 
 
@@ -178,12 +182,15 @@ class SessionStore:
         region: str = "",
         customer_key: str = "",
         continued_from: str = "",
+        lease_owner: str = "",
+        lease_ttl_ms: int = 0,
     ) -> StartedChat:
         """Stores a new chat, issues a session token for it and adds it to the feed, in one
-        round trip to Redis.
+        round trip to Redis; given `lease_owner`, the same round trip claims the lease on the
+        chat's upstream for it (chatbridge.realtime.leases; StartedChat.leased).
 
         If the contact already has a chat (a retried start), the token opens that chat, which
-        is published again.
+        is published again, and no lease is claimed.
         """
         now = _now()
         ttl = int(lifetime.total_seconds())
@@ -216,6 +223,7 @@ class SessionStore:
                 self._keys.session_token(digest),
                 self._keys.chat(session.chat_id, "tokens"),
                 self._keys.feed,
+                self._keys.chat(session.chat_id, "lease"),
             ],
             args=[
                 ttl,
@@ -223,11 +231,13 @@ class SessionStore:
                 digest,
                 FEED_MAXLEN,
                 ChatMeta.from_session(session).to_json(),
+                lease_owner,
+                lease_ttl_ms,
                 *fields,
             ],
         )
-        if not existing:
-            return StartedChat(session=session, session_token=token)
+        if not isinstance(existing, bytes):
+            return StartedChat(session=session, session_token=token, leased=existing == 1)
         session = await self.load(existing.decode())
         token = await self._issue_token(session, ttl)
         await self.publish(session)

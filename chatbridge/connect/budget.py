@@ -22,6 +22,12 @@ The queue is global: the first `n` waiters may take the `n` whole tokens in the 
 when it next asks. Each waiter asks again when the bucket's refill should reach it. A waiter
 whose process died leaves the queue when its lease lapses.
 
+A chat start makes two calls, StartChatContact then CreateParticipantConnection: acquire_pair
+takes the second's token in the first's script once the first is granted, if one is free now
+for a call of the start's priority, as typing's is taken (never queuing for it, never ahead of
+a waiter); if none is, the second call takes its own as any other. A start that fails before
+its second call gives that token back (give_back): Connect's bucket never saw it spent.
+
 Connect may throttle anyway: a call reached it later than others granted after it (its bucket
 and this copy drifted apart), or other software shares the account, or the quotas are lower
 than configured. A throttle empties the operation's bucket here (slow_down), which brings the
@@ -212,86 +218,113 @@ def calling_for(
 # ms since the call's request reached ChatBridge (its place in the queue counts from then).
 # Answers {granted (1/0), ms until the refill reaches this waiter, 0-based place in the queue,
 # queue full (1/0)}.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
-local waiter, chat, priority = ARGV[3], ARGV[4], tonumber(ARGV[5])
-local lease, max_queue, recovery = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local may_wait = ARGV[9] == '1'
+_ACQUIRE_FUNCTION = """
+local function acquire(K, A)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local rate, burst = tonumber(A[1]), tonumber(A[2])
+  local waiter, chat, priority = A[3], A[4], tonumber(A[5])
+  local lease, max_queue, recovery = tonumber(A[6]), tonumber(A[7]), tonumber(A[8])
+  local may_wait = A[9] == '1'
 
--- Numbers reach Redis as strings: '%.17g' keeps their fractions (tostring keeps 14 digits).
-local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)
-for _, gone in ipairs(stale) do redis.call('ZREM', KEYS[2], gone) end
-if #stale > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  -- Numbers reach Redis as strings: '%.17g' keeps their fractions (tostring keeps 14 digits).
+  local stale = redis.call('ZRANGEBYSCORE', K[3], '-inf', now)
+  for _, gone in ipairs(stale) do redis.call('ZREM', K[2], gone) end
+  if #stale > 0 then redis.call('ZREMRANGEBYSCORE', K[3], '-inf', now) end
+  redis.call('ZREMRANGEBYSCORE', K[4], '-inf', now)
 
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'factor', 'changed')
-local tokens = tonumber(b[1]) or burst
-local ts = tonumber(b[2]) or now
-local factor = tonumber(b[3]) or 1
-local changed = tonumber(b[4]) or now
-if factor < 1 then
-  local steps = math.floor((now - changed) / recovery)
-  if steps > 0 then
-    factor = math.min(1, factor * 2 ^ steps)
-    changed = changed + steps * recovery
-  end
-end
-local r = rate * factor
-tokens = math.min(burst, tokens + math.max(now - ts, 0) * r / 1000)
-
-local function save()
-  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now,
-             'factor', tostring(factor), 'changed', changed)
-  redis.call('PEXPIRE', KEYS[1], 3600000)
-end
-
-local score = redis.call('ZSCORE', KEYS[2], waiter)
-local rank
-if score then
-  rank = redis.call('ZRANK', KEYS[2], waiter)
-else
-  local base = priority * 10000000000000
-  if not may_wait then
-    rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. string.format('%.17g', base + now))
-    if tokens - rank >= 1 then
-      tokens = tokens - 1
-      save()
-      return {1, 0, rank, 0}
+  local b = redis.call('HMGET', K[1], 'tokens', 'ts', 'factor', 'changed')
+  local tokens = tonumber(b[1]) or burst
+  local ts = tonumber(b[2]) or now
+  local factor = tonumber(b[3]) or 1
+  local changed = tonumber(b[4]) or now
+  if factor < 1 then
+    local steps = math.floor((now - changed) / recovery)
+    if steps > 0 then
+      factor = math.min(1, factor * 2 ^ steps)
+      changed = changed + steps * recovery
     end
+  end
+  local r = rate * factor
+  tokens = math.min(burst, tokens + math.max(now - ts, 0) * r / 1000)
+
+  local function save()
+    redis.call('HSET', K[1], 'tokens', tostring(tokens), 'ts', now,
+               'factor', tostring(factor), 'changed', changed)
+    redis.call('PEXPIRE', K[1], 3600000)
+  end
+
+  local score = redis.call('ZSCORE', K[2], waiter)
+  local rank
+  if score then
+    rank = redis.call('ZRANK', K[2], waiter)
+  else
+    local base = priority * 10000000000000
+    if not may_wait then
+      rank = redis.call('ZCOUNT', K[2], '-inf', '(' .. string.format('%.17g', base + now))
+      if tokens - rank >= 1 then
+        tokens = tokens - 1
+        save()
+        return {1, 0, rank, 0}
+      end
+      save()
+      return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
+    end
+    if redis.call('ZCARD', K[2]) >= max_queue then
+      save()
+      return {0, math.ceil((max_queue + 1 - tokens) * 1000 / r), max_queue, 1}
+    end
+    -- Arrivals in the same millisecond keep their order: each arrives a step after the last.
+    local arrival = math.max(now, (tonumber(redis.call('HGET', K[1], 'arrived')) or 0) + 0.0078125)
+    redis.call('HSET', K[1], 'arrived', string.format('%.17g', arrival))
+    arrival = arrival - tonumber(A[10])
+    local start = math.max(arrival, tonumber(redis.call('ZSCORE', K[4], chat)) or 0)
+    if chat ~= '' then
+      redis.call('ZADD', K[4], string.format('%.17g', start + math.ceil(1000 / r)), chat)
+      redis.call('PEXPIRE', K[4], 3600000)
+    end
+    redis.call('ZADD', K[2], string.format('%.17g', base + start), waiter)
+    rank = redis.call('ZRANK', K[2], waiter)
+  end
+  if tokens - rank >= 1 then
+    tokens = tokens - 1
+    redis.call('ZREM', K[2], waiter)
+    redis.call('ZREM', K[3], waiter)
     save()
-    return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
+    return {1, 0, rank, 0}
   end
-  if redis.call('ZCARD', KEYS[2]) >= max_queue then
-    save()
-    return {0, math.ceil((max_queue + 1 - tokens) * 1000 / r), max_queue, 1}
-  end
-  -- Arrivals in the same millisecond keep their order: each arrives a step after the last.
-  local arrival = math.max(now, (tonumber(redis.call('HGET', KEYS[1], 'arrived')) or 0) + 0.0078125)
-  redis.call('HSET', KEYS[1], 'arrived', string.format('%.17g', arrival))
-  arrival = arrival - tonumber(ARGV[10])
-  local start = math.max(arrival, tonumber(redis.call('ZSCORE', KEYS[4], chat)) or 0)
-  if chat ~= '' then
-    redis.call('ZADD', KEYS[4], string.format('%.17g', start + math.ceil(1000 / r)), chat)
-    redis.call('PEXPIRE', KEYS[4], 3600000)
-  end
-  redis.call('ZADD', KEYS[2], string.format('%.17g', base + start), waiter)
-  rank = redis.call('ZRANK', KEYS[2], waiter)
-end
-if tokens - rank >= 1 then
-  tokens = tokens - 1
-  redis.call('ZREM', KEYS[2], waiter)
-  redis.call('ZREM', KEYS[3], waiter)
+  redis.call('ZADD', K[3], now + lease, waiter)
+  redis.call('PEXPIRE', K[2], 3600000)
+  redis.call('PEXPIRE', K[3], 3600000)
   save()
-  return {1, 0, rank, 0}
+  return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
 end
-redis.call('ZADD', KEYS[3], now + lease, waiter)
-redis.call('PEXPIRE', KEYS[2], 3600000)
-redis.call('PEXPIRE', KEYS[3], 3600000)
-save()
-return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
 """
+
+_ACQUIRE = _ACQUIRE_FUNCTION + "return acquire(KEYS, ARGV)\n"
+
+# KEYS: the first operation's four keys (as _ACQUIRE's), then the second's. ARGV: the first's
+# ten arguments (as _ACQUIRE's), then the second's rate, burst, lease ms, max queue, recovery ms.
+# Takes a token of the first as _ACQUIRE does; once granted, a token of the second too if one
+# is free now for a call of the same priority (it never queues for it), as typing's is taken.
+# Answers _ACQUIRE's answer and 1 if the second's token was taken, else 0.
+_ACQUIRE_PAIR = (
+    _ACQUIRE_FUNCTION
+    + """
+local first = acquire({KEYS[1], KEYS[2], KEYS[3], KEYS[4]},
+                      {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
+                       ARGV[9], ARGV[10]})
+local taken = 0
+if first[1] == 1 then
+  local second = acquire({KEYS[5], KEYS[6], KEYS[7], KEYS[8]},
+                         {ARGV[11], ARGV[12], ARGV[3], ARGV[4], ARGV[5], ARGV[13], ARGV[14],
+                          ARGV[15], '0', '0'})
+  taken = second[1]
+end
+first[5] = taken
+return first
+"""
+)
 
 # KEYS: the bucket. ARGV: spacing ms, min factor, recovery ms. Empties the bucket; halves the
 # rate if the last throttle came within the recovery time. Throttles within the spacing count
@@ -316,6 +349,15 @@ redis.call('HSET', KEYS[1], 'tokens', '0', 'ts', now, 'factor', tostring(factor)
            'changed', now, 'slowed', slowed)
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return {counted, halved}
+"""
+
+# KEYS: the bucket. A token back, for a call not made; the next acquire caps it at the burst. A
+# bucket gone (expired) is full anyway: nothing to give back to.
+_GIVE_BACK = """
+if redis.call('HEXISTS', KEYS[1], 'tokens') == 1 then
+  redis.call('HINCRBYFLOAT', KEYS[1], 'tokens', 1)
+end
+return 0
 """
 
 # KEYS: the queue, the leases. ARGV: waiter. A waiter that gives up leaves at once.
@@ -412,9 +454,51 @@ class ConnectBudget:
         None for an operation without a quota. Raises Throttled (with the expected wait as
         retry_after) if the token would come later than the deadline or the queue is full,
         and Dropped for typing when no token is free now."""
+        grant, _ = await self._acquire(
+            operation, None, deadline=deadline, waiter=waiter, announce=announce
+        )
+        return grant
+
+    async def acquire_pair(
+        self,
+        operation: str,
+        then: str,
+        *,
+        deadline: float | None = None,
+        waiter: str | None = None,
+        announce: bool = True,
+    ) -> tuple[Grant | None, bool]:
+        """Takes a token of `operation` as acquire() does and, in the same round trip once it
+        is granted, a token of `then`, the call that follows it, if one is free now for a call
+        of this priority: a chat start's StartChatContact and its CreateParticipantConnection
+        cost one script instead of two. Never queues for `then`: whether its token was taken
+        (when not, its call takes one as any other call does).
+
+        A `then` without a quota needs no token (True); with `operation` without one, only
+        acquire()'s answer (None, False)."""
+        if self.rates.get(operation) is None:
+            return None, False
+        if self.rates.get(then) is None:
+            grant = await self.acquire(
+                operation, deadline=deadline, waiter=waiter, announce=announce
+            )
+            return grant, True
+        return await self._acquire(
+            operation, then, deadline=deadline, waiter=waiter, announce=announce
+        )
+
+    async def _acquire(
+        self,
+        operation: str,
+        then: str | None,
+        *,
+        deadline: float | None,
+        waiter: str | None,
+        announce: bool,
+    ) -> tuple[Grant | None, bool]:
         rate = self.rates.get(operation)
         if rate is None:
-            return None
+            return None, False
         context = current()
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
@@ -426,32 +510,47 @@ class ConnectBudget:
         if context.asked_at is not None:
             asked_age_ms = min(max(int((started - context.asked_at) * 1000), 0), MAX_ASKED_AGE_MS)
         redis = get_redis()
-        script = redis.register_script(_ACQUIRE)
         budget_keys = self._keys(operation)
+        args: list[object] = [
+            rate[0],
+            max(1, rate[1] - RESERVE),
+            waiter,
+            context.chat_id,
+            int(priority),
+            WAITER_LEASE_MS,
+            self.max_queue,
+            int(self.recovery * 1000),
+            1 if may_wait else 0,
+            asked_age_ms,
+        ]
+        if then is None:
+            script = redis.register_script(_ACQUIRE)
+            script_keys = budget_keys
+        else:
+            then_rate = self.rates[then]
+            script = redis.register_script(_ACQUIRE_PAIR)
+            script_keys = [*budget_keys, *self._keys(then)]
+            args += [
+                then_rate[0],
+                max(1, then_rate[1] - RESERVE),
+                WAITER_LEASE_MS,
+                self.max_queue,
+                int(self.recovery * 1000),
+            ]
         queued = entered = False
         try:
             while True:
                 entered = may_wait
-                granted, wait_ms, rank, full = await script(
-                    keys=budget_keys,
-                    args=[
-                        rate[0],
-                        max(1, rate[1] - RESERVE),
-                        waiter,
-                        context.chat_id,
-                        int(priority),
-                        WAITER_LEASE_MS,
-                        self.max_queue,
-                        int(self.recovery * 1000),
-                        1 if may_wait else 0,
-                        asked_age_ms,
-                    ],
-                )
+                answer = await script(keys=script_keys, args=args)
+                granted, wait_ms, rank, full = answer[:4]
                 now = time.monotonic()
                 if granted:
                     waited = now - started
                     CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(waited)
-                    return Grant(waited=waited, queued=queued)
+                    taken = then is not None and bool(answer[4])
+                    if taken:
+                        CONNECT_BUDGET_WAIT_SECONDS.labels(operation=then).observe(0)
+                    return Grant(waited=waited, queued=queued), taken
                 wait = wait_ms / 1000
                 if not may_wait:
                     CONNECT_BUDGET_DROPS.labels(operation=operation).inc()
@@ -477,6 +576,13 @@ class ConnectBudget:
         finally:
             if queued:
                 CONNECT_BUDGET_WAITING.labels(operation=operation).dec()
+
+    async def give_back(self, operation: str) -> None:
+        """Returns a token taken for a call that was not made after all (acquire_pair's
+        second, when the call before it failed): Connect's bucket still holds it."""
+        if operation not in self.rates:
+            return
+        await get_redis().register_script(_GIVE_BACK)(keys=[self._key(operation)], args=[])
 
     async def slow_down(self, operation: str) -> None:
         """Connect throttled a call of `operation`: empty its bucket, and halve its rate if

@@ -15,7 +15,9 @@ attempts botocore repeated (chatbridge.metrics).
 import asyncio
 import functools
 import hashlib
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -24,7 +26,7 @@ from django.conf import settings
 
 from chatbridge import errors
 from chatbridge.connect import clients
-from chatbridge.connect.budget import ConnectBudget, current
+from chatbridge.connect.budget import ConnectBudget, calling_for, current
 from chatbridge.connect.errors import map_error
 from chatbridge.connect.types import (
     AttachmentDownload,
@@ -67,25 +69,31 @@ def _retry_attempts(response: dict[str, Any]) -> int:
     return int(response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
 
 
+def _waiter(api_name: str, params: dict[str, Any]) -> str | None:
+    """Calls with a ClientToken wait as one: a retried request does not queue twice."""
+    token = params.get("ClientToken")
+    return hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None
+
+
 async def _call(
     client_factory,
     operation: str,
     *,
     executor: Executor,
     region: str | None = None,
+    deadline: float | None = None,
+    announced: bool = False,
     **params: Any,
 ) -> dict[str, Any]:
     """Takes a token of the operation's budget in `region` (Connect's quotas are per Region),
     then calls; a throttled call slows the budget down and goes round again, within one
-    deadline for the whole call."""
+    deadline for the whole call (`deadline`, when it continues a wait begun elsewhere)."""
     client = client_factory()
     api_name = client.meta.method_to_api_mapping.get(operation, operation)
     budget = ConnectBudget.from_settings(region)
-    deadline = time.monotonic() + budget.wait_limit(current())
-    # Calls with a ClientToken wait as one: a retried request does not queue twice.
-    token = params.get("ClientToken")
-    waiter = hashlib.sha256(f"{api_name}:{token}".encode()).hexdigest() if token else None
-    announced = False
+    if deadline is None:
+        deadline = time.monotonic() + budget.wait_limit(current())
+    waiter = _waiter(api_name, params)
     while True:
         grant = await budget.acquire(
             api_name, deadline=deadline, waiter=waiter, announce=not announced
@@ -121,14 +129,202 @@ async def _invoke(client, operation: str, *, executor: Executor, **params: Any) 
         retries = _retry_attempts(response)
         return response
     finally:
-        CONNECT_CALL_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
-        CONNECT_CALLS.labels(operation=operation, outcome=outcome).inc()
-        if retries:
-            CONNECT_RETRIES.labels(operation=operation).inc(retries)
+        _record(operation, time.perf_counter() - started, outcome, retries)
+
+
+def _record(operation: str, seconds: float, outcome: str, retries: int) -> None:
+    """One Connect call's metrics: its duration, its outcome, botocore's repeated attempts."""
+    CONNECT_CALL_SECONDS.labels(operation=operation).observe(seconds)
+    CONNECT_CALLS.labels(operation=operation, outcome=outcome).inc()
+    if retries:
+        CONNECT_RETRIES.labels(operation=operation).inc(retries)
+
+
+class _Pair:
+    """Two calls on one thread, the second made from the first's answer: one hop to the thread
+    and back instead of two. Each call is measured as `_invoke` measures it; a caller that
+    stops waiting records the call in flight as cancelled, and the second is then not made."""
+
+    __slots__ = ("_lock", "_stopped", "_in_flight", "_since")
+
+    def __init__(self, first_operation: str) -> None:
+        self._lock = threading.Lock()
+        self._stopped = False
+        # The call in flight and since when (the first's time counts from its hop, as _invoke's).
+        self._in_flight: str | None = first_operation
+        self._since = time.perf_counter()
+
+    def run(
+        self,
+        first: Any,
+        first_operation: str,
+        first_params: dict[str, Any],
+        second: Any,
+        second_operation: str,
+        second_params: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> tuple[dict[str, Any] | BaseException, dict[str, Any] | BaseException | None]:
+        """On the thread: the first call's answer or error, then the second's (None: not made)."""
+        with self._lock:
+            if self._stopped:
+                return asyncio.CancelledError(), None
+        answer = self._step(first, first_operation, first_params)
+        if isinstance(answer, BaseException):
+            return answer, None
+        params = second_params(answer)
+        with self._lock:
+            if self._stopped:
+                return answer, None
+            self._in_flight, self._since = second_operation, time.perf_counter()
+        return answer, self._step(second, second_operation, params)
+
+    def _step(
+        self, client: Any, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any] | BaseException:
+        retries = 0
+        result: dict[str, Any] | BaseException
+        try:
+            result = getattr(client, operation)(**params)
+        except (BotoCoreError, ClientError) as exc:
+            result = map_error(exc)
+            outcome = outcome_of(result)
+            if isinstance(exc, ClientError):
+                retries = _retry_attempts(exc.response)
+        except Exception as exc:
+            result, outcome = exc, "unavailable"
+        else:
+            outcome = "ok"
+            retries = _retry_attempts(result)
+        with self._lock:
+            self._in_flight = None
+            if not self._stopped:
+                _record(operation, time.perf_counter() - self._since, outcome, retries)
+        return result
+
+    def stop(self) -> None:
+        """The caller stopped waiting: the call in flight counts as cancelled."""
+        with self._lock:
+            self._stopped = True
+            if self._in_flight is not None:
+                _record(self._in_flight, time.perf_counter() - self._since, "cancelled", 0)
+
+
+async def _invoke_pair(
+    first: Any,
+    first_operation: str,
+    first_params: dict[str, Any],
+    second: Any,
+    second_operation: str,
+    second_params: Callable[[dict[str, Any]], dict[str, Any]],
+    *,
+    executor: Executor,
+) -> tuple[dict[str, Any], dict[str, Any] | errors.ChatBridgeError]:
+    """Both calls on one hop to `executor`. Raises the first call's error; answers the first's
+    response with the second's, or with the error the second ended in."""
+    pair = _Pair(first_operation)
+    loop = asyncio.get_running_loop()
+    try:
+        answer, following = await loop.run_in_executor(
+            executor,
+            pair.run,
+            first,
+            first_operation,
+            first_params,
+            second,
+            second_operation,
+            second_params,
+        )
+    except asyncio.CancelledError:
+        pair.stop()
+        raise
+    if isinstance(answer, BaseException):
+        raise answer
+    assert following is not None  # not made only once the caller stopped waiting
+    if isinstance(following, BaseException) and not isinstance(following, errors.ChatBridgeError):
+        raise following
+    return answer, following
+
+
+class ContinuationRefused(Exception):
+    """Connect refused to continue a persistent chat (not ended yet for Connect, continued
+    already, gone: InvalidInput or NotFound) and started nothing: `error` says how."""
+
+    def __init__(self, error: errors.ChatBridgeError) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
 
 
 def _without_none(**params: Any) -> dict[str, Any]:
     return {name: value for name, value in params.items() if value is not None}
+
+
+def _start_params(
+    *,
+    display_name: str,
+    attributes: dict[str, str] | None,
+    initial_message: tuple[str, str] | None,
+    client_token: str | None,
+    chat_duration_minutes: int | None,
+    route: ConnectRoute | None,
+    persistent_chat: PersistentChat | None,
+) -> dict[str, Any]:
+    """StartChatContact's request."""
+    route = route or ConnectRoute()
+    params = _without_none(
+        InstanceId=route.instance_id or settings.CONNECT_INSTANCE_ID,
+        ContactFlowId=route.contact_flow_id or settings.CONNECT_CONTACT_FLOW_ID,
+        ParticipantDetails={"DisplayName": display_name},
+        Attributes=attributes or None,
+        ClientToken=client_token,
+        ChatDurationInMinutes=chat_duration_minutes,
+        SupportedMessagingContentTypes=[
+            "text/plain",
+            "text/markdown",
+            "application/json",
+            "application/vnd.amazonaws.connect.message.interactive",
+            "application/vnd.amazonaws.connect.message.interactive.response",
+        ],
+    )
+    if initial_message is not None:
+        content_type, content = initial_message
+        params["InitialMessage"] = {"ContentType": content_type, "Content": content}
+    if persistent_chat is not None:
+        params["PersistentChat"] = {
+            "RehydrationType": persistent_chat.rehydration_type,
+            "SourceContactId": persistent_chat.source_contact_id,
+        }
+    return params
+
+
+def _started(response: dict[str, Any]) -> StartedContact:
+    return StartedContact(
+        contact_id=response["ContactId"],
+        participant_id=response["ParticipantId"],
+        participant_token=response["ParticipantToken"],
+        continued_from_contact_id=response.get("ContinuedFromContactId") or "",
+    )
+
+
+def _connection_params(
+    started: dict[str, Any], *, connect_participant: bool = True
+) -> dict[str, Any]:
+    """CreateParticipantConnection's request for the participant of `started` (a
+    StartChatContact response, or any mapping with its ParticipantToken)."""
+    return {
+        "Type": ["WEBSOCKET", "CONNECTION_CREDENTIALS"],
+        "ParticipantToken": started["ParticipantToken"],
+        "ConnectParticipant": connect_participant,
+    }
+
+
+def _connected(response: dict[str, Any]) -> ParticipantConnection:
+    websocket = response["Websocket"]
+    credentials = response["ConnectionCredentials"]
+    return ParticipantConnection(
+        websocket_url=websocket["Url"],
+        websocket_expires_at=parse_time(websocket["ConnectionExpiry"]),
+        connection_token=credentials["ConnectionToken"],
+        connection_expires_at=parse_time(credentials["Expiry"]),
+    )
 
 
 class ConnectGateway:
@@ -172,43 +368,112 @@ class ConnectGateway:
     ) -> StartedContact:
         """Starts a chat on `route`'s instance and flow (the settings' by default), in this
         gateway's region, continuing `persistent_chat`'s contact when given."""
-        route = route or ConnectRoute()
-        params = _without_none(
-            InstanceId=route.instance_id or settings.CONNECT_INSTANCE_ID,
-            ContactFlowId=route.contact_flow_id or settings.CONNECT_CONTACT_FLOW_ID,
-            ParticipantDetails={"DisplayName": display_name},
-            Attributes=attributes or None,
-            ClientToken=client_token,
-            ChatDurationInMinutes=chat_duration_minutes,
-            SupportedMessagingContentTypes=[
-                "text/plain",
-                "text/markdown",
-                "application/json",
-                "application/vnd.amazonaws.connect.message.interactive",
-                "application/vnd.amazonaws.connect.message.interactive.response",
-            ],
-        )
-        if initial_message is not None:
-            content_type, content = initial_message
-            params["InitialMessage"] = {"ContentType": content_type, "Content": content}
-        if persistent_chat is not None:
-            params["PersistentChat"] = {
-                "RehydrationType": persistent_chat.rehydration_type,
-                "SourceContactId": persistent_chat.source_contact_id,
-            }
         response = await _call(
             self._connect,
             "start_chat_contact",
             executor=self._executor,
             region=self.region,
+            **_start_params(
+                display_name=display_name,
+                attributes=attributes,
+                initial_message=initial_message,
+                client_token=client_token,
+                chat_duration_minutes=chat_duration_minutes,
+                route=route,
+                persistent_chat=persistent_chat,
+            ),
+        )
+        return _started(response)
+
+    async def start_and_connect(
+        self,
+        *,
+        display_name: str,
+        attributes: dict[str, str] | None = None,
+        initial_message: tuple[str, str] | None = None,
+        client_token: str | None = None,
+        chat_duration_minutes: int | None = None,
+        route: ConnectRoute | None = None,
+        persistent_chat: PersistentChat | None = None,
+    ) -> tuple[StartedContact, ParticipantConnection]:
+        """start_chat_contact, then create_connection for its participant, at less cost than
+        the two: both tokens of the budget in one script, and both calls on one hop to a thread
+        and back, when the connection's token is free now; otherwise the connection's call
+        takes its own token and hop, as create_connection's would.
+
+        Raises ContinuationRefused when Connect refuses to continue `persistent_chat` (no
+        contact was started); the start's other errors and the connection's as they are."""
+        params = _start_params(
+            display_name=display_name,
+            attributes=attributes,
+            initial_message=initial_message,
+            client_token=client_token,
+            chat_duration_minutes=chat_duration_minutes,
+            route=route,
+            persistent_chat=persistent_chat,
+        )
+        budget = ConnectBudget.from_settings(self.region)
+        try:
+            started, following = await self._start_taking_both(budget, params)
+        except (errors.InvalidInput, errors.NotFound) as error:
+            if persistent_chat is None:
+                raise
+            raise ContinuationRefused(error) from None
+        contact = _started(started)
+        if isinstance(following, dict):
+            return contact, _connected(following)
+        with calling_for(chat_id=contact.contact_id):
+            if following is not None:
+                if not isinstance(following, errors.Throttled):
+                    raise following
+                await budget.slow_down("CreateParticipantConnection")
+            return contact, await self.create_connection(contact.participant_token)
+
+    async def _start_taking_both(
+        self, budget: ConnectBudget, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any] | errors.ChatBridgeError | None]:
+        """StartChatContact's response, with CreateParticipantConnection's response or error
+        when its token came with the start's (None: not called)."""
+        deadline = time.monotonic() + budget.wait_limit(current())
+        grant, both = await budget.acquire_pair(
+            "StartChatContact",
+            "CreateParticipantConnection",
+            deadline=deadline,
+            waiter=_waiter("StartChatContact", params),
+        )
+        try:
+            if not both:
+                started = await _invoke(
+                    self._connect(), "start_chat_contact", executor=self._executor, **params
+                )
+                return started, None
+            return await _invoke_pair(
+                self._connect(),
+                "start_chat_contact",
+                params,
+                self._participant(),
+                "create_participant_connection",
+                _connection_params,
+                executor=self._executor,
+            )
+        except Exception as error:
+            if both:
+                await budget.give_back("CreateParticipantConnection")
+            if not isinstance(error, errors.Throttled):
+                raise
+        # Connect throttled the start anyway: as every call, it slows the budget down and
+        # queues again, within the same deadline.
+        await budget.slow_down("StartChatContact")
+        started = await _call(
+            self._connect,
+            "start_chat_contact",
+            executor=self._executor,
+            region=self.region,
+            deadline=deadline,
+            announced=bool(grant and grant.queued),
             **params,
         )
-        return StartedContact(
-            contact_id=response["ContactId"],
-            participant_id=response["ParticipantId"],
-            participant_token=response["ParticipantToken"],
-            continued_from_contact_id=response.get("ContinuedFromContactId") or "",
-        )
+        return started, None
 
     async def stop_contact(self, contact_id: str) -> None:
         await _call(
@@ -228,18 +493,11 @@ class ConnectGateway:
             "create_participant_connection",
             executor=self._executor,
             region=self.region,
-            Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
-            ParticipantToken=participant_token,
-            ConnectParticipant=connect_participant,
+            **_connection_params(
+                {"ParticipantToken": participant_token}, connect_participant=connect_participant
+            ),
         )
-        websocket = response["Websocket"]
-        credentials = response["ConnectionCredentials"]
-        return ParticipantConnection(
-            websocket_url=websocket["Url"],
-            websocket_expires_at=parse_time(websocket["ConnectionExpiry"]),
-            connection_token=credentials["ConnectionToken"],
-            connection_expires_at=parse_time(credentials["Expiry"]),
-        )
+        return _connected(response)
 
     async def send_message(
         self, connection_token: str, *, content_type: str, content: str, client_token: str | None

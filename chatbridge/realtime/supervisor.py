@@ -39,6 +39,7 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from chatbridge.chats.records import UpstreamClaim
 from chatbridge.chats.store import SessionStore
 from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import ACTIVE_CHATS, LEASE_TAKEOVERS, LEASES_LOST
@@ -92,6 +93,22 @@ class Supervisor:
 
     def lease(self, chat_id: str) -> Lease:
         return Lease(self._redis, self._keys.chat(chat_id, "lease"), self.owner, self._lease_ttl_ms)
+
+    def claim(self) -> UpstreamClaim | None:
+        """For a chat about to be stored: its lease is claimed for this process as it is stored
+        (chatbridge.chats.store), and its upstream opened here at once (hold_claimed). None in
+        a process that holds no upstreams."""
+        if not self.holds_upstreams:
+            return None
+        return UpstreamClaim(owner=self.owner, ttl_ms=self._lease_ttl_ms, hold=self.hold_claimed)
+
+    def hold_claimed(self, chat_id: str) -> bool:
+        """Opens the upstream of a chat whose lease this process claimed as it stored the chat,
+        without asking Redis again; whether it opened it."""
+        if chat_id in self._tasks:
+            return False
+        self._hold_upstream(chat_id, self.lease(chat_id))
+        return True
 
     def start(self) -> None:
         if not self.holds_upstreams:

@@ -87,3 +87,20 @@ def test_a_saturated_direct_path_makes_a_run_invalid():
         "direct path: 3 error(s) or failed start(s)",
         "direct path: p50 2300.0 ms > 100 ms",
     ]
+
+
+@pytest.mark.timeout(120)
+def test_daphne_runs_no_stream_worker_as_deployed(tmp_path):
+    """The stream workers run in `manage.py workers`: daphne's CPU goes to the chats it
+    measures (docs/deployment.md)."""
+    from bench.stack import Stack
+
+    stack = Stack("http://bench.chatbridge.localhost", tmp_path)
+    try:
+        stack.start()
+        assert stack.daphne is not None and stack.workers is not None
+        environ = Path(f"/proc/{stack.daphne.pid}/environ").read_bytes().split(b"\0")
+    finally:
+        stack.stop()
+    for worker in ("ARCHIVER", "WEBHOOKS", "MAILER"):
+        assert f"CHATBRIDGE_RUN_{worker}=0".encode() in environ

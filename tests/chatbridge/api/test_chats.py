@@ -35,6 +35,15 @@ async def test_start_answers_the_contract_and_no_connect_token(api, widget, runt
     assert session.widget_id == "shop"
 
 
+async def test_a_started_chats_upstream_is_held_here_once_the_start_answers(
+    api, widget, runtime, redis_client
+):
+    chat = await start_chat(api)
+    assert runtime.supervisor.holds(chat["chat_id"])
+    lease = runtime.supervisor.lease(chat["chat_id"])
+    assert await lease.holder() == runtime.supervisor.owner
+
+
 async def test_attributes_reach_connect(api, widget, runtime, emulator):
     chat = await start_chat(api, attributes={"order": "A-17"})
     contact = emulator.contact(await contact_id(runtime, chat))

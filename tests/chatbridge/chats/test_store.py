@@ -109,6 +109,38 @@ async def test_a_second_start_of_the_same_contact_opens_the_same_chat(store):
     assert (await store.authenticate(second.session_token)).chat_id == first.session.chat_id
 
 
+async def test_a_new_chat_claims_its_upstreams_lease_for_the_owner_given(store, redis_client):
+    started = await store.create(
+        contact=contact(),
+        connection=connection(),
+        display_name="Ada",
+        widget_id="default",
+        lifetime=timedelta(hours=2),
+        lease_owner="host:1:abc",
+        lease_ttl_ms=15_000,
+    )
+    lease = store.keys.chat(started.session.chat_id, "lease")
+    assert started.leased
+    assert await redis_client.get(lease) == b"host:1:abc"
+    assert 0 < await redis_client.pttl(lease) <= 15_000
+
+
+async def test_a_retried_start_claims_no_lease(store, redis_client):
+    first = await create(store)
+    retried = await store.create(
+        contact=contact(),
+        connection=connection(),
+        display_name="Ada",
+        widget_id="default",
+        lifetime=timedelta(hours=2),
+        lease_owner="host:1:abc",
+        lease_ttl_ms=15_000,
+    )
+    assert retried.session.chat_id == first.session.chat_id
+    assert not first.leased and not retried.leased
+    assert await redis_client.exists(store.keys.chat(first.session.chat_id, "lease")) == 0
+
+
 async def test_saving_a_connection_replaces_the_token_and_bumps_the_generation(store):
     started = await create(store)
     refreshed = await store.save_connection(started.session, connection("new-connection-token"))

@@ -235,6 +235,71 @@ async def test_a_waiter_that_gives_up_leaves_the_queue(empty):
     assert await empty.queue_depth("SendMessage") == 0
 
 
+async def tokens_of(redis_client, operation: str) -> int:
+    """The bucket's whole tokens, as its last script left it (its refill is a token per 100 s)."""
+    return int(float(await redis_client.hget(keys().connect_budget(operation), "tokens")))
+
+
+# A chat start's two calls: StartChatContact, then its CreateParticipantConnection.
+
+
+async def test_a_pair_takes_both_tokens_in_one_script_when_both_are_free(redis_client):
+    shared = budget()
+    grant, both = await shared.acquire_pair("SendMessage", "SendEvent")
+    assert grant is not None and not grant.queued and both
+    # Bursts of 10, one in reserve: 9 to spend, one of each gone.
+    assert await tokens_of(redis_client, "SendMessage") == 8
+    assert await tokens_of(redis_client, "SendEvent") == 8
+
+
+async def test_a_pair_does_not_queue_for_its_second_token(empty, redis_client):
+    await free(redis_client, "SendMessage", 1)
+    grant, both = await empty.acquire_pair("SendMessage", "SendEvent")
+    assert grant is not None and not both
+    assert await empty.queue_depth("SendEvent") == 0
+    assert await tokens_of(redis_client, "SendEvent") == 0
+
+
+async def test_a_pairs_second_token_does_not_go_before_a_waiter_of_its_own(empty, redis_client):
+    waiters = Waiters(empty, "SendEvent")
+    await waiters.queue("receipt", chat_id="a", priority=Priority.RECEIPT)
+    await free(redis_client, "SendEvent", 1)
+    await free(redis_client, "SendMessage", 1)
+    with calling_for(priority=Priority.BACKGROUND):
+        _, both = await empty.acquire_pair("SendMessage", "SendEvent")
+    assert not both
+    assert await asyncio.wait_for(waiters.served.get(), GUARD) == "receipt"
+
+
+async def test_a_pair_queues_for_its_first_token_in_turn_and_then_takes_the_second(
+    empty, redis_client
+):
+    waiters = Waiters(empty, "SendMessage")
+    await waiters.queue("message", chat_id="a", priority=Priority.MESSAGE)
+    await free(redis_client, "SendEvent", 2)
+    pair = asyncio.create_task(empty.acquire_pair("SendMessage", "SendEvent"))
+    await until_queued(redis_client, "SendMessage", 2)
+    assert await tokens_of(redis_client, "SendEvent") == 2  # not taken while queued
+    assert await waiters.serve_one(redis_client) == "message"
+    await free(redis_client, "SendMessage", 1)
+    grant, both = await asyncio.wait_for(pair, GUARD)
+    assert grant is not None and grant.queued and both
+    assert await tokens_of(redis_client, "SendEvent") == 1
+
+
+async def test_a_token_given_back_is_spent_again(empty, redis_client):
+    await empty.give_back("SendMessage")
+    assert await tokens_of(redis_client, "SendMessage") == 1
+    grant = await budget(max_wait=0).acquire("SendMessage")
+    assert grant is not None and not grant.queued
+
+
+async def test_a_token_given_back_to_a_bucket_gone_leaves_it_full(redis_client):
+    shared = budget()
+    await shared.give_back("SendMessage")
+    assert await redis_client.exists(keys().connect_budget("SendMessage")) == 0
+
+
 async def test_a_lone_throttle_empties_the_bucket_and_keeps_the_rate(redis_client):
     shared = budget()
     await shared.acquire("SendMessage")
