@@ -6,6 +6,7 @@ import signal
 import pytest
 from prometheus_client import REGISTRY
 
+from chatbridge import actions
 from chatbridge.realtime.liveness import Liveness
 from chatbridge.redis import keys
 from tests.support.redis_waits import until_key
@@ -169,7 +170,7 @@ def starts_only(settings):
 
 
 async def test_a_process_that_only_starts_chats_claims_none(starts_only, runtime):
-    chat = await runtime.service.start_chat(display_name="Ada")
+    chat = await actions.start_chat(runtime, display_name="Ada")
     chat_id = chat.session.chat_id
 
     assert not await runtime.supervisor.ensure(chat_id)
