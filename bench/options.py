@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--start-processes",
         type=int,
-        default=1,
+        default=0,
         help="ASGI processes of their own that chats start on (CHATBRIDGE_HOLD_UPSTREAMS=0), "
         "as in deploy/nginx; 0 starts chats on the process that serves them",
     )

@@ -21,7 +21,7 @@ def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_pat
     code = subprocess.run(
         [sys.executable, "-m", "bench",
          "--chats", "4", "--rest-chats", "4", "--processes", "2", "--ramp-rate", "20",
-         "--interval", "1", "--duration", "3", "--drain", "10",
+         "--interval", "1", "--duration", "3", "--drain", "10", "--start-processes", "1",
          "--results-dir", str(tmp_path)],
         cwd=ROOT, timeout=280, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode  # fmt: skip
