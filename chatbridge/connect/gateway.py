@@ -355,36 +355,6 @@ class ConnectGateway:
             return clients.start_executor()
         return clients.background_executor() if self.background else clients.executor()
 
-    async def start_chat_contact(
-        self,
-        *,
-        display_name: str,
-        attributes: dict[str, str] | None = None,
-        initial_message: tuple[str, str] | None = None,
-        client_token: str | None = None,
-        chat_duration_minutes: int | None = None,
-        route: ConnectRoute | None = None,
-        persistent_chat: PersistentChat | None = None,
-    ) -> StartedContact:
-        """Starts a chat on `route`'s instance and flow (the settings' by default), in this
-        gateway's region, continuing `persistent_chat`'s contact when given."""
-        response = await _call(
-            self._connect,
-            "start_chat_contact",
-            executor=self._executor,
-            region=self.region,
-            **_start_params(
-                display_name=display_name,
-                attributes=attributes,
-                initial_message=initial_message,
-                client_token=client_token,
-                chat_duration_minutes=chat_duration_minutes,
-                route=route,
-                persistent_chat=persistent_chat,
-            ),
-        )
-        return _started(response)
-
     async def start_and_connect(
         self,
         *,
@@ -396,10 +366,12 @@ class ConnectGateway:
         route: ConnectRoute | None = None,
         persistent_chat: PersistentChat | None = None,
     ) -> tuple[StartedContact, ParticipantConnection]:
-        """start_chat_contact, then create_connection for its participant, at less cost than
-        the two: both tokens of the budget in one script, and both calls on one hop to a thread
-        and back, when the connection's token is free now; otherwise the connection's call
-        takes its own token and hop, as create_connection's would.
+        """StartChatContact on `route`'s instance and flow (the settings' by default), in this
+        gateway's region, continuing `persistent_chat`'s contact when given; then
+        create_connection for its participant, at less cost than two calls: both tokens of the
+        budget in one script, and both calls on one hop to a thread and back, when the
+        connection's token is free now; otherwise the connection's call takes its own token
+        and hop, as create_connection's would.
 
         Raises ContinuationRefused when Connect refuses to continue `persistent_chat` (no
         contact was started); the start's other errors and the connection's as they are."""

@@ -39,13 +39,14 @@ def connection(token: str = CONNECTION_TOKEN, expires_in: int = 3600) -> Partici
     )
 
 
-async def create(store: SessionStore, contact_id: str = "contact-1"):
+async def create(store: SessionStore, contact_id: str = "contact-1", **lease: object):
     return await store.create(
         contact=contact(contact_id),
         connection=connection(),
         display_name="Ada",
         widget_id="default",
         lifetime=timedelta(hours=2),
+        **lease,
     )
 
 
@@ -110,15 +111,7 @@ async def test_a_second_start_of_the_same_contact_opens_the_same_chat(store):
 
 
 async def test_a_new_chat_claims_its_upstreams_lease_for_the_owner_given(store, redis_client):
-    started = await store.create(
-        contact=contact(),
-        connection=connection(),
-        display_name="Ada",
-        widget_id="default",
-        lifetime=timedelta(hours=2),
-        lease_owner="host:1:abc",
-        lease_ttl_ms=15_000,
-    )
+    started = await create(store, lease_owner="host:1:abc", lease_ttl_ms=15_000)
     lease = store.keys.chat(started.session.chat_id, "lease")
     assert started.leased
     assert await redis_client.get(lease) == b"host:1:abc"
@@ -127,15 +120,7 @@ async def test_a_new_chat_claims_its_upstreams_lease_for_the_owner_given(store, 
 
 async def test_a_retried_start_claims_no_lease(store, redis_client):
     first = await create(store)
-    retried = await store.create(
-        contact=contact(),
-        connection=connection(),
-        display_name="Ada",
-        widget_id="default",
-        lifetime=timedelta(hours=2),
-        lease_owner="host:1:abc",
-        lease_ttl_ms=15_000,
-    )
+    retried = await create(store, lease_owner="host:1:abc", lease_ttl_ms=15_000)
     assert retried.session.chat_id == first.session.chat_id
     assert not first.leased and not retried.leased
     assert await redis_client.exists(store.keys.chat(first.session.chat_id, "lease")) == 0
