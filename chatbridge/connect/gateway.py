@@ -145,37 +145,37 @@ class _Pair:
     and back instead of two. Each call is measured as `_invoke` measures it; a caller that
     stops waiting records the call in flight as cancelled, and the second is then not made."""
 
-    __slots__ = ("_lock", "_stopped", "_in_flight", "_since")
+    __slots__ = ("_calls", "_lock", "_stopped", "_in_flight", "_since")
 
-    def __init__(self, first_operation: str) -> None:
+    def __init__(
+        self,
+        first: tuple[Any, str, dict[str, Any]],
+        second: tuple[Any, str, Callable[[dict[str, Any]], dict[str, Any]]],
+    ) -> None:
+        """`first`: (client, operation, params); `second`: (client, operation, a function of the
+        first's answer giving its params)."""
+        self._calls = (first, second)
         self._lock = threading.Lock()
         self._stopped = False
         # The call in flight and since when (the first's time counts from its hop, as _invoke's).
-        self._in_flight: str | None = first_operation
+        self._in_flight: str | None = first[1]
         self._since = time.perf_counter()
 
-    def run(
-        self,
-        first: Any,
-        first_operation: str,
-        first_params: dict[str, Any],
-        second: Any,
-        second_operation: str,
-        second_params: Callable[[dict[str, Any]], dict[str, Any]],
-    ) -> tuple[dict[str, Any] | BaseException, dict[str, Any] | BaseException | None]:
+    def run(self) -> tuple[dict[str, Any] | BaseException, dict[str, Any] | BaseException | None]:
         """On the thread: the first call's answer or error, then the second's (None: not made)."""
+        (client, operation, params), (next_client, next_operation, next_params) = self._calls
         with self._lock:
             if self._stopped:
                 return asyncio.CancelledError(), None
-        answer = self._step(first, first_operation, first_params)
+        answer = self._step(client, operation, params)
         if isinstance(answer, BaseException):
             return answer, None
-        params = second_params(answer)
+        following_params = next_params(answer)
         with self._lock:
             if self._stopped:
                 return answer, None
-            self._in_flight, self._since = second_operation, time.perf_counter()
-        return answer, self._step(second, second_operation, params)
+            self._in_flight, self._since = next_operation, time.perf_counter()
+        return answer, self._step(next_client, next_operation, following_params)
 
     def _step(
         self, client: Any, operation: str, params: dict[str, Any]
@@ -209,30 +209,13 @@ class _Pair:
 
 
 async def _invoke_pair(
-    first: Any,
-    first_operation: str,
-    first_params: dict[str, Any],
-    second: Any,
-    second_operation: str,
-    second_params: Callable[[dict[str, Any]], dict[str, Any]],
-    *,
-    executor: Executor,
+    pair: _Pair, *, executor: Executor
 ) -> tuple[dict[str, Any], dict[str, Any] | errors.ChatBridgeError]:
-    """Both calls on one hop to `executor`. Raises the first call's error; answers the first's
-    response with the second's, or with the error the second ended in."""
-    pair = _Pair(first_operation)
+    """Both calls of `pair` on one hop to `executor`. Raises the first call's error; answers
+    the first's response with the second's, or with the error the second ended in."""
     loop = asyncio.get_running_loop()
     try:
-        answer, following = await loop.run_in_executor(
-            executor,
-            pair.run,
-            first,
-            first_operation,
-            first_params,
-            second,
-            second_operation,
-            second_params,
-        )
+        answer, following = await loop.run_in_executor(executor, pair.run)
     except asyncio.CancelledError:
         pair.stop()
         raise
@@ -419,15 +402,11 @@ class ConnectGateway:
                     self._connect(), "start_chat_contact", executor=self._executor, **params
                 )
                 return started, None
-            return await _invoke_pair(
-                self._connect(),
-                "start_chat_contact",
-                params,
-                self._participant(),
-                "create_participant_connection",
-                _connection_params,
-                executor=self._executor,
+            pair = _Pair(
+                (self._connect(), "start_chat_contact", params),
+                (self._participant(), "create_participant_connection", _connection_params),
             )
+            return await _invoke_pair(pair, executor=self._executor)
         except Exception as error:
             if both:
                 await budget.give_back("CreateParticipantConnection")

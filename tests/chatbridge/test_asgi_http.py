@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chatbridge.asgi import application
+from tests.support.rest import get_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,20 +30,7 @@ async def serve_once(path: str) -> list[dict[str, Any]]:
         if message["type"] == "http.response.body" and not message.get("more_body"):
             answered.set()
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8000),
-    }
+    scope = get_scope(path, client=("127.0.0.1", 40000), server=("127.0.0.1", 8000))
     await application(scope, receive, send)
     return sent
 

@@ -35,6 +35,32 @@ async def start_chat(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
     return response.json()
 
 
+def get_scope(
+    path: str,
+    *,
+    query: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    client: tuple[str, int] = ("203.0.113.7", 40000),
+    server: tuple[str, int] = ("testserver", 80),
+) -> dict[str, Any]:
+    """The ASGI scope of a plain-HTTP GET of `path`, for tests that drive the application
+    message by message."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": client,
+        "server": server,
+        "root_path": "",
+    }
+
+
 def bearer(chat: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {chat['session_token']}"}
 
@@ -177,20 +203,7 @@ class SseStream:
         self.buffer = ""
 
     async def __aenter__(self) -> "SseStream":
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": self.path,
-            "raw_path": self.path.encode(),
-            "query_string": self.query,
-            "headers": [(b"host", b"testserver"), *self.headers],
-            "client": ("203.0.113.7", 40000),
-            "server": ("testserver", 80),
-            "root_path": "",
-        }
+        scope = get_scope(self.path, query=self.query, headers=self.headers)
         sent_request = False
 
         async def receive() -> dict[str, Any]:

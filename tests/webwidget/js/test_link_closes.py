@@ -39,17 +39,6 @@ def refuse(link: LinkUnderTest, retry_after: float) -> None:
     close(link, 4029)
 
 
-def reopens_after(link: LinkUnderTest) -> float:
-    """The wait before the next socket opens, checking that none opens a moment before it."""
-    count = link.sockets
-    delay = min(link.pending())
-    link.tick(delay - 1)
-    assert link.sockets == count
-    link.tick(1)
-    assert link.sockets == count + 1
-    return delay
-
-
 # ---- 4012: the server restarts ---------------------------------------------------------------
 
 
@@ -65,7 +54,7 @@ def test_a_server_restart_reconnects_after_a_quarter_second_at_the_soonest(
     link.run("Math.random = () => 0")
     link.ready()
     close(link, 4012)
-    assert reopens_after(link) == 250
+    assert link.reopens_after() == 250
 
 
 def test_a_server_restart_reconnects_within_two_seconds_spread_by_math_random(
@@ -74,13 +63,13 @@ def test_a_server_restart_reconnects_within_two_seconds_spread_by_math_random(
     link.run("(r) => { Math.random = () => r; }", CLOSER_TO_ONE)
     link.ready()
     close(link, 4012)
-    assert 1999 < reopens_after(link) <= 2000
+    assert 1999 < link.reopens_after() <= 2000
 
 
 def test_a_server_restart_does_not_count_as_a_failed_attempt(link: LinkUnderTest) -> None:
     link.ready()
     close(link, 4012)
-    reopens_after(link)
+    link.reopens_after()
     assert link.retry_in() == 500
 
 
@@ -92,7 +81,7 @@ def test_a_server_that_keeps_restarting_is_waited_for_twice_as_long_each_time(
     waits = []
     for _ in range(5):
         close(link, 4012)
-        waits.append(reopens_after(link))
+        waits.append(link.reopens_after())
         link.accept()
     assert waits == [250, 500, 1000, 2000, 2000]
 
@@ -102,11 +91,11 @@ def test_a_chat_ready_again_comes_back_soon_after_the_next_restart(link: LinkUnd
     link.ready()
     for _ in range(3):
         close(link, 4012)
-        reopens_after(link)
+        link.reopens_after()
         link.accept()
     link.receive({"type": "ready", "status": "active", "participant_id": "p1"})
     close(link, 4012)
-    assert reopens_after(link) == 250
+    assert link.reopens_after() == 250
 
 
 # ---- 4029: too many connections ---------------------------------------------------------------
@@ -124,7 +113,7 @@ def test_too_many_connections_waits_the_refusals_retry_after_at_the_soonest(
     link.run("Math.random = () => 0")
     link.accept()
     refuse(link, 30)
-    assert reopens_after(link) == 30000
+    assert link.reopens_after() == 30000
 
 
 def test_the_wait_after_too_many_connections_is_spread_up_to_half_as_long_again(
@@ -133,11 +122,11 @@ def test_the_wait_after_too_many_connections_is_spread_up_to_half_as_long_again(
     link.run("(r) => { Math.random = () => r; }", CLOSER_TO_ONE)
     link.accept()
     refuse(link, 30)
-    assert 44999 < reopens_after(link) <= 45000
+    assert 44999 < link.reopens_after() <= 45000
 
 
 def test_too_many_connections_does_not_count_as_a_failed_attempt(link: LinkUnderTest) -> None:
     link.accept()
     refuse(link, 2)
-    reopens_after(link)
+    link.reopens_after()
     assert link.retry_in() == 500

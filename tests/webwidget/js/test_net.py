@@ -127,8 +127,12 @@ class LinkUnderTest:
     def retry_in(self) -> float:
         """Drops the current socket and returns the wait before the next one opens, checking
         that nothing opens a moment before it."""
-        count = self.sockets
         self.drop()
+        return self.reopens_after()
+
+    def reopens_after(self) -> float:
+        """The wait before the next socket opens, checking that none opens a moment before it."""
+        count = self.sockets
         delay = min(self.pending())
         self.tick(delay - 1)
         assert self.sockets == count
