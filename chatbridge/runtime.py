@@ -21,6 +21,7 @@ of the collector's sight (gc.freeze). The collector then runs less often
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import logging
 import weakref
@@ -260,13 +261,22 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
 
 
 def get_runtime() -> Runtime:
-    """The started runtime of the running event loop."""
+    """The started runtime of the running event loop.
+
+    It is built and started in a context of its own, not the first request's: its tasks
+    outlive that request, and must not inherit what is scoped to it (the chat its log lines
+    are about, the thread its synchronous code runs on, which it gives back when it ends)."""
     loop = asyncio.get_running_loop()
     runtime = _runtimes.get(loop)
     if runtime is None:
-        runtime = build_runtime()
-        runtime.start()
+        runtime = contextvars.Context().run(_started_runtime)
         _runtimes[loop] = runtime
+    return runtime
+
+
+def _started_runtime() -> Runtime:
+    runtime = build_runtime()
+    runtime.start()
     return runtime
 
 

@@ -5,10 +5,12 @@ API's own), ninja's validation and authentication errors, and anything unexpecte
 answered as a bare 500 that says nothing of the cause).
 """
 
+import json
 import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import get_script_prefix
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -26,9 +28,32 @@ Every error is `application/problem+json`. See docs/rest-api.md.
 
 
 class ChatBridgeApi(NinjaAPI):
-    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._schemas: dict[tuple[str, str | None, str], str] = {}
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        """ninja's schema (below), built once per process and where it is served from.
+
+        Building it costs about a third of a second of CPU, and it changes only with the code:
+        a client asking for /openapi.json over and over (it is not rate-limited) would
+        otherwise take that from every chat of the process. Each caller gets its own copy."""
+        key = (
+            get_script_prefix(),
+            path_prefix,
+            json.dumps(path_params or {}, sort_keys=True, default=str),
+        )
+        built = self._schemas.get(key)
+        if built is None:
+            schema = self._build_schema(path_prefix=path_prefix, path_params=path_params)
+            built = self._schemas[key] = json.dumps(schema)
+        return json.loads(built)
+
+    def _build_schema(self, **kwargs: Any) -> Any:
         """ninja's schema, with error answers declared as application/problem+json."""
-        schema = super().get_openapi_schema(*args, **kwargs)
+        schema = super().get_openapi_schema(**kwargs)
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 for status, response in operation.get("responses", {}).items():

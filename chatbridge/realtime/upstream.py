@@ -9,6 +9,7 @@ if something failed. It stops when the chat ends or the lease is lost: everythin
 """
 
 import asyncio
+import functools
 import json
 import logging
 import random
@@ -19,6 +20,8 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from chatbridge.chats.events import from_item
 from chatbridge.chats.records import ChatSession
@@ -47,6 +50,20 @@ class UpstreamConfig:
     backoff_jitter: float = 0.3
     refresh_margin: float = 60.0
     open_timeout: float = 10.0
+
+
+@functools.lru_cache(maxsize=64)
+def _proxy_for(scheme: str, host: str, port: int | None) -> str | None:
+    """The proxy that the environment (HTTPS_PROXY, NO_PROXY...) names for Connect's websockets
+    on `host`, as websockets would find it. Looked up once per host: websockets reads the
+    whole environment on every connection, and a process opens one per chat and reconnect."""
+    netloc = host if port is None else f"{host}:{port}"
+    return get_proxy(parse_uri(f"{scheme}://{netloc}/"))
+
+
+def proxy_for(url: str) -> str | None:
+    parsed = parse_uri(url)
+    return _proxy_for("wss" if parsed.secure else "ws", parsed.host, parsed.port)
 
 
 class Backoff:
@@ -251,6 +268,7 @@ class Upstream:
         await self.relay.check_lease(self.chat_id, fence=self.fence)
         socket = await websockets.connect(
             connection.websocket_url,
+            proxy=proxy_for(connection.websocket_url),
             open_timeout=self.config.open_timeout,
             ping_interval=None,
             max_size=2**20,

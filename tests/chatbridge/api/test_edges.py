@@ -6,7 +6,9 @@ import httpx
 import jwt
 import pytest
 from asgiref.sync import sync_to_async
+from ninja import NinjaAPI
 
+from chatbridge.api.app import api as chatbridge_api
 from chatbridge.api.identity import InvalidIdentity, verify_identity
 from chatbridge.chats.schema import Event
 from tests.support.rest import ORIGIN, assert_problem, bearer, contact_id, start_chat
@@ -362,6 +364,29 @@ async def test_openapi_schema_and_docs(api):
     assert "application/problem+json" in post["responses"]["422"]["content"]
     docs = await api.get("/docs")
     assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+
+
+async def test_openapi_schema_is_built_once_however_often_it_is_asked_for(api, monkeypatch):
+    chatbridge_api._schemas.clear()
+    built = []
+    build = NinjaAPI.get_openapi_schema
+
+    def counting_build(self, **kwargs):
+        built.append(kwargs)
+        return build(self, **kwargs)
+
+    monkeypatch.setattr(NinjaAPI, "get_openapi_schema", counting_build)
+    answers = [(await api.get("/openapi.json")).json() for _ in range(3)]
+
+    assert len(built) == 1
+    assert answers[0] == answers[1] == answers[2]
+
+
+async def test_each_caller_gets_its_own_copy_of_the_openapi_schema():
+    first = chatbridge_api.get_openapi_schema()
+    first["paths"].clear()
+
+    assert "/api/v1/chats" in chatbridge_api.get_openapi_schema()["paths"]
 
 
 async def test_openapi_shows_the_events_schema_the_websocket_uses(api):

@@ -5,12 +5,20 @@ import threading
 import pytest
 from django.core import signals
 
-from chatbridge.asgi import start_views_on_the_loop
+from chatbridge.asgi import django_asgi_app, start_views_on_the_loop
+from chatbridge.asgi_http import IdleThreads
 from tests.support.rest import bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOOKS = {"process_request", "process_view", "process_response"}
+
+
+@pytest.fixture(autouse=True)
+def no_idle_request_threads(monkeypatch):
+    """Requests start their threads afresh, for the profile function to see what runs there:
+    it is set only for threads started meanwhile."""
+    monkeypatch.setattr(django_asgi_app, "threads", IdleThreads())
 
 
 class HooksOffTheLoop:
