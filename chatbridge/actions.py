@@ -21,10 +21,18 @@ from django.conf import settings
 from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.chats.receipts import ReceiptOutcome, send_coalesced
 from chatbridge.chats.records import ChatSession, StartedChat
-from chatbridge.connect.budget import calling_for
+from chatbridge.connect.budget import CountedLimits, calling_for
 from chatbridge.connect.types import ContentType, SentItem
 from chatbridge.errors import Dropped, UnknownMessage
-from chatbridge.ratelimit import first_within, hit_chat_window
+from chatbridge.ratelimit import (
+    WINDOWS_LUA,
+    Window,
+    chat_window,
+    first_within,
+    hit_chat_window,
+    refusal,
+    window_args,
+)
 from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import Runtime
 
@@ -61,11 +69,12 @@ async def send_message(
 
     Every client of the chat (tabs, apps, websocket and REST alike) shares one message window
     (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited. When the message
-    has to wait for the Connect budget, `on_queued` hears its place in the queue first."""
-    await hit_chat_window(
+    has to wait for the Connect budget, `on_queued` hears its place in the queue first. The
+    window is counted in the round trip that takes the call's budget token."""
+    window = chat_window(
         session.chat_id, "send", limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
     )
-    with calling_for(on_queued=on_queued):
+    with calling_for(on_queued=on_queued, limits=counted_with_the_call([window])):
         sent = await runtime.service.send_message(
             session,
             content=content,
@@ -150,6 +159,23 @@ async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
     ended = await runtime.service.disconnect(session)
     await runtime.relay.ended(session.chat_id, ended.ended_reason)
     return ended
+
+
+def counted_with_the_call(windows: list[Window]) -> CountedLimits:
+    """`windows`, to be counted by the first Connect call made for them, in the round trip
+    that takes its budget token (chatbridge.connect.budget.CountedLimits)."""
+
+    def refuse(refused: int, ttl_ms: int) -> Exception:
+        over = refusal(windows, refused, ttl_ms)
+        assert over is not None
+        return over.error()
+
+    return CountedLimits(
+        lua=WINDOWS_LUA,
+        keys=[window.key for window in windows],
+        args=window_args(windows),
+        refuse=refuse,
+    )
 
 
 def _client_token(session: ChatSession, client_id: str | None) -> str | None:

@@ -162,13 +162,19 @@ async def hit_all(redis: aioredis.Redis, windows: Sequence[Window]) -> None:
         raise over.error()
 
 
-async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:
-    """Counts one `name` (send, receipt, sync, end…) against the chat's window of `limit` per
-    `window` seconds, ``<p>:chat:<id>:<name>-rate``, which every process of every tab shares;
-    beyond it, RateLimited until the window ends."""
-    await RedisWindow(get_redis(), limit=limit, window=window, kind=f"chat_{name}").hit(
-        keys().chat(chat_id, f"{name}-rate")
+def chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> Window:
+    """The chat's window of `limit` `name`s (send, receipt, sync, end…) per `window` seconds,
+    ``<p>:chat:<id>:<name>-rate``, which every process of every tab shares."""
+    return Window(
+        key=keys().chat(chat_id, f"{name}-rate"), limit=limit, window=window, kind=f"chat_{name}"
     )
+
+
+async def hit_chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> None:
+    """Counts one `name` against the chat's window (chat_window); beyond it, RateLimited until
+    the window ends."""
+    over = chat_window(chat_id, name, limit=limit, window=window)
+    await RedisWindow(get_redis(), limit=limit, window=window, kind=over.kind).hit(over.key)
 
 
 async def first_within(redis: aioredis.Redis, key: str, interval: float) -> bool:

@@ -170,6 +170,23 @@ class CallContext:
     waiter: str | None = None  # a name to find the call's place by (ConnectBudget.position)
     max_wait: float | None = None  # instead of the priority's (ConnectBudget.wait_limit)
     asked_at: float | None = None  # time.monotonic() when the request reached ChatBridge
+    limits: "CountedLimits | None" = None  # the caller's limits, counted by its first call
+
+
+@dataclass(slots=True)
+class CountedLimits:
+    """Limits of the caller's own (a chat's message window) that the first Connect call made
+    for it counts in the same script as its budget token, once: one round trip before the call
+    instead of two. `lua` defines `hit_windows(first_key, first_arg, count)` as
+    chatbridge.ratelimit.WINDOWS_LUA does, over `keys` and `args`; a refusal, `refused` and
+    `ttl_ms` as hit_windows answers them, becomes the error `refuse` gives, and no token is
+    taken. A call made without a budget (an operation without a quota) counts them alone."""
+
+    lua: str
+    keys: list[str]
+    args: list[int]
+    refuse: Callable[[int, int], Exception]
+    counted: bool = False
 
 
 _NOBODY = CallContext()
@@ -190,11 +207,12 @@ def calling_for(
     waiter: str | None = None,
     max_wait: float | None = None,
     asked_at: float | None = None,
+    limits: CountedLimits | None = None,
 ) -> Iterator[None]:
     """The Connect calls made inside spend budget for `chat_id` at `priority`, queue under
     the name `waiter` and in the order of `asked_at` (when their request reached ChatBridge),
-    and wait at most `max_wait` seconds each for their token (what is not given is kept from
-    the enclosing context)."""
+    and wait at most `max_wait` seconds each for their token; the first of them counts
+    `limits` (what is not given is kept from the enclosing context)."""
     outer = current()
     token = _context.set(
         CallContext(
@@ -204,6 +222,7 @@ def calling_for(
             waiter=waiter or outer.waiter,
             max_wait=outer.max_wait if max_wait is None else max_wait,
             asked_at=outer.asked_at if asked_at is None else asked_at,
+            limits=limits or outer.limits,
         )
     )
     try:
@@ -325,6 +344,20 @@ first[5] = taken
 return first
 """
 )
+
+# KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's ten, then
+# the limits'. Counts the limits first; over one of them, answers {-1, its ms left, its
+# 1-based place among them, 0} and takes no token; else answers as _ACQUIRE.
+_COUNT_AND_ACQUIRE_TAIL = """
+local refused, ttl = hit_windows(5, 11, #KEYS - 4)
+if refused > 0 then return {-1, ttl, refused, 0} end
+return acquire(KEYS, ARGV)
+"""
+# The limits alone, for a call without a budget: hit_windows's answer.
+_COUNT_TAIL = """
+local refused, ttl = hit_windows(1, 1, #KEYS)
+return {refused, ttl}
+"""
 
 # KEYS: the bucket. ARGV: spacing ms, min factor, recovery ms. Empties the bucket; halves the
 # rate if the last throttle came within the recovery time. Throttles within the spacing count
@@ -477,7 +510,10 @@ class ConnectBudget:
         A `then` without a quota needs no token (True); with `operation` without one, only
         acquire()'s answer (None, False)."""
         if self.rates.get(operation) is None:
-            return None, False
+            grant, _ = await self._acquire(
+                operation, None, deadline=deadline, waiter=waiter, announce=announce
+            )
+            return grant, False
         if self.rates.get(then) is None:
             grant = await self.acquire(
                 operation, deadline=deadline, waiter=waiter, announce=announce
@@ -497,9 +533,14 @@ class ConnectBudget:
         announce: bool,
     ) -> tuple[Grant | None, bool]:
         rate = self.rates.get(operation)
-        if rate is None:
-            return None, False
         context = current()
+        limits = context.limits if context.limits and not context.limits.counted else None
+        if limits is not None:
+            limits.counted = True
+        if rate is None:
+            if limits is not None:
+                await _count_alone(limits)
+            return None, False
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
@@ -527,6 +568,9 @@ class ConnectBudget:
             script = redis.register_script(_ACQUIRE)
             script_keys = budget_keys
         else:
+            if limits is not None:
+                await _count_alone(limits)
+                limits = None
             then_rate = self.rates[then]
             script = redis.register_script(_ACQUIRE_PAIR)
             script_keys = [*budget_keys, *self._keys(then)]
@@ -541,7 +585,19 @@ class ConnectBudget:
         try:
             while True:
                 entered = may_wait
-                answer = await script(keys=script_keys, args=args)
+                if limits is not None:
+                    counting = redis.register_script(
+                        limits.lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
+                    )
+                    answer = await counting(
+                        keys=[*script_keys, *limits.keys], args=[*args, *limits.args]
+                    )
+                    if answer[0] == -1:
+                        entered = False
+                        raise limits.refuse(int(answer[2]), int(answer[1]))
+                    limits = None
+                else:
+                    answer = await script(keys=script_keys, args=args)
                 granted, wait_ms, rank, full = answer[:4]
                 now = time.monotonic()
                 if granted:
@@ -605,3 +661,11 @@ class ConnectBudget:
     async def queue_depth(self, operation: str) -> int:
         """Calls of `operation` waiting for a token, across every process."""
         return int(await get_redis().zcard(self._key(operation, "queue")))
+
+
+async def _count_alone(limits: CountedLimits) -> None:
+    """Counts the caller's limits in a round trip of their own (a call without a budget)."""
+    counting = get_redis().register_script(limits.lua + _COUNT_TAIL)
+    refused, ttl_ms = await counting(keys=limits.keys, args=limits.args)
+    if int(refused):
+        raise limits.refuse(int(refused), int(ttl_ms))

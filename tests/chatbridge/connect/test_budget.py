@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbridge.actions import counted_with_the_call
 from chatbridge.connect.budget import (
     MAX_ASKED_AGE_MS,
     ConnectBudget,
@@ -22,8 +23,9 @@ from chatbridge.connect.budget import (
     parse_rates,
     parse_region_rates,
 )
-from chatbridge.errors import Dropped, Throttled
+from chatbridge.errors import Dropped, RateLimited, Throttled
 from chatbridge.metrics import CONNECT_BUDGET_DROPS
+from chatbridge.ratelimit import Window, chat_window
 from chatbridge.redis import keys
 from tests.support.redis_waits import until_members
 
@@ -413,3 +415,59 @@ def test_a_region_listed_in_region_rates_gets_its_own_rates(settings):
 def test_bad_region_rates_are_refused_naming_the_setting(text):
     with pytest.raises(ValueError, match="CHATBRIDGE_CONNECT_REGION_RATES"):
         parse_region_rates(text)
+
+
+async def scripts_run(redis_client) -> int:
+    """Lua scripts Redis has run (EVAL and EVALSHA) since it started."""
+    stats = await redis_client.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("eval", "evalsha"))
+
+
+def send_window(limit: int) -> Window:
+    return chat_window("chat-1", "send", limit=limit)
+
+
+async def test_a_calls_own_limit_is_counted_in_the_script_that_takes_its_token(redis_client):
+    await free(redis_client, "SendMessage", 2)
+    other_chat = chat_window("chat-2", "send", limit=5)
+    with calling_for(chat_id="chat-2", limits=counted_with_the_call([other_chat])):
+        await budget().acquire("SendMessage")  # Redis now knows the script
+    before = await scripts_run(redis_client)
+
+    with calling_for(chat_id="chat-1", limits=counted_with_the_call([send_window(5)])):
+        grant = await budget().acquire("SendMessage")
+
+    assert grant is not None and not grant.queued
+    assert await scripts_run(redis_client) - before == 1
+    assert int(await redis_client.get(send_window(5).key)) == 1
+
+
+async def test_a_call_over_its_own_limit_is_refused_and_takes_no_token(redis_client):
+    await free(redis_client, "SendMessage", 1)
+    await redis_client.set(send_window(1).key, 1, px=60_000)
+
+    limits = counted_with_the_call([send_window(1)])
+    with calling_for(chat_id="chat-1", limits=limits), pytest.raises(RateLimited) as refused:
+        await budget().acquire("SendMessage")
+
+    assert 0 < refused.value.retry_after <= 60
+    tokens = await redis_client.hget(keys().connect_budget("SendMessage"), "tokens")
+    assert float(tokens) == 1
+
+
+async def test_the_limits_are_counted_once_however_many_calls_follow(redis_client):
+    await free(redis_client, "SendMessage", 2)
+
+    with calling_for(chat_id="chat-1", limits=counted_with_the_call([send_window(5)])):
+        await budget().acquire("SendMessage")
+        await budget().acquire("SendMessage")
+
+    assert int(await redis_client.get(send_window(5).key)) == 1
+
+
+async def test_a_call_without_a_quota_still_counts_the_limits(redis_client):
+    await redis_client.set(send_window(1).key, 1, px=60_000)
+
+    limits = counted_with_the_call([send_window(1)])
+    with calling_for(chat_id="chat-1", limits=limits), pytest.raises(RateLimited):
+        await budget().acquire("GetTranscript")
