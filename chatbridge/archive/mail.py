@@ -20,6 +20,8 @@ from chatbridge.chats.aftercare import MailRequest
 TEXT_TEMPLATE = "archive/mail/transcript.txt"
 HTML_TEMPLATE = "archive/mail/transcript.html"
 SUBJECT_TEMPLATE = "archive/mail/subject.txt"
+# The languages the e-mail is written in (chatbridge/locale), as the widget speaks them.
+MAIL_LANGUAGES = ("en", "fr", "ar")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +46,13 @@ def archived_up_to(chat_id: str, last_seq: int) -> Readiness:
 def transcript_message(chat_id: str, request: MailRequest) -> EmailMultiAlternatives:
     """The e-mail of the chat's archived transcript, in text and HTML."""
     chat = Chat.objects.get(chat_id=chat_id)
-    entries = conversation(chat.events.all(), redact=redacting())
-    context = {"chat": chat, "entries": entries, "site_name": settings.CHATBRIDGE_MAIL_SITE_NAME}
-    with translation.override(request.locale or "en"):
+    with translation.override(_language(request.locale)):
+        entries = conversation(chat.events.all(), redact=redacting())
+        context = {
+            "chat": chat,
+            "entries": entries,
+            "site_name": settings.CHATBRIDGE_MAIL_SITE_NAME,
+        }
         subject = " ".join(render_to_string(SUBJECT_TEMPLATE, context).split())
         text = render_to_string(TEXT_TEMPLATE, context)
         html = render_to_string(HTML_TEMPLATE, context)
@@ -59,6 +65,13 @@ def transcript_message(chat_id: str, request: MailRequest) -> EmailMultiAlternat
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+def _language(locale: str) -> str:
+    """The language of the e-mail: the widget's (`fr-CA` as `fr`), English when ChatBridge does
+    not speak it."""
+    base = (locale or "").replace("_", "-").split("-", 1)[0].lower()
+    return base if base in MAIL_LANGUAGES else "en"
 
 
 def send_transcript(chat_id: str, request: MailRequest) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from chatbridge.archive import redaction
 from chatbridge.archive.models import ChatEvent
@@ -20,19 +21,21 @@ from chatbridge.chats.feed import clean, parse_time
 from chatbridge.connect.types import ContentType
 
 SIDES = {"CUSTOMER": "customer", "AGENT": "agent", "SUPERVISOR": "agent", "CUSTOM_BOT": "bot"}
+# In the active language (English but for the transcript e-mail: chatbridge/locale).
 ROLE_LABELS = {
-    "CUSTOMER": "customer",
-    "AGENT": "agent",
-    "SUPERVISOR": "supervisor",
-    "CUSTOM_BOT": "bot",
-    "SYSTEM": "system",
+    "CUSTOMER": pgettext_lazy("role", "customer"),
+    "AGENT": pgettext_lazy("role", "agent"),
+    "SUPERVISOR": pgettext_lazy("role", "supervisor"),
+    "CUSTOM_BOT": pgettext_lazy("role", "bot"),
+    "SYSTEM": pgettext_lazy("role", "system"),
 }
+SOMEONE = pgettext_lazy("role", "someone")
 EVENT_TEXT = {
-    ContentType.PARTICIPANT_JOINED: "{name} joined the chat",
-    ContentType.PARTICIPANT_LEFT: "{name} left the chat",
-    ContentType.CHAT_ENDED: "The chat ended",
-    ContentType.TRANSFER_SUCCEEDED: "The chat was transferred",
-    ContentType.TRANSFER_FAILED: "A transfer failed",
+    ContentType.PARTICIPANT_JOINED: gettext_lazy("{name} joined the chat"),
+    ContentType.PARTICIPANT_LEFT: gettext_lazy("{name} left the chat"),
+    ContentType.CHAT_ENDED: gettext_lazy("The chat ended"),
+    ContentType.TRANSFER_SUCCEEDED: gettext_lazy("The chat was transferred"),
+    ContentType.TRANSFER_FAILED: gettext_lazy("A transfer failed"),
 }
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/heic", "image/gif", "image/webp"})
 
@@ -103,7 +106,7 @@ class Entry:
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role.lower() or "system")
+        return str(ROLE_LABELS.get(self.role, self.role.lower() or ROLE_LABELS["SYSTEM"]))
 
     @property
     def is_structured(self) -> bool:
@@ -169,11 +172,13 @@ def entry_of(event: ChatEvent, *, redact: bool | None = None) -> Entry | None:
         )
     if event.type == EVENT:
         template = EVENT_TEXT.get(event.content_type)
-        name = event.display_name or ROLE_LABELS.get(role, "someone").capitalize()
+        name = event.display_name or str(ROLE_LABELS.get(role, SOMEONE)).capitalize()
         if template is None:
             kind = event.content_type.rsplit("/", 1)[-1]
             template = "Event: " + kind.removeprefix("vnd.amazonaws.connect.event.")
-        return Entry(kind="system", side="system", text=template.replace("{name}", name), **base)
+        return Entry(
+            kind="system", side="system", text=str(template).replace("{name}", name), **base
+        )
     return None
 
 

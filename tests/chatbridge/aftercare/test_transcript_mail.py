@@ -4,8 +4,9 @@ archive (Django's locmem backend collects it), never before the archive holds th
 import pytest
 from django.core import mail
 
-from chatbridge.archive.mail import archived_up_to
+from chatbridge.archive.mail import archived_up_to, transcript_message
 from chatbridge.archive.models import AuditEntry
+from chatbridge.chats.aftercare import MailRequest
 from chatbridge.dev.services import free_port
 from chatbridge.redis import keys
 from tests.chatbridge.archive.factories import make_chat
@@ -239,3 +240,34 @@ async def test_another_chats_token_cannot_ask_for_the_transcript(api, widget, ru
         headers=bearer(other),
     )
     assert_problem(response, 404, "unknown_chat")
+
+
+def mail_in(locale: str):
+    """The transcript e-mail of an archived chat of its own, asked for in `locale`."""
+    chat = make_chat(f"chat-{locale}", agent="Sam")
+    request = MailRequest(request_id="r1", to="ada@example.com", last_seq=0, locale=locale)
+    return transcript_message(chat.chat_id, request)
+
+
+def test_the_mail_is_written_in_the_language_the_widget_speaks():
+    message = mail_in("fr")
+    [(html, _)] = message.alternatives
+
+    assert message.subject.startswith("Votre chat avec")
+    assert "Sam a rejoint le chat" in message.body and "Le chat est terminé" in message.body
+    assert "Vous avez demandé cette conversation" in html
+    assert '<html lang="fr" dir="ltr">' in html
+
+
+def test_an_arabic_mail_reads_right_to_left():
+    message = mail_in("ar")
+    [(html, _)] = message.alternatives
+
+    assert message.subject.startswith("محادثتك مع")
+    assert "انضم Sam إلى المحادثة" in message.body
+    assert '<html lang="ar" dir="rtl">' in html
+
+
+def test_a_regional_locale_gets_its_language_and_an_unknown_one_english():
+    assert mail_in("fr-CA").subject.startswith("Votre chat avec")
+    assert mail_in("de").subject.startswith("Your chat with")
