@@ -586,9 +586,7 @@ class ConnectBudget:
             while True:
                 entered = may_wait
                 if limits is not None:
-                    counting = redis.register_script(
-                        limits.lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
-                    )
+                    counting = redis.register_script(_counting(limits.lua))
                     answer = await counting(
                         keys=[*script_keys, *limits.keys], args=[*args, *limits.args]
                     )
@@ -661,6 +659,12 @@ class ConnectBudget:
     async def queue_depth(self, operation: str) -> int:
         """Calls of `operation` waiting for a token, across every process."""
         return int(await get_redis().zcard(self._key(operation, "queue")))
+
+
+@functools.cache
+def _counting(lua: str) -> str:
+    """_ACQUIRE that counts the limits `lua` defines first (_COUNT_AND_ACQUIRE_TAIL)."""
+    return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
 
 
 async def _count_alone(limits: CountedLimits) -> None:

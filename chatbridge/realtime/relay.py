@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from channels.layers import BaseChannelLayer
 
 from chatbridge.chats.events import CUSTOMER, ChatEvent
+from chatbridge.realtime.detached import Detached
 from chatbridge.realtime.eventlog import EventLog, Floor
 from chatbridge.realtime.fanout import Follower, LocalFanout
 from chatbridge.realtime.layer_groups import LayerGroups
@@ -117,7 +118,7 @@ class Relay:
         self._joined: dict[str, float] = {}
         # Chats nobody here follows any more, each with when the process leaves their group.
         self._lingering: dict[str, asyncio.TimerHandle] = {}
-        self._leaving: set[asyncio.Task] = set()
+        self._leaving = Detached(logger, "could not leave a chat's channel layer group")
         self._keeper: asyncio.Task | None = None
         self._set_status = redis.register_script(_SET_STATUS)
         self._take_status = redis.register_script(_TAKE_STATUS)
@@ -156,16 +157,7 @@ class Relay:
         self._lingering.pop(chat_id, None)
         if self.fanout.followers(chat_id) or chat_id not in self._joined:
             return
-        task = asyncio.create_task(self._leave(chat_id), name="relay-leave")
-        self._leaving.add(task)
-        task.add_done_callback(self._left)
-
-    def _left(self, task: asyncio.Task) -> None:
-        self._leaving.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning(
-                "could not leave a chat's channel layer group", exc_info=task.exception()
-            )
+        self._leaving.start(self._leave(chat_id), name="relay-leave")
 
     async def _leave(self, chat_id: str) -> None:
         del self._joined[chat_id]
@@ -303,8 +295,7 @@ class Relay:
                             await self._leave(chat_id)
                         except Exception:
                             logger.warning("could not leave chat %s's group", chat_id)
-        for task in list(self._leaving):
-            task.cancel()
+        self._leaving.cancel()
         for task in (self._courier, self._inbox_reader, self._keeper):
             if task is not None:
                 task.cancel()

@@ -27,6 +27,7 @@ from redis.exceptions import NoScriptError
 
 from chatbridge.addresses import address_digest
 from chatbridge.errors import TooManyConnections
+from chatbridge.realtime.detached import Detached
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class ConnectionSlots:
         self._refresh = redis.register_script(_REFRESH)
         self._live: weakref.WeakSet[Slot] = weakref.WeakSet()
         self._keeper: asyncio.Task | None = None
-        self._releasing: set[asyncio.Task] = set()
+        self._releasing = Detached(logger, "giving a connection slot back failed (it expires)")
 
     def caps(self, *, chat_id: str | None = None, address: str | None = None) -> list[Cap]:
         caps = []
@@ -188,16 +189,7 @@ class ConnectionSlots:
         of anything the answer brings back from the client (its next long-poll); one that
         fails leaves the slot to expire, as a dead process's does."""
         self._live.discard(slot)
-        task = asyncio.create_task(self._remove(slot.id, slot.keys))
-        self._releasing.add(task)
-        task.add_done_callback(self._released)
-
-    def _released(self, task: asyncio.Task) -> None:
-        self._releasing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.warning(
-                "giving a connection slot back failed (it expires): %r", task.exception()
-            )
+        self._releasing.start(self._remove(slot.id, slot.keys))
 
     @contextlib.asynccontextmanager
     async def holding(
@@ -240,8 +232,7 @@ class ConnectionSlots:
             self._keeper = asyncio.create_task(self._keep())
 
     async def stop(self) -> None:
-        if self._releasing:
-            await asyncio.gather(*self._releasing, return_exceptions=True)
+        await self._releasing.wait()
         if self._keeper is not None:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
