@@ -81,7 +81,7 @@ async def send_message(
             content_type=content_type,
             client_id=_client_token(session, client_id),
         )
-    seq = await runtime.relay.publish(
+    seq = await runtime.relay.publish_sent(
         session.chat_id,
         ChatEvent(
             id=sent.id,
@@ -93,7 +93,6 @@ async def send_message(
             display_name=session.display_name,
             absolute_time=sent.absolute_time,
         ),
-        from_connect=False,
     )
     return sent, seq
 

@@ -42,6 +42,9 @@ COURIER_BATCH = 200
 TYPING_COUNT_TTL = 2.0
 # Customer items whose logging this process remembers (see Relay._claim): seconds' worth.
 REMEMBERED_ITEMS = 4096
+# Seconds the send path leaves a customer's item to the chat's upstream here (publish_sent)
+# before it logs the item itself: a connected upstream logs it within milliseconds.
+LEFT_TO_UPSTREAM = 2.0
 # Seconds before the inbox reads again after the channel layer failed (Redis away).
 INBOX_RETRY_DELAY = 1.0
 # Seconds after which this process joins a chat's group again, well within the channel
@@ -108,6 +111,10 @@ class Relay:
         self._logging: collections.OrderedDict[tuple[str, str], asyncio.Future[int | None]] = (
             collections.OrderedDict()
         )
+        # Chats whose upstream is connected in this process, and the customer items of each
+        # that the send path has left to it (publish_sent), each with the send path's future.
+        self._live_upstreams: set[str] = set()
+        self._left: dict[str, dict[str, asyncio.Future[int | None]]] = {}
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], bool | None]] = asyncio.Queue(
             OUTBOX_SIZE
         )
@@ -320,6 +327,65 @@ class Relay:
         """
         return (await self.publish_many(chat_id, [event], from_connect=from_connect))[0]
 
+    def upstream_live(self, chat_id: str, live: bool) -> None:
+        """Notes whether the chat's upstream in this process is connected to Connect. When it
+        is no longer, the items the send path left to it go back to the send path."""
+        if live:
+            self._live_upstreams.add(chat_id)
+            return
+        self._live_upstreams.discard(chat_id)
+        for future in self._left.pop(chat_id, {}).values():
+            if not future.done():
+                future.set_result(None)
+
+    async def publish_sent(self, chat_id: str, event: ChatEvent) -> int | None:
+        """Logs and fans out a customer's item that Connect has just accepted (the send
+        path); its seq, as publish() gives it.
+
+        Connect sends the item to the chat's websocket too. While this process's upstream of
+        the chat is connected, the item is left to it: it logs the item with what Connect
+        sends next (the agent's answer), in one round trip, instead of waiting for this path
+        to log it first. This path then takes the upstream's seq. It logs the item itself
+        once the upstream is gone or has not logged it within LEFT_TO_UPSTREAM s (the log
+        keeps an item once, whoever logs it)."""
+        key = (chat_id, event.id)
+        if (
+            chat_id in self._live_upstreams
+            and event.participant_role == CUSTOMER
+            and key not in self._logging
+        ):
+            future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+            self._left.setdefault(chat_id, {})[event.id] = future
+            try:
+                async with asyncio.timeout(LEFT_TO_UPSTREAM):
+                    seq = await asyncio.shield(future)
+            except TimeoutError:
+                seq = None
+            finally:
+                self._take_back(chat_id, event.id, future)
+            if seq is not None:
+                self._logging.pop(key, None)
+                return seq
+        return await self.publish(chat_id, event, from_connect=False)
+
+    def _take_back(self, chat_id: str, item_id: str, future: asyncio.Future) -> None:
+        left = self._left.get(chat_id)
+        if left is not None and left.get(item_id) is future:
+            del left[item_id]
+            if not left:
+                del self._left[chat_id]
+
+    def _left_to_me(self, chat_id: str, item_id: str) -> asyncio.Future[int | None] | None:
+        """The send path's future for an item it left to the upstream, now the upstream's to
+        resolve, with the seq it logs the item with (None if it does not)."""
+        left = self._left.get(chat_id)
+        if left is None:
+            return None
+        future = left.pop(item_id, None)
+        if not left:
+            del self._left[chat_id]
+        return future
+
     async def publish_many(
         self,
         chat_id: str,
@@ -343,6 +409,12 @@ class Relay:
         claimed: dict[str, asyncio.Future[int | None]] = {}
         for event, _ in encoded:
             if event.is_ephemeral or event.id in mine or event.id in waiting:
+                continue
+            left = self._left_to_me(chat_id, event.id) if from_connect else None
+            if left is not None:
+                mine.add(event.id)
+                claimed[event.id] = left
+                self._remember(chat_id, event.id, left)
                 continue
             pending = self._logging.get((chat_id, event.id))
             if pending is not None:
@@ -439,10 +511,13 @@ class Relay:
         once it is logged and rung (None if it was not), and stays until the other path's
         copy of the item arrives (see publish_many), or a while if it never does."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._remember(chat_id, item_id, future)
+        return future
+
+    def _remember(self, chat_id: str, item_id: str, future: asyncio.Future[int | None]) -> None:
         self._logging[(chat_id, item_id)] = future
         if len(self._logging) > REMEMBERED_ITEMS:
             self._logging.popitem(last=False)
-        return future
 
     async def upstream_status(self, chat_id: str, status: str, *, fence: Fence) -> None:
         """Tells clients whether ChatBridge is connected to Connect ("connected" or

@@ -168,7 +168,7 @@ class Upstream:
         "log",
         "config",
         "fence",
-        "connected",
+        "_connected",
         "state",
         "lease_lost",
     )
@@ -189,11 +189,23 @@ class Upstream:
         self.relay = relay
         self.log = log
         self.config = config
-        self.connected = False
+        self._connected = False
         # Where it stands, as chatbridge.metrics.UPSTREAMS counts it (None: not running).
         self.state: str | None = None
         # Whether it stopped because a fenced write found the lease another process's.
         self.lease_lost = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether it holds a subscribed Connect websocket of the chat: the relay hears of it,
+        and leaves the logging of the customer's items to it (Relay.publish_sent)."""
+        return self._connected
+
+    @connected.setter
+    def connected(self, connected: bool) -> None:
+        if connected != self._connected:
+            self._connected = connected
+            self.relay.upstream_live(self.chat_id, connected)
 
     async def run(self) -> None:
         """Relays until the chat ends or the lease is lost; cancel the task to stop early."""

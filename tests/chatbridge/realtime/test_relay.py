@@ -233,6 +233,76 @@ async def test_the_upstream_waits_for_the_item_the_send_path_is_logging(relay):
     assert [m["seq"] for m in local.messages] == [1, 2]
 
 
+async def evalsha_calls(redis_client) -> int:
+    return (await commands_run(redis_client)).get("cmdstat_evalsha", 0)
+
+
+async def send_path_waiting(relay: Relay, chat_id: str, item: ChatEvent) -> asyncio.Task:
+    """The send path's publish of `item`, run up to its first wait."""
+    task = asyncio.create_task(relay.publish_sent(chat_id, item))
+    await asyncio.sleep(0)  # one turn of the loop: the task runs up to its first await
+    return task
+
+
+async def test_a_sent_item_is_logged_by_the_connected_upstream_with_its_answer_in_one_append(
+    relay, redis_client
+):
+    local = Recorder()
+    relay.fanout.follow("chat-20", local)
+    relay.upstream_live("chat-20", True)
+    mine = event("sent", role="CUSTOMER")
+    before = await evalsha_calls(redis_client)
+    send_path = await send_path_waiting(relay, "chat-20", mine)
+    assert await relay.publish_many("chat-20", [mine, event("answer")]) == [1, 2]
+    assert await send_path == 1
+    assert await evalsha_calls(redis_client) - before == 1
+    assert [m["seq"] for m in local.messages] == [1, 2]
+
+
+async def test_a_sent_item_logged_by_the_upstream_moves_the_gap_fill_cursor(relay):
+    relay.upstream_live("chat-21", True)
+    mine = event("sent", role="CUSTOMER")
+    send_path = await send_path_waiting(relay, "chat-21", mine)
+    await relay.publish("chat-21", mine)
+    assert await send_path == 1
+    assert (await relay.log.cursor("chat-21")).last_item_id == "sent"
+
+
+async def test_without_a_connected_upstream_the_send_path_logs_its_item_at_once(relay, monkeypatch):
+    monkeypatch.setattr(relay_module, "LEFT_TO_UPSTREAM", 3600.0)
+    local = Recorder()
+    relay.fanout.follow("chat-22", local)
+    async with asyncio.timeout(30):  # failure guard: waiting would take an hour
+        assert await relay.publish_sent("chat-22", event("sent", role="CUSTOMER")) == 1
+    assert [m["seq"] for m in local.messages] == [1]
+
+
+async def test_the_send_path_logs_its_item_itself_once_the_upstream_disconnects(relay, monkeypatch):
+    monkeypatch.setattr(relay_module, "LEFT_TO_UPSTREAM", 3600.0)
+    relay.upstream_live("chat-23", True)
+    send_path = await send_path_waiting(relay, "chat-23", event("sent", role="CUSTOMER"))
+    relay.upstream_live("chat-23", False)
+    async with asyncio.timeout(30):  # failure guard: waiting would take an hour
+        assert await send_path == 1
+
+
+async def test_the_send_path_logs_its_item_itself_when_the_upstream_is_slow(relay, monkeypatch):
+    monkeypatch.setattr(relay_module, "LEFT_TO_UPSTREAM", 0.0)
+    relay.upstream_live("chat-24", True)
+    mine = event("sent", role="CUSTOMER")
+    assert await relay.publish_sent("chat-24", mine) == 1
+    assert await relay.publish_many("chat-24", [mine, event("answer")]) == [1, 2]
+
+
+async def test_an_item_the_upstream_logged_first_gives_the_send_path_its_seq(relay, redis_client):
+    relay.upstream_live("chat-25", True)
+    mine = event("sent", role="CUSTOMER")
+    assert await relay.publish_many("chat-25", [mine, event("answer")]) == [1, 2]
+    before = await evalsha_calls(redis_client)
+    assert await relay.publish_sent("chat-25", mine) == 1
+    assert await evalsha_calls(redis_client) == before
+
+
 async def test_an_item_whose_first_logging_failed_is_logged_by_the_next_caller(relay):
     mine = event("retried", role="CUSTOMER")
     working = relay.log
