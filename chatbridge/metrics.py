@@ -143,6 +143,12 @@ FEED_LAG = Gauge(
     "newer reports it).",
     ["group"],
 )
+FEED_LAG_SECONDS = Gauge(
+    "chatbridge_feed_lag_seconds",
+    "Age of the oldest feed entry not yet delivered to a worker group, as of its last drain "
+    "(0 when it has caught up); by Redis's clock.",
+    ["group"],
+)
 WEBHOOK_RETRIES_WAITING = Gauge(
     "chatbridge_webhook_retries_waiting",
     "Webhook deliveries waiting for their retry, as of the webhook worker's last drain.",

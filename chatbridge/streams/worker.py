@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from chatbridge.chats.feed import Entry, MalformedEntry, parse_entry
-from chatbridge.metrics import FEED_LAG, FEED_PENDING
+from chatbridge.metrics import FEED_LAG, FEED_LAG_SECONDS, FEED_PENDING
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -157,6 +157,22 @@ class StreamWorker(ABC):
             FEED_PENDING.labels(group=self.group).set(info["pending"])
             if info.get("lag") is not None:
                 FEED_LAG.labels(group=self.group).set(info["lag"])
+            age = await self._undelivered_age(info["last-delivered-id"])
+            FEED_LAG_SECONDS.labels(group=self.group).set(age)
+
+    async def _undelivered_age(self, delivered: bytes | str) -> float:
+        """Seconds since the oldest entry not yet delivered to the group was added (0 when
+        there is none). An entry's id is the time Redis added it, so Redis's own clock gives
+        the age: any Redis the feed runs on (`lag` in entries needs Redis 7, and says
+        nothing once the feed is trimmed past the group), whatever the workers' clocks say."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xrange(self._stream, min=f"({_text(delivered)}", count=1)
+            pipe.time()
+            oldest, (seconds, micros) = await pipe.execute()
+        if not oldest:
+            return 0.0
+        added_ms = int(_text(oldest[0][0]).split("-", 1)[0])
+        return max(0.0, (seconds * 1000 + micros / 1000 - added_ms) / 1000)
 
     async def ensure_group(self) -> None:
         if self._group_ready:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import REGISTRY
 
-from chatbridge.metrics import FEED_PENDING
+from chatbridge.metrics import FEED_LAG_SECONDS, FEED_PENDING
 from chatbridge.redis import RedisKeys
 from chatbridge.runtime import build_runtime, build_stream_workers
 from chatbridge.streams.archiver import Archiver
@@ -228,3 +228,39 @@ async def test_the_webhook_worker_reports_the_retries_waiting(redis_client):
     await worker.drain_once()
 
     assert REGISTRY.get_sample_value("chatbridge_webhook_retries_waiting") == 2
+
+
+def lag_seconds_gauge(group: str) -> float | None:
+    return REGISTRY.get_sample_value("chatbridge_feed_lag_seconds", {"group": group})
+
+
+async def redis_now(redis_client) -> float:
+    seconds, micros = await redis_client.time()
+    return seconds + micros / 1_000_000
+
+
+async def test_the_backlog_gives_the_age_of_the_oldest_undelivered_entry(make_worker, redis_client):
+    worker = make_worker()
+    await worker.ensure_group()
+    # Entries whose ids say Redis added them in November 2023 and December 2023.
+    for entry_id in ("1700000000000-0", "1701000000000-0", "1702000000000-0"):
+        await redis_client.xadd(STREAM, {"chat": "chat-1"}, id=entry_id)
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"}, count=1)
+
+    before = await redis_now(redis_client)
+    await worker.report_backlog()
+    after = await redis_now(redis_client)
+
+    assert before - 1_701_000_000 <= lag_seconds_gauge(worker.group) <= after - 1_701_000_000
+
+
+async def test_a_group_that_has_caught_up_lags_by_nothing(make_worker, redis_client, log):
+    worker = make_worker()
+    await worker.ensure_group()
+    await append(log, "chat-1", message("m0", second=0))
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"})
+    FEED_LAG_SECONDS.labels(group=worker.group).set(-1)  # whatever an earlier test left
+
+    await worker.report_backlog()
+
+    assert lag_seconds_gauge(worker.group) == 0
