@@ -9,9 +9,11 @@ passes no middleware, did not.
 
 The API's requests never touch what can make those hooks block (a session, the user, flash
 messages: the API authenticates with bearer tokens), so for them the hooks run inline, as
-plain calls. Every other request, the admin's above all, keeps Django's hops. Were an API
-request to reach the database through one of them anyway, Django would refuse it on the
-event loop (SynchronousOnlyOperation) rather than block.
+plain calls. So do the probes and the metrics (`/healthz`, `/readyz`, `/metrics`): a busy
+process would otherwise answer its orchestrator's probes late, a dozen hops each, and be
+taken out of service for being busy. Every other request, the admin's above all, keeps
+Django's hops. Were such a request to reach the database through one of them anyway, Django
+would refuse it on the event loop (SynchronousOnlyOperation) rather than block.
 """
 
 from typing import Any
@@ -26,14 +28,19 @@ from django.middleware import clickjacking, common, csrf, security
 
 from chatbridge.api.middleware import API_PREFIX
 
+# Paths, besides the API's, whose hooks run inline: the probes and the metrics.
+INLINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
 
 def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith(API_PREFIX)
+    """Whether the request's middleware hooks run inline: an API request, a probe's, the
+    metrics'."""
+    return request.path.startswith(API_PREFIX) or request.path_info in INLINE_PATHS
 
 
 class InlineOnApi:
     """For a MiddlewareMixin subclass: its request and response hooks as plain calls on an
-    /api/ request under ASGI, through Django's sync_to_async otherwise."""
+    /api/ request (or a probe's) under ASGI, through Django's sync_to_async otherwise."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if not _is_api(request):

@@ -85,3 +85,23 @@ async def test_an_api_request_starts_its_view_without_a_thread_hop(api, chat):
 
     assert page.status_code == 200
     assert started.seen == []
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_a_probe_runs_no_middleware_hook_on_a_thread(api, path):
+    with HooksOffTheLoop() as hooks:
+        answer = await api.get(f"http://testserver{path}")
+
+    assert answer.status_code == 200
+    assert hooks.seen == []
+
+
+async def test_the_metrics_run_no_middleware_hook_on_a_thread(api, settings):
+    settings.CHATBRIDGE_METRICS_TOKEN = "scrape"
+    with HooksOffTheLoop() as hooks:
+        answer = await api.get(
+            "http://testserver/metrics", headers={"Authorization": "Bearer scrape"}
+        )
+
+    assert answer.status_code == 200
+    assert hooks.seen == []
