@@ -86,15 +86,19 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]"
 )
 
 
-def redis_options() -> dict[str, Any]:
-    """Connection options shared by every Redis client of ChatBridge (its own and Channels')."""
-    return {
+def redis_options(url: str = "") -> dict[str, Any]:
+    """Connection options shared by every Redis client of ChatBridge (its own and Channels')
+    of the Redis at `url`. TCP keepalive is for TCP alone: a connection through a unix socket
+    (``unix:///run/redis/redis.sock``, Redis on the same host) refuses the option."""
+    options: dict[str, Any] = {
         "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=3.0), RETRIES),
         "retry_on_error": [ConnectionError, TimeoutError],
         "health_check_interval": 30,
         "socket_connect_timeout": 5,
-        "socket_keepalive": True,
     }
+    if urlparse(url).scheme != "unix":
+        options["socket_keepalive"] = True
+    return options
 
 
 SENTINEL_PORT = 26379
@@ -170,7 +174,7 @@ def channel_layer_hosts(url: str, sentinel: SentinelConfig | None = None) -> lis
     with the same resilience. (channels_redis builds a SentinelConnectionPool from an entry
     with ``master_name`` and ``sentinels``; the rest of the entry goes to the connections.)"""
     if sentinel is None:
-        return [{"address": url, **redis_options()}]
+        return [{"address": url, **redis_options(url)}]
     return [
         {
             "master_name": sentinel.master,
@@ -185,7 +189,7 @@ def channel_layer_hosts(url: str, sentinel: SentinelConfig | None = None) -> lis
 def new_redis(url: str, sentinel: SentinelConfig | None = None) -> aioredis.Redis:
     """A new asyncio client of the Redis at `url`, or of the primary that sentinels name."""
     if sentinel is None:
-        return aioredis.Redis.from_url(url, **redis_options())
+        return aioredis.Redis.from_url(url, **redis_options(url))
     sentinels = Sentinel(sentinel.sentinels, sentinel_kwargs=_sentinel_options(url, sentinel))
     return sentinels.master_for(sentinel.master, **_primary_options(url), **redis_options())
 
