@@ -32,7 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     print(sizes.render(sizes.measure()), end="\n\n")
     started_at = datetime.now(UTC)
     stack = Stack(
-        ORIGIN, options.results_dir, options.server_env, start_processes=options.start_processes
+        ORIGIN,
+        options.results_dir,
+        options.server_env,
+        start_processes=options.start_processes,
+        redis_socket=options.redis_socket,
     )
     daphne_log = ""
     try:

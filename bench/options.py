@@ -28,6 +28,7 @@ class Options:
     seed: int
     results_dir: Path
     server_env: dict[str, str]
+    redis_socket: bool = False
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -65,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         default=0,
         help="ASGI processes of their own that chats start on (CHATBRIDGE_HOLD_UPSTREAMS=0), "
         "as in deploy/nginx; 0 starts chats on the process that serves them",
+    )
+    parser.add_argument(
+        "--redis-socket",
+        action="store_true",
+        help="ChatBridge reaches its Redis through a unix socket, as on a host that runs both "
+        "(default: TCP on loopback)",
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
     parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
@@ -166,4 +173,5 @@ def parse_args(argv: list[str] | None = None) -> Options:
         seed=args.seed,
         results_dir=args.results_dir,
         server_env=server_env,
+        redis_socket=args.redis_socket,
     )

@@ -341,6 +341,11 @@ def render(report: dict[str, Any]) -> str:
         f"window after a ramp of {options['ramp_rate']:g} chats/s",
         f"  phases ran one after the other (direct first); customers spread over "
         f"{options['processes']} load generator processes",
+        *(
+            ["  ChatBridge reached Redis through a unix socket"]
+            if options.get("redis_socket")
+            else []
+        ),
         "",
         f"  {'send → echo (ms)':<22}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>9}"
         f"{'msg/s':>8}{'errors':>8}{'conn.fail':>10}",

@@ -71,8 +71,11 @@ class Stack:
         server_env: dict[str, str] | None = None,
         *,
         start_processes: int = 0,
+        redis_socket: bool = False,
     ) -> None:
         self.origin = origin
+        # ChatBridge's processes reach Redis through a unix socket instead of loopback TCP.
+        self.redis_socket = redis_socket
         # ASGI processes that only start chats (CHATBRIDGE_HOLD_UPSTREAMS off), as nginx's
         # `chatbridge_starts` pool in deploy/nginx/chatbridge.conf.
         self.start_processes = start_processes
@@ -99,6 +102,18 @@ class Stack:
         if not self.start_ports:
             return (self.base_url,)
         return tuple(f"http://127.0.0.1:{port}" for port in self.start_ports)
+
+    @property
+    def redis_socket_path(self) -> str:
+        return f"{self.workdir}/redis.sock"
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis URL ChatBridge's processes are given."""
+        assert self.redis is not None
+        if self.redis_socket:
+            return f"unix://{self.redis_socket_path}?db=0"
+        return self.redis.url
 
     @property
     def ws_url(self) -> str:
@@ -139,7 +154,8 @@ class Stack:
         and the environment ChatBridge's processes get (`env`)."""
         try:
             self.workdir = tempfile.mkdtemp(prefix="chatbridge-bench-")
-            self.redis = RedisServer().start()
+            socket = ("--unixsocket", self.redis_socket_path) if self.redis_socket else ()
+            self.redis = RedisServer(extra_args=socket).start()
             # Quotas off: the bench measures ChatBridge, not Connect's throttling.
             self.emulator = EmulatorProcess(
                 agent="echo",
@@ -163,7 +179,7 @@ class Stack:
             # Plain HTTP on loopback: no TLS proxy in front, so no redirect to https.
             "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
-            "REDIS_URL": self.redis.url,
+            "REDIS_URL": self.redis_url,
             "DATABASE_URL": f"sqlite:///{self.workdir}/bench.sqlite3",
             "CONNECT_ENDPOINT_URL": self.emulator.url,
             "CONNECT_PARTICIPANT_ENDPOINT_URL": self.emulator.url,

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,21 @@ def test_daphne_runs_no_stream_worker_as_deployed(tmp_path):
         stack.stop()
     for worker in ("ARCHIVER", "WEBHOOKS", "MAILER"):
         assert f"CHATBRIDGE_RUN_{worker}=0".encode() in environ
+
+
+@pytest.mark.timeout(120)
+def test_with_redis_socket_chatbridge_is_ready_on_a_unix_socket(tmp_path):
+    from bench.stack import Stack
+
+    stack = Stack("http://bench.chatbridge.localhost", tmp_path, redis_socket=True)
+    try:
+        stack.start()
+        assert stack.daphne is not None
+        socket = stack.redis_socket_path
+        environ = Path(f"/proc/{stack.daphne.pid}/environ").read_bytes().split(b"\0")
+        with urllib.request.urlopen(f"{stack.base_url}/readyz", timeout=30) as answer:
+            ready = json.load(answer)
+    finally:
+        stack.stop()
+    assert f"REDIS_URL=unix://{socket}?db=0".encode() in environ
+    assert ready["redis"] == "up"
