@@ -155,9 +155,11 @@ class StreamWorker(ABC):
             if _text(info["name"]) != self.group:
                 continue
             FEED_PENDING.labels(group=self.group).set(info["pending"])
-            if info.get("lag") is not None:
-                FEED_LAG.labels(group=self.group).set(info["lag"])
-            age = await self._undelivered_age(info["last-delivered-id"])
+            lag = info.get("lag")
+            if lag is not None:
+                FEED_LAG.labels(group=self.group).set(lag)
+            # Redis 7 says when nothing is waiting; otherwise the oldest entry is looked up.
+            age = 0.0 if lag == 0 else await self._undelivered_age(info["last-delivered-id"])
             FEED_LAG_SECONDS.labels(group=self.group).set(age)
 
     async def _undelivered_age(self, delivered: bytes | str) -> float:
