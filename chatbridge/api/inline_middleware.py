@@ -32,7 +32,7 @@ from chatbridge.api.middleware import API_PREFIX
 INLINE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def _is_api(request: HttpRequest) -> bool:
+def _runs_inline(request: HttpRequest) -> bool:
     """Whether the request's middleware hooks run inline: an API request, a probe's, the
     metrics'."""
     return request.path.startswith(API_PREFIX) or request.path_info in INLINE_PATHS
@@ -43,7 +43,7 @@ class InlineOnApi:
     /api/ request (or a probe's) under ASGI, through Django's sync_to_async otherwise."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        if not _is_api(request):
+        if not _runs_inline(request):
             return await super().__acall__(request)  # type: ignore[misc]
         response = None
         if hasattr(self, "process_request"):
@@ -75,7 +75,7 @@ class CsrfViewMiddleware(InlineOnApi, csrf.CsrfViewMiddleware):
         self, request: HttpRequest, callback: Any, callback_args: Any, callback_kwargs: Any
     ) -> HttpResponseBase | None:
         view = super().process_view
-        if _is_api(request):
+        if _runs_inline(request):
             return view(request, callback, callback_args, callback_kwargs)
         return await sync_to_async(view, thread_sensitive=True)(
             request, callback, callback_args, callback_kwargs

@@ -369,11 +369,9 @@ class Relay:
         return await self.publish(chat_id, event, from_connect=False)
 
     def _take_back(self, chat_id: str, item_id: str, future: asyncio.Future) -> None:
-        left = self._left.get(chat_id)
-        if left is not None and left.get(item_id) is future:
-            del left[item_id]
-            if not left:
-                del self._left[chat_id]
+        """Forgets an item the send path left, unless the upstream took it meanwhile."""
+        if self._left.get(chat_id, {}).get(item_id) is future:
+            self._left_to_me(chat_id, item_id)
 
     def _left_to_me(self, chat_id: str, item_id: str) -> asyncio.Future[int | None] | None:
         """The send path's future for an item it left to the upstream, now the upstream's to
