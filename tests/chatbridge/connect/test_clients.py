@@ -43,3 +43,59 @@ def test_a_serving_process_freezes_what_it_loaded_at_start_up(settings):
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def headers_sent(client, call) -> dict[str, str]:
+    """The headers of the HTTP request that `call` makes through `client`."""
+    sent: dict[str, str] = {}
+
+    def keep(request, **kwargs):
+        for name, value in request.headers.items():
+            sent[name] = value.decode() if isinstance(value, bytes) else value
+
+    client.meta.events.register("before-send", keep)
+    try:
+        call()
+    finally:
+        client.meta.events.unregister("before-send", keep)
+    return sent
+
+
+def test_participant_calls_are_not_signed(emulator):
+    chat = connection_token()
+    client = clients.participant_client()
+
+    sent = headers_sent(
+        client,
+        lambda: client.send_message(ConnectionToken=chat, ContentType="text/plain", Content="hi"),
+    )
+
+    assert "Authorization" not in sent
+    assert sent["X-Amz-Bearer"] == chat
+
+
+def test_connect_calls_are_signed(emulator):
+    client = clients.connect_client()
+
+    sent = headers_sent(
+        client,
+        lambda: client.start_chat_contact(
+            InstanceId=settings.CONNECT_INSTANCE_ID,
+            ContactFlowId=settings.CONNECT_CONTACT_FLOW_ID,
+            ParticipantDetails={"DisplayName": "Ada"},
+        ),
+    )
+
+    assert sent["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+def test_every_call_carries_the_user_agent_built_once(emulator):
+    chat = connection_token()
+    client = clients.participant_client()
+
+    sent = headers_sent(
+        client,
+        lambda: client.send_message(ConnectionToken=chat, ContentType="text/plain", Content="hi"),
+    )
+
+    assert sent["User-Agent"].startswith(clients._user_agent())
