@@ -1,10 +1,12 @@
 """Customers that talk to Connect (the emulator) directly, as a browser with chatjs would.
 
-Setting a chat up uses boto3 on a thread pool (StartChatContact, CreateParticipantConnection),
-as a site's backend and chatjs would; it is not measured. The measured send is SendMessage as
-chatjs does it, one HTTPS request: here httpx.AsyncClient posting the same REST request that
-botocore builds (POST /participant/message, X-Amz-Bearer, JSON body), so that the direct path
-pays no thread hop or botocore overhead that a browser would not pay either.
+A chat starts as it does with a site's backend and chatjs: StartChatContact through boto3 on a
+thread pool (the backend), then CreateParticipantConnection as chatjs makes it from the
+browser, one HTTP request with the participant's token. The browser's requests (that one, and
+the measured send, SendMessage) go through httpx.AsyncClient, posting the same REST request
+that botocore builds (X-Amz-Bearer, JSON body): the direct path pays no thread hop or botocore
+overhead that a browser would not pay either, and the same HTTP client as the ChatBridge
+customers, whose start is one request to ChatBridge.
 """
 
 import asyncio
@@ -31,7 +33,8 @@ HEARTBEAT_INTERVAL = 10.0  # chatjs's
 
 
 class DirectConnect:
-    """What the direct customers share: boto3 clients, their threads and one HTTP pool."""
+    """What the direct customers share: the backend's boto3 client, its threads, and the
+    browsers' HTTP pool."""
 
     def __init__(self, endpoint_url: str, *, instance_id: str, contact_flow_id: str) -> None:
         self.endpoint_url = endpoint_url
@@ -43,9 +46,6 @@ class DirectConnect:
             aws_access_key_id="emulator", aws_secret_access_key="emulator"
         )
         self.connect = session.client("connect", endpoint_url=endpoint_url, config=config)
-        self.participant = session.client(
-            "connectparticipant", endpoint_url=endpoint_url, config=config
-        )
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bench-boto3")
         self.http = httpx.AsyncClient(
             base_url=endpoint_url,
@@ -56,6 +56,22 @@ class DirectConnect:
     async def call(self, method: Any, **params: Any) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(method, **params))
+
+    async def create_participant_connection(self, participant_token: str) -> dict[str, Any]:
+        """The customer's CreateParticipantConnection, as chatjs makes it from the browser:
+        one request with the participant's token, through the same HTTP client as the
+        ChatBridge customers' start, so that both starts pay the same client."""
+        response = await self.http.post(
+            "/participant/connection",
+            content=json.dumps(
+                {"Type": ["WEBSOCKET", "CONNECTION_CREDENTIALS"], "ConnectParticipant": True}
+            ),
+            headers={"X-Amz-Bearer": participant_token, "Content-Type": "application/json"},
+        )
+        if response.status_code != 200:
+            kind = response.headers.get("x-amzn-ErrorType", f"http_{response.status_code}")
+            raise ConnectFailed(f"start_chat_{kind.split(':')[0]}")
+        return response.json()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -80,12 +96,9 @@ class DirectCustomer(Customer):
                 ContactFlowId=shared.contact_flow_id,
                 ParticipantDetails={"DisplayName": f"Bench customer {self.index}"},
             )
-            connection = await shared.call(
-                shared.participant.create_participant_connection,
-                Type=["WEBSOCKET", "CONNECTION_CREDENTIALS"],
-                ParticipantToken=contact["ParticipantToken"],
-                ConnectParticipant=True,
-            )
+            connection = await shared.create_participant_connection(contact["ParticipantToken"])
+        except ConnectFailed:
+            raise
         except Exception as error:
             raise ConnectFailed(f"start_chat_{type(error).__name__}") from None
         opened = time.perf_counter()
