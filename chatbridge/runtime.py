@@ -190,7 +190,10 @@ def build_stream_workers(
     mailer = None
     if send_mail:
         mailer = TranscriptMailer(
-            redis, prefix=settings.CHATBRIDGE_REDIS_PREFIX, consumer_name=consumer_name
+            redis,
+            prefix=settings.CHATBRIDGE_REDIS_PREFIX,
+            consumer_name=consumer_name,
+            linger=settings.CHATBRIDGE_MAIL_LINGER,
         )
     return archiver, webhooks, mailer
 

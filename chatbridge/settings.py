@@ -515,6 +515,9 @@ CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_INITIAL = env_float(
     "CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_INITIAL", 1.0
 )
 CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_MAX = env_float("CHATBRIDGE_TRANSCRIPT_MAIL_BACKOFF_MAX", 60.0)
+# Seconds a busy mailer gathers events between reads of the feed, of which it needs only the
+# few e-mail requests.
+CHATBRIDGE_MAIL_LINGER = env_float("CHATBRIDGE_MAIL_LINGER", 1.0)
 # Networks, addresses and host names webhooks may reach although they are not public (private,
 # loopback, link-local...): by default none. Delivery is https-only unless DEBUG is on.
 CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS = env_list("CHATBRIDGE_WEBHOOK_ALLOWED_TARGETS")

@@ -12,9 +12,16 @@ removes the consumers that have had nothing pending for longer than `forget_idle
 A malformed entry is logged (without its content) and acknowledged: it must never hold up the
 stream behind it.
 
-After each drain a worker reports its group's backlog (entries pending and, on Redis 7, not yet
-delivered) to chatbridge.metrics: one XINFO GROUPS per drain, read where the worker is anyway
-rather than by the scrape, which then never waits for Redis.
+After a drain a worker reports its group's backlog (entries pending and, on Redis 7, not yet
+delivered) to chatbridge.metrics, read where the worker is anyway rather than by the scrape,
+which then never waits for Redis; at most once per `report_interval`, as no scrape looks more
+often.
+
+A drain's own cost is what a busy process pays per read of the feed, and a worker that does not
+linger reads it for each entry: so a drain reads only what may be there. Entries of another
+consumer can be claimed only once idle for `claim_idle_ms`, and are looked for every tenth of
+that; this consumer's own pending entries, only after a drain that did not end cleanly (or
+before the first), as a clean drain acknowledges all it read.
 """
 
 import asyncio
@@ -43,6 +50,10 @@ Record = tuple[bytes | str | None, dict | None]
 CLAIM_PAGES = 100
 # Seconds between two looks for consumers to forget: the listing costs a round trip.
 FORGET_INTERVAL = 600.0
+# Seconds between two reports of the backlog by default: no scrape looks more often.
+REPORT_INTERVAL = 1.0
+# The part of `claim_idle_ms` between two looks for stale entries of other consumers.
+CLAIM_LOOKS_PER_IDLE = 10
 
 
 def stable_consumer_name() -> str:
@@ -75,6 +86,7 @@ class StreamWorker(ABC):
         linger: float = 0.0,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
+        report_interval: float = REPORT_INTERVAL,
     ) -> None:
         self._redis = redis
         self._keys = RedisKeys(prefix)
@@ -87,8 +99,13 @@ class StreamWorker(ABC):
         self._linger = linger
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._report_interval = report_interval
         self._group_ready = False
         self._next_forget = 0.0
+        self._next_report = 0.0
+        self._next_claim = 0.0
+        # Whether this consumer may have entries read but not acknowledged (see _drain).
+        self._unsettled = True
 
     @property
     def consumer_name(self) -> str:
@@ -135,7 +152,9 @@ class StreamWorker(ABC):
         try:
             await self.ensure_group()
             handled = await self._drain(block_ms)
-            await self.report_backlog()
+            if time.monotonic() >= self._next_report:
+                await self.report_backlog()
+                self._next_report = time.monotonic() + self._report_interval
             if time.monotonic() >= self._next_forget:
                 await self._forget_idle_consumers()
                 self._next_forget = time.monotonic() + FORGET_INTERVAL
@@ -193,17 +212,30 @@ class StreamWorker(ABC):
         return self._block_ms
 
     async def _drain(self, block_ms: int) -> int:
-        handled = await self._claim_stale()
-        handled += await self._drain_own_pending()
-        block = block_ms if block_ms > 0 and not handled else None
-        while True:
-            records = await self._read(">", block)
-            if not records:
-                return handled
-            handled += await self._handle(records)
-            if len(records) < self._batch_size:
-                return handled
-            block = None
+        """A drain that raises leaves this consumer unsettled: what it read may be pending
+        here, unacknowledged (a handler failed, or a reply was lost with its connection)."""
+        try:
+            handled = 0
+            if time.monotonic() >= self._next_claim:
+                handled += await self._claim_stale()
+                self._next_claim = (
+                    time.monotonic() + self._claim_idle_ms / 1000 / CLAIM_LOOKS_PER_IDLE
+                )
+            if self._unsettled:
+                handled += await self._drain_own_pending()
+                self._unsettled = False
+            block = block_ms if block_ms > 0 and not handled else None
+            while True:
+                records = await self._read(">", block)
+                if not records:
+                    return handled
+                handled += await self._handle(records)
+                if len(records) < self._batch_size:
+                    return handled
+                block = None
+        except BaseException:
+            self._unsettled = True
+            raise
 
     async def _claim_stale(self) -> int:
         """Takes over the entries that another (presumably dead) consumer left pending for
@@ -222,6 +254,8 @@ class StreamWorker(ABC):
             # Redis 6.2 reports claimed entries that were trimmed meanwhile as (None, None);
             # they are pending here now and `_drain_own_pending` acknowledges them.
             records = [(entry_id, fields) for entry_id, fields in claimed if entry_id]
+            if len(records) < len(claimed):
+                self._unsettled = True
             if records:
                 handled += await self._handle(records)
             if start in (b"0-0", "0-0"):

@@ -264,3 +264,77 @@ async def test_a_group_that_has_caught_up_lags_by_nothing(make_worker, redis_cli
     await worker.report_backlog()
 
     assert lag_seconds_gauge(worker.group) == 0
+
+
+async def test_a_drain_reports_the_backlog_at_most_once_per_interval(
+    make_worker, redis_client, log
+):
+    worker = make_worker(report_interval=3600)
+    await worker.ensure_group()
+    await worker.drain_once()
+    await append(log, "chat-1", message("m0", second=0))
+    await redis_client.xreadgroup(worker.group, "dead", {STREAM: ">"})
+    FEED_PENDING.labels(group=worker.group).set(-1)
+
+    await worker.drain_once()
+
+    assert pending_gauge(worker.group) == -1
+
+
+async def calls(redis_client, command: str) -> int:
+    stats = await redis_client.info("commandstats")
+    return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+
+async def test_a_drain_soon_after_a_clean_one_only_reads_new_entries(
+    make_worker, redis_client, log
+):
+    worker = make_worker()
+    await worker.drain_once()
+    claims, reads = await calls(redis_client, "xautoclaim"), await calls(redis_client, "xreadgroup")
+    await append(log, "chat-1", message("m0", second=0))
+
+    assert await worker.drain_once() == 1
+
+    assert await calls(redis_client, "xautoclaim") == claims
+    assert await calls(redis_client, "xreadgroup") == reads + 1
+
+
+class _FailingOnce(StreamWorker):
+    group = "failing-once"
+    start_id = "0"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled: list[str] = []
+
+    async def handle(self, entries) -> None:
+        if not self.handled:
+            self.handled.append("failed")
+            raise RuntimeError("the database went away")
+        self.handled.extend(entry.event.id for entry in entries)
+
+
+async def test_a_drain_that_failed_is_followed_by_one_that_reads_what_it_left_pending(
+    redis_client, log
+):
+    worker = _FailingOnce(redis_client, prefix=PREFIX, consumer_name="live")
+    await worker.drain_once()
+    await append(log, "chat-1", message("m0", second=0))
+    with pytest.raises(RuntimeError):
+        await worker.drain_once()
+
+    assert await worker.drain_once() == 1
+
+    assert worker.handled == ["failed", "m0"]
+    assert await pending(redis_client, worker.group) == 0
+
+
+def test_each_worker_lingers_as_its_setting_says(redis_client, settings):
+    settings.CHATBRIDGE_ARCHIVE_LINGER = 1.5
+    settings.CHATBRIDGE_WEBHOOK_LINGER = 0.5
+    settings.CHATBRIDGE_MAIL_LINGER = 2.5
+
+    archiver, webhooks, mailer = build_stream_workers(redis_client)
+
+    assert (archiver._linger, webhooks._linger, mailer._linger) == (1.5, 0.5, 2.5)
