@@ -61,14 +61,18 @@ def headers_sent(client, call) -> dict[str, str]:
     return sent
 
 
-def test_participant_calls_are_not_signed(emulator):
-    chat = connection_token()
+def headers_of_a_message(chat: str) -> dict[str, str]:
     client = clients.participant_client()
-
-    sent = headers_sent(
+    return headers_sent(
         client,
         lambda: client.send_message(ConnectionToken=chat, ContentType="text/plain", Content="hi"),
     )
+
+
+def test_participant_calls_are_not_signed(emulator):
+    chat = connection_token()
+
+    sent = headers_of_a_message(chat)
 
     assert "Authorization" not in sent
     assert sent["X-Amz-Bearer"] == chat
@@ -90,12 +94,6 @@ def test_connect_calls_are_signed(emulator):
 
 
 def test_every_call_carries_the_user_agent_built_once(emulator):
-    chat = connection_token()
-    client = clients.participant_client()
-
-    sent = headers_sent(
-        client,
-        lambda: client.send_message(ConnectionToken=chat, ContentType="text/plain", Content="hi"),
-    )
+    sent = headers_of_a_message(connection_token())
 
     assert sent["User-Agent"].startswith(clients._user_agent())
