@@ -32,6 +32,13 @@ HEARTBEAT = json.dumps({"topic": "aws/heartbeat"})
 HEARTBEAT_INTERVAL = 10.0  # chatjs's
 
 
+def _error_kind(response: httpx.Response) -> str:
+    """Connect's error type of a refused request (its x-amzn-ErrorType, without the part after
+    the colon), else the HTTP status."""
+    kind = response.headers.get("x-amzn-ErrorType", f"http_{response.status_code}")
+    return kind.split(":")[0]
+
+
 class DirectConnect:
     """What the direct customers share: the backend's boto3 client, its threads, and the
     browsers' HTTP pool."""
@@ -69,8 +76,7 @@ class DirectConnect:
             headers={"X-Amz-Bearer": participant_token, "Content-Type": "application/json"},
         )
         if response.status_code != 200:
-            kind = response.headers.get("x-amzn-ErrorType", f"http_{response.status_code}")
-            raise ConnectFailed(f"start_chat_{kind.split(':')[0]}")
+            raise ConnectFailed(f"start_chat_{_error_kind(response)}")
         return response.json()
 
     async def aclose(self) -> None:
@@ -159,8 +165,7 @@ class DirectCustomer(Customer):
             self.failed(message_id, f"send_{type(error).__name__}")
             return
         if response.status_code != 200:
-            kind = response.headers.get("x-amzn-ErrorType", f"http_{response.status_code}")
-            self.failed(message_id, f"send_{kind.split(':')[0]}")
+            self.failed(message_id, f"send_{_error_kind(response)}")
 
     async def close(self) -> None:
         for task in self.tasks:
