@@ -72,6 +72,10 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.delivery = asyncio.Lock()
         # Upstream statuses rung to this connection so far (see _send_upstream_status).
         self.statuses_rung = 0
+        # Whether `ready` went out: the client hears nothing of the chat before it. An end rung
+        # before then waits here (its reason) for the authentication to tell it.
+        self.ready = False
+        self.ended_before_ready: str | None = None
         self.last_activity = time.monotonic()
         self.limits = ConnectionLimits.from_settings()
         self.pending_receipts: dict[str, str] = {}
@@ -264,8 +268,11 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 "last_seq": cursor.last_seq,
             }
         )
+        self.ready = True
         await self.follow_log(LogCursor(self.runtime.log, session.chat_id, frame.after))
-        if session.is_active:
+        if self.ended_before_ready is not None:
+            await self.chat_ended({"reason": self.ended_before_ready})
+        elif session.is_active:
             await self.runtime.supervisor.ensure(session.chat_id)
             await self._send_upstream_status(session.chat_id)
         else:
@@ -293,15 +300,22 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     # What the relay rings: chat_event (the doorbell) comes from EventLogFollower.
 
     async def chat_ephemeral(self, message: dict[str, Any]) -> None:
+        if not self.ready:
+            return
         session = self.session
         if shows_typing(message["event"], session.participant_id if session else None):
             await self.send(text_data=f'{{"type":"typing","event":{message["event"]}}}')
 
     async def chat_upstream(self, message: dict[str, Any]) -> None:
+        """Before `ready`, the status read that follows it tells the client instead."""
         self.statuses_rung += 1
-        await self._send({"type": "upstream", "status": message["status"]})
+        if self.ready:
+            await self._send({"type": "upstream", "status": message["status"]})
 
     async def chat_ended(self, message: dict[str, Any]) -> None:
+        if not self.ready:
+            self.ended_before_ready = message["reason"]
+            return
         if self.session is not None:
             await self.catch_up()
             with contextlib.suppress(ChatBridgeError):

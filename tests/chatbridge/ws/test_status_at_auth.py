@@ -1,8 +1,9 @@
-"""The upstream status a client is told as it authenticates, when the chat's holder rings a
-new status while the consumer is still reading the old one.
+"""What a client is told as it authenticates, when the chat rings while the consumer is still
+reading: a new upstream status, or the chat's end.
 
-The consumer already follows the chat then, so the ring reaches the client first; the read,
-older, must not be the client's last word. The runtime's Redis goes through a proxy that holds
+The consumer already follows the chat then. A status rung during its status read reaches the
+client first, and the read, older, must not be the client's last word; an end rung before
+`ready` reaches the client after it. The runtime's Redis goes through a proxy that holds
 the reply to the consumer's status read: the read runs in Redis before the holder's write, and
 reaches the consumer after the ring, every time.
 """
@@ -68,3 +69,27 @@ async def test_a_status_rung_during_the_auth_read_stays_the_clients_last_word(pr
     assert rung["status"] == "connected"
     assert after["status"] == "connected"
     assert await runtime.relay.current_upstream_status(chat_id) == "connected"
+
+
+async def test_an_end_rung_while_the_client_authenticates_reaches_it_after_ready(proxied):
+    runtime, proxy = proxied
+    await runtime.supervisor.stop()
+    chat = await runtime.service.start_chat(display_name="Ada")
+    chat_id = chat.session.chat_id
+    cursor_key = RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX).chat(chat_id, "cursor")
+    proxy.hold_reply_to(cursor_key.encode())
+    client = ChatClient()
+    assert await client.connect()
+    try:
+        async with asyncio.timeout(GUARD):
+            await client.send({"type": "auth", "token": chat.session_token})
+            assert await asyncio.to_thread(proxy.holding.wait, GUARD)
+            # The consumer follows the chat already, and waits for the log's cursor.
+            await runtime.relay.ended(chat_id, "abandoned")
+            proxy.release()
+            ended = await client.receive_until(lambda f: f["type"] == "ended")
+    finally:
+        await close(client)
+
+    assert client.frames[0]["type"] == "ready"
+    assert ended["reason"] == "abandoned"
