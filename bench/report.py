@@ -27,6 +27,7 @@ from typing import Any
 from bench.options import Options
 from bench.plot import plot_latencies
 from bench.stats import PhaseStats, summarize
+from chatbridge.eventloop import chosen_loop
 
 # (label, key in "ratios", limit, unit)
 TARGETS = (
@@ -175,6 +176,7 @@ def build(
             "phases": "sequential: direct first, then the emulator is reset, then ChatBridge, then REST",
             "load_generator": f"{options.processes} processes per phase, customers spread "
             "round-robin, one epoch and one window for all",
+            "server": f"python -m chatbridge.serve (daphne) on {chosen_loop()}",
             "direct_send": "httpx.AsyncClient POST /participant/message (SendMessage's REST call)",
             "direct_setup": "boto3 StartChatContact + CreateParticipantConnection in a thread pool",
             "bridge_start_chat": "chatbridge.chats.service.ChatService.start_chat in the bench",
@@ -341,6 +343,7 @@ def render(report: dict[str, Any]) -> str:
         f"window after a ramp of {options['ramp_rate']:g} chats/s",
         f"  phases ran one after the other (direct first); customers spread over "
         f"{options['processes']} load generator processes",
+        f"  ChatBridge served by {report['method'].get('server', 'daphne')}",
         *(
             ["  ChatBridge reached Redis through a unix socket"]
             if options.get("redis_socket")

@@ -249,7 +249,7 @@ class Stack:
     def _spawn_daphne(self, port: int, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
         with open(log_path, "wb") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                [sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
                  "chatbridge.asgi:application"],
                 cwd=ROOT,
                 env={**os.environ, **self.env, **env},

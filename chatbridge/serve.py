@@ -19,10 +19,15 @@ elsewhere), and only then lets daphne cancel what is left, at most SHUTDOWN_GRAC
 that load balancers send no new work its way.
 """
 
-import asyncio
-import logging
-import sys
-from typing import Any
+import asyncio  # isort:skip
+from chatbridge.eventloop import install_reactor  # isort:skip
+
+if __name__ == "__main__":
+    install_reactor()
+
+import logging  # noqa: E402
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
 
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
