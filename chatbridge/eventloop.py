@@ -16,11 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 LOOPS = ("uvloop", "asyncio")
 
 
-def chosen_loop() -> str:
-    """CHATBRIDGE_EVENT_LOOP (read here, not from Django's settings: Django is set up later)."""
-    choice = os.environ.get("CHATBRIDGE_EVENT_LOOP", "uvloop").strip().lower() or "uvloop"
+def chosen_loop(value: str | None = None) -> str:
+    """The loop `value` names; by default CHATBRIDGE_EVENT_LOOP's, read from the environment
+    here because chatbridge.serve installs the reactor before Django reads its settings
+    (chatbridge.settings reads it too, through this, so that start-up checks it with the rest).
+
+    Raises ValueError naming the setting."""
+    if value is None:
+        value = os.environ.get("CHATBRIDGE_EVENT_LOOP", "")
+    choice = value.strip().lower() or "uvloop"
     if choice not in LOOPS:
-        raise SystemExit(f"CHATBRIDGE_EVENT_LOOP: {choice!r} is not one of {', '.join(LOOPS)}")
+        raise ValueError(f"CHATBRIDGE_EVENT_LOOP: {choice!r} is not one of {', '.join(LOOPS)}")
     return choice
 
 
@@ -37,7 +43,10 @@ def install_reactor() -> str:
     daphne's ASGI_THREADS (the size of the loop's default executor)."""
     from twisted.internet import asyncioreactor
 
-    choice = chosen_loop()
+    try:
+        choice = chosen_loop()
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     loop = new_loop(choice)
     if "ASGI_THREADS" in os.environ:
         threads = int(os.environ["ASGI_THREADS"])

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 from csp import constants as csp_constants
 from django.core.exceptions import ImproperlyConfigured
 
+from chatbridge.eventloop import chosen_loop
 from chatbridge.redis import SentinelConfig, channel_layer_hosts, parse_sentinels
 from chatbridge.staticfiles import add_public_headers
 
@@ -332,6 +333,9 @@ CHATBRIDGE_ABANDON_AFTER = env_float("CHATBRIDGE_ABANDON_AFTER", 300.0)
 CHATBRIDGE_RUN_ARCHIVER = env_bool("CHATBRIDGE_RUN_ARCHIVER", True)
 # Seconds the archiver gathers events before writing them in one transaction.
 CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
+# The event loop under daphne (chatbridge/eventloop.py): `python -m chatbridge.serve` reads it
+# before Django starts; read here too, so that a wrong value stops start-up like any other.
+CHATBRIDGE_EVENT_LOOP = chosen_loop(env_str("CHATBRIDGE_EVENT_LOOP", "uvloop"))
 # Python's garbage collector thresholds for serving processes (see chatbridge/runtime.py).
 CHATBRIDGE_GC_THRESHOLDS = tuple(
     int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "50000,20,20").split(",")

@@ -56,11 +56,39 @@ def test_asyncio_s_own_loop_can_be_chosen(monkeypatch):
     assert chosen_loop() == "asyncio"
 
 
-def test_an_unknown_loop_stops_the_process_naming_the_setting(monkeypatch):
+def test_an_unknown_loop_is_refused_naming_the_setting(monkeypatch):
     monkeypatch.setenv("CHATBRIDGE_EVENT_LOOP", "trio")
 
-    with pytest.raises(SystemExit, match="CHATBRIDGE_EVENT_LOOP: 'trio' is not one of"):
+    with pytest.raises(ValueError, match="CHATBRIDGE_EVENT_LOOP: 'trio' is not one of"):
         chosen_loop()
+
+
+def test_a_served_process_with_an_unknown_loop_stops_before_daphne_starts():
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbridge.serve", "chatbridge.asgi:application"],
+        cwd=ROOT,
+        env={**os.environ, "CHATBRIDGE_EVENT_LOOP": "trio"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == "CHATBRIDGE_EVENT_LOOP: 'trio' is not one of uvloop, asyncio"
+
+
+def test_the_settings_refuse_an_unknown_loop_at_start_up():
+    result = subprocess.run(
+        [sys.executable, "-c", "import chatbridge.settings"],
+        cwd=ROOT,
+        env={**os.environ, "CHATBRIDGE_EVENT_LOOP": "trio"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode != 0
+    assert "CHATBRIDGE_EVENT_LOOP: 'trio' is not one of" in result.stderr
 
 
 def test_a_served_process_runs_its_reactor_on_uvloop():
