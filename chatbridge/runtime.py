@@ -17,6 +17,13 @@ no chat moves. So the heavy parts are loaded up front and everything alive then 
 of the collector's sight (gc.freeze). The collector then runs less often
 (settings.CHATBRIDGE_GC_THRESHOLDS): chats make little cyclic garbage, and measured with
 1,000 chats, full passes over what they hold took about 200 ms each.
+
+The event loop shares Python's GIL with the threads that make Connect's calls (boto3 is
+synchronous). A thread running botocore's Python (building a request, parsing an answer) keeps
+the loop waiting for the GIL until it blocks on its socket or the switch interval runs out, and
+so does every thread that takes the GIL while the loop is in a system call. Python's interval
+is 5 ms; a serving process sets CHATBRIDGE_SWITCH_INTERVAL (1 ms), which bounds how long a
+frame waits behind a Connect call's Python.
 """
 
 import asyncio
@@ -24,6 +31,7 @@ import contextlib
 import contextvars
 import gc
 import logging
+import sys
 import weakref
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -300,9 +308,11 @@ async def drain_runtime() -> None:
 
 
 def prepare_for_serving() -> None:
-    """Loads what every chat needs, then freezes it out of the garbage collector's sight."""
+    """Loads what every chat needs, then freezes it out of the garbage collector's sight;
+    shortens the GIL's switch interval (see the module's docstring)."""
     clients.connect_client()
     clients.participant_client()
     gc.collect()
     gc.freeze()
     gc.set_threshold(*settings.CHATBRIDGE_GC_THRESHOLDS)
+    sys.setswitchinterval(settings.CHATBRIDGE_SWITCH_INTERVAL)

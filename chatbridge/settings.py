@@ -336,6 +336,11 @@ CHATBRIDGE_ARCHIVE_LINGER = env_float("CHATBRIDGE_ARCHIVE_LINGER", 1.0)
 # The event loop under daphne (chatbridge/eventloop.py): `python -m chatbridge.serve` reads it
 # before Django starts; read here too, so that a wrong value stops start-up like any other.
 CHATBRIDGE_EVENT_LOOP = chosen_loop(env_str("CHATBRIDGE_EVENT_LOOP", "uvloop"))
+# Seconds a thread may keep the GIL while another waits for it, in serving processes
+# (sys.setswitchinterval; Python's default is 0.005): see chatbridge/runtime.py.
+CHATBRIDGE_SWITCH_INTERVAL = env_float("CHATBRIDGE_SWITCH_INTERVAL", 0.001)
+if not 0 < CHATBRIDGE_SWITCH_INTERVAL <= 1:
+    raise ImproperlyConfigured("CHATBRIDGE_SWITCH_INTERVAL must be above 0 and at most 1 second")
 # Python's garbage collector thresholds for serving processes (see chatbridge/runtime.py).
 CHATBRIDGE_GC_THRESHOLDS = tuple(
     int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "50000,20,20").split(",")

@@ -77,20 +77,6 @@ def test_a_served_process_with_an_unknown_loop_stops_before_daphne_starts():
     assert result.stderr.strip() == "CHATBRIDGE_EVENT_LOOP: 'trio' is not one of uvloop, asyncio"
 
 
-def test_the_settings_refuse_an_unknown_loop_at_start_up():
-    result = subprocess.run(
-        [sys.executable, "-c", "import chatbridge.settings"],
-        cwd=ROOT,
-        env={**os.environ, "CHATBRIDGE_EVENT_LOOP": "trio"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert result.returncode != 0
-    assert "CHATBRIDGE_EVENT_LOOP: 'trio' is not one of" in result.stderr
-
-
 def test_a_served_process_runs_its_reactor_on_uvloop():
     module, _ = served()
 

@@ -158,3 +158,18 @@ def test_a_region_endpoint_without_its_region_refuses_to_start():
 
     assert result.returncode != 0
     assert "CONNECT_REGION_ENDPOINT_URLS" in result.stderr
+
+
+@pytest.mark.parametrize("interval", ["0", "-0.001", "2"])
+def test_a_switch_interval_out_of_range_refuses_to_start(interval):
+    result = start({"CHATBRIDGE_SWITCH_INTERVAL": interval})
+
+    assert result.returncode != 0
+    assert "CHATBRIDGE_SWITCH_INTERVAL must be above 0 and at most 1 second" in result.stderr
+
+
+def test_a_wrong_event_loop_refuses_to_start():
+    result = start({"CHATBRIDGE_EVENT_LOOP": "trio"})
+
+    assert result.returncode != 0
+    assert "CHATBRIDGE_EVENT_LOOP: 'trio' is not one of uvloop, asyncio" in result.stderr

@@ -1,7 +1,9 @@
 """ChatBridge's boto3 clients, as built from settings."""
 
 import gc
+import sys
 
+import pytest
 from django.conf import settings
 
 from chatbridge.connect import clients
@@ -35,7 +37,7 @@ def test_a_participant_call_leaves_no_garbage_for_the_cycle_collector(emulator):
 
 def test_a_serving_process_freezes_what_it_loaded_at_start_up(settings):
     settings.CHATBRIDGE_GC_THRESHOLDS = (40_000, 15, 12)
-    thresholds = gc.get_threshold()
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
     try:
         prepare_for_serving()
         assert gc.get_freeze_count() > 0
@@ -43,6 +45,19 @@ def test_a_serving_process_freezes_what_it_loaded_at_start_up(settings):
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
+
+
+def test_a_serving_process_shortens_the_gil_s_switch_interval(settings):
+    settings.CHATBRIDGE_SWITCH_INTERVAL = 0.0025
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        prepare_for_serving()
+        assert sys.getswitchinterval() == pytest.approx(0.0025)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
 
 
 def headers_sent(client, call) -> dict[str, str]:
