@@ -35,29 +35,31 @@ def test_a_participant_call_leaves_no_garbage_for_the_cycle_collector(emulator):
         gc.enable()
 
 
-def test_a_serving_process_freezes_what_it_loaded_at_start_up(settings):
+@pytest.fixture
+def serving_state():
+    """What prepare_for_serving changes in this process, put back afterwards."""
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    sys.setswitchinterval(interval)
+
+
+def test_a_serving_process_freezes_what_it_loaded_at_start_up(settings, serving_state):
     settings.CHATBRIDGE_GC_THRESHOLDS = (40_000, 15, 12)
-    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    try:
-        prepare_for_serving()
-        assert gc.get_freeze_count() > 0
-        assert gc.get_threshold() == (40_000, 15, 12)
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-        sys.setswitchinterval(interval)
+
+    prepare_for_serving()
+
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == (40_000, 15, 12)
 
 
-def test_a_serving_process_shortens_the_gil_s_switch_interval(settings):
+def test_a_serving_process_shortens_the_gil_s_switch_interval(settings, serving_state):
     settings.CHATBRIDGE_SWITCH_INTERVAL = 0.0025
-    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    try:
-        prepare_for_serving()
-        assert sys.getswitchinterval() == pytest.approx(0.0025)
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-        sys.setswitchinterval(interval)
+
+    prepare_for_serving()
+
+    assert sys.getswitchinterval() == pytest.approx(0.0025)
 
 
 def headers_sent(client, call) -> dict[str, str]:

@@ -29,6 +29,26 @@ def is_upstream(frame) -> bool:
     return frame["type"] == "upstream"
 
 
+def chat_key(chat_id: str, part: str) -> bytes:
+    return RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX).chat(chat_id, part).encode()
+
+
+async def authenticating(proxy: RedisProxy, session_token: str, held: bytes) -> ChatClient:
+    """A client that sent its auth, once the consumer's read of the key `held` has run in Redis
+    and its reply is held by the proxy."""
+    proxy.hold_reply_to(held)
+    client = ChatClient()
+    assert await client.connect()
+    try:
+        async with asyncio.timeout(GUARD):
+            await client.send({"type": "auth", "token": session_token})
+            assert await asyncio.to_thread(proxy.holding.wait, GUARD)
+    except BaseException:
+        await close(client)
+        raise
+    return client
+
+
 @pytest.fixture
 async def proxied(fast_relay, redis_server, redis_client, emulator, settings) -> AsyncIterator:
     """This event loop's runtime, its Redis client behind a proxy that can hold a reply."""
@@ -50,14 +70,11 @@ async def test_a_status_rung_during_the_auth_read_stays_the_clients_last_word(pr
     lease = runtime.supervisor.lease(chat_id)
     assert await lease.acquire()
     await runtime.relay.upstream_status(chat_id, "reconnecting", fence=lease.fence)
-    status_key = RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX).chat(chat_id, "upstream-status")
-    proxy.hold_reply_to(status_key.encode())
-    client = ChatClient()
-    assert await client.connect()
+    client = await authenticating(
+        proxy, chat.session_token, held=chat_key(chat_id, "upstream-status")
+    )
     try:
         async with asyncio.timeout(GUARD):
-            await client.send({"type": "auth", "token": chat.session_token})
-            assert await asyncio.to_thread(proxy.holding.wait, GUARD)
             # The consumer's read ran; its answer waits. The holder connects meanwhile.
             await runtime.relay.upstream_status(chat_id, "connected", fence=lease.fence)
             rung = await client.receive_until(is_upstream)
@@ -76,14 +93,9 @@ async def test_an_end_rung_while_the_client_authenticates_reaches_it_after_ready
     await runtime.supervisor.stop()
     chat = await runtime.service.start_chat(display_name="Ada")
     chat_id = chat.session.chat_id
-    cursor_key = RedisKeys(settings.CHATBRIDGE_REDIS_PREFIX).chat(chat_id, "cursor")
-    proxy.hold_reply_to(cursor_key.encode())
-    client = ChatClient()
-    assert await client.connect()
+    client = await authenticating(proxy, chat.session_token, held=chat_key(chat_id, "cursor"))
     try:
         async with asyncio.timeout(GUARD):
-            await client.send({"type": "auth", "token": chat.session_token})
-            assert await asyncio.to_thread(proxy.holding.wait, GUARD)
             # The consumer follows the chat already, and waits for the log's cursor.
             await runtime.relay.ended(chat_id, "abandoned")
             proxy.release()
