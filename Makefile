@@ -9,7 +9,7 @@ PRODUCTION_STAMP := $(PRODUCTION_VENV)/.installed-$(shell cat requirements.txt |
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install production-venv migrate run test test-production lint format bench bench-failover bench-quotas bench-rolling browser nginx clean
+.PHONY: install production-venv migrate run test test-production lint format bench bench-failover bench-floor bench-quotas bench-rolling browser nginx clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatBridge needs Python 3.11 or newer")'
@@ -71,6 +71,10 @@ bench: install
 
 bench-failover: install
 	$(BIN)/python -m bench.failover $(BENCH_ARGS)
+
+# ChatBridge against a bare relay on its own stack, one message and one chat start at a time.
+bench-floor: install
+	$(BIN)/python -m bench.floor $(BENCH_ARGS)
 
 # ChatBridge as deployed against the emulator with AWS's default Connect quotas on.
 bench-quotas: install

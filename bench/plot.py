@@ -9,12 +9,23 @@ from pathlib import Path
 
 from bench.stats import percentile
 
-COLORS = {"direct": "#4c72b0", "bridge": "#dd8452"}
-LABELS = {"direct": "direct to Connect (emulator)", "bridge": "through ChatBridge"}
+COLORS = {"direct": "#4c72b0", "floor": "#55a868", "bridge": "#dd8452"}
+LABELS = {
+    "direct": "direct to Connect (emulator)",
+    "floor": "through a bare relay on ChatBridge's stack",
+    "bridge": "through ChatBridge",
+}
 
 
-def plot_latencies(latencies: dict[str, list[float]], title: str, path: Path) -> bool:
-    """Writes the PNG; False if there is nothing to draw."""
+def plot_latencies(
+    latencies: dict[str, list[float]],
+    title: str,
+    path: Path,
+    measured: str = "customer send → agent echo received",
+    counted: str = "messages",
+) -> bool:
+    """Writes the PNG of `measured` (what each latency spans) for so many `counted`; False if
+    there is nothing to draw."""
     values = [value for series in latencies.values() for value in series if value > 0]
     if not values:
         return False
@@ -45,8 +56,8 @@ def plot_latencies(latencies: dict[str, list[float]], title: str, path: Path) ->
         axes.axvline(p50, color=color, linestyle="--", linewidth=1)
         axes.axvline(p99, color=color, linestyle=":", linewidth=1)
     axes.set_xscale("log")
-    axes.set_xlabel("customer send → agent echo received (ms, log scale; -- p50, ··· p99)")
-    axes.set_ylabel("messages")
+    axes.set_xlabel(f"{measured} (ms, log scale; -- p50, ··· p99)")
+    axes.set_ylabel(counted)
     axes.set_title(title)
     axes.legend()
     axes.grid(True, which="both", alpha=0.2)
