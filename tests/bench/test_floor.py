@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.floor import Meter, figures, parse_args
+from bench.floor.options import parse_args
+from bench.floor.turns import Meter, figures
 
 ROOT = Path(__file__).resolve().parents[2]
 
