@@ -16,14 +16,11 @@ Reports the time until every chat is live again, with the median and the 95th pe
 import argparse
 import asyncio
 import json
-import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import redis.asyncio as aioredis
 import websockets
@@ -31,8 +28,8 @@ from websockets.asyncio.client import ClientConnection
 
 from bench.bridge import ORIGIN
 from bench.rest import RestApi
-from bench.stack import HEALTH_TIMEOUT, ROOT, Stack, StackFailed
-from chatbridge.dev.services import free_port, stop_process
+from bench.stack import ROOT, Stack, StackFailed, healthy, wait_until_serving
+from chatbridge.dev.services import stop_process
 
 PREFIX = "chatbridge"
 # Seconds between looks at the chats' upstream status while they are taken over.
@@ -45,25 +42,13 @@ GIVE_UP = 120.0
 
 def start_second_asgi(stack: Stack) -> tuple[subprocess.Popen, int]:
     """`python -m chatbridge.serve` beside the stack's daphne, same environment."""
-    port = free_port()
-    log = open(Path(stack.workdir) / "asgi-b.log", "wb")  # noqa: SIM115 (the child's)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
-         "chatbridge.asgi:application"],
-        cwd=ROOT, env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise StackFailed(f"the second ASGI process exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return process, port
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise StackFailed("the second ASGI process was not healthy in time")
-        time.sleep(0.2)
+    process, port = stack.spawn_server("chatbridge.asgi:application", "asgi-b.log")
+    try:
+        wait_until_serving(process, lambda: healthy(port), "the second ASGI process")
+    except StackFailed:
+        stop_process(process)
+        raise
+    return process, port
 
 
 async def follow(ws_url: str, token: str) -> tuple[ClientConnection, str]:

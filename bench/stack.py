@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -61,6 +62,32 @@ ENABLE_BENCH_WIDGET = (
 
 class StackFailed(RuntimeError):
     """The stack did not come up; the bench cannot run."""
+
+
+def healthy(port: int) -> bool:
+    """Whether ChatBridge on `port` answers its liveness probe."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def wait_until_serving(
+    process: subprocess.Popen, ready: Callable[[], bool], what: str, log: Path | None = None
+) -> None:
+    """Waits until `ready()` (at most HEALTH_TIMEOUT s); StackFailed, with the end of `log`,
+    if the process exits first or never gets ready."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while not ready():
+        if process.poll() is not None:
+            tail = ""
+            if log is not None and log.exists():
+                tail = ":\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+            raise StackFailed(f"{what} exited with {process.returncode}{tail}")
+        if time.monotonic() > deadline:
+            raise StackFailed(f"{what} was not ready within {HEALTH_TIMEOUT:.0f} s")
+        time.sleep(0.2)
 
 
 class Stack:
@@ -224,16 +251,14 @@ class Stack:
             )
 
     def _start_daphne(self) -> None:
-        self.port = free_port()
+        self.daphne, self.port = self.spawn_server("chatbridge.asgi:application", "daphne.log")
         self.daphne_log = Path(self.workdir) / "daphne.log"
-        self.daphne = self._spawn_daphne(self.port, self.daphne_log, {})
-        self._wait_healthy(self.daphne, self.port, self.daphne_log)
+        wait_until_serving(self.daphne, lambda: healthy(self.port), "daphne", self.daphne_log)
 
     def _start_starter(self, index: int) -> None:
-        port = free_port()
-        log = Path(self.workdir) / f"starts-{index}.log"
-        process = self._spawn_daphne(
-            port,
+        log = f"starts-{index}.log"
+        process, port = self.spawn_server(
+            "chatbridge.asgi:application",
             log,
             {
                 "CHATBRIDGE_HOLD_UPSTREAMS": "0",
@@ -244,36 +269,25 @@ class Stack:
         )
         self.starters.append(process)
         self.start_ports.append(port)
-        self._wait_healthy(process, port, log)
+        wait_until_serving(process, lambda: healthy(port), "daphne", Path(self.workdir) / log)
 
-    def _spawn_daphne(self, port: int, log_path: Path, env: dict[str, str]) -> subprocess.Popen:
-        with open(log_path, "wb") as log:
-            return subprocess.Popen(
+    def spawn_server(
+        self, application: str, log_name: str, env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen, int]:
+        """`python -m chatbridge.serve` serving `application` on a free port of 127.0.0.1, in
+        the stack's environment (with `env`), its output in `log_name` of the stack's
+        directory; the process and its port. The caller stops it (stop_process)."""
+        port = free_port()
+        with open(Path(self.workdir) / log_name, "wb") as log:
+            process = subprocess.Popen(
                 [sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
-                 "chatbridge.asgi:application"],
+                 application],
                 cwd=ROOT,
-                env={**os.environ, **self.env, **env},
+                env={**os.environ, **self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
-
-    def _wait_healthy(self, process: subprocess.Popen, port: int, log_path: Path) -> None:
-        deadline = time.monotonic() + HEALTH_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
-                raise StackFailed(f"daphne exited with {process.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://127.0.0.1:{port}/healthz", timeout=2
-                ) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise StackFailed(f"daphne was not healthy within {HEALTH_TIMEOUT:.0f} s")
-            time.sleep(0.2)
+        return process, port
 
     def log_tail(self, lines: int = 30) -> str:
         if self.daphne_log is None or not self.daphne_log.exists():

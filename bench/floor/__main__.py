@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +31,8 @@ from bench.floor.options import parse_args
 from bench.floor.turns import PATHS, Meter, Turn, figures, render, take_turns
 from bench.plot import plot_latencies
 from bench.rest import RestApi
-from bench.stack import HEALTH_TIMEOUT, ROOT, Stack, StackFailed
-from chatbridge.dev.services import free_port, stop_process
+from bench.stack import Stack, StackFailed, wait_until_serving
+from chatbridge.dev.services import stop_process
 
 
 @dataclass
@@ -46,23 +45,21 @@ class Relay:
 
 def start_relay(stack: Stack) -> Relay:
     """The bare relay, served as ChatBridge is (`python -m chatbridge.serve`)."""
-    port = free_port()
-    log = open(Path(stack.workdir) / "floor-relay.log", "wb")  # noqa: SIM115 (the child's)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
-         "bench.floor.relay:application"],
-        cwd=ROOT, env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    deadline = time.monotonic() + HEALTH_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise StackFailed(f"the bare relay exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return Relay(process, port)
-        if time.monotonic() > deadline:
-            stop_process(process)
-            raise StackFailed(f"the bare relay did not listen within {HEALTH_TIMEOUT:.0f} s")
-        time.sleep(0.2)
+    process, port = stack.spawn_server("bench.floor.relay:application", "floor-relay.log")
+    try:
+        wait_until_serving(process, lambda: listening(port), "the bare relay")
+    except StackFailed:
+        stop_process(process)
+        raise
+    return Relay(process, port)
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1):
+            return True
+    except OSError:
+        return False
 
 
 async def run(args: argparse.Namespace, stack: Stack, relay: Relay) -> dict[str, Any]:
