@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection
 
 from bench.bridge import ORIGIN
 from bench.rest import RestApi
-from bench.stack import ROOT, Stack, StackFailed, healthy, wait_until_serving
+from bench.stack import ROOT, Stack, StackFailed
 from chatbridge.dev.services import stop_process
 
 PREFIX = "chatbridge"
@@ -42,13 +42,7 @@ GIVE_UP = 120.0
 
 def start_second_asgi(stack: Stack) -> tuple[subprocess.Popen, int]:
     """`python -m chatbridge.serve` beside the stack's daphne, same environment."""
-    process, port = stack.spawn_server("chatbridge.asgi:application", "asgi-b.log")
-    try:
-        wait_until_serving(process, lambda: healthy(port), "the second ASGI process")
-    except StackFailed:
-        stop_process(process)
-        raise
-    return process, port
+    return stack.serve("chatbridge.asgi:application", "asgi-b.log", what="the second ASGI process")
 
 
 async def follow(ws_url: str, token: str) -> tuple[ClientConnection, str]:

@@ -251,16 +251,17 @@ class Stack:
             )
 
     def _start_daphne(self) -> None:
-        self.daphne, self.port = self.spawn_server("chatbridge.asgi:application", "daphne.log")
         self.daphne_log = Path(self.workdir) / "daphne.log"
-        wait_until_serving(self.daphne, lambda: healthy(self.port), "daphne", self.daphne_log)
+        self.daphne, self.port = self.serve(
+            "chatbridge.asgi:application", "daphne.log", what="daphne"
+        )
 
     def _start_starter(self, index: int) -> None:
-        log = f"starts-{index}.log"
-        process, port = self.spawn_server(
+        process, port = self.serve(
             "chatbridge.asgi:application",
-            log,
-            {
+            f"starts-{index}.log",
+            what="daphne",
+            env={
                 "CHATBRIDGE_HOLD_UPSTREAMS": "0",
                 "CHATBRIDGE_RUN_ARCHIVER": "0",
                 "CHATBRIDGE_RUN_WEBHOOKS": "0",
@@ -269,24 +270,37 @@ class Stack:
         )
         self.starters.append(process)
         self.start_ports.append(port)
-        wait_until_serving(process, lambda: healthy(port), "daphne", Path(self.workdir) / log)
 
-    def spawn_server(
-        self, application: str, log_name: str, env: dict[str, str] | None = None
+    def serve(
+        self,
+        application: str,
+        log_name: str,
+        *,
+        what: str,
+        ready: Callable[[int], bool] = healthy,
+        env: dict[str, str] | None = None,
     ) -> tuple[subprocess.Popen, int]:
         """`python -m chatbridge.serve` serving `application` on a free port of 127.0.0.1, in
         the stack's environment (with `env`), its output in `log_name` of the stack's
-        directory; the process and its port. The caller stops it (stop_process)."""
+        directory: the process and its port once `ready(port)`. StackFailed (the process
+        stopped) if it exits first or is not ready within HEALTH_TIMEOUT s. The caller stops
+        it in the end (stop_process)."""
         port = free_port()
-        with open(Path(self.workdir) / log_name, "wb") as log:
+        log = Path(self.workdir) / log_name
+        with open(log, "wb") as output:
             process = subprocess.Popen(
                 [sys.executable, "-m", "chatbridge.serve", "-b", "127.0.0.1", "-p", str(port),
                  application],
                 cwd=ROOT,
                 env={**os.environ, **self.env, **(env or {})},
-                stdout=log,
+                stdout=output,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
+        try:
+            wait_until_serving(process, lambda: ready(port), what, log)
+        except StackFailed:
+            stop_process(process)
+            raise
         return process, port
 
     def log_tail(self, lines: int = 30) -> str:

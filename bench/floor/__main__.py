@@ -31,7 +31,7 @@ from bench.floor.options import parse_args
 from bench.floor.turns import PATHS, Meter, Turn, figures, render, take_turns
 from bench.plot import plot_latencies
 from bench.rest import RestApi
-from bench.stack import Stack, StackFailed, wait_until_serving
+from bench.stack import Stack, StackFailed
 from chatbridge.dev.services import stop_process
 
 
@@ -45,12 +45,9 @@ class Relay:
 
 def start_relay(stack: Stack) -> Relay:
     """The bare relay, served as ChatBridge is (`python -m chatbridge.serve`)."""
-    process, port = stack.spawn_server("bench.floor.relay:application", "floor-relay.log")
-    try:
-        wait_until_serving(process, lambda: listening(port), "the bare relay")
-    except StackFailed:
-        stop_process(process)
-        raise
+    process, port = stack.serve(
+        "bench.floor.relay:application", "floor-relay.log", what="the bare relay", ready=listening
+    )
     return Relay(process, port)
 
 
