@@ -48,6 +48,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 TAKEOVER_BOUND = 5.0
 # Failure guard for a whole scenario.
 GUARD = 120.0
+# Failure guard for every client to be told its chat's upstream is connected.
+CONNECTED_GUARD = 60.0
 # How long a client whose process went away may take to be served again through the proxy.
 RESUME_BOUND = 5.0
 # Seconds between the agent's rounds of one message to every chat.
@@ -210,11 +212,35 @@ class TruthCheck:
         await asyncio.gather(*self._checks)
         return self.false
 
+    async def told_connected(self, waiting: list[ResumingClient]) -> None:
+        """Waits until every client's last status is `connected`. Past CONNECTED_GUARD, fails
+        naming each client still waiting, with what it was told and what Redis holds of its
+        chat's upstream and of its holder's liveness, so that a miss says where it happened."""
+        try:
+            async with asyncio.timeout(CONNECTED_GUARD):
+                await asyncio.gather(*(client.until(is_connected) for client in waiting))
+        except TimeoutError:
+            lines = []
+            for client in waiting:
+                if not is_connected(client):
+                    status, lease = await self._redis.mget(
+                        self._keys.chat(client.chat_id, "upstream-status"),
+                        self._keys.chat(client.chat_id, "lease"),
+                    )
+                    holder = self._keys.process((lease or b"").decode())
+                    beating = await self._redis.exists(holder)
+                    present = (await self._redis.pubsub_numsub(holder))[0][1]
+                    lines.append(
+                        f"{client.chat_id}: told {client.statuses}, status {status!r}, "
+                        f"lease {lease!r} (heartbeat {beating}, presence {present})"
+                    )
+            raise AssertionError("not told connected:\n" + "\n".join(lines)) from None
+
 
 async def settle(chats: list["Chat"], truth: TruthCheck) -> None:
     """Every client told `connected` and every such frame checked: the moment to stop a
     process, so that what a client is told from then on comes after the stop."""
-    await asyncio.gather(*(client.until(is_connected) for client in clients(chats)))
+    await truth.told_connected(clients(chats))
     await truth.settled()
 
 
@@ -273,7 +299,7 @@ async def test_a_killed_asgi_process_behind_the_proxy_loses_no_chat_and_no_messa
     await runtime.supervisor.stop()  # only the stack's processes hold Connect websockets
     async with asyncio.timeout(GUARD):
         chats = await start_chats(runtime, stack, truth, count=8, per_chat=2)
-        await asyncio.gather(*(client.until(is_connected) for client in clients(chats)))
+        await truth.told_connected(clients(chats))
         # Started now, the relay holds none of the chats: the ASGI processes do.
         relay = await stack.start_relay()
         await until_process_alive(redis_client, keys, relay.pid)
@@ -319,7 +345,7 @@ async def test_a_rolling_restart_behind_the_proxy_loses_and_doubles_nothing(
     async with asyncio.timeout(GUARD):
         chats = await start_chats(runtime, stack, truth, count=20, per_chat=1)
         chat_ids = [chat.chat_id for chat in chats]
-        await asyncio.gather(*(client.until(is_connected) for client in clients(chats)))
+        await truth.told_connected(clients(chats))
         relay = await stack.start_relay()
         await until_process_alive(redis_client, keys, relay.pid)
         agent = Agent(emulator.url, chats)
