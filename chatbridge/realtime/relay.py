@@ -123,6 +123,8 @@ class Relay:
         self._inbox: str | None = None
         self._inbox_reader: asyncio.Task | None = None
         self._joined: dict[str, float] = {}
+        # Joins on their way, each done once its group_add has returned (or failed).
+        self._joining: dict[str, asyncio.Future[None]] = {}
         # Chats nobody here follows any more, each with when the process leaves their group.
         self._lingering: dict[str, asyncio.TimerHandle] = {}
         self._leaving = Detached(logger, "could not leave a chat's channel layer group")
@@ -135,13 +137,21 @@ class Relay:
 
         A process joins the chat's channel layer group once, however many of its clients
         follow the chat, and rings them itself: a connection costs no channel of its own.
-        A chat still lingering after its last follower left costs no round trip at all."""
+        A chat still lingering after its last follower left costs no round trip at all.
+        Whoever follows, it returns only once the process is in the group, even while another
+        follower's join is on its way."""
         self.fanout.follow(chat_id, follower)
         lingering = self._lingering.pop(chat_id, None)
         if lingering is not None:
             lingering.cancel()
         if chat_id not in self._joined:
             await self._join(chat_id, await self._inbox_channel())
+            return
+        joining = self._joining.get(chat_id)
+        if joining is not None:
+            # Another follower's join is on its way: what this one reads of the chat once
+            # followed must not miss a ring that another process sends before the join lands.
+            await asyncio.shield(joining)
 
     async def unfollow(self, chat_id: str, follower: Follower, *, linger: bool = False) -> None:
         """Stops ringing `follower`. The process leaves the chat's group with its last
@@ -176,7 +186,14 @@ class Relay:
 
     async def _join(self, chat_id: str, inbox: str) -> None:
         self._joined[chat_id] = time.monotonic()
-        await self.layer.group_add(chat_group(chat_id), inbox)
+        joining = asyncio.get_running_loop().create_future()
+        self._joining[chat_id] = joining
+        try:
+            await self.layer.group_add(chat_group(chat_id), inbox)
+        finally:
+            if self._joining.get(chat_id) is joining:
+                del self._joining[chat_id]
+            joining.set_result(None)
 
     async def refresh_memberships(self) -> int:
         """Joins again the groups joined more than MEMBERSHIP_REFRESH s ago; how many.

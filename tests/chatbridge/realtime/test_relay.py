@@ -340,3 +340,44 @@ async def test_a_layer_whose_groups_cannot_be_counted_is_rung_for_every_event(re
             assert (await layer.receive(channel))["seq"] == seq
     finally:
         await relay.close()
+
+
+class HeldJoins:
+    """The channel layer, with its group joins held until `release` is set."""
+
+    def __init__(self, layer) -> None:
+        self._layer = layer
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._layer, name)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.holding.set()
+        await self.release.wait()
+        await self._layer.group_add(group, channel)
+
+
+async def test_a_second_follower_of_a_chat_being_joined_waits_for_the_join(redis_client):
+    """A follower that reads the chat's state once follow() returns (a websocket's upstream
+    status) relies on rings from other processes from then on: follow() must not return
+    before the process is in the chat's group, even while another follower's join is on its
+    way."""
+    layer = HeldJoins(get_channel_layer())
+    relay = Relay(
+        EventLog(redis_client, prefix="test", ttl=600), layer, redis_client, prefix="test"
+    )
+    group = relay.groups.key(chat_group("chat-13"))
+    try:
+        first = asyncio.create_task(relay.follow("chat-13", Recorder()))
+        await layer.holding.wait()
+        second = asyncio.create_task(relay.follow("chat-13", Recorder()))
+        await asyncio.sleep(0)  # one turn: the second follow() runs as far as it can
+
+        assert not second.done()
+        layer.release.set()
+        await asyncio.gather(first, second)
+        assert await redis_client.zcard(group) == 1
+    finally:
+        await relay.close()
