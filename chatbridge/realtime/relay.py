@@ -144,14 +144,14 @@ class Relay:
         lingering = self._lingering.pop(chat_id, None)
         if lingering is not None:
             lingering.cancel()
-        if chat_id not in self._joined:
-            await self._join(chat_id, await self._inbox_channel())
-            return
-        joining = self._joining.get(chat_id)
-        if joining is not None:
+        while chat_id in self._joined:
+            joining = self._joining.get(chat_id)
+            if joining is None:
+                return
             # Another follower's join is on its way: what this one reads of the chat once
             # followed must not miss a ring that another process sends before the join lands.
             await asyncio.shield(joining)
+        await self._join(chat_id, await self._inbox_channel())
 
     async def unfollow(self, chat_id: str, follower: Follower, *, linger: bool = False) -> None:
         """Stops ringing `follower`. The process leaves the chat's group with its last
@@ -184,12 +184,19 @@ class Relay:
             # Followed again while leaving: whichever of the two calls Redis ran last, join.
             await self._join(chat_id, inbox)
 
-    async def _join(self, chat_id: str, inbox: str) -> None:
-        self._joined[chat_id] = time.monotonic()
+    async def _join(self, chat_id: str, inbox: str, *, again: bool = False) -> None:
+        """Joins the chat's group; `again` for a chat joined before (a refresh)."""
+        joined_at = time.monotonic()
+        self._joined[chat_id] = joined_at
         joining = asyncio.get_running_loop().create_future()
         self._joining[chat_id] = joining
         try:
             await self.layer.group_add(chat_group(chat_id), inbox)
+        except BaseException:
+            # Not in the group after all: the next follower joins it.
+            if not again and self._joined.get(chat_id) == joined_at:
+                del self._joined[chat_id]
+            raise
         finally:
             if self._joining.get(chat_id) is joining:
                 del self._joining[chat_id]
@@ -205,7 +212,7 @@ class Relay:
         stale = [chat_id for chat_id, joined in self._joined.items() if joined <= due]
         for chat_id in stale:
             if chat_id in self._joined:
-                await self._join(chat_id, inbox)
+                await self._join(chat_id, inbox, again=True)
         return len(stale)
 
     async def _keep_memberships(self) -> None:

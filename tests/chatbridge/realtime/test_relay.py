@@ -381,3 +381,35 @@ async def test_a_second_follower_of_a_chat_being_joined_waits_for_the_join(redis
         assert await redis_client.zcard(group) == 1
     finally:
         await relay.close()
+
+
+class FailingJoin(HeldJoins):
+    """The channel layer, whose first group join fails (Redis away for a moment)."""
+
+    def __init__(self, layer) -> None:
+        super().__init__(layer)
+        self.release.set()
+        self.failures = 1
+
+    async def group_add(self, group: str, channel: str) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RedisError("the channel layer's Redis went away")
+        await super().group_add(group, channel)
+
+
+async def test_a_chat_whose_join_failed_is_joined_by_its_next_follower(redis_client):
+    layer = FailingJoin(get_channel_layer())
+    relay = Relay(
+        EventLog(redis_client, prefix="test", ttl=600), layer, redis_client, prefix="test"
+    )
+    group = relay.groups.key(chat_group("chat-14"))
+    try:
+        with pytest.raises(RedisError):
+            await relay.follow("chat-14", Recorder())
+
+        await relay.follow("chat-14", Recorder())
+
+        assert await redis_client.zcard(group) == 1
+    finally:
+        await relay.close()
