@@ -39,6 +39,17 @@ def _error_kind(response: httpx.Response) -> str:
     return kind.split(":")[0]
 
 
+def agent_message(raw: str | bytes) -> str | None:
+    """The content of an agent's message that a Connect websocket frame carries, if it does."""
+    frame = json.loads(raw)
+    if frame.get("topic") != "aws/chat":
+        return None
+    item = json.loads(frame["content"])
+    if item.get("Type") == "MESSAGE" and item.get("ParticipantRole") == "AGENT":
+        return item.get("Content")
+    return None
+
+
 class DirectConnect:
     """What the direct customers share: the backend's boto3 client, its threads, and the
     browsers' HTTP pool."""
@@ -63,6 +74,26 @@ class DirectConnect:
     async def call(self, method: Any, **params: Any) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(method, **params))
+
+    async def start_chat(self, display_name: str) -> dict[str, Any]:
+        """A chat started as a site's backend and chatjs start one: StartChatContact through
+        boto3, then the browser's CreateParticipantConnection; the connection."""
+        contact = await self.call(
+            self.connect.start_chat_contact,
+            InstanceId=self.instance_id,
+            ContactFlowId=self.contact_flow_id,
+            ParticipantDetails={"DisplayName": display_name},
+        )
+        return await self.create_participant_connection(contact["ParticipantToken"])
+
+    async def send_message(self, connection_token: str, content: str) -> httpx.Response:
+        """The browser's SendMessage: one HTTP request with the connection's token."""
+        body = {"ContentType": "text/plain", "Content": content, "ClientToken": str(uuid.uuid4())}
+        return await self.http.post(
+            "/participant/message",
+            content=json.dumps(body),
+            headers={"X-Amz-Bearer": connection_token, "Content-Type": "application/json"},
+        )
 
     async def create_participant_connection(self, participant_token: str) -> dict[str, Any]:
         """The customer's CreateParticipantConnection, as chatjs makes it from the browser:
@@ -96,13 +127,7 @@ class DirectCustomer(Customer):
         shared = self.shared
         began = time.perf_counter()
         try:
-            contact = await shared.call(
-                shared.connect.start_chat_contact,
-                InstanceId=shared.instance_id,
-                ContactFlowId=shared.contact_flow_id,
-                ParticipantDetails={"DisplayName": f"Bench customer {self.index}"},
-            )
-            connection = await shared.create_participant_connection(contact["ParticipantToken"])
+            connection = await shared.start_chat(f"Bench customer {self.index}")
         except ConnectFailed:
             raise
         except Exception as error:
@@ -135,14 +160,9 @@ class DirectCustomer(Customer):
         assert self.socket is not None
         try:
             async for raw in self.socket:
-                frame = json.loads(raw)
-                if frame.get("topic") != "aws/chat":
-                    continue
-                item = json.loads(frame["content"])
-                if item.get("Type") == "MESSAGE" and item.get("ParticipantRole") == "AGENT":
-                    message_id = message_id_of_echo(item.get("Content"))
-                    if message_id is not None:
-                        self.echoed(message_id)
+                message_id = message_id_of_echo(agent_message(raw))
+                if message_id is not None:
+                    self.echoed(message_id)
             self.lost_connection("ws_closed")
         except websockets.ConnectionClosed:
             self.lost_connection("ws_closed")
@@ -154,13 +174,8 @@ class DirectCustomer(Customer):
             await self.socket.send(HEARTBEAT)
 
     async def send(self, message_id: str, content: str) -> None:
-        body = {"ContentType": "text/plain", "Content": content, "ClientToken": str(uuid.uuid4())}
         try:
-            response = await self.shared.http.post(
-                "/participant/message",
-                content=json.dumps(body),
-                headers={"X-Amz-Bearer": self.token, "Content-Type": "application/json"},
-            )
+            response = await self.shared.send_message(self.token, content)
         except httpx.HTTPError as error:
             self.failed(message_id, f"send_{type(error).__name__}")
             return

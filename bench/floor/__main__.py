@@ -20,9 +20,9 @@ import redis
 from bench.bridge import ORIGIN
 from bench.direct import DirectConnect
 from bench.floor.chats import (
+    DISPLAY_NAME,
     Chat,
     open_bridge,
-    open_connection,
     open_direct,
     open_floor,
     start_on_relay,
@@ -102,9 +102,9 @@ async def run(args: argparse.Namespace, stack: Stack, relay: Relay) -> dict[str,
         series = {"messages": latencies}
         if args.starts:
             starts = {
-                "direct": _timed(lambda: open_connection(shared)),
+                "direct": _timed(lambda: shared.start_chat(DISPLAY_NAME)),
                 "floor": _timed(lambda: start_on_relay(relay_http, shared)),
-                "bridge": _timed(lambda: api.start_chat("Floor customer")),
+                "bridge": _timed(lambda: api.start_chat(DISPLAY_NAME)),
             }
             meter = Meter(processes)
             latencies, lost = await take_turns(

@@ -14,11 +14,12 @@ from websockets.asyncio.client import ClientConnection
 
 from bench.bridge import ORIGIN
 from bench.customers import content_for, message_id_of_echo
-from bench.direct import SUBSCRIBE, DirectConnect
+from bench.direct import SUBSCRIBE, DirectConnect, agent_message
 from bench.rest import RestApi
 from bench.stack import Stack
 
 ECHO_TIMEOUT = 10.0
+DISPLAY_NAME = "Floor customer"
 
 
 class Chat(ABC):
@@ -64,14 +65,8 @@ class Chat(ABC):
 
     def on_frame(self, raw: str | bytes) -> None:
         """A frame in Connect's own shape (the direct path, the floor)."""
-        if raw == "ready":
-            return
-        frame = json.loads(raw)
-        if frame.get("topic") != "aws/chat":
-            return
-        item = json.loads(frame["content"])
-        if item.get("Type") == "MESSAGE" and item.get("ParticipantRole") == "AGENT":
-            self.echo(item.get("Content"))
+        if raw != "ready":
+            self.echo(agent_message(raw))
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -107,12 +102,7 @@ class DirectChat(SocketChat):
         self.token = token
 
     async def send(self, content: str) -> None:
-        response = await self.shared.http.post(
-            "/participant/message",
-            content=json.dumps({"ContentType": "text/plain", "Content": content}),
-            headers={"X-Amz-Bearer": self.token, "Content-Type": "application/json"},
-        )
-        response.raise_for_status()
+        (await self.shared.send_message(self.token, content)).raise_for_status()
 
 
 class BridgeChat(SocketChat):
@@ -123,19 +113,8 @@ class BridgeChat(SocketChat):
             self.echo(event.get("content"))
 
 
-async def open_connection(shared: DirectConnect) -> dict[str, Any]:
-    """A chat started as the bench's direct customers start theirs: its connection."""
-    contact = await shared.call(
-        shared.connect.start_chat_contact,
-        InstanceId=shared.instance_id,
-        ContactFlowId=shared.contact_flow_id,
-        ParticipantDetails={"DisplayName": "Floor customer"},
-    )
-    return await shared.create_participant_connection(contact["ParticipantToken"])
-
-
 async def open_direct(name: str, shared: DirectConnect) -> Chat:
-    connection = await open_connection(shared)
+    connection = await shared.start_chat(DISPLAY_NAME)
     socket = await websockets.connect(
         connection["Websocket"]["Url"], compression=None, ping_interval=None
     )
@@ -151,7 +130,7 @@ async def start_on_relay(relay: httpx.AsyncClient, shared: DirectConnect) -> dic
         json={
             "instance_id": shared.instance_id,
             "contact_flow_id": shared.contact_flow_id,
-            "display_name": "Floor customer",
+            "display_name": DISPLAY_NAME,
         },
     )
     response.raise_for_status()
@@ -170,7 +149,7 @@ async def open_floor(name: str, shared: DirectConnect, relay: httpx.AsyncClient)
 
 
 async def open_bridge(name: str, stack: Stack, api: RestApi) -> Chat:
-    token = (await api.start_chat("Floor customer"))["session_token"]
+    token = (await api.start_chat(DISPLAY_NAME))["session_token"]
     socket = await websockets.connect(
         stack.ws_url, origin=ORIGIN, compression=None, ping_interval=None
     )
