@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.intervals import CONFIDENCE, Interval, ratio_interval
 from bench.options import Options
 from bench.plot import plot_latencies
 from bench.stats import PhaseStats, summarize
@@ -149,9 +150,11 @@ def build(
         memory["per_chat_kib"] = round((rss["connected"] - rss["idle"]) / chats / 1024, 1)
         comparison["ratios"]["rss_per_chat_kib"] = memory["per_chat_kib"]
     memory["connected_chats"] = chats
+    intervals = target_intervals(phases)
     targets = []
     for label, key, limit, unit in TARGETS:
         value = comparison["ratios"].get(key)
+        interval = intervals.get(key) if value is not None else None
         targets.append(
             {
                 "target": label,
@@ -159,6 +162,8 @@ def build(
                 "unit": unit,
                 "value": value,
                 "result": "n/a" if value is None else ("PASS" if value <= limit else "FAIL"),
+                "interval": interval.as_list() if interval is not None else None,
+                "settled": interval.settled(limit) if interval is not None else None,
             }
         )
     invalid = invalid_reasons(summaries, options, raw["stack_alive"])
@@ -187,6 +192,7 @@ def build(
             "to its websocket frame's arrival, the long-poll's answer or the SSE frame's "
             "arrival",
             "targets": "ratios to the direct path of the same run",
+            "intervals": f"{CONFIDENCE:.0%} confidence, from order statistics (bench.intervals)",
         },
         "valid": not invalid,
         "invalid_reasons": invalid,
@@ -204,6 +210,33 @@ def build(
             ][:10],
         },
     }
+
+
+def target_intervals(phases: dict[str, PhaseStats]) -> dict[str, Interval]:
+    """Each target's confidence interval from the samples behind it (bench.intervals); none
+    for daphne's memory, one measurement."""
+    intervals: dict[str, Interval] = {}
+    direct, bridge, rest = phases.get("direct"), phases.get("bridge"), phases.get("rest")
+    pairs: list[tuple[str, list[float], list[float], float, float]] = []
+    if direct is not None and bridge is not None:
+        pairs += [
+            ("added_p50", bridge.latencies_ms, direct.latencies_ms, 50, 1.0),
+            ("added_p99", bridge.latencies_ms, direct.latencies_ms, 99, 1.0),
+            ("added_ramp_p99", bridge.ramp_latencies_ms, direct.ramp_latencies_ms, 99, 1.0),
+        ]
+        ours = bridge.setup_ms.get("start_chat", [])
+        theirs = direct.setup_ms.get("start_chat", [])
+        pairs += [("start_p50", ours, theirs, 50, 0.0), ("start_p99", ours, theirs, 99, 0.0)]
+    if rest is not None and bridge is not None:
+        pairs += [
+            (f"rest_{kind}_wakeup_p99", rest.samples.get(f"wakeup_ms_{kind}", []),
+             bridge.latencies_ms, 99, 0.0)
+            for kind in READERS
+        ]  # fmt: skip
+    for key, ours, theirs, percent, minus in pairs:
+        if ours and theirs:
+            intervals[key] = ratio_interval(ours, theirs, percent, minus=minus)
+    return intervals
 
 
 def _ratio(value: float | None, reference: float | None) -> float | None:
@@ -330,6 +363,19 @@ def _rest_information(ratios: dict[str, Any]) -> list[str]:
         if shown:
             lines.append(f"  info  {label} (no target): {', '.join(shown)}")
     return lines
+
+
+def _interval_note(target: dict[str, Any]) -> str:
+    """What the samples allow: the interval, and "settled" when all of it is on one side of
+    the limit (an end the samples cannot bound is "unbounded")."""
+    interval = target.get("interval")
+    if interval is None:
+        return ""
+    low, high = interval
+    low_text = "unbounded" if low is None else f"{low:.2f}x"
+    high_text = "unbounded" if high is None else f"{high:.2f}x"
+    verdict = "settled" if target["settled"] else "not settled by these samples"
+    return f", {CONFIDENCE:.0%} interval {low_text} to {high_text}: {verdict}"
 
 
 def render(report: dict[str, Any]) -> str:
@@ -466,6 +512,7 @@ def render(report: dict[str, Any]) -> str:
             f"  {target['result']:<5} {target['target']}: {_fmt(target['value'], 2)}"
             f"{target['unit'] if target['unit'] == 'x' else ' ' + target['unit']} "
             f"(≤ {target['limit']:g}{target['unit'] if target['unit'] == 'x' else ' ' + target['unit']})"
+            f"{_interval_note(target)}"
         )
     busy = [
         name

@@ -5,6 +5,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bench.intervals import ratio_interval
 from bench.procstat import cpu_seconds
 from bench.stats import summarize
 
@@ -90,9 +91,27 @@ def figures(
         paths[path]["added_to_direct"] = {
             p: round((mine[p] - direct[p]) / direct[p], 3) for p in ("p50", "p99") if direct.get(p)
         }
+        paths[path]["intervals"] = {
+            kind: {
+                p: ratio_interval(
+                    latencies[path], latencies["direct"], percent, minus=minus
+                ).as_list()
+                for p, percent in (("p50", 50), ("p99", 99))
+            }
+            for kind, minus in (("added_to_direct", 1.0), ("ratio_to_direct", 0.0))
+            if latencies[path] and latencies["direct"]
+        }
     bridge, floor = paths["bridge"]["latency_ms"], paths["floor"]["latency_ms"]
     own = {p: round(bridge[p] - floor[p], 3) for p in ("p50", "p90", "p99") if p in bridge}
     return {"paths": paths, "bridge_over_floor_ms": own}
+
+
+def _within(figure: dict[str, Any], ratio: str) -> str:
+    """ " in 0.31 to 0.48": the p50 ratio's confidence interval (bench.intervals)."""
+    low, high = figure.get("intervals", {}).get(ratio, {}).get("p50", (None, None))
+    if low is None:
+        return ""
+    return f" in {low:.2f} to {'unbounded' if high is None else f'{high:.2f}'}"
 
 
 def render(built: dict[str, Any], title: str, *, ratio: str) -> str:
@@ -105,7 +124,9 @@ def render(built: dict[str, Any], title: str, *, ratio: str) -> str:
         latency = figure["latency_ms"]
         added = figure.get("added_ms", {}).get("p50")
         value = figure.get(ratio, {}).get("p50")
-        compared = "" if added is None else f"{added:+.2f} ms ({value:.2f}x)"
+        compared = (
+            "" if added is None else f"{added:+.2f} ms ({value:.2f}x{_within(figure, ratio)})"
+        )
         cpu = ", ".join(
             f"{name} {ms:.2f} ms" for name, ms in figure["cpu_ms_each"].items() if ms >= SHOWN_CPU
         )

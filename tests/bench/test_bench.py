@@ -59,6 +59,10 @@ def test_a_tiny_run_spreads_every_phase_over_its_processes_and_judges_it(tmp_pat
         "REST SSE wake-up p99 / websocket p99": ratios["rest_sse_wakeup_p99"],
     }
     assert {t["result"] for t in built["targets"]} <= {"PASS", "FAIL", "n/a"}
+    # Each ratio judged on samples says how far its samples could put it (bench.intervals).
+    for target in built["targets"]:
+        if target["unit"] == "x" and target["value"] is not None:
+            assert len(target["interval"]) == 2 and isinstance(target["settled"], bool)
 
 
 def _phase(*, generator_cpu: float, p50: float, errors: int = 0) -> dict:

@@ -1,6 +1,7 @@
 """bench.floor: ChatBridge against a bare relay on its own stack, and the direct path."""
 
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.floor.options import parse_args
-from bench.floor.turns import Meter, figures
+from bench.floor.turns import Meter, figures, render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,6 +51,24 @@ def test_figures_compare_each_path_with_direct_and_chatbridge_with_the_floor():
     assert built["paths"]["bridge"]["ratio_to_direct"]["p50"] == 1.5
     assert built["paths"]["bridge"]["lost"] == 1
     assert built["bridge_over_floor_ms"]["p50"] == 1.0
+
+
+def test_each_ratio_against_direct_carries_the_interval_its_samples_allow():
+    rng = random.Random(5)
+    latencies = {
+        path: [base + rng.random() for _ in range(500)]
+        for path, base in (("direct", 4.0), ("floor", 4.1), ("bridge", 6.0))
+    }
+
+    built = figures(latencies, {"direct": 0, "floor": 0, "bridge": 0}, Meter({}))
+
+    bridge = built["paths"]["bridge"]
+    low, high = bridge["intervals"]["added_to_direct"]["p50"]
+    assert low <= bridge["added_to_direct"]["p50"] <= high
+    low, high = bridge["intervals"]["ratio_to_direct"]["p50"]
+    assert low <= bridge["ratio_to_direct"]["p50"] <= high
+    shown = render(built, "messages", ratio="added_to_direct")
+    assert f"in {bridge['intervals']['added_to_direct']['p50'][0]:.2f} to" in shown
 
 
 @pytest.mark.parametrize("option", ["--rounds", "--senders"])
