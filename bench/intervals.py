@@ -84,6 +84,6 @@ def ratio_interval(
     each = 1 - (1 - CONFIDENCE) / 2
     a = quantile_interval(sorted(ours), percent, each)
     b = quantile_interval(sorted(theirs), percent, each)
-    low = (a.low or 0.0) / b.high - minus if b.high else -minus
+    low = (a.low or 0.0) / b.high - minus if b.high else 0.0 - minus
     high = a.high / b.low - minus if a.high is not None and b.low else None
     return Interval(low, high)
