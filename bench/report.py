@@ -43,7 +43,12 @@ TARGETS = (
 )
 # More CPU than this (% of one core) used by processes outside the bench spoils a run.
 BUSY_NEIGHBOURS = 25.0
-NAMES = {"direct": "direct (emulator)", "bridge": "through ChatBridge", "rest": "REST apps"}
+NAMES = {
+    "direct": "direct (emulator)",
+    "bridge": "through ChatBridge",
+    "direct_again": "direct, again",
+    "rest": "REST apps",
+}
 READERS = {"poll": "long-poll", "sse": "SSE"}
 
 
@@ -140,7 +145,13 @@ def build(
     phases: dict[str, PhaseStats] = raw["phases"]
     summaries = {name: phase_summary(stats, options) for name, stats in phases.items()}
     rss = raw["rss"]
-    comparison = _comparison(summaries)
+    reference = reference_phase(phases)
+    pooled = phase_summary(reference, options) if reference is not None else None
+    comparison = _comparison(summaries, pooled)
+    comparison["drift"] = drift(phases)
+    if pooled is not None and "direct_again" in phases:
+        comparison["reference_latency_ms"] = pooled["latency_ms"]
+        comparison["reference_ramp_latency_ms"] = pooled["ramp_latency_ms"]
     memory: dict[str, Any] = {
         key: _kib(value) for key, value in rss.items() if key != "connected_chats"
     }
@@ -192,6 +203,8 @@ def build(
             "to its websocket frame's arrival, the long-poll's answer or the SSE frame's "
             "arrival",
             "targets": "ratios to the direct path of the same run",
+            "reference": "the direct phases before and after ChatBridge's, pooled "
+            "(only the one before with --no-direct-again)",
             "intervals": f"{CONFIDENCE:.0%} confidence, from order statistics (bench.intervals)",
         },
         "valid": not invalid,
@@ -212,11 +225,35 @@ def build(
     }
 
 
+def reference_phase(phases: dict[str, PhaseStats]) -> PhaseStats | None:
+    """What ChatBridge is compared with: the direct phases before and after its own, pooled,
+    so that a machine whose speed moved during the run weighs on both sides alike."""
+    parts = [phases[name] for name in ("direct", "direct_again") if name in phases]
+    if len(parts) < 2:
+        return parts[0] if parts else None
+    return PhaseStats.merged("direct", parts[0].planned, [part.as_dict() for part in parts])
+
+
+def drift(phases: dict[str, PhaseStats]) -> dict[str, Any] | None:
+    """How far the direct path's p50 moved between before and after ChatBridge's phase (the
+    machine's speed, as the same load measures it), with its interval; None without both."""
+    before, after = phases.get("direct"), phases.get("direct_again")
+    if before is None or after is None or not before.latencies_ms or not after.latencies_ms:
+        return None
+    first, second = summarize(before.latencies_ms)["p50"], summarize(after.latencies_ms)["p50"]
+    return {
+        "before_p50_ms": first,
+        "after_p50_ms": second,
+        "ratio": _ratio(second, first),
+        "interval": ratio_interval(after.latencies_ms, before.latencies_ms, 50).as_list(),
+    }
+
+
 def target_intervals(phases: dict[str, PhaseStats]) -> dict[str, Interval]:
     """Each target's confidence interval from the samples behind it (bench.intervals); none
     for daphne's memory, one measurement."""
     intervals: dict[str, Interval] = {}
-    direct, bridge, rest = phases.get("direct"), phases.get("bridge"), phases.get("rest")
+    direct, bridge, rest = reference_phase(phases), phases.get("bridge"), phases.get("rest")
     pairs: list[tuple[str, list[float], list[float], float, float]] = []
     if direct is not None and bridge is not None:
         pairs += [
@@ -245,11 +282,12 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
     return round(value / reference, 2)
 
 
-def _comparison(summaries: dict[str, Any]) -> dict[str, Any]:
-    """Added latency in ms, and the ratios the targets are about."""
+def _comparison(summaries: dict[str, Any], direct: dict[str, Any] | None) -> dict[str, Any]:
+    """Added latency in ms, and the ratios the targets are about, against `direct` (the
+    summary of reference_phase())."""
     comparison: dict[str, Any] = {"ratios": {}}
     ratios = comparison["ratios"]
-    direct, bridge = summaries.get("direct"), summaries.get("bridge")
+    bridge = summaries.get("bridge")
     if direct and bridge:
         ours, theirs = bridge["latency_ms"], direct["latency_ms"]
         if ours.get("count") and theirs.get("count"):
@@ -300,16 +338,27 @@ def invalid_reasons(summaries: dict[str, Any], options: Options, alive: bool) ->
                         f"{name}: load generator {index} used {used:.0f}% of a core during "
                         f"the {when} (limit {limit:g}%)"
                     )
-    direct = summaries.get("direct")
-    if direct is not None:
+    for name in ("direct", "direct_again"):
+        direct = summaries.get(name)
+        if direct is None:
+            continue
+        label = "direct path" if name == "direct" else "direct path, again"
         errors = sum(direct["errors"].values()) + sum(direct["connect_failures"].values())
         if errors:
-            reasons.append(f"direct path: {errors} error(s) or failed start(s)")
+            reasons.append(f"{label}: {errors} error(s) or failed start(s)")
         p50 = direct["latency_ms"].get("p50")
         if p50 is None:
-            reasons.append("direct path: no message measured")
+            reasons.append(f"{label}: no message measured")
         elif p50 > options.direct_p50_limit_ms:
-            reasons.append(f"direct path: p50 {p50:.1f} ms > {options.direct_p50_limit_ms:g} ms")
+            reasons.append(f"{label}: p50 {p50:.1f} ms > {options.direct_p50_limit_ms:g} ms")
+    before = (summaries.get("direct") or {}).get("latency_ms", {}).get("p50")
+    after = (summaries.get("direct_again") or {}).get("latency_ms", {}).get("p50")
+    if before and after and abs(after / before - 1) > options.drift_limit:
+        reasons.append(
+            f"the machine's speed moved: the direct path's p50 was {before:.2f} ms before "
+            f"ChatBridge's phase and {after:.2f} ms after ({after / before:.2f}x; limit "
+            f"±{options.drift_limit:.0%})"
+        )
     if not alive:
         reasons.append("a process of the stack died during the run")
     return reasons
@@ -387,7 +436,9 @@ def render(report: dict[str, Any]) -> str:
         f"  {options['chats']} chats through ChatBridge, {options['direct_chats']} direct; "
         f"one message per {options['interval']:g} s each; {options['duration']:g} s steady "
         f"window after a ramp of {options['ramp_rate']:g} chats/s",
-        f"  phases ran one after the other (direct first); customers spread over "
+        f"  phases ran one after the other (direct first"
+        f"{', and again after ChatBridge' if 'direct_again' in report['phases'] else ''}); "
+        "customers spread over "
         f"{options['processes']} load generator processes",
         f"  ChatBridge served by {report['method'].get('server', 'daphne')}",
         *(
@@ -415,6 +466,13 @@ def render(report: dict[str, Any]) -> str:
                 f"{_fmt(latency.get('p99'), 2):>8}{_fmt(latency.get('max'), 1):>9}"
             )
     comparison = report["comparison"]
+    pooled = comparison.get("reference_latency_ms")
+    if pooled:
+        lines.append(
+            f"  {'direct, both pooled':<22}{_fmt(pooled.get('p50'), 2):>8}"
+            f"{_fmt(pooled.get('p95'), 2):>8}{_fmt(pooled.get('p99'), 2):>8}"
+            f"{_fmt(pooled.get('max'), 1):>9}"
+        )
     if "added_p50_ms" in comparison:
         lines.append(
             f"  {'added by ChatBridge':<22}"
@@ -440,6 +498,22 @@ def render(report: dict[str, Any]) -> str:
                 f"{_fmt(ramp.get('p95'), 2):>8}{_fmt(ramp.get('p99'), 2):>8}"
                 f"{_fmt(ramp.get('max'), 1):>9}  ({ramp['count']} messages)"
             )
+    pooled = comparison.get("reference_ramp_latency_ms")
+    if pooled and pooled.get("count"):
+        lines.append(
+            f"  {'direct, both pooled':<22}{_fmt(pooled.get('p50'), 2):>8}"
+            f"{_fmt(pooled.get('p95'), 2):>8}{_fmt(pooled.get('p99'), 2):>8}"
+            f"{_fmt(pooled.get('max'), 1):>9}  ({pooled['count']} messages)"
+        )
+    moved = report["comparison"].get("drift")
+    if moved:
+        low, high = moved["interval"]
+        lines.append(
+            f"  direct path before / after ChatBridge's phase: p50 {moved['before_p50_ms']:.2f} / "
+            f"{moved['after_p50_ms']:.2f} ms ({_fmt(moved['ratio'], 2)}x, {CONFIDENCE:.0%} "
+            f"interval {_fmt(low, 2)} to {_fmt(high, 2)}); ChatBridge is compared with both, "
+            "pooled"
+        )
     lines.append("")
     for name, phase in report["phases"].items():
         problems = {

@@ -7,6 +7,9 @@ The phases run one after the other, never together: on a 2-core machine two popu
 once would fight over the same cores and each would slow the other. The direct phase comes
 first, then the emulator forgets its chats, then the ChatBridge phase, so that both meet an
 emulator with no leftover chats and ChatBridge's daphne has no chat but the warm-up's before.
+Then the direct phase runs again (unless --no-direct-again): a machine's speed moves over
+minutes, and a direct path measured only before ChatBridge's phase would put that move into
+the ratios. The report compares with both direct phases pooled, and says how far they differ.
 """
 
 import asyncio
@@ -119,6 +122,11 @@ async def run(stack: Stack, options: Options) -> dict[str, Any]:
         rss["end_of_window"] = measured.get("end_of_window")
         rss["connected_chats"] = phases["bridge"].extra.get("connected_at_window_start", 0)
     rss["after"] = rss_bytes(daphne_pid)
+    if options.direct_again and options.direct_chats and options.chats:
+        # ChatBridge's chats stay open, as they do for the REST phase: the emulator is not
+        # reset, and serves both phases' chats from here on.
+        await asyncio.sleep(SETTLE)
+        phases["direct_again"] = await run_phase_of("direct", options.direct_chats, stack, options)
     if options.rest_chats:
         await asyncio.sleep(SETTLE)
         phases["rest"] = await run_phase_of("rest", options.rest_chats, stack, options)
