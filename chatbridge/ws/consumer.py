@@ -57,6 +57,8 @@ CLOSE_TOO_MANY_CONNECTIONS = 4029
 MAX_ORDERED_FRAMES = 50
 # Reads of the upstream status at authentication while statuses are rung meanwhile.
 STATUS_READS = 3
+# Seconds a leaving connection may take to send the receipts it still holds.
+LEAVING_RECEIPTS_TIMEOUT = 10.0
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
@@ -80,6 +82,9 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         self.limits = ConnectionLimits.from_settings()
         self.pending_receipts: dict[str, str] = {}
         self.receipt_flush: asyncio.Task | None = None
+        # While a batch of receipts waits out its delay: resolved early when the client leaves.
+        self.receipts_due: asyncio.Future | None = None
+        self.leaving = False
         self.closing: asyncio.Task | None = None
         # Sends and ends waiting for their turn, and the task running them: both only while
         # there are some (see _order).
@@ -102,12 +107,9 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         if getattr(self, "counted", False):
             self.counted = False
             WEBSOCKET_CLIENTS.dec()
-        if getattr(self, "runtime", None) is not None:
-            self.runtime.forget(self)
+        self.leaving = True
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
-        if getattr(self, "receipt_flush", None) is not None:
-            self.receipt_flush.cancel()
         if getattr(self, "ordered_worker", None) is not None:
             self.ordered_worker.cancel()
         if getattr(self, "following", False):
@@ -118,6 +120,27 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 await self.runtime.slots.release(slot)
             except Exception:
                 logger.exception("a connection slot was left to expire")
+        await self._send_receipts_on_leaving()
+        # Last: a process shutting down waits for its connections to be done, receipts and all.
+        if getattr(self, "runtime", None) is not None:
+            self.runtime.forget(self)
+
+    async def _send_receipts_on_leaving(self) -> None:
+        """Sends the receipts still waiting for their batch, now: a customer who reads a
+        message and at once closes the tab or reloads the page has read it, and the agent
+        sees so. Its slot is released first, so that a reload's new connection finds room."""
+        flush = getattr(self, "receipt_flush", None)
+        if flush is None or flush.done():
+            return
+        if self.receipts_due is not None and not self.receipts_due.done():
+            self.receipts_due.set_result(None)
+        try:
+            async with asyncio.timeout(LEAVING_RECEIPTS_TIMEOUT):
+                await flush
+        except Exception:
+            # A receipt is worth a try, not a hung disconnect: Connect or Redis are away.
+            logger.warning("receipts of a leaving connection were not all sent", exc_info=True)
+            flush.cancel()
 
     async def _hold_slot(
         self, ref: str | None, *, chat_id: str | None = None, address: str | None = None
@@ -333,7 +356,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         """Sends batch after batch until none is pending: a receipt queued while a batch is
         being sent finds this task still running, and goes in the next batch."""
         while self.pending_receipts:
-            await asyncio.sleep(settings.CHATBRIDGE_RECEIPT_DELAY)
+            if not self.leaving:
+                await self._receipts_delay()
             pending, self.pending_receipts = self.pending_receipts, {}
             for message_id, kind in pending.items():
                 if self.session is None:
@@ -345,7 +369,21 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 except ChatEnded:
                     return
                 except ChatBridgeError as error:
-                    await self._send(error_frame(error))
+                    if self.leaving:
+                        logger.info("a leaving connection's receipt was refused: %s", error.code)
+                    else:
+                        await self._send(error_frame(error))
+
+    async def _receipts_delay(self) -> None:
+        """CHATBRIDGE_RECEIPT_DELAY, cut short if the client leaves meanwhile (disconnect)."""
+        loop = asyncio.get_running_loop()
+        due = self.receipts_due = loop.create_future()
+        timer = loop.call_later(settings.CHATBRIDGE_RECEIPT_DELAY, _settle, due)
+        try:
+            await due
+        finally:
+            timer.cancel()
+            self.receipts_due = None
 
     def _watch(self) -> None:
         """Closes a connection that never authenticates or falls silent. A timer, not a task:
@@ -383,3 +421,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
 
     async def _send(self, frame: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+
+
+def _settle(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -424,6 +424,22 @@ async def test_a_receipt_asked_for_while_a_batch_is_sent_goes_in_the_next(
     await close(client)
 
 
+async def test_a_receipt_waiting_for_its_batch_is_sent_when_the_client_leaves(
+    chat, emulator, settings
+):
+    # The batch would wait longer than the test lasts: only the client's leaving sends it.
+    settings.CHATBRIDGE_RECEIPT_DELAY = 600
+    contact_id = chat.session.contact_id
+    client = await authenticated_client(chat.session_token)
+    (message_id,) = await agent_wrote(client, emulator, contact_id, "read me")
+    await client.request({"type": "receipt", "message_id": message_id, "kind": "read"})
+
+    await close(client)  # the tab closed, or the page reloaded
+
+    (sent,) = receipts_in_connect(emulator, contact_id, message_id)
+    assert sent[0]["ReadTimestamp"]
+
+
 async def test_ending_tells_every_tab_without_waiting_for_connects_word(chat, emulator, runtime):
     first, second = (
         await authenticated_client(chat.session_token),
