@@ -29,6 +29,26 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def thread_cpu_seconds(pid: int) -> float | None:
+    """CPU time the process's live threads have run so far, to the nanosecond (the scheduler's
+    statistics), for spans of a few milliseconds that clock ticks (10 ms) cannot measure. None
+    if the kernel keeps no such statistics or the process is gone. A thread that ends takes
+    its time with it: over spans in which threads come and go, use cpu_seconds."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total, read = 0, False
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # the thread ended meanwhile, or no statistics
+        read = True
+    return total / 1e9 if read else None
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores of the machine have spent busy (not idle or iowait)."""
     with open("/proc/stat") as stat:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.intervals import ratio_interval
-from bench.procstat import cpu_seconds
+from bench.procstat import cpu_seconds, thread_cpu_seconds
 from bench.stats import summarize
 
 PATHS = ("direct", "floor", "bridge")
@@ -19,19 +19,28 @@ Turn = Callable[[], Awaitable[list[float | BaseException]]]
 
 
 class Meter:
-    """CPU seconds of some processes, summed over the turns of each path."""
+    """CPU seconds of some processes, summed over the turns of each path.
+
+    A turn lasts a few milliseconds, less than a clock tick: the scheduler's nanosecond
+    statistics measure it where the kernel keeps them (thread_cpu_seconds), clock ticks
+    otherwise, which are right only on average over many turns."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
         self.used: dict[str, dict[str, float]] = {path: {} for path in PATHS}
+        self._fine = bool(pids) and all(
+            thread_cpu_seconds(pid) is not None for pid in pids.values()
+        )
 
     def read(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) or 0.0 for name, pid in self.pids.items()}
+        measure = thread_cpu_seconds if self._fine else cpu_seconds
+        return {name: measure(pid) or 0.0 for name, pid in self.pids.items()}
 
     def add(self, path: str, before: dict[str, float], after: dict[str, float]) -> None:
         used = self.used[path]
         for name in self.pids:
-            used[name] = used.get(name, 0.0) + after[name] - before[name]
+            # A thread that ended during the turn took its time along: never below zero.
+            used[name] = used.get(name, 0.0) + max(after[name] - before[name], 0.0)
 
 
 async def take_turns(
