@@ -108,6 +108,15 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             self.counted = False
             WEBSOCKET_CLIENTS.dec()
         self.leaving = True
+        try:
+            await self._leave()
+        finally:
+            # Last: a process shutting down waits for its connections to be done, receipts
+            # and all.
+            if getattr(self, "runtime", None) is not None:
+                self.runtime.forget(self)
+
+    async def _leave(self) -> None:
         if getattr(self, "watchdog", None) is not None:
             self.watchdog.cancel()
         if getattr(self, "ordered_worker", None) is not None:
@@ -121,9 +130,6 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             except Exception:
                 logger.exception("a connection slot was left to expire")
         await self._send_receipts_on_leaving()
-        # Last: a process shutting down waits for its connections to be done, receipts and all.
-        if getattr(self, "runtime", None) is not None:
-            self.runtime.forget(self)
 
     async def _send_receipts_on_leaving(self) -> None:
         """Sends the receipts still waiting for their batch, now: a customer who reads a
