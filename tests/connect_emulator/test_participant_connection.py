@@ -92,12 +92,14 @@ def test_the_participant_token_is_refused_where_a_connection_token_is_needed(
 
 
 def test_a_connection_token_expires_after_its_ttl(
-    control, connect_client, participant_client, open_socket
+    frozen_clock, control, connect_client, participant_client, open_socket
 ):
-    control.post("/config", {"connection_token_ttl": 0.5})
+    control.post("/config", {"connection_token_ttl": 30})
     started = start_chat(connect_client)
     connection = connect_customer(participant_client, started["ParticipantToken"])
     socket = open_socket(connection["Websocket"]["Url"])
+
+    frozen_clock(30)  # the configured lifetime, on the emulator's clock
 
     assert socket.closed() == 1000  # the server closes the socket when the token expires
 
