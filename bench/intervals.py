@@ -40,6 +40,13 @@ class Interval:
         return [_round(self.low), _round(self.high)]
 
 
+def span_text(bounds: Sequence[float | None], unit: str = "") -> str:
+    """ "0.31x to 0.48x" of an Interval.as_list(); an end the samples do not bound is
+    "unbounded"."""
+    low, high = (("unbounded" if end is None else f"{end:.2f}{unit}") for end in bounds)
+    return f"{low} to {high}"
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 

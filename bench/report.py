@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench.intervals import CONFIDENCE, Interval, ratio_interval
+from bench.intervals import CONFIDENCE, Interval, ratio_interval, span_text
 from bench.options import Options
 from bench.plot import plot_latencies
 from bench.stats import PhaseStats, summarize
@@ -148,7 +148,7 @@ def build(
     reference = reference_phase(phases)
     pooled = phase_summary(reference, options) if reference is not None else None
     comparison = _comparison(summaries, pooled)
-    comparison["drift"] = drift(phases)
+    comparison["drift"] = drift(phases, summaries)
     if pooled is not None and "direct_again" in phases:
         comparison["reference_latency_ms"] = pooled["latency_ms"]
         comparison["reference_ramp_latency_ms"] = pooled["ramp_latency_ms"]
@@ -234,13 +234,14 @@ def reference_phase(phases: dict[str, PhaseStats]) -> PhaseStats | None:
     return PhaseStats.merged("direct", parts[0].planned, [part.as_dict() for part in parts])
 
 
-def drift(phases: dict[str, PhaseStats]) -> dict[str, Any] | None:
+def drift(phases: dict[str, PhaseStats], summaries: dict[str, Any]) -> dict[str, Any] | None:
     """How far the direct path's p50 moved between before and after ChatBridge's phase (the
     machine's speed, as the same load measures it), with its interval; None without both."""
     before, after = phases.get("direct"), phases.get("direct_again")
     if before is None or after is None or not before.latencies_ms or not after.latencies_ms:
         return None
-    first, second = summarize(before.latencies_ms)["p50"], summarize(after.latencies_ms)["p50"]
+    first = summaries["direct"]["latency_ms"]["p50"]
+    second = summaries["direct_again"]["latency_ms"]["p50"]
     return {
         "before_p50_ms": first,
         "after_p50_ms": second,
@@ -420,11 +421,16 @@ def _interval_note(target: dict[str, Any]) -> str:
     interval = target.get("interval")
     if interval is None:
         return ""
-    low, high = interval
-    low_text = "unbounded" if low is None else f"{low:.2f}x"
-    high_text = "unbounded" if high is None else f"{high:.2f}x"
     verdict = "settled" if target["settled"] else "not settled by these samples"
-    return f", {CONFIDENCE:.0%} interval {low_text} to {high_text}: {verdict}"
+    return f", {CONFIDENCE:.0%} interval {span_text(interval, 'x')}: {verdict}"
+
+
+def _latency_row(label: str, latency: dict[str, Any]) -> str:
+    """A row of the latency tables: p50, p95, p99 and max of a summarize()."""
+    return (
+        f"  {label:<22}{_fmt(latency.get('p50'), 2):>8}{_fmt(latency.get('p95'), 2):>8}"
+        f"{_fmt(latency.get('p99'), 2):>8}{_fmt(latency.get('max'), 1):>9}"
+    )
 
 
 def render(report: dict[str, Any]) -> str:
@@ -451,28 +457,18 @@ def render(report: dict[str, Any]) -> str:
         f"{'msg/s':>8}{'errors':>8}{'conn.fail':>10}",
     ]
     for name, phase in report["phases"].items():
-        latency = phase["latency_ms"]
         lines.append(
-            f"  {NAMES.get(name, name):<22}{_fmt(latency.get('p50'), 2):>8}"
-            f"{_fmt(latency.get('p95'), 2):>8}{_fmt(latency.get('p99'), 2):>8}"
-            f"{_fmt(latency.get('max'), 1):>9}{phase['echoed_per_s']:>8.1f}"
-            f"{sum(phase['errors'].values()):>8}{sum(phase['connect_failures'].values()):>10}"
+            _latency_row(NAMES.get(name, name), phase["latency_ms"])
+            + f"{phase['echoed_per_s']:>8.1f}{sum(phase['errors'].values()):>8}"
+            f"{sum(phase['connect_failures'].values()):>10}"
         )
         for kind, reader in phase.get("readers", {}).items():
-            latency = reader["latency_ms"]
-            lines.append(
-                f"  {'  ' + READERS.get(kind, kind) + ' (' + str(reader['apps']) + ')':<22}"
-                f"{_fmt(latency.get('p50'), 2):>8}{_fmt(latency.get('p95'), 2):>8}"
-                f"{_fmt(latency.get('p99'), 2):>8}{_fmt(latency.get('max'), 1):>9}"
-            )
+            label = f"  {READERS.get(kind, kind)} ({reader['apps']})"
+            lines.append(_latency_row(label, reader["latency_ms"]))
     comparison = report["comparison"]
     pooled = comparison.get("reference_latency_ms")
     if pooled:
-        lines.append(
-            f"  {'direct, both pooled':<22}{_fmt(pooled.get('p50'), 2):>8}"
-            f"{_fmt(pooled.get('p95'), 2):>8}{_fmt(pooled.get('p99'), 2):>8}"
-            f"{_fmt(pooled.get('max'), 1):>9}"
-        )
+        lines.append(_latency_row("direct, both pooled", pooled))
     if "added_p50_ms" in comparison:
         lines.append(
             f"  {'added by ChatBridge':<22}"
@@ -494,25 +490,19 @@ def render(report: dict[str, Any]) -> str:
         ramp = phase["ramp_latency_ms"]
         if ramp.get("count"):
             lines.append(
-                f"  {NAMES.get(name, name):<22}{_fmt(ramp.get('p50'), 2):>8}"
-                f"{_fmt(ramp.get('p95'), 2):>8}{_fmt(ramp.get('p99'), 2):>8}"
-                f"{_fmt(ramp.get('max'), 1):>9}  ({ramp['count']} messages)"
+                _latency_row(NAMES.get(name, name), ramp) + f"  ({ramp['count']} messages)"
             )
     pooled = comparison.get("reference_ramp_latency_ms")
     if pooled and pooled.get("count"):
         lines.append(
-            f"  {'direct, both pooled':<22}{_fmt(pooled.get('p50'), 2):>8}"
-            f"{_fmt(pooled.get('p95'), 2):>8}{_fmt(pooled.get('p99'), 2):>8}"
-            f"{_fmt(pooled.get('max'), 1):>9}  ({pooled['count']} messages)"
+            _latency_row("direct, both pooled", pooled) + f"  ({pooled['count']} messages)"
         )
-    moved = report["comparison"].get("drift")
+    moved = comparison.get("drift")
     if moved:
-        low, high = moved["interval"]
         lines.append(
             f"  direct path before / after ChatBridge's phase: p50 {moved['before_p50_ms']:.2f} / "
             f"{moved['after_p50_ms']:.2f} ms ({_fmt(moved['ratio'], 2)}x, {CONFIDENCE:.0%} "
-            f"interval {_fmt(low, 2)} to {_fmt(high, 2)}); ChatBridge is compared with both, "
-            "pooled"
+            f"interval {span_text(moved['interval'])}); ChatBridge is compared with both, pooled"
         )
     lines.append("")
     for name, phase in report["phases"].items():

@@ -5,7 +5,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.intervals import ratio_interval
+from bench.intervals import ratio_interval, span_text
 from bench.procstat import cpu_seconds, thread_cpu_seconds
 from bench.stats import summarize
 
@@ -117,10 +117,8 @@ def figures(
 
 def _within(figure: dict[str, Any], ratio: str) -> str:
     """ " in 0.31 to 0.48": the p50 ratio's confidence interval (bench.intervals)."""
-    low, high = figure.get("intervals", {}).get(ratio, {}).get("p50", (None, None))
-    if low is None:
-        return ""
-    return f" in {low:.2f} to {'unbounded' if high is None else f'{high:.2f}'}"
+    bounds = figure.get("intervals", {}).get(ratio, {}).get("p50", (None, None))
+    return "" if bounds[0] is None else f" in {span_text(bounds)}"
 
 
 def render(built: dict[str, Any], title: str, *, ratio: str) -> str:
