@@ -4,10 +4,16 @@ A phase: connect the customers gradually (the ramp), let each send a message eve
 from a random phase, measure a steady window of `duration` seconds once every customer is
 connected (or has failed), stop sending, wait for the last echoes, close. Each message carries
 a unique id, and the echo agent answers "Echo: <content>", so an echo is matched to its send.
+
+A phase may hold several paths (the direct one and ChatBridge's) that take turns (Turns): each
+path's customers start and send only in its own turns of `interval` seconds, in rotation. A
+machine's speed moves over minutes; paths measured minutes apart would put that move into
+their ratios, paths that alternate every few seconds meet it alike.
 """
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 from abc import ABC, abstractmethod
@@ -120,6 +126,36 @@ class Customer(ABC):
             self.failed(message_id, f"{kind}_pending")
 
 
+@dataclass(frozen=True)
+class Turns:
+    """When each of `count` paths is active: turns of `length` seconds in rotation from the
+    phase's epoch, path 0 first. Times are seconds after the epoch. One path: always."""
+
+    count: int
+    length: float
+
+    @property
+    def period(self) -> float:
+        return self.count * self.length
+
+    def at(self, turn: int, active: float) -> float:
+        """When `active` seconds of turn `turn`'s own time have passed."""
+        cycle, within = divmod(active, self.length)
+        return cycle * self.period + turn * self.length + within
+
+    def next_send(self, turn: int, offset: float, after: float) -> float:
+        """The first moment at or after `after` that lies `offset` seconds into a turn of
+        `turn`: a customer sends once per turn of its path, always as far into it."""
+        first = turn * self.length + offset
+        cycles = max(0, math.ceil((after - first) / self.period))
+        return first + cycles * self.period
+
+    def window_start(self, after: float) -> float:
+        """The first start of a whole rotation at or after `after`: a window made of whole
+        rotations gives every path the same time in it."""
+        return math.ceil(after / self.period) * self.period
+
+
 @dataclass
 class PhasePlan:
     ramp_rate: float
@@ -132,56 +168,80 @@ class PhasePlan:
 
 
 class Population:
-    """Drives a list of customers through one phase and returns its stats."""
+    """Drives the customers of one phase through it, in groups that take turns (one group per
+    path, in turn order; a single group is always on), each group with its own stats."""
 
     def __init__(
-        self, stats: PhaseStats, customers: list[Customer], plan: PhasePlan, seed: int
+        self, groups: list[tuple[PhaseStats, list[Customer]]], plan: PhasePlan, seed: int
     ) -> None:
-        self.stats = stats
-        self.customers = customers
+        self.groups = groups
+        self.all_stats = [stats for stats, _ in groups]
+        self.customers = [customer for _, customers in groups for customer in customers]
         self.plan = plan
+        self.turns = Turns(len(groups), plan.interval)
         self.random = random.Random(seed)
         self._stop = asyncio.Event()
-        self._ready = [asyncio.Event() for _ in customers]
+        self._ready = {id(customer): asyncio.Event() for customer in self.customers}
         # At most this many chats being set up at once: the ramp slows to what the server
         # sustains instead of piling up attempts that all time out.
         self._connecting = asyncio.Semaphore(plan.max_connecting)
+
+    @property
+    def window_length(self) -> float:
+        """The steady window: `duration`, rounded up to whole rotations of the turns."""
+        return math.ceil(self.plan.duration / self.turns.period - 1e-9) * self.turns.period
 
     async def run(
         self,
         on_connected: Callable[[], Awaitable[None]] | None = None,
         on_window_end: Callable[[], Awaitable[None]] | None = None,
         epoch: float | None = None,
-    ) -> PhaseStats:
+    ) -> None:
         """`epoch` (a time.perf_counter() value) is when the ramp starts: the processes of one
-        phase share it, and customer i starts at epoch + i / ramp_rate in whichever process
-        drives it, so that together they keep the planned rate. `on_connected` runs when this
-        process's ramp is over, before the steady window opens."""
+        phase share it, and the i-th customer of a group starts when its turns have run
+        i / ramp_rate seconds, in whichever process drives it, so that together they keep the
+        planned rate. `on_connected` runs when this process's ramp is over; the steady window
+        opens when it returns (at the start of a rotation, when there are several turns)."""
         plan = self.plan
         started = time.perf_counter() if epoch is None else epoch
-        self.stats.started = started
+        for stats in self.all_stats:
+            stats.started = started
         tasks = [
             asyncio.create_task(
-                self._live(customer, ready, started + customer.index / plan.ramp_rate)
+                self._live(
+                    customer,
+                    started,
+                    turn,
+                    started + self.turns.at(turn, customer.index / plan.ramp_rate),
+                )
             )
-            for customer, ready in zip(self.customers, self._ready, strict=True)
+            for turn, (_, customers) in enumerate(self.groups)
+            for customer in customers
         ]
         try:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(plan.ramp_timeout):
-                    await asyncio.gather(*(ready.wait() for ready in self._ready))
+                    await asyncio.gather(*(ready.wait() for ready in self._ready.values()))
             ramp = time.perf_counter() - started
-            self.stats.extra["ramp_s"] = round(ramp, 2)
-            self.stats.extra["ramp_chats_per_s"] = round(self.stats.connected / ramp, 1)
-            self.stats.extra["ramp_complete"] = all(ready.is_set() for ready in self._ready)
+            for stats, customers in self.groups:
+                stats.extra["ramp_s"] = round(ramp, 2)
+                stats.extra["ramp_chats_per_s"] = round(stats.connected / ramp, 1)
+                stats.extra["ramp_complete"] = all(
+                    self._ready[id(customer)].is_set() for customer in customers
+                )
             if on_connected is not None:
                 await on_connected()
             window_start = time.perf_counter()
-            self.stats.window = (window_start, window_start + plan.duration)
-            self.stats.state = "steady"
-            await asyncio.sleep(plan.duration)
+            length = self.window_length
+            for stats in self.all_stats:
+                stats.window = (window_start, window_start + length)
+                stats.extra["window_s"] = length
+                stats.extra["turns"] = self.turns.count
+                stats.state = "steady"
+            await asyncio.sleep(length)
             self._stop.set()
-            self.stats.state = "drain"
+            for stats in self.all_stats:
+                stats.state = "drain"
             if on_window_end is not None:
                 await on_window_end()
             await self._drain()
@@ -190,38 +250,42 @@ class Population:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.stats.state = "closing"
+            for stats in self.all_stats:
+                stats.state = "closing"
             await self._close_all()
-            self.stats.state = "done"
-        return self.stats
+            for stats in self.all_stats:
+                stats.state = "done"
 
-    async def _live(self, customer: Customer, ready: asyncio.Event, start_at: float) -> None:
-        """One customer's life: wait for its turn, connect, then send until told to stop."""
+    async def _live(self, customer: Customer, epoch: float, turn: int, start_at: float) -> None:
+        """One customer's life: wait for its turn, connect, then send in each of its path's
+        turns, as far into it each time, until told to stop."""
+        stats = customer.stats
         await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
         try:
             async with self._connecting, asyncio.timeout(self.plan.connect_timeout):
                 await customer.connect()
         except ConnectFailed as failure:
-            self.stats.on_connect_failure(failure.kind)
+            stats.on_connect_failure(failure.kind)
             return
         except TimeoutError:
-            self.stats.on_connect_failure("connect_timeout")
+            stats.on_connect_failure("connect_timeout")
             return
         except Exception as error:  # a bench must survive anything one chat does
-            self.stats.on_connect_failure(type(error).__name__)
+            stats.on_connect_failure(type(error).__name__)
             return
         finally:
-            ready.set()
+            self._ready[id(customer)].set()
         customer.connected = True
-        self.stats.on_connected()
-        next_at = time.perf_counter() + self.random.uniform(0, self.plan.interval)
+        stats.on_connected()
+        offset = self.random.uniform(0, self.plan.interval)
+        next_at = epoch + self.turns.next_send(turn, offset, time.perf_counter() - epoch)
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, next_at - time.perf_counter())):
                     await self._stop.wait()
             if self._stop.is_set() or not customer.connected:
                 return
-            next_at += self.plan.interval
+            next_at += self.turns.period
             try:
                 await customer.send_one()
             except Exception as error:

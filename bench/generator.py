@@ -2,11 +2,13 @@
 processes, as bench.quotas.loadgen does, so that the bench's own event loop is not what limits
 a run; each process's CPU is measured, so that the report can tell when one was.
 
-The coordinator (run_phase) starts the processes, waits until each has imported what it
-needs, then hands them a common epoch; customer i starts at epoch + i / ramp_rate in whichever
-process drives it. Each process ramps its share, then waits at a barrier, so that the steady
-window opens at the same moment in all of them. The first process also measures the stack's
-CPU (and every generator's) over the window, and daphne's RSS at its edges.
+A phase holds one path or several that take turns (bench.customers.Turns): each process drives
+its share of every path's customers. The coordinator (run_phase) starts the processes, waits
+until each has imported what it needs, then hands them a common epoch, from which the turns
+and each path's ramp are counted. Each process ramps its share, then waits at a barrier, so
+that the steady window opens at the same moment in all of them (the start of a rotation, which
+they agree on through a shared value). The first process also measures the stack's CPU (and
+every generator's) over the window, and daphne's RSS at its edges.
 """
 
 import asyncio
@@ -28,6 +30,9 @@ from bench.stats import PhaseStats
 
 # Seconds between the epoch being handed out and the first start: every process waits by then.
 LEAD = 1.0
+# Seconds from a process's ramp's end to the earliest window it proposes: the others reach
+# the barrier meanwhile.
+WINDOW_LEAD = 1.0
 # Seconds a process waits at the window's barrier beyond the ramp's own limits.
 BARRIER_SLACK = 30.0
 
@@ -38,8 +43,7 @@ __all__ = ["LoadFailed", "PhaseJob", "run_phase"]
 class PhaseJob:
     """What every generator process of a phase needs to drive its share of the customers."""
 
-    kind: str  # "direct", "bridge" or "rest"
-    chats: int
+    paths: tuple[tuple[str, int], ...]  # ("direct", "bridge" or "rest", chats), in turn order
     plan: PhasePlan
     seed: int
     base_url: str
@@ -51,6 +55,18 @@ class PhaseJob:
     rest_readers: str  # "poll", "sse" or "both" (the apps alternate)
     start_urls: tuple[str, ...] = ()  # where chats start, when not at base_url
 
+    @property
+    def name(self) -> str:
+        return " and ".join(kind for kind, _ in self.paths)
+
+    @property
+    def chats(self) -> int:
+        return sum(chats for _, chats in self.paths)
+
+    def share(self, worker: int, processes: int) -> dict[str, list[int]]:
+        """The customers a process drives: of each path, every `processes`-th from `worker`."""
+        return {kind: list(range(worker, chats, processes)) for kind, chats in self.paths}
+
 
 class _Shared:
     """The per-process resources a population shares (HTTP pools, boto3 clients)."""
@@ -60,9 +76,9 @@ class _Shared:
         self.direct: Any = None
         self.api: Any = None
 
-    def customers(self, indexes: list[int], stats: PhaseStats) -> list[Customer]:
+    def customers(self, kind: str, indexes: list[int], stats: PhaseStats) -> list[Customer]:
         job = self.job
-        if job.kind == "direct":
+        if kind == "direct":
             from bench.direct import DirectConnect, DirectCustomer
 
             self.direct = DirectConnect(
@@ -73,8 +89,9 @@ class _Shared:
             return [DirectCustomer(i, stats, self.direct) for i in indexes]
         from bench.rest import RestApi
 
-        self.api = RestApi(job.base_url, job.start_urls)
-        if job.kind == "rest":
+        if self.api is None:
+            self.api = RestApi(job.base_url, job.start_urls)
+        if kind == "rest":
             from bench.rest import rest_app
 
             apps = [
@@ -102,17 +119,22 @@ def _share(used: float | None, since: float | None, seconds: float) -> float | N
 
 async def drive(
     worker: int,
-    indexes: list[int],
+    share: dict[str, list[int]],
     job: PhaseJob,
     epoch: float,
     generators: dict[str, int],
-    barrier: Any,
+    sync: tuple[Any, Any],
     report: Any,
 ) -> dict[str, Any]:
-    """One process's share of a phase; what it saw, as plain data for the coordinator."""
-    stats = PhaseStats(job.kind, len(indexes))
+    """One process's share of a phase; what it saw, per path, as plain data for the
+    coordinator."""
+    barrier, opening = sync
     shared = _Shared(job)
-    customers = shared.customers(indexes, stats)
+    groups = []
+    for kind, indexes in share.items():
+        stats = PhaseStats(kind, len(indexes))
+        groups.append((stats, shared.customers(kind, indexes, stats)))
+    all_stats = [stats for stats, _ in groups]
     me = os.getpid()
     first = worker == 0
     meter = CpuMeter({**job.stack_pids, **generators})
@@ -123,15 +145,27 @@ async def drive(
     lag: list[float] = []
     marks: dict[str, Any] = {"cpu_epoch": cpu_seconds(me), "rss": {}}
     window_wait = job.plan.ramp_timeout + job.plan.connect_timeout + BARRIER_SLACK
+    population = Population(groups, job.plan, seed=job.seed * 1009 + worker)
+    turns = population.turns
 
     async def connected() -> None:
-        stats.extra["connected_at_window_start"] = stats.connected
+        for stats in all_stats:
+            stats.extra["connected_at_window_start"] = stats.connected
         now = time.perf_counter()
         marks["ramp_cpu"] = _share(cpu_seconds(me), marks["cpu_epoch"], now - epoch)
         if first:
-            stats.extra["ramp_stack_cpu_percent"] = ramp_meter.stop(now)
+            ramp = ramp_meter.stop(now)
+            for stats in all_stats:
+                stats.extra["ramp_stack_cpu_percent"] = ramp
+        if turns.count > 1:
+            # Each process proposes the next rotation but one; all open at the latest.
+            proposal = epoch + turns.window_start(now - epoch + WINDOW_LEAD)
+            with opening.get_lock():
+                opening.value = max(opening.value, proposal)
         with contextlib.suppress(Exception):  # a broken barrier: the window opens anyway
             await asyncio.to_thread(barrier.wait, window_wait)
+        if turns.count > 1:
+            await asyncio.sleep(max(0.0, opening.value - time.perf_counter()))
         marks["window_started"] = time.perf_counter()
         marks["cpu_window"] = cpu_seconds(me)
         if first:
@@ -145,27 +179,26 @@ async def drive(
         marks["window_cpu"] = _share(cpu_seconds(me), marks.get("cpu_window"), elapsed)
         marks["lag"] = list(lag)
         if first:
-            stats.extra["cpu_percent"] = meter.stop(now)
+            cpu = meter.stop(now)
+            for stats in all_stats:
+                stats.extra["cpu_percent"] = cpu
             marks["rss"]["end_of_window"] = rss_bytes(job.stack_pids.get("daphne", 0))
 
     async def tell() -> None:
         while True:
-            report.put(
-                (
-                    "progress",
-                    worker,
-                    {
-                        "connected": stats.connected,
-                        "sent": stats.sent_total,
-                        "echoed": stats.echoed_total,
-                        "errors": sum(stats.errors.values()) + sum(stats.connect_failures.values()),
-                    },
-                )
-            )
+            totals = {
+                "connected": sum(stats.connected for stats in all_stats),
+                "sent": sum(stats.sent_total for stats in all_stats),
+                "echoed": sum(stats.echoed_total for stats in all_stats),
+                "errors": sum(
+                    sum(stats.errors.values()) + sum(stats.connect_failures.values())
+                    for stats in all_stats
+                ),
+            }
+            report.put(("progress", worker, totals))
             await asyncio.sleep(1.0)
 
     teller = asyncio.create_task(tell())
-    population = Population(stats, customers, job.plan, seed=job.seed * 1009 + worker)
     try:
         async with loop_lag(lag):
             await population.run(on_connected=connected, on_window_end=window_end, epoch=epoch)
@@ -175,7 +208,7 @@ async def drive(
             await teller
         await shared.aclose()
     return {
-        "stats": stats.as_dict(),
+        "stats": {stats.name: stats.as_dict() for stats in all_stats},
         "pid": me,
         "ramp_cpu_percent": marks.get("ramp_cpu"),
         "window_cpu_percent": marks.get("window_cpu"),
@@ -185,7 +218,12 @@ async def drive(
 
 
 def worker_main(
-    worker: int, indexes: list[int], job: PhaseJob, inbox: Connection, barrier: Any, report: Any
+    worker: int,
+    share: dict[str, list[int]],
+    job: PhaseJob,
+    inbox: Connection,
+    sync: tuple[Any, Any],
+    report: Any,
 ) -> None:
     """A generator process: say ready, wait for the epoch, drive, report what it saw."""
     import bench.bridge  # noqa: F401 (imported before saying ready)
@@ -197,7 +235,7 @@ def worker_main(
     # CLOCK_MONOTONIC, the same clock in every process.
     epoch, generators = inbox.recv()
     try:
-        result = asyncio.run(drive(worker, indexes, job, epoch, generators, barrier, report))
+        result = asyncio.run(drive(worker, share, job, epoch, generators, sync, report))
     except BaseException as error:
         report.put(("failed", worker, repr(error)))
         raise
@@ -207,25 +245,24 @@ def worker_main(
 def _progress_line(job: PhaseJob, started: float, totals: dict[str, int]) -> str:
     minutes, seconds = divmod(int(time.monotonic() - started), 60)
     return (
-        f"{job.kind:>6} {minutes:02d}:{seconds:02d} chats {totals.get('connected', 0)}/"
+        f"{job.name:>6} {minutes:02d}:{seconds:02d} chats {totals.get('connected', 0)}/"
         f"{job.chats}  sent {totals.get('sent', 0)}  echoed {totals.get('echoed', 0)}  "
         f"errors {totals.get('errors', 0)}"
     )
 
 
-def run_phase(job: PhaseJob, processes: int) -> PhaseStats:
-    """Drives the phase's customers in `processes` processes; their merged stats, with each
-    generator process's CPU in extra["generators"]."""
+def run_phase(job: PhaseJob, processes: int) -> dict[str, PhaseStats]:
+    """Drives the phase's customers in `processes` processes; each path's merged stats, with
+    each generator process's CPU in extra["generators"]."""
     processes = max(1, min(processes, job.chats))
     context = multiprocessing.get_context("spawn")
     report = context.Queue()
-    barrier = context.Barrier(processes)
-    shares = [list(range(worker, job.chats, processes)) for worker in range(processes)]
+    sync = (context.Barrier(processes), context.Value("d", 0.0))
     pipes = [context.Pipe(duplex=False) for _ in range(processes)]
     workers = [
         context.Process(
             target=worker_main,
-            args=(worker, shares[worker], job, pipes[worker][0], barrier, report),
+            args=(worker, job.share(worker, processes), job, pipes[worker][0], sync, report),
             name=f"bench-load-{worker}",
         )
         for worker in range(processes)
@@ -253,12 +290,13 @@ def run_phase(job: PhaseJob, processes: int) -> PhaseStats:
         results = collect(report, workers, progress)
     finally:
         stop(workers)
-    return _merge(job, [results[worker] for worker in sorted(results)], epoch)
+    ordered = [results[worker] for worker in sorted(results)]
+    return {kind: _merge(kind, chats, ordered) for kind, chats in job.paths}
 
 
-def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseStats:
-    parts = [result["stats"] for result in results]
-    stats = PhaseStats.merged(job.kind, job.chats, parts)
+def _merge(kind: str, chats: int, results: list[dict[str, Any]]) -> PhaseStats:
+    parts = [result["stats"][kind] for result in results]
+    stats = PhaseStats.merged(kind, chats, parts)
     extras = [part["extra"] for part in parts]
     connected = sum(extra.get("connected_at_window_start", 0) for extra in extras)
     ramp = max((extra.get("ramp_s") or 0.0 for extra in extras), default=0.0)
@@ -271,6 +309,8 @@ def _merge(job: PhaseJob, results: list[dict[str, Any]], epoch: float) -> PhaseS
             "ramp_s": ramp,
             "ramp_chats_per_s": round(connected / ramp, 1) if ramp else None,
             "ramp_complete": all(extra.get("ramp_complete") for extra in extras),
+            "window_s": extras[0].get("window_s"),
+            "turns": extras[0].get("turns", 1),
             "cpu_percent": extras[0].get("cpu_percent", {}),
             "ramp_stack_cpu_percent": extras[0].get("ramp_stack_cpu_percent", {}),
             "loop_lag_ms": lag_summary([s for result in results for s in result["lag_ms"]]),

@@ -29,8 +29,6 @@ class Options:
     results_dir: Path
     server_env: dict[str, str]
     redis_socket: bool = False
-    direct_again: bool = True
-    drift_limit: float = 0.25
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -75,8 +73,19 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="ChatBridge reaches its Redis through a unix socket, as on a host that runs both "
         "(default: TCP on loopback)",
     )
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between sends")
-    parser.add_argument("--duration", type=float, default=60.0, help="steady window, seconds")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=10.0,
+        help="seconds of a turn: the direct path and ChatBridge's take turns, and each "
+        "customer sends once in each turn of its own path",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        default=60.0,
+        help="steady window, seconds (rounded up to whole rotations of the turns)",
+    )
     parser.add_argument("--ramp-rate", type=float, default=100.0, help="new chats per second")
     parser.add_argument("--drain", type=float, default=10.0, help="wait for last echoes, s")
     parser.add_argument(
@@ -119,21 +128,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="a direct path median above this (ms) makes the run invalid: the emulator or the "
         "machine saturated, and no ratio to it means anything",
     )
-    parser.add_argument(
-        "--direct-again",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="run the direct phase again after ChatBridge's, so that the ratios compare with "
-        "the direct path on both sides of it and a machine whose speed moved is caught "
-        "(default: on)",
-    )
-    parser.add_argument(
-        "--drift-limit",
-        type=float,
-        default=0.25,
-        help="the direct path's p50 after ChatBridge's phase differing from its p50 before by "
-        "more than this share makes the run invalid: the machine's speed moved",
-    )
     parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -161,7 +155,6 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "processes",
         "generator_cpu_limit",
         "direct_p50_limit_ms",
-        "drift_limit",
     ):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0")
@@ -192,6 +185,4 @@ def parse_args(argv: list[str] | None = None) -> Options:
         results_dir=args.results_dir,
         server_env=server_env,
         redis_socket=args.redis_socket,
-        direct_again=args.direct_again,
-        drift_limit=args.drift_limit,
     )

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from bench.stats import percentile
 
-COLORS = {"direct": "#4c72b0", "direct_again": "#8172b3", "floor": "#55a868", "bridge": "#dd8452"}
+COLORS = {"direct": "#4c72b0", "floor": "#55a868", "bridge": "#dd8452"}
 LABELS = {
     "direct": "direct to Connect (emulator)",
-    "direct_again": "direct again, after ChatBridge's phase",
     "floor": "through a bare relay on ChatBridge's stack",
     "bridge": "through ChatBridge",
 }

@@ -46,16 +46,18 @@ BUSY_NEIGHBOURS = 25.0
 NAMES = {
     "direct": "direct (emulator)",
     "bridge": "through ChatBridge",
-    "direct_again": "direct, again",
     "rest": "REST apps",
 }
 READERS = {"poll": "long-poll", "sse": "SSE"}
 
 
 def phase_summary(stats: PhaseStats, options: Options) -> dict[str, Any]:
-    window = options.duration
+    # The seconds of the window that were this path's turns: its rates are per second of them.
+    window = (stats.extra.get("window_s") or options.duration) / (stats.extra.get("turns") or 1)
     return {
         "planned_chats": stats.planned,
+        "turns": stats.extra.get("turns", 1),
+        "own_window_s": round(window, 2),
         "connected_at_window_start": stats.extra.get("connected_at_window_start", 0),
         "connected_peak": stats.connected_peak,
         "ramp_s": stats.extra.get("ramp_s"),
@@ -145,13 +147,7 @@ def build(
     phases: dict[str, PhaseStats] = raw["phases"]
     summaries = {name: phase_summary(stats, options) for name, stats in phases.items()}
     rss = raw["rss"]
-    reference = reference_phase(phases)
-    pooled = phase_summary(reference, options) if reference is not None else None
-    comparison = _comparison(summaries, pooled)
-    comparison["drift"] = drift(phases, summaries)
-    if pooled is not None and "direct_again" in phases:
-        comparison["reference_latency_ms"] = pooled["latency_ms"]
-        comparison["reference_ramp_latency_ms"] = pooled["ramp_latency_ms"]
+    comparison = _comparison(summaries)
     memory: dict[str, Any] = {
         key: _kib(value) for key, value in rss.items() if key != "connected_chats"
     }
@@ -189,9 +185,10 @@ def build(
             for key, value in asdict(options).items()
         },
         "method": {
-            "phases": "sequential: direct first, then the emulator is reset, then ChatBridge, then REST",
-            "load_generator": f"{options.processes} processes per phase, customers spread "
-            "round-robin, one epoch and one window for all",
+            "phases": "direct and ChatBridge together, taking turns of --interval seconds "
+            "(direct first): only the path whose turn it is starts chats and sends; then REST",
+            "load_generator": f"{options.processes} processes per phase, each path's customers "
+            "spread round-robin, one epoch and one window (whole rotations of the turns) for all",
             "server": f"python -m chatbridge.serve (daphne) on {chosen_loop()}",
             "direct_send": "httpx.AsyncClient POST /participant/message (SendMessage's REST call)",
             "direct_setup": "boto3 StartChatContact + CreateParticipantConnection in a thread pool",
@@ -203,8 +200,6 @@ def build(
             "to its websocket frame's arrival, the long-poll's answer or the SSE frame's "
             "arrival",
             "targets": "ratios to the direct path of the same run",
-            "reference": "the direct phases before and after ChatBridge's, pooled "
-            "(only the one before with --no-direct-again)",
             "intervals": f"{CONFIDENCE:.0%} confidence, from order statistics (bench.intervals)",
         },
         "valid": not invalid,
@@ -225,36 +220,11 @@ def build(
     }
 
 
-def reference_phase(phases: dict[str, PhaseStats]) -> PhaseStats | None:
-    """What ChatBridge is compared with: the direct phases before and after its own, pooled,
-    so that a machine whose speed moved during the run weighs on both sides alike."""
-    parts = [phases[name] for name in ("direct", "direct_again") if name in phases]
-    if len(parts) < 2:
-        return parts[0] if parts else None
-    return PhaseStats.merged("direct", parts[0].planned, [part.as_dict() for part in parts])
-
-
-def drift(phases: dict[str, PhaseStats], summaries: dict[str, Any]) -> dict[str, Any] | None:
-    """How far the direct path's p50 moved between before and after ChatBridge's phase (the
-    machine's speed, as the same load measures it), with its interval; None without both."""
-    before, after = phases.get("direct"), phases.get("direct_again")
-    if before is None or after is None or not before.latencies_ms or not after.latencies_ms:
-        return None
-    first = summaries["direct"]["latency_ms"]["p50"]
-    second = summaries["direct_again"]["latency_ms"]["p50"]
-    return {
-        "before_p50_ms": first,
-        "after_p50_ms": second,
-        "ratio": _ratio(second, first),
-        "interval": ratio_interval(after.latencies_ms, before.latencies_ms, 50).as_list(),
-    }
-
-
 def target_intervals(phases: dict[str, PhaseStats]) -> dict[str, Interval]:
     """Each target's confidence interval from the samples behind it (bench.intervals); none
     for daphne's memory, one measurement."""
     intervals: dict[str, Interval] = {}
-    direct, bridge, rest = reference_phase(phases), phases.get("bridge"), phases.get("rest")
+    direct, bridge, rest = phases.get("direct"), phases.get("bridge"), phases.get("rest")
     pairs: list[tuple[str, list[float], list[float], float, float]] = []
     if direct is not None and bridge is not None:
         pairs += [
@@ -283,12 +253,11 @@ def _ratio(value: float | None, reference: float | None) -> float | None:
     return round(value / reference, 2)
 
 
-def _comparison(summaries: dict[str, Any], direct: dict[str, Any] | None) -> dict[str, Any]:
-    """Added latency in ms, and the ratios the targets are about, against `direct` (the
-    summary of reference_phase())."""
+def _comparison(summaries: dict[str, Any]) -> dict[str, Any]:
+    """Added latency in ms, and the ratios the targets are about."""
     comparison: dict[str, Any] = {"ratios": {}}
     ratios = comparison["ratios"]
-    bridge = summaries.get("bridge")
+    direct, bridge = summaries.get("direct"), summaries.get("bridge")
     if direct and bridge:
         ours, theirs = bridge["latency_ms"], direct["latency_ms"]
         if ours.get("count") and theirs.get("count"):
@@ -339,27 +308,16 @@ def invalid_reasons(summaries: dict[str, Any], options: Options, alive: bool) ->
                         f"{name}: load generator {index} used {used:.0f}% of a core during "
                         f"the {when} (limit {limit:g}%)"
                     )
-    for name in ("direct", "direct_again"):
-        direct = summaries.get(name)
-        if direct is None:
-            continue
-        label = "direct path" if name == "direct" else "direct path, again"
+    direct = summaries.get("direct")
+    if direct is not None:
         errors = sum(direct["errors"].values()) + sum(direct["connect_failures"].values())
         if errors:
-            reasons.append(f"{label}: {errors} error(s) or failed start(s)")
+            reasons.append(f"direct path: {errors} error(s) or failed start(s)")
         p50 = direct["latency_ms"].get("p50")
         if p50 is None:
-            reasons.append(f"{label}: no message measured")
+            reasons.append("direct path: no message measured")
         elif p50 > options.direct_p50_limit_ms:
-            reasons.append(f"{label}: p50 {p50:.1f} ms > {options.direct_p50_limit_ms:g} ms")
-    before = (summaries.get("direct") or {}).get("latency_ms", {}).get("p50")
-    after = (summaries.get("direct_again") or {}).get("latency_ms", {}).get("p50")
-    if before and after and abs(after / before - 1) > options.drift_limit:
-        reasons.append(
-            f"the machine's speed moved: the direct path's p50 was {before:.2f} ms before "
-            f"ChatBridge's phase and {after:.2f} ms after ({after / before:.2f}x; limit "
-            f"±{options.drift_limit:.0%})"
-        )
+            reasons.append(f"direct path: p50 {p50:.1f} ms > {options.direct_p50_limit_ms:g} ms")
     if not alive:
         reasons.append("a process of the stack died during the run")
     return reasons
@@ -382,7 +340,7 @@ def write(report: dict[str, Any], latencies: dict[str, list[float]], results_dir
     options = report["options"]
     title = (
         f"send → echo latency, {options['chats']} chats via ChatBridge / "
-        f"{options['direct_chats']} direct, one message per {options['interval']:g} s each"
+        f"{options['direct_chats']} direct, taking turns of {options['interval']:g} s"
     )
     if plot_latencies(latencies, title, results_dir / f"{stamp}.png"):
         shutil.copyfile(results_dir / f"{stamp}.png", results_dir / "latest.png")
@@ -440,11 +398,10 @@ def render(report: dict[str, Any]) -> str:
         f"ChatBridge bench ({report['started_at']}, commit {report['commit']}, "
         f"{report['machine']['cpus']} CPUs)",
         f"  {options['chats']} chats through ChatBridge, {options['direct_chats']} direct; "
-        f"one message per {options['interval']:g} s each; {options['duration']:g} s steady "
-        f"window after a ramp of {options['ramp_rate']:g} chats/s",
-        f"  phases ran one after the other (direct first"
-        f"{', and again after ChatBridge' if 'direct_again' in report['phases'] else ''}); "
-        "customers spread over "
+        f"{options['duration']:g} s steady window after a ramp of {options['ramp_rate']:g} "
+        "chats/s in each path's turns; msg/s per second of the path's own turns",
+        f"  direct and ChatBridge took turns of {options['interval']:g} s (each customer sends "
+        "once in each of its path's turns), then the REST apps; customers spread over "
         f"{options['processes']} load generator processes",
         f"  ChatBridge served by {report['method'].get('server', 'daphne')}",
         *(
@@ -466,9 +423,6 @@ def render(report: dict[str, Any]) -> str:
             label = f"  {READERS.get(kind, kind)} ({reader['apps']})"
             lines.append(_latency_row(label, reader["latency_ms"]))
     comparison = report["comparison"]
-    pooled = comparison.get("reference_latency_ms")
-    if pooled:
-        lines.append(_latency_row("direct, both pooled", pooled))
     if "added_p50_ms" in comparison:
         lines.append(
             f"  {'added by ChatBridge':<22}"
@@ -492,18 +446,6 @@ def render(report: dict[str, Any]) -> str:
             lines.append(
                 _latency_row(NAMES.get(name, name), ramp) + f"  ({ramp['count']} messages)"
             )
-    pooled = comparison.get("reference_ramp_latency_ms")
-    if pooled and pooled.get("count"):
-        lines.append(
-            _latency_row("direct, both pooled", pooled) + f"  ({pooled['count']} messages)"
-        )
-    moved = comparison.get("drift")
-    if moved:
-        lines.append(
-            f"  direct path before / after ChatBridge's phase: p50 {moved['before_p50_ms']:.2f} / "
-            f"{moved['after_p50_ms']:.2f} ms ({_fmt(moved['ratio'], 2)}x, {CONFIDENCE:.0%} "
-            f"interval {span_text(moved['interval'])}); ChatBridge is compared with both, pooled"
-        )
     lines.append("")
     for name, phase in report["phases"].items():
         problems = {
@@ -514,8 +456,9 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  {NAMES.get(name, name)} problems: {problems}")
         cpu = ", ".join(f"{k} {v:.0f}%" for k, v in phase["cpu_percent_of_one_core"].items())
         lag = phase["bench_loop_lag_ms"]
+        over = ", over both paths' turns" if phase.get("turns", 1) > 1 else ""
         lines.append(
-            f"  {NAMES.get(name, name)}: CPU (% of one core) {cpu}; bench loop lag p99 "
+            f"  {NAMES.get(name, name)}: CPU (% of one core{over}) {cpu}; bench loop lag p99 "
             f"{_fmt(lag.get('p99'))} ms"
         )
         ramp_cpu = phase.get("ramp_cpu_percent_of_one_core") or {}

@@ -113,19 +113,6 @@ def test_the_report_gives_each_targets_interval_from_its_samples():
     assert "rest_poll_wakeup_p99" not in intervals
 
 
-def test_chatbridge_is_compared_with_both_direct_phases_pooled():
-    direct = _phase("direct", [2.0] * 1000, [5.0] * 100)
-    again = _phase("direct", [4.0] * 3000, [5.0] * 100)
-    bridge = _phase("bridge", [5.0] * 4000, [9.0] * 100)
-
-    pooled = target_intervals({"direct": direct, "bridge": bridge, "direct_again": again})
-    before_only = target_intervals({"direct": direct, "bridge": bridge})
-
-    # Pooled, the direct p50 is 4 ms: ChatBridge adds a quarter of it, not 1.5 times.
-    assert pooled["added_p50"] == Interval(0.25, 0.25)
-    assert before_only["added_p50"] == Interval(1.5, 1.5)
-
-
 def test_the_report_line_says_whether_the_samples_settle_the_verdict():
     settled = {"interval": [0.31, 0.48], "settled": True}
     open_ended = {"interval": [0.1, None], "settled": False}
