@@ -13,6 +13,7 @@ every generator's) over the window, and daphne's RSS at its edges.
 
 import asyncio
 import contextlib
+import itertools
 import multiprocessing
 import os
 import sys
@@ -117,6 +118,15 @@ def _share(used: float | None, since: float | None, seconds: float) -> float | N
     return round(100 * (used - since) / max(seconds, 1e-9), 1)
 
 
+def _mean_shares(turns: list[dict[str, float]]) -> dict[str, float]:
+    """Each process's CPU share over equally long turns: their mean (empty without turns)."""
+    names = dict.fromkeys(name for shares in turns for name in shares)
+    return {
+        name: round(sum(shares.get(name, 0.0) for shares in turns) / len(turns), 1)
+        for name in names
+    }
+
+
 async def drive(
     worker: int,
     share: dict[str, list[int]],
@@ -147,6 +157,19 @@ async def drive(
     window_wait = job.plan.ramp_timeout + job.plan.connect_timeout + BARRIER_SLACK
     population = Population(groups, job.plan, seed=job.seed * 1009 + worker)
     turns = population.turns
+    # The stack's CPU in each path's own turns of the window (several paths, first process).
+    in_turns: list[list[dict[str, float]]] = [[] for _ in range(turns.count)]
+
+    async def meter_turns() -> None:
+        turn_meter = CpuMeter({**job.stack_pids, **generators})
+        at = marks["window_started"]
+        turn_meter.start(at)
+        for index in itertools.count():
+            at += turns.length
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            now = time.perf_counter()
+            in_turns[index % turns.count].append(turn_meter.stop(now))
+            turn_meter.start(now)
 
     async def connected() -> None:
         for stats in all_stats:
@@ -171,6 +194,8 @@ async def drive(
         if first:
             marks["rss"]["connected"] = rss_bytes(job.stack_pids.get("daphne", 0))
             meter.start(marks["window_started"])
+            if turns.count > 1:
+                marks["turn_meter"] = asyncio.create_task(meter_turns())
         lag.clear()
 
     async def window_end() -> None:
@@ -180,8 +205,11 @@ async def drive(
         marks["lag"] = list(lag)
         if first:
             cpu = meter.stop(now)
-            for stats in all_stats:
-                stats.extra["cpu_percent"] = cpu
+            turn_meter = marks.get("turn_meter")
+            if turn_meter is not None:
+                turn_meter.cancel()
+            for turn, stats in enumerate(all_stats):
+                stats.extra["cpu_percent"] = _mean_shares(in_turns[turn]) or cpu
             marks["rss"]["end_of_window"] = rss_bytes(job.stack_pids.get("daphne", 0))
 
     async def tell() -> None:

@@ -456,7 +456,7 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"  {NAMES.get(name, name)} problems: {problems}")
         cpu = ", ".join(f"{k} {v:.0f}%" for k, v in phase["cpu_percent_of_one_core"].items())
         lag = phase["bench_loop_lag_ms"]
-        over = ", over both paths' turns" if phase.get("turns", 1) > 1 else ""
+        over = ", in its own turns" if phase.get("turns", 1) > 1 else ""
         lines.append(
             f"  {NAMES.get(name, name)}: CPU (% of one core{over}) {cpu}; bench loop lag p99 "
             f"{_fmt(lag.get('p99'))} ms"
