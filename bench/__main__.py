@@ -7,10 +7,10 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import report, sizes
+from bench import report, runs, sizes
 from bench.bridge import ORIGIN
 from bench.generator import LoadFailed
-from bench.options import parse_args
+from bench.options import Options, parse_args
 from bench.run import run
 from bench.stack import Stack, StackFailed
 
@@ -30,6 +30,25 @@ async def _cancel_on_sigterm(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     print(sizes.render(sizes.measure()), end="\n\n")
+    reports = []
+    for index in range(options.runs):
+        if options.runs > 1:
+            print(f"Run {index + 1} of {options.runs}", file=sys.stderr)
+        code, built = _one_run(options)
+        if built is None:
+            return code
+        reports.append(built)
+    if len(reports) > 1:
+        combined = runs.combine(reports)
+        path = runs.write(combined, options.results_dir)
+        print(runs.render(combined))
+        print(f"\n  all runs: {path}")
+    return 0 if all(built["valid"] for built in reports) else EXIT_INVALID
+
+
+def _one_run(options: Options) -> tuple[int, dict[str, Any] | None]:
+    """One run on a stack of its own: its exit code when it could not finish, else its
+    report (written and printed)."""
     started_at = datetime.now(UTC)
     stack = Stack(
         ORIGIN,
@@ -45,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.start()
         except StackFailed as error:
             print(f"The stack did not start: {error}", file=sys.stderr)
-            return EXIT_STACK_FAILED
+            return EXIT_STACK_FAILED, None
         pids = ", ".join(f"{name} {pid}" for name, pid in stack.pids().items())
         print(
             f"ChatBridge {stack.base_url}, emulator {stack.emulator_url} (pids: {pids})",
@@ -55,10 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             raw = asyncio.run(_cancel_on_sigterm(run(stack, options)))
         except (KeyboardInterrupt, asyncio.CancelledError):
             print("\nInterrupted: stopping the stack.", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return EXIT_INTERRUPTED, None
         except LoadFailed as error:
             print(f"The load generator failed: {error}", file=sys.stderr)
-            return EXIT_STACK_FAILED
+            return EXIT_STACK_FAILED, None
         if stack.daphne_log is not None and stack.daphne_log.exists():
             daphne_log = stack.daphne_log.read_text(errors="replace")
     finally:
@@ -70,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n  results: {path} (also latest.json), histogram: {options.results_dir / 'latest.png'}"
     )
-    return 0 if built["valid"] else EXIT_INVALID
+    return 0, built
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class Options:
     results_dir: Path
     server_env: dict[str, str]
     redis_socket: bool = False
+    runs: int = 1
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -128,6 +129,13 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="a direct path median above this (ms) makes the run invalid: the emulator or the "
         "machine saturated, and no ratio to it means anything",
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="runs, each on a stack started afresh, judged together target by target: runs "
+        "differ by more than one run's intervals (docs/performance.md)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -155,6 +163,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "processes",
         "generator_cpu_limit",
         "direct_p50_limit_ms",
+        "runs",
     ):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be > 0")
@@ -185,4 +194,5 @@ def parse_args(argv: list[str] | None = None) -> Options:
         results_dir=args.results_dir,
         server_env=server_env,
         redis_socket=args.redis_socket,
+        runs=args.runs,
     )

@@ -521,6 +521,11 @@ def render(report: dict[str, Any]) -> str:
             f"(≤ {target['limit']:g}{target['unit'] if target['unit'] == 'x' else ' ' + target['unit']})"
             f"{_interval_note(target)}"
         )
+    if options.get("runs", 1) == 1:
+        lines.append(
+            "  (one run: its intervals cover its own samples, and runs of one commit differ by "
+            "more; --runs N judges several)"
+        )
     busy = [
         name
         for name, phase in report["phases"].items()

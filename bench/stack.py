@@ -320,12 +320,6 @@ class Stack:
             )
         )
 
-    def reset_emulator(self) -> None:
-        """Forgets every chat of the emulator, so the next phase starts from a clean one."""
-        request = urllib.request.Request(f"{self.emulator_url}/_emulator/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=30):
-            pass
-
     def stop(self) -> None:
         """Stops daphne, the emulator and redis (in that order), and keeps daphne's log."""
         stop_process(self.daphne)

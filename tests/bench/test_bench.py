@@ -15,7 +15,7 @@ from bench.report import invalid_reasons
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_a_tiny_run_spreads_every_path_over_its_processes_and_judges_it(tmp_path):
     # Its own process, as `make bench` runs it: the bench configures Django for the stack it
     # starts, environment included, which must not leak into the tests that follow.
@@ -23,12 +23,17 @@ def test_a_tiny_run_spreads_every_path_over_its_processes_and_judges_it(tmp_path
         [sys.executable, "-m", "bench",
          "--chats", "4", "--rest-chats", "4", "--processes", "2", "--ramp-rate", "20",
          "--interval", "1", "--duration", "3", "--drain", "10", "--start-processes", "1",
-         "--results-dir", str(tmp_path)],
-        cwd=ROOT, timeout=280, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--runs", "2", "--results-dir", str(tmp_path)],
+        cwd=ROOT, timeout=400, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     ).returncode  # fmt: skip
 
     built = json.loads((tmp_path / "latest.json").read_text())
-    assert code == (0 if built["valid"] else EXIT_INVALID)
+    runs = json.loads((tmp_path / "latest-runs.json").read_text())
+    assert code == (0 if runs["valid"] else EXIT_INVALID)
+    # Two runs, each on a stack of its own, judged together target by target.
+    assert runs["runs"] == 2 and len(runs["started_at"]) == 2
+    assert all(len(target["values"]) == 2 for target in runs["targets"])
+    assert runs["targets"][-1]["values"][-1] == built["targets"][-1]["value"]
     for name in ("direct", "bridge", "rest"):
         phase = built["phases"][name]
         assert phase["connected_at_window_start"] == 4
