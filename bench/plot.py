@@ -6,6 +6,7 @@ ChatBridge's few milliseconds more, and a tail that may reach seconds under over
 
 import math
 from pathlib import Path
+from typing import Any
 
 from bench.stats import percentile
 
@@ -15,6 +16,23 @@ LABELS = {
     "floor": "through a bare relay on ChatBridge's stack",
     "bridge": "through ChatBridge",
 }
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only (no screen here)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt: Any, figure: Any, path: Path) -> None:
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def plot_latencies(
@@ -29,10 +47,7 @@ def plot_latencies(
     values = [value for series in latencies.values() for value in series if value > 0]
     if not values:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     low, high = math.log10(min(values)), math.log10(max(values))
     if high - low < 0.5:
@@ -61,8 +76,44 @@ def plot_latencies(
     axes.set_title(title)
     axes.legend()
     axes.grid(True, which="both", alpha=0.2)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
+    return True
+
+
+def plot_runs(targets: list[dict], title: str, path: Path) -> bool:
+    """Writes the PNG of several runs' verdicts: each ratio target a row, each run a dot at its
+    value with its 95 % interval, on a scale where 1 is the target's limit (left of it passes).
+    `targets` as bench.runs.combine gives them; False if none is a ratio with values."""
+    rows = [t for t in targets if t["unit"] == "x" and any(v is not None for v in t["values"])]
+    if not rows:
+        return False
+    plt = _pyplot()
+
+    edge = 4.0
+    figure, axes = plt.subplots(figsize=(10, 0.75 * len(rows) + 1.5))
+    runs = len(rows[0]["values"])
+    for row, target in enumerate(reversed(rows)):
+        limit = target["limit"]
+        for run, (value, interval) in enumerate(
+            zip(target["values"], target["intervals"], strict=True)
+        ):
+            if value is None:
+                continue
+            y = row - (run - (runs - 1) / 2) * 0.18  # run 1 on top
+            color = "#55a868" if value <= limit else "#c44e52"
+            if interval is not None:
+                low = -edge if interval[0] is None else max(interval[0] / limit, -edge)
+                high = edge if interval[1] is None else min(interval[1] / limit, edge)
+                axes.plot([low, high], [y, y], color=color, linewidth=2, alpha=0.6)
+            axes.plot([min(value / limit, edge)], [y], "o", color=color)
+    axes.axvline(1.0, color="black", linewidth=1)
+    axes.set_yticks(range(len(rows)))
+    axes.set_yticklabels([f"{t['target']} (≤ {t['limit']:g}x)" for t in reversed(rows)])
+    axes.set_xlim(-1.0, edge)
+    axes.set_xlabel(
+        "value / its target's limit (1 = the limit; a line is a run's 95 % interval; run 1 on top)"
+    )
+    axes.set_title(title)
+    axes.grid(True, axis="x", alpha=0.2)
+    _save(plt, figure, path)
     return True

@@ -12,6 +12,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.plot import plot_runs
+
 VERDICTS = ("PASS", "FAIL")
 
 
@@ -36,6 +38,7 @@ def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "limit": first["limit"],
                 "unit": first["unit"],
                 "values": [run["value"] for run in runs],
+                "intervals": [run.get("interval") for run in runs],
                 "median": round(statistics.median(values), 2) if values else None,
                 "verdict": verdict,
                 "settled": settled,
@@ -51,9 +54,11 @@ def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def write(combined: dict[str, Any], results_dir: Path) -> Path:
-    """Writes latest-runs.json; returns its path."""
+    """Writes latest-runs.json and its picture, latest-runs.png; returns the JSON's path."""
     path = results_dir / "latest-runs.json"
     path.write_text(json.dumps(combined, indent=2))
+    title = f"{combined['runs']} runs of the bench, commit {combined['commit']}: each target"
+    plot_runs(combined["targets"], title, results_dir / "latest-runs.png")
     return path
 
 

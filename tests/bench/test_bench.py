@@ -34,6 +34,7 @@ def test_a_tiny_run_spreads_every_path_over_its_processes_and_judges_it(tmp_path
     assert runs["runs"] == 2 and len(runs["started_at"]) == 2
     assert all(len(target["values"]) == 2 for target in runs["targets"])
     assert runs["targets"][-1]["values"][-1] == built["targets"][-1]["value"]
+    assert (tmp_path / "latest-runs.png").stat().st_size > 0
     for name in ("direct", "bridge", "rest"):
         phase = built["phases"][name]
         assert phase["connected_at_window_start"] == 4
