@@ -29,7 +29,7 @@ class Options:
     results_dir: Path
     server_env: dict[str, str]
     redis_socket: bool = False
-    runs: int = 1
+    runs: int = 3
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -132,9 +132,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--runs",
         type=int,
-        default=1,
+        default=3,
         help="runs, each on a stack started afresh, judged together target by target: runs "
-        "differ by more than one run's intervals (docs/performance.md)",
+        "differ by more than one run's intervals (docs/performance.md; default 3)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random phases of the senders")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)

@@ -138,3 +138,8 @@ def test_with_redis_socket_chatbridge_is_ready_on_a_unix_socket(tmp_path):
         stack.stop()
     assert f"REDIS_URL=unix://{socket}?db=0".encode() in environ
     assert ready["redis"] == "up"
+
+
+def test_a_bench_judges_three_runs_unless_told_otherwise():
+    assert parse_args([]).runs == 3
+    assert parse_args(["--runs", "1"]).runs == 1
