@@ -305,13 +305,23 @@ async def add_fault(request: Request) -> dict[str, Any]:
         raise ControlError(400, f"operation must be one of {', '.join(sorted(emulator.handlers))}")
     kind = body.get("kind")
     if kind not in FAULT_KINDS:
-        raise ControlError(400, "kind must be throttle or error")
+        raise ControlError(400, "kind must be throttle, error or hold")
     emulator.faults.add_api(operation, kind, _count(body))
     return emulator.faults.describe()
 
 
+# The longest a `GET /_emulator/faults?held=N` waits for N held calls.
+HELD_WAIT = 10.0
+
+
 async def list_faults(request: Request) -> dict[str, Any]:
-    return _emulator(request).faults.describe()
+    faults = _emulator(request).faults
+    held = request.query_params.get("held")
+    if held is not None:
+        if not held.isdigit():
+            raise ControlError(400, "held must be an integer >= 0")
+        await faults.until_held(int(held), timeout=HELD_WAIT)
+    return faults.describe()
 
 
 async def clear_faults(request: Request) -> dict[str, Any]:

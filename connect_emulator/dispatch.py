@@ -88,6 +88,8 @@ async def _call(
             raise ServiceError(spec.throttling_error, "Rate exceeded")
         if fault == "error":
             raise ServiceError(spec.server_error, "Internal failure (injected by the emulator)")
+        if fault == "hold":
+            await emulator.faults.hold()
         if not emulator.quotas.admit(operation.name):
             raise ServiceError(spec.rate_error, "Rate exceeded")
         query: dict[str, list[str]] = {}

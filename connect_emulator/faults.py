@@ -1,13 +1,15 @@
-"""Injected faults: API calls that fail (throttle or server error) and websocket pushes that
-are delayed, duplicated or re-ordered, so that tests can prove a client copes with them."""
+"""Injected faults: API calls that fail (throttle or server error) or are held unanswered until
+the faults are cleared, and websocket pushes that are delayed, duplicated or re-ordered, so
+that tests can prove a client copes with them (and what it does while a call is on its way)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
-FAULT_KINDS = ("throttle", "error")
+FAULT_KINDS = ("throttle", "error", "hold")
 
 
 @dataclass
@@ -41,11 +43,44 @@ class FaultBook:
         self._api: deque[ApiFault] = deque()
         self._push: dict[str, deque[_PushFaultBudget]] = {}
         self._silence: dict[str, int] = {}
+        self._held = 0
+        self._release: asyncio.Event | None = None
+        self._held_changed = asyncio.Condition()
 
     def clear(self) -> None:
+        """Forgets every pending fault and lets every held call go on."""
         self._api.clear()
         self._push.clear()
         self._silence.clear()
+        if self._release is not None:
+            self._release.set()
+            self._release = None
+
+    async def hold(self) -> None:
+        """Keeps a call (a "hold" fault) waiting until the faults are cleared."""
+        if self._release is None:
+            self._release = asyncio.Event()
+        release = self._release
+        await self._count_held(1)
+        try:
+            await release.wait()
+        finally:
+            await self._count_held(-1)
+
+    async def _count_held(self, change: int) -> None:
+        async with self._held_changed:
+            self._held += change
+            self._held_changed.notify_all()
+
+    async def until_held(self, count: int, *, timeout: float) -> bool:
+        """Whether `count` calls are held, waiting up to `timeout` seconds for them."""
+        async with self._held_changed:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._held_changed.wait_for(lambda: self._held >= count)
+            except TimeoutError:
+                return False
+        return True
 
     def add_silence(self, contact_id: str, count: int) -> None:
         """The next `count` heartbeats on the contact's sockets go unanswered."""
@@ -98,4 +133,5 @@ class FaultBook:
                 for b in budgets
             ],
             "unanswered_heartbeats": dict(self._silence),
+            "held": self._held,
         }

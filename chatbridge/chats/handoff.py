@@ -6,12 +6,14 @@ Connect for a connection of its own: a second call of an operation Connect allow
 a second for the whole account, which would halve the rate at which chats can start.
 
 The process that started the chat usually opens its upstream right after, and keeps the URL
-in memory only (`handoff`). A process that only starts chats (CHATBRIDGE_HOLD_UPSTREAMS off)
+in memory only (`handoff`); the start answers before the connection comes (the connection
+follows on Connect's thread), so the upstream may find it still on its way and wait for it. A process that only starts chats (CHATBRIDGE_HOLD_UPSTREAMS off)
 hands it through Redis instead (`share`, `take_shared`): sealed like every Connect token at
 rest, for as long as Connect lets it be used, and taken once, by whichever process opens the
 upstream.
 """
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -31,19 +33,29 @@ class WebsocketHandoff:
     __slots__ = ("_connections",)
 
     def __init__(self) -> None:
-        self._connections: dict[str, ParticipantConnection] = {}
+        self._connections: dict[
+            str, ParticipantConnection | asyncio.Future[ParticipantConnection | None]
+        ] = {}
 
-    def offer(self, chat_id: str, connection: ParticipantConnection) -> None:
+    def offer(
+        self,
+        chat_id: str,
+        connection: ParticipantConnection | asyncio.Future[ParticipantConnection | None],
+    ) -> None:
+        """The start's connection, or the future of the one on its way (None if it failed)."""
         self._connections[chat_id] = connection
         if len(self._connections) > KEPT:
             del self._connections[next(iter(self._connections))]
 
-    def take(self, chat_id: str, *, valid_for: timedelta) -> ParticipantConnection | None:
-        """The start's connection, once, if its websocket URL is still good for `valid_for`."""
-        connection = self._connections.pop(chat_id, None)
-        if connection is None or not _still_good(connection, valid_for):
+    async def take(self, chat_id: str, *, valid_for: timedelta) -> ParticipantConnection | None:
+        """The start's connection, once, if its websocket URL is still good for `valid_for`;
+        one still on its way is waited for."""
+        offered = self._connections.pop(chat_id, None)
+        if isinstance(offered, asyncio.Future):
+            offered = await asyncio.shield(offered)
+        if offered is None or not _still_good(offered, valid_for):
             return None
-        return connection
+        return offered
 
 
 handoff = WebsocketHandoff()

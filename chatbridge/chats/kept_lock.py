@@ -22,14 +22,25 @@ class KeptLock:
     `blocking_timeout` seconds."""
 
     def __init__(
-        self, redis: aioredis.Redis, name: str, *, ttl: float, blocking_timeout: float
+        self,
+        redis: aioredis.Redis,
+        name: str,
+        *,
+        ttl: float,
+        blocking_timeout: float,
+        held_as: str | None = None,
     ) -> None:
+        """`held_as`: the token under which this holder already set the key (a script that
+        took the lock along with other work); entering then keeps and releases it."""
         self.ttl = ttl
         self._lock = redis.lock(name, timeout=ttl, blocking_timeout=blocking_timeout)
+        self._held_as = held_as
         self._keeper: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> "KeptLock":
-        if not await self._lock.acquire():
+        if self._held_as is not None:
+            self._lock.local.token = self._held_as.encode()
+        elif not await self._lock.acquire():
             raise LockError("Unable to acquire lock within the time specified")
         self._keeper = asyncio.create_task(self._keep())
         return self

@@ -59,6 +59,8 @@ class StartedChat:
     earlier: tuple[ChatEvent, ...] = ()
     # Whether storing the chat claimed the lease on its upstream for the caller's process.
     leased: bool = False
+    # False for a retried start: the chat was stored by the first.
+    created: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,15 @@ connection token fresh, and turns Connect's refusals into a clear outcome: a ref
 retried once with a refreshed connection; refused again, the chat has ended.
 """
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 
@@ -31,6 +33,7 @@ from chatbridge.connect.types import (
     ParticipantConnection,
     PersistentChat,
     SentItem,
+    StartedContact,
     TranscriptItem,
     TranscriptPage,
 )
@@ -161,6 +164,7 @@ class ChatService:
             "route": route,
         }
         started_contact = None
+        connecting: asyncio.Task[ParticipantConnection] | None = None
         with calling_for(
             priority=self._priority(Priority.MESSAGE),
             max_wait=settings.CHATBRIDGE_CONNECT_START_MAX_WAIT,
@@ -177,8 +181,16 @@ class ChatService:
                         previous.chat_id,
                     )
             continued = started_contact is not None
-            if started_contact is None:
+            if started_contact is None and settings.CHATBRIDGE_HOLD_UPSTREAMS:
+                contact, following = await starter.start_contact(**request)
+                # Made here, the task keeps the start's priority and wait for its token.
+                connecting = asyncio.ensure_future(following)
+            elif started_contact is None:
                 started_contact = await starter.start_and_connect(**request)
+        if connecting is not None:
+            return await self._store_before_connection(
+                contact, connecting, display_name, widget_id, route, region, customer_key, upstream
+            )
         contact, connection = started_contact
         if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
             # Whichever process opens the upstream takes the start's connection from Redis,
@@ -211,6 +223,74 @@ class ChatService:
             earlier = await self.earlier_conversation(started.session)
             started = replace(started, earlier=earlier)
         return started
+
+    async def _store_before_connection(
+        self,
+        contact: StartedContact,
+        connecting: "asyncio.Task[ParticipantConnection]",
+        display_name: str,
+        widget_id: str,
+        route: ConnectRoute,
+        region: str,
+        customer_key: str,
+        upstream: UpstreamClaim | None,
+    ) -> StartedChat:
+        """A new chat stored, and answered, while its first connection is still on its way
+        from Connect: the start costs the customer StartChatContact alone. Until the
+        connection is saved, the chat's refresh lock is held for it, so a call for the chat
+        waits for that connection instead of asking Connect for another (6 a second for the
+        whole account); this process's upstream takes it as the start's own."""
+        holder = uuid.uuid4().hex
+        try:
+            started = await self.store.create(
+                contact=contact,
+                connection=None,
+                display_name=display_name.strip(),
+                widget_id=widget_id,
+                lifetime=self.chat_duration + self.ended_grace,
+                instance_id=route.instance_id or settings.CONNECT_INSTANCE_ID,
+                region=region,
+                customer_key=customer_key,
+                lease_owner=upstream.owner if upstream is not None else "",
+                lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
+                connecting_as=holder,
+            )
+        except BaseException:
+            _discard(connecting)
+            raise
+        if not started.created:
+            # A retried start: its chat has had a connection since the first start.
+            _discard(connecting)
+        else:
+            saving = _keep(self._save_first_connection(started.session, connecting, holder))
+            handoff.offer(started.session.chat_id, saving)
+            if started.leased and upstream is not None:
+                upstream.hold(started.session.chat_id)
+        logger.info(
+            "chat started chat_id=%s contact_id=%s continued_from=-",
+            started.session.chat_id,
+            contact.contact_id,
+        )
+        return started
+
+    async def _save_first_connection(
+        self, session: ChatSession, connecting: "asyncio.Task[ParticipantConnection]", holder: str
+    ) -> ParticipantConnection | None:
+        """Saves the chat's first connection as it comes, then lets the chat's other callers
+        have it; None when Connect did not give one (they then ask for one as after an
+        expiry)."""
+        async with self.store.first_connection_lock(session.chat_id, holder):
+            try:
+                connection = await connecting
+            except Exception as error:
+                logger.warning(
+                    "first connection not made chat_id=%s error=%s",
+                    session.chat_id,
+                    type(error).__name__,
+                )
+                return None
+            await self.store.save_connection(session, connection)
+        return connection
 
     async def earlier_conversation(self, session: ChatSession) -> tuple[ChatEvent, ...]:
         """The events of the earlier conversation a continued chat carries over, in Connect's
@@ -424,10 +504,13 @@ class ChatService:
         """A fresh participant connection (a new websocket URL) for the upstream relay: the
         one the chat's start got, when this process or a process that only starts chats
         started it moments ago (chatbridge.chats.handoff), else a new one."""
-        started = handoff.take(session.chat_id, valid_for=HANDOFF_VALIDITY) or await take_shared(
-            session.contact_id, valid_for=HANDOFF_VALIDITY
-        )
+        started = await handoff.take(
+            session.chat_id, valid_for=HANDOFF_VALIDITY
+        ) or await take_shared(session.contact_id, valid_for=HANDOFF_VALIDITY)
         if started is not None:
+            if self._needs_refresh(session):
+                # Read before the start's connection was saved with the chat: read again.
+                session = await self.store.load(session.chat_id)
             return session, started
         return await self._refresh(session, force=True)
 
@@ -506,6 +589,24 @@ class ChatService:
         except AccessDenied:
             await self.end(session, "connect_access_denied")
             raise ChatEnded() from None
+
+
+# The first connections being saved in this process (the loop keeps only weak references).
+_saving: set[asyncio.Future[object]] = set()
+
+
+def _keep(work: Coroutine[Any, Any, T]) -> "asyncio.Task[T]":
+    task = asyncio.ensure_future(work)
+    _saving.add(task)
+    task.add_done_callback(_saving.discard)
+    return task
+
+
+def _discard(connecting: "asyncio.Task[ParticipantConnection]") -> None:
+    """A connection no chat will use: its outcome is dropped once it comes."""
+    _saving.add(connecting)
+    connecting.add_done_callback(_saving.discard)
+    connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
 
 
 def get_chat_service(*, background: bool = False) -> ChatService:

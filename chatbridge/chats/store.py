@@ -35,6 +35,8 @@ from chatbridge.redis import RedisKeys, get_redis
 # chat waits for it.
 REFRESH_LOCK_TTL = 10.0
 REFRESH_LOCK_WAIT = 40.0
+# The expiry of a chat stored before its connection came: due for a refresh at once.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Ends a chat only if it is still active, and shortens the life of all its keys; atomic so
 # that the first reason to end a chat is the one kept.
@@ -62,20 +64,22 @@ return 1
 # Stores a new chat in one step: it claims the contact (a retried start of the same contact
 # finds the chat of the first and writes nothing), then writes the session, marks it active,
 # issues its first session token, adds its metadata to the feed and, given an owner (ARGV[6]),
-# claims the lease on the chat's upstream for it (KEYS[7], for ARGV[7] ms). Answers the chat id
-# that already holds the contact, or 1 if the lease was claimed, else 0.
+# claims the lease on the chat's upstream for it (KEYS[7], for ARGV[7] ms); given a token
+# (ARGV[8]), takes the chat's refresh lock (KEYS[8], for ARGV[9] ms) under it. Answers the chat
+# id that already holds the contact, or 1 if the lease was claimed, else 0.
 _CREATE_SCRIPT = """
 local ttl = ARGV[1]
 if not redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ttl) then
   return redis.call('GET', KEYS[2])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('SADD', KEYS[3], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl)
 redis.call('SADD', KEYS[5], ARGV[3])
 redis.call('EXPIRE', KEYS[5], ttl)
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[4], '*', 'chat', ARGV[2], 'meta', ARGV[5])
+if ARGV[8] ~= '' then redis.call('SET', KEYS[8], ARGV[8], 'PX', ARGV[9]) end
 if ARGV[6] ~= '' and redis.call('SET', KEYS[7], ARGV[6], 'NX', 'PX', ARGV[7]) then
   return 1
 end
@@ -174,7 +178,7 @@ class SessionStore:
         self,
         *,
         contact: StartedContact,
-        connection: ParticipantConnection,
+        connection: ParticipantConnection | None,
         display_name: str,
         widget_id: str,
         lifetime: timedelta,
@@ -184,13 +188,19 @@ class SessionStore:
         continued_from: str = "",
         lease_owner: str = "",
         lease_ttl_ms: int = 0,
+        connecting_as: str = "",
     ) -> StartedChat:
         """Stores a new chat, issues a session token for it and adds it to the feed, in one
         round trip to Redis; given `lease_owner`, the same round trip claims the lease on the
         chat's upstream for it (chatbridge.realtime.leases; StartedChat.leased).
 
+        A chat stored without its `connection` (still on its way from Connect) needs one
+        before any call: the same round trip takes the chat's refresh lock under the token
+        `connecting_as`, so that every other caller waits for the connection on its way
+        (first_connection_lock) rather than asking Connect for another.
+
         If the contact already has a chat (a retried start), the token opens that chat, which
-        is published again, and no lease is claimed.
+        is published again, and neither lease nor lock is taken.
         """
         now = _now()
         ttl = int(lifetime.total_seconds())
@@ -199,9 +209,9 @@ class SessionStore:
             contact_id=contact.contact_id,
             participant_id=contact.participant_id,
             participant_token=contact.participant_token,
-            connection_token=connection.connection_token,
-            connection_expires_at=connection.connection_expires_at,
-            generation=1,
+            connection_token=connection.connection_token if connection else "",
+            connection_expires_at=connection.connection_expires_at if connection else _NEVER,
+            generation=1 if connection else 0,
             status=ChatStatus.ACTIVE,
             display_name=display_name,
             widget_id=widget_id,
@@ -224,6 +234,7 @@ class SessionStore:
                 self._keys.chat(session.chat_id, "tokens"),
                 self._keys.feed,
                 self._keys.chat(session.chat_id, "lease"),
+                self._refresh_key(session.chat_id),
             ],
             args=[
                 ttl,
@@ -233,6 +244,8 @@ class SessionStore:
                 ChatMeta.from_session(session).to_json(),
                 lease_owner,
                 lease_ttl_ms,
+                connecting_as if connection is None else "",
+                int(REFRESH_LOCK_TTL * 1000),
                 *fields,
             ],
         )
@@ -241,7 +254,7 @@ class SessionStore:
         session = await self.load(existing.decode())
         token = await self._issue_token(session, ttl)
         await self.publish(session)
-        return StartedChat(session=session, session_token=token)
+        return StartedChat(session=session, session_token=token, created=False)
 
     async def _issue_token(self, session: ChatSession, ttl: int) -> str:
         token = new_session_token()
@@ -386,10 +399,24 @@ class SessionStore:
         REFRESH_LOCK_TTL of a holder's death."""
         return KeptLock(
             self._redis,
-            self._keys.chat(chat_id, "refresh"),
+            self._refresh_key(chat_id),
             ttl=REFRESH_LOCK_TTL,
             blocking_timeout=REFRESH_LOCK_WAIT,
         )
+
+    def first_connection_lock(self, chat_id: str, token: str) -> KeptLock:
+        """The refresh lock that `create` took for a chat stored without its connection,
+        under `token`: kept, then released, by whoever saves the connection on its way."""
+        return KeptLock(
+            self._redis,
+            self._refresh_key(chat_id),
+            ttl=REFRESH_LOCK_TTL,
+            blocking_timeout=REFRESH_LOCK_WAIT,
+            held_as=token,
+        )
+
+    def _refresh_key(self, chat_id: str) -> str:
+        return self._keys.chat(chat_id, "refresh")
 
     def _encode(self, session: ChatSession) -> dict[str, bytes | str | int]:
         return {

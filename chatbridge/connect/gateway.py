@@ -17,7 +17,7 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from typing import Any
 
@@ -161,21 +161,26 @@ class _Pair:
         self._in_flight: str | None = first[1]
         self._since = time.perf_counter()
 
-    def run(self) -> tuple[dict[str, Any] | BaseException, dict[str, Any] | BaseException | None]:
-        """On the thread: the first call's answer or error, then the second's (None: not made)."""
+    def run(
+        self, on_first: Callable[[dict[str, Any] | BaseException], None]
+    ) -> dict[str, Any] | BaseException | None:
+        """On the thread: hands the first call's answer or error to `on_first` as soon as it
+        has it, then answers the second's (None: not made)."""
         (client, operation, params), (next_client, next_operation, next_params) = self._calls
         with self._lock:
             if self._stopped:
-                return asyncio.CancelledError(), None
+                on_first(asyncio.CancelledError())
+                return None
         answer = self._step(client, operation, params)
+        on_first(answer)
         if isinstance(answer, BaseException):
-            return answer, None
+            return None
         following_params = next_params(answer)
         with self._lock:
             if self._stopped:
-                return answer, None
+                return None
             self._in_flight, self._since = next_operation, time.perf_counter()
-        return answer, self._step(next_client, next_operation, following_params)
+        return self._step(next_client, next_operation, following_params)
 
     def _step(
         self, client: Any, operation: str, params: dict[str, Any]
@@ -208,23 +213,53 @@ class _Pair:
                 _record(self._in_flight, time.perf_counter() - self._since, "cancelled", 0)
 
 
-async def _invoke_pair(
-    pair: _Pair, *, executor: Executor
-) -> tuple[dict[str, Any], dict[str, Any] | errors.ChatBridgeError]:
+class _Following:
+    """The second call of a pair, made on its thread once the first has answered."""
+
+    __slots__ = ("_pair", "_done")
+
+    def __init__(self, pair: _Pair, done: asyncio.Future[Any]) -> None:
+        self._pair = pair
+        self._done = done
+
+    async def result(self) -> dict[str, Any] | errors.ChatBridgeError:
+        """Its response, or the ChatBridge error it ended in; a caller that stops waiting
+        counts it as cancelled."""
+        try:
+            following = await self._done
+        except asyncio.CancelledError:
+            self._pair.stop()
+            raise
+        if following is None:  # stopped before it was made
+            raise asyncio.CancelledError()
+        if isinstance(following, BaseException) and not isinstance(
+            following, errors.ChatBridgeError
+        ):
+            raise following
+        return following
+
+
+async def _invoke_pair(pair: _Pair, *, executor: Executor) -> tuple[dict[str, Any], _Following]:
     """Both calls of `pair` on one hop to `executor`. Raises the first call's error; answers
-    the first's response with the second's, or with the error the second ended in."""
+    the first's response as soon as it has it, with the second call still on its way."""
     loop = asyncio.get_running_loop()
+    first: asyncio.Future[dict[str, Any] | BaseException] = loop.create_future()
+
+    def settle(answer: dict[str, Any] | BaseException) -> None:
+        if not first.done():
+            first.set_result(answer)
+
+    done = loop.run_in_executor(
+        executor, pair.run, lambda answer: loop.call_soon_threadsafe(settle, answer)
+    )
     try:
-        answer, following = await loop.run_in_executor(executor, pair.run)
+        answer = await first
     except asyncio.CancelledError:
         pair.stop()
         raise
     if isinstance(answer, BaseException):
         raise answer
-    assert following is not None  # not made only once the caller stopped waiting
-    if isinstance(following, BaseException) and not isinstance(following, errors.ChatBridgeError):
-        raise following
-    return answer, following
+    return answer, _Following(pair, done)
 
 
 class ContinuationRefused(Exception):
@@ -349,15 +384,40 @@ class ConnectGateway:
         route: ConnectRoute | None = None,
         persistent_chat: PersistentChat | None = None,
     ) -> tuple[StartedContact, ParticipantConnection]:
+        """start_contact, then its participant's connection: the start's other errors and the
+        connection's as they are."""
+        contact, connecting = await self.start_contact(
+            display_name=display_name,
+            attributes=attributes,
+            initial_message=initial_message,
+            client_token=client_token,
+            chat_duration_minutes=chat_duration_minutes,
+            route=route,
+            persistent_chat=persistent_chat,
+        )
+        return contact, await connecting
+
+    async def start_contact(
+        self,
+        *,
+        display_name: str,
+        attributes: dict[str, str] | None = None,
+        initial_message: tuple[str, str] | None = None,
+        client_token: str | None = None,
+        chat_duration_minutes: int | None = None,
+        route: ConnectRoute | None = None,
+        persistent_chat: PersistentChat | None = None,
+    ) -> tuple[StartedContact, Coroutine[Any, Any, ParticipantConnection]]:
         """StartChatContact on `route`'s instance and flow (the settings' by default), in this
-        gateway's region, continuing `persistent_chat`'s contact when given; then
-        create_connection for its participant, at less cost than two calls: both tokens of the
-        budget in one script, and both calls on one hop to a thread and back, when the
-        connection's token is free now; otherwise the connection's call takes its own token
-        and hop, as create_connection's would.
+        gateway's region, continuing `persistent_chat`'s contact when given; answered as soon
+        as Connect answers it, with its participant's connection to await (which must be
+        awaited): CreateParticipantConnection, already under way at less cost than two calls
+        (both tokens of the budget in one script, both calls on one hop to a thread) when the
+        connection's token was free; otherwise made with a token of its own, as
+        create_connection's.
 
         Raises ContinuationRefused when Connect refuses to continue `persistent_chat` (no
-        contact was started); the start's other errors and the connection's as they are."""
+        contact was started); the start's other errors as they are."""
         params = _start_params(
             display_name=display_name,
             attributes=attributes,
@@ -375,19 +435,25 @@ class ConnectGateway:
                 raise
             raise ContinuationRefused(error) from None
         contact = _started(started)
-        if isinstance(following, dict):
-            return contact, _connected(following)
+        return contact, self._connection_after(budget, contact, following)
+
+    async def _connection_after(
+        self, budget: ConnectBudget, contact: StartedContact, following: _Following | None
+    ) -> ParticipantConnection:
         with calling_for(chat_id=contact.contact_id):
             if following is not None:
-                if not isinstance(following, errors.Throttled):
-                    raise following
+                response = await following.result()
+                if isinstance(response, dict):
+                    return _connected(response)
+                if not isinstance(response, errors.Throttled):
+                    raise response
                 await budget.slow_down("CreateParticipantConnection")
-            return contact, await self.create_connection(contact.participant_token)
+            return await self.create_connection(contact.participant_token)
 
     async def _start_taking_both(
         self, budget: ConnectBudget, params: dict[str, Any]
-    ) -> tuple[dict[str, Any], dict[str, Any] | errors.ChatBridgeError | None]:
-        """StartChatContact's response, with CreateParticipantConnection's response or error
+    ) -> tuple[dict[str, Any], _Following | None]:
+        """StartChatContact's response, with CreateParticipantConnection on its way after it
         when its token came with the start's (None: not called)."""
         deadline = time.monotonic() + budget.wait_limit(current())
         grant, both = await budget.acquire_pair(

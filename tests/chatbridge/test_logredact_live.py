@@ -147,7 +147,10 @@ class Secrets:
 
     async def add_connect_tokens_of(self, chat_id: str) -> None:
         session = await self.store.load(chat_id)
-        self.values |= {session.participant_token, session.connection_token}
+        # Empty until the chat's first connection has come, which a later call then reads.
+        self.values |= {
+            token for token in (session.participant_token, session.connection_token) if token
+        }
 
     def add_query_of(self, url: str) -> None:
         query = urlsplit(url).query

@@ -1,6 +1,7 @@
 """The control API under /_emulator/: inspection, acting as the agent, faults and reset."""
 
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -175,6 +176,19 @@ def test_faults_are_listed_and_cleared(control):
     ]
     control.delete("/faults")
     assert control.get("/faults")["api"] == []
+
+
+def test_a_held_call_is_answered_only_once_the_faults_are_cleared(control, connect_client):
+    control.post("/faults", {"operation": "StartChatContact", "kind": "hold", "count": 1})
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(start_chat, connect_client)
+        assert control.get("/faults?held=1")["held"] == 1
+        assert not starting.done()
+
+        control.delete("/faults")
+
+        assert starting.result(timeout=10)["ContactId"]
+    assert control.get("/faults")["held"] == 0
 
 
 @pytest.mark.parametrize(

@@ -66,4 +66,16 @@ class EmulatorControl:
         return self._request("POST", "/quotas", {"enabled": enabled, "limits": limits})
 
     def clear_faults(self) -> Any:
+        """Forgets every pending fault, and lets every held call go on."""
         return self._request("DELETE", "/faults")
+
+    def held(self, count: int) -> int:
+        """How many calls a "hold" fault keeps waiting, once `count` are (the emulator
+        answers once they are, or after 10 s)."""
+        response = httpx.get(f"{self.url}/_emulator/faults?held={count}", timeout=15)
+        response.raise_for_status()
+        return response.json()["held"]
+
+    def calls(self, operation: str) -> int:
+        """The calls of `operation` Connect admitted since the emulator's last reset."""
+        return self._request("GET", "/quotas")["calls"].get(operation, {}).get("admitted", 0)

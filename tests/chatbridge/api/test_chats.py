@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from tests.support.connections import with_first_connection
 from tests.support.rest import (
     assert_problem,
     bearer,
@@ -29,8 +30,9 @@ async def test_start_answers_the_contract_and_no_connect_token(api, widget, runt
         "display_name",
     }
     assert chat["status"] == "active" and chat["display_name"] == "Ada"
-    session = await runtime.service.store.load(chat["chat_id"])
+    session = await with_first_connection(runtime.service.store, chat["chat_id"])
     text = json.dumps(chat)
+    assert session.connection_token
     assert session.participant_token not in text and session.connection_token not in text
     assert session.widget_id == "shop"
 

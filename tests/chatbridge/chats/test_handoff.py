@@ -1,5 +1,6 @@
 """A chat's start hands its websocket URL to the chat's upstream, once, while it is good."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,20 +23,43 @@ def connection(valid_for: timedelta) -> ParticipantConnection:
     )
 
 
-def test_a_start_connection_is_handed_over_once():
+async def test_a_start_connection_is_handed_over_once():
     handoff = WebsocketHandoff()
     started = connection(timedelta(seconds=100))
     handoff.offer("c", started)
 
-    assert handoff.take("c", valid_for=timedelta(seconds=20)) is started
-    assert handoff.take("c", valid_for=timedelta(seconds=20)) is None
+    assert await handoff.take("c", valid_for=timedelta(seconds=20)) is started
+    assert await handoff.take("c", valid_for=timedelta(seconds=20)) is None
 
 
-def test_a_websocket_url_about_to_expire_is_not_handed_over():
+async def test_a_websocket_url_about_to_expire_is_not_handed_over():
     handoff = WebsocketHandoff()
     handoff.offer("c", connection(timedelta(seconds=5)))
 
-    assert handoff.take("c", valid_for=timedelta(seconds=20)) is None
+    assert await handoff.take("c", valid_for=timedelta(seconds=20)) is None
+
+
+async def test_a_connection_still_on_its_way_is_waited_for():
+    handoff = WebsocketHandoff()
+    coming = asyncio.get_running_loop().create_future()
+    handoff.offer("c", coming)
+    taking = asyncio.ensure_future(handoff.take("c", valid_for=timedelta(seconds=20)))
+    await asyncio.sleep(0)
+    assert not taking.done()
+
+    started = connection(timedelta(seconds=100))
+    coming.set_result(started)
+
+    assert await taking is started
+
+
+async def test_a_connection_that_did_not_come_is_not_handed_over():
+    handoff = WebsocketHandoff()
+    coming = asyncio.get_running_loop().create_future()
+    coming.set_result(None)
+    handoff.offer("c", coming)
+
+    assert await handoff.take("c", valid_for=timedelta(seconds=20)) is None
 
 
 def participant_connections() -> float:

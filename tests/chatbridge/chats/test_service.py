@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import threading
+from dataclasses import replace
 
 import pytest
 from django.conf import settings
@@ -19,9 +20,16 @@ async def service(redis_client):
     return get_chat_service()
 
 
+async def connected(service, started):
+    """The chat once its first connection, on its way as the start answered, is saved."""
+    return replace(started, session=await service.refresh(started.session))
+
+
 @pytest.fixture
 async def chat(service, emulator):
-    return await service.start_chat(display_name="Ada", widget_id="default")
+    return await connected(
+        service, await service.start_chat(display_name="Ada", widget_id="default")
+    )
 
 
 def messages_of(items, role=None):
@@ -154,7 +162,7 @@ async def test_full_transcript_after_an_item_returns_only_what_follows(service, 
 
 async def test_connection_is_refreshed_before_it_expires(service, emulator):
     emulator.configure(connection_token_ttl=30)  # inside the 60 s refresh margin
-    started = await service.start_chat(display_name="Ada")
+    started = await connected(service, await service.start_chat(display_name="Ada"))
     await service.send_message(started.session, content="after refresh")
     reloaded = await service.store.load(started.session.chat_id)
     assert reloaded.generation == 2
@@ -209,7 +217,7 @@ async def test_revoked_token_is_unknown(service, chat):
 async def test_no_connect_token_reaches_a_log_record(service, emulator, caplog):
     caplog.set_level(logging.DEBUG)
     emulator.configure(agent="echo", agent_join_delay=0, echo_delay=0)
-    started = await service.start_chat(display_name="Ada")
+    started = await connected(service, await service.start_chat(display_name="Ada"))
     emulator.expire_connection_tokens(started.session.contact_id)
     await service.send_message(started.session, content="hello")
     session = await service.store.load(started.session.chat_id)

@@ -11,6 +11,7 @@ from websockets.protocol import State
 
 from chatbridge.runtime import build_runtime
 from tests.support.closing import close
+from tests.support.connections import with_first_connection
 from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -172,6 +173,7 @@ async def test_no_connect_token_appears_in_any_frame_or_log_record(
     chat, client, emulator, runtime, caplog
 ):
     caplog.set_level(logging.DEBUG)
+    first = await with_first_connection(runtime.service.store, chat.session.chat_id)
     emulator.expire_connection_tokens(chat.session.contact_id)
     await client.request({"type": "send", "content": "hello"})
     await client.request({"type": "send", "content": 5})
@@ -179,11 +181,8 @@ async def test_no_connect_token_appears_in_any_frame_or_log_record(
     emulator.agent_message(chat.session.contact_id, "bye")
     await client.wait_for(is_agent_message("bye"))
     current = await runtime.service.store.load(chat.session.chat_id)
-    secrets = {
-        chat.session.participant_token,
-        chat.session.connection_token,
-        current.connection_token,
-    }
+    secrets = {first.participant_token, first.connection_token, current.connection_token}
+    assert all(secrets) and len(secrets) == 3
     frames = json.dumps(client.frames)
     logs = "\n".join(record.getMessage() + repr(record.args) for record in caplog.records)
     for secret in secrets:

@@ -121,7 +121,7 @@ async def test_a_holder_whose_lease_moved_while_it_waited_opens_no_websocket(
     settings.CHATBRIDGE_CONNECT_RATES = "CreateParticipantConnection=0.01/1"
     chat = await runtime.service.start_chat(display_name="Ada")
     # As for a chat another process started: this upstream needs a connection of its own.
-    handoff.take(chat.session.chat_id, valid_for=timedelta(0))
+    await handoff.take(chat.session.chat_id, valid_for=timedelta(0))
     upstream = await upstream_of(runtime, chat.session.chat_id)
     bucket = keys().connect_budget("CreateParticipantConnection")
     await redis_client.hset(bucket, "tokens", 0)

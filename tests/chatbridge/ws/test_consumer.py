@@ -15,6 +15,7 @@ from chatbridge.runtime import CLOSE_SERVICE_RESTART
 from chatbridge.ws import consumer
 from chatbridge.ws.protocol import SERVER_FRAME_TYPES
 from tests.support.closing import close
+from tests.support.connections import with_first_connection
 from tests.support.ws_client import ChatClient, Frame, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -34,15 +35,17 @@ async def client(chat):
     await close(client)
 
 
-async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, client):
+async def test_auth_answers_ready_with_the_chat_and_no_connect_token(chat, client, runtime):
     ready = await client.auth(chat.session_token)
     assert ready["type"] == "ready"
     assert ready["protocol"] == 1
     assert ready["chat_id"] == chat.session.chat_id
     assert ready["status"] == "active"
     text = json.dumps(ready)
-    assert chat.session.participant_token not in text
-    assert chat.session.connection_token not in text
+    session = await with_first_connection(runtime.service.store, chat.session.chat_id)
+    assert session.connection_token
+    assert session.participant_token not in text
+    assert session.connection_token not in text
 
 
 async def test_a_conversation_with_the_echo_agent(emulator, runtime):
