@@ -21,7 +21,7 @@ from chatbridge.chats.events import ChatEvent, from_item
 from chatbridge.chats.handoff import handoff, share, take_shared
 from chatbridge.chats.records import ChatSession, PreviousChat, StartedChat, UpstreamClaim
 from chatbridge.chats.store import SessionStore, session_store
-from chatbridge.connect import ConnectGateway, ContinuationRefused, get_gateway
+from chatbridge.connect import ConnectGateway, ContinuationRefused, FirstConnection, get_gateway
 from chatbridge.connect.budget import Priority, calling_for
 from chatbridge.connect.types import (
     MAX_CONTENT_LENGTH,
@@ -164,7 +164,7 @@ class ChatService:
             "route": route,
         }
         started_contact = None
-        connecting: asyncio.Task[ParticipantConnection] | None = None
+        first: FirstConnection | None = None
         with calling_for(
             priority=self._priority(Priority.MESSAGE),
             max_wait=settings.CHATBRIDGE_CONNECT_START_MAX_WAIT,
@@ -182,14 +182,22 @@ class ChatService:
                     )
             continued = started_contact is not None
             if started_contact is None and settings.CHATBRIDGE_HOLD_UPSTREAMS:
-                contact, following = await starter.start_contact(**request)
+                contact, first = await starter.start_contact(**request)
                 # Made here, the task keeps the start's priority and wait for its token.
-                connecting = asyncio.ensure_future(following)
+                connecting = asyncio.ensure_future(first.connection())
             elif started_contact is None:
                 started_contact = await starter.start_and_connect(**request)
-        if connecting is not None:
+        if first is not None:
             return await self._store_before_connection(
-                contact, connecting, display_name, widget_id, route, region, customer_key, upstream
+                contact,
+                first,
+                connecting,
+                display_name,
+                widget_id,
+                route,
+                region,
+                customer_key,
+                upstream,
             )
         contact, connection = started_contact
         if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
@@ -227,6 +235,7 @@ class ChatService:
     async def _store_before_connection(
         self,
         contact: StartedContact,
+        first: FirstConnection,
         connecting: "asyncio.Task[ParticipantConnection]",
         display_name: str,
         widget_id: str,
@@ -239,7 +248,8 @@ class ChatService:
         from Connect: the start costs the customer StartChatContact alone. Until the
         connection is saved, the chat's refresh lock is held for it, so a call for the chat
         waits for that connection instead of asking Connect for another (6 a second for the
-        whole account); this process's upstream takes it as the start's own."""
+        whole account); this process's upstream takes it as the start's own. The connection
+        is let go once the answer is on its way, so as not to slow it down."""
         holder = uuid.uuid4().hex
         try:
             started = await self.store.create(
@@ -256,16 +266,19 @@ class ChatService:
                 connecting_as=holder,
             )
         except BaseException:
+            first.cancel()
             _discard(connecting)
             raise
         if not started.created:
             # A retried start: its chat has had a connection since the first start.
+            first.cancel()
             _discard(connecting)
         else:
             saving = _keep(self._save_first_connection(started.session, connecting, holder))
             handoff.offer(started.session.chat_id, saving)
             if started.leased and upstream is not None:
                 upstream.hold(started.session.chat_id)
+            asyncio.get_running_loop().call_soon(first.release)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=-",
             started.session.chat_id,

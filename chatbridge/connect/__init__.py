@@ -1,5 +1,10 @@
 """The Amazon Connect access layer: the only package that imports boto3 or botocore."""
 
-from chatbridge.connect.gateway import ConnectGateway, ContinuationRefused, get_gateway
+from chatbridge.connect.gateway import (
+    ConnectGateway,
+    ContinuationRefused,
+    FirstConnection,
+    get_gateway,
+)
 
-__all__ = ["ConnectGateway", "ContinuationRefused", "get_gateway"]
+__all__ = ["ConnectGateway", "ContinuationRefused", "FirstConnection", "get_gateway"]

@@ -17,7 +17,7 @@ import functools
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
@@ -44,6 +44,8 @@ from chatbridge.metrics import CONNECT_CALL_SECONDS, CONNECT_CALLS, CONNECT_RETR
 
 # Enough for any chat Connect allows; a guard against a NextToken that never ends.
 MAX_TRANSCRIPT_PAGES = 1000
+# The longest a pair's second call waits to be let go: a guard against a caller that forgets.
+GATE_TIMEOUT = 10.0
 
 
 # The outcome label of each error a call can end in; anything else is "unavailable".
@@ -145,7 +147,7 @@ class _Pair:
     and back instead of two. Each call is measured as `_invoke` measures it; a caller that
     stops waiting records the call in flight as cancelled, and the second is then not made."""
 
-    __slots__ = ("_calls", "_lock", "_stopped", "_in_flight", "_since")
+    __slots__ = ("_calls", "_lock", "_stopped", "_in_flight", "_since", "gate")
 
     def __init__(
         self,
@@ -160,6 +162,8 @@ class _Pair:
         # The call in flight and since when (the first's time counts from its hop, as _invoke's).
         self._in_flight: str | None = first[1]
         self._since = time.perf_counter()
+        # Set when the second call may go (the first's answer is out of the caller's hands).
+        self.gate = threading.Event()
 
     def run(
         self, on_first: Callable[[dict[str, Any] | BaseException], None]
@@ -176,6 +180,7 @@ class _Pair:
         if isinstance(answer, BaseException):
             return None
         following_params = next_params(answer)
+        self.gate.wait(GATE_TIMEOUT)
         with self._lock:
             if self._stopped:
                 return None
@@ -206,21 +211,30 @@ class _Pair:
         return result
 
     def stop(self) -> None:
-        """The caller stopped waiting: the call in flight counts as cancelled."""
+        """The caller stopped waiting: the call in flight counts as cancelled, and the second
+        is not made."""
         with self._lock:
             self._stopped = True
             if self._in_flight is not None:
                 _record(self._in_flight, time.perf_counter() - self._since, "cancelled", 0)
+        self.gate.set()
 
 
 class _Following:
-    """The second call of a pair, made on its thread once the first has answered."""
+    """The second call of a pair, made on its thread once the first has answered and the
+    caller lets it go (release)."""
 
     __slots__ = ("_pair", "_done")
 
     def __init__(self, pair: _Pair, done: asyncio.Future[Any]) -> None:
         self._pair = pair
         self._done = done
+
+    def release(self) -> None:
+        self._pair.gate.set()
+
+    def cancel(self) -> None:
+        self._pair.stop()
 
     async def result(self) -> dict[str, Any] | errors.ChatBridgeError:
         """Its response, or the ChatBridge error it ended in; a caller that stops waiting
@@ -260,6 +274,55 @@ async def _invoke_pair(pair: _Pair, *, executor: Executor) -> tuple[dict[str, An
     if isinstance(answer, BaseException):
         raise answer
     return answer, _Following(pair, done)
+
+
+class FirstConnection:
+    """A new contact's participant connection (CreateParticipantConnection), made once the
+    caller lets it go: on the start's thread right after StartChatContact when the start took
+    its budget token too, otherwise with a token of its own. Held back until `release`, it
+    does not compete for the interpreter with the work that answers the start; must be
+    released or cancelled."""
+
+    __slots__ = ("_gateway", "_budget", "_contact", "_following", "_released")
+
+    def __init__(
+        self,
+        gateway: "ConnectGateway",
+        budget: ConnectBudget,
+        contact: StartedContact,
+        following: _Following | None,
+    ) -> None:
+        self._gateway = gateway
+        self._budget = budget
+        self._contact = contact
+        self._following = following
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """The connection may be made now."""
+        self._released.set()
+        if self._following is not None:
+            self._following.release()
+
+    def cancel(self) -> None:
+        """No connection is wanted after all: one not yet made is not made."""
+        if self._following is not None:
+            self._following.cancel()
+
+    async def connection(self) -> ParticipantConnection:
+        """The connection, once released and made; Connect's error as it is (a throttle first
+        slows the budget down and asks again with a token of its own)."""
+        with calling_for(chat_id=self._contact.contact_id):
+            if self._following is not None:
+                response = await self._following.result()
+                if isinstance(response, dict):
+                    return _connected(response)
+                if not isinstance(response, errors.Throttled):
+                    raise response
+                await self._budget.slow_down("CreateParticipantConnection")
+            else:
+                await self._released.wait()
+            return await self._gateway.create_connection(self._contact.participant_token)
 
 
 class ContinuationRefused(Exception):
@@ -386,7 +449,7 @@ class ConnectGateway:
     ) -> tuple[StartedContact, ParticipantConnection]:
         """start_contact, then its participant's connection: the start's other errors and the
         connection's as they are."""
-        contact, connecting = await self.start_contact(
+        contact, first = await self.start_contact(
             display_name=display_name,
             attributes=attributes,
             initial_message=initial_message,
@@ -395,7 +458,8 @@ class ConnectGateway:
             route=route,
             persistent_chat=persistent_chat,
         )
-        return contact, await connecting
+        first.release()
+        return contact, await first.connection()
 
     async def start_contact(
         self,
@@ -407,14 +471,13 @@ class ConnectGateway:
         chat_duration_minutes: int | None = None,
         route: ConnectRoute | None = None,
         persistent_chat: PersistentChat | None = None,
-    ) -> tuple[StartedContact, Coroutine[Any, Any, ParticipantConnection]]:
+    ) -> tuple[StartedContact, FirstConnection]:
         """StartChatContact on `route`'s instance and flow (the settings' by default), in this
         gateway's region, continuing `persistent_chat`'s contact when given; answered as soon
-        as Connect answers it, with its participant's connection to await (which must be
-        awaited): CreateParticipantConnection, already under way at less cost than two calls
-        (both tokens of the budget in one script, both calls on one hop to a thread) when the
-        connection's token was free; otherwise made with a token of its own, as
-        create_connection's.
+        as Connect answers it, with its participant's FirstConnection, for the caller to
+        release (or cancel): at less cost than two calls (both tokens of the budget in one
+        script, both calls on one hop to a thread) when the connection's token was free;
+        otherwise made with a token of its own, as create_connection's.
 
         Raises ContinuationRefused when Connect refuses to continue `persistent_chat` (no
         contact was started); the start's other errors as they are."""
@@ -435,20 +498,7 @@ class ConnectGateway:
                 raise
             raise ContinuationRefused(error) from None
         contact = _started(started)
-        return contact, self._connection_after(budget, contact, following)
-
-    async def _connection_after(
-        self, budget: ConnectBudget, contact: StartedContact, following: _Following | None
-    ) -> ParticipantConnection:
-        with calling_for(chat_id=contact.contact_id):
-            if following is not None:
-                response = await following.result()
-                if isinstance(response, dict):
-                    return _connected(response)
-                if not isinstance(response, errors.Throttled):
-                    raise response
-                await budget.slow_down("CreateParticipantConnection")
-            return await self.create_connection(contact.participant_token)
+        return contact, FirstConnection(self, budget, contact, following)
 
     async def _start_taking_both(
         self, budget: ConnectBudget, params: dict[str, Any]

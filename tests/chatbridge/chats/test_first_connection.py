@@ -27,7 +27,7 @@ async def test_a_start_answers_while_its_connection_is_on_its_way(service, emula
     async with asyncio.timeout(GUARD):
         started = await service.start_chat(display_name="Ada")
 
-    assert emulator.held(1) == 1
+    assert await asyncio.to_thread(emulator.held, 1) == 1
     emulator.clear_faults()
     assert await handoff.take(started.session.chat_id, valid_for=timedelta(0)) is not None
     session = await service.refresh(started.session)
@@ -40,7 +40,7 @@ async def test_the_chat_is_locked_for_refreshes_until_its_first_connection_is_sa
     emulator.fault(CONNECTION, "hold")
     started = await service.start_chat(display_name="Ada")
     lock = keys().chat(started.session.chat_id, "refresh")
-    assert emulator.held(1) == 1
+    assert await asyncio.to_thread(emulator.held, 1) == 1
 
     assert await redis_client.exists(lock)
     emulator.clear_faults()
@@ -51,7 +51,7 @@ async def test_the_chat_is_locked_for_refreshes_until_its_first_connection_is_sa
 async def test_a_call_made_before_the_first_connection_came_waits_for_it(service, emulator):
     emulator.fault(CONNECTION, "hold")
     started = await service.start_chat(display_name="Ada")
-    assert emulator.held(1) == 1
+    assert await asyncio.to_thread(emulator.held, 1) == 1
 
     sending = asyncio.ensure_future(service.send_message(started.session, content="first"))
     emulator.clear_faults()
