@@ -521,7 +521,7 @@ class ChatService:
             session.chat_id, valid_for=HANDOFF_VALIDITY
         ) or await take_shared(session.contact_id, valid_for=HANDOFF_VALIDITY)
         if started is not None:
-            if self._needs_refresh(session):
+            if self.needs_refresh(session):
                 # Read before the start's connection was saved with the chat: read again.
                 session = await self.store.load(session.chat_id)
             return session, started
@@ -565,7 +565,9 @@ class ChatService:
         `priority` (None: the enclosing call's)."""
         return Priority.BACKGROUND if self.gateway.background else priority
 
-    def _needs_refresh(self, session: ChatSession) -> bool:
+    def needs_refresh(self, session: ChatSession) -> bool:
+        """Whether `session`'s connection token is due for a refresh (or has not come yet):
+        a call made with it asks the chat's refresh lock first."""
         return session.connection_expires_at - self.refresh_margin <= datetime.now(UTC)
 
     async def _with_connection(
@@ -590,7 +592,7 @@ class ChatService:
     ) -> T:
         if not session.is_active:
             raise ChatEnded()
-        if self._needs_refresh(session):
+        if self.needs_refresh(session):
             session = await self.refresh(session)
         for _ in range(REFRESH_ROUNDS):
             try:

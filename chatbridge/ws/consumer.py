@@ -233,6 +233,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def _run(self, frame: Any) -> None:
         session = self.session
         assert session is not None
+        if not isinstance(frame, Sync):  # the others call Connect
+            session = await self._current_session()
         if isinstance(frame, Send):
             ref = frame.ref or frame.client_id
 
@@ -271,6 +273,21 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             await count_sync(session.chat_id)
             last_seq = await self.catch_up(rewind_to=frame.after)
             await self._send({"type": "ack", "ref": frame.ref, "last_seq": last_seq})
+
+    async def _current_session(self) -> ChatSession:
+        """The connection's session, with the chat's current connection once the one it
+        holds is due for refresh: a client that authenticated before the chat's first
+        connection came, or whose chat another tab refreshed, then makes its calls without
+        asking the chat's refresh lock each time."""
+        session = self.session
+        assert session is not None
+        if session.is_active and self.runtime.service.needs_refresh(session):
+            try:
+                session = await self.runtime.service.refresh(session)
+            except ChatEnded:  # as recorded: the call then answers as for any ended chat
+                session = await self.runtime.service.store.load(session.chat_id)
+            self.session = session
+        return session
 
     async def _authenticate(self, frame: Auth) -> None:
         if self.session is not None:
@@ -370,7 +387,10 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                     return
                 try:
                     await actions.deliver_receipt(
-                        self.runtime, self.session, message_id=message_id, kind=kind
+                        self.runtime,
+                        await self._current_session(),
+                        message_id=message_id,
+                        kind=kind,
                     )
                 except ChatEnded:
                     return

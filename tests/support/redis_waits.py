@@ -2,7 +2,8 @@
 write to the key is an event, so nothing polls and no moment can be missed."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -36,3 +37,32 @@ async def until_members(redis: aioredis.Redis, key: str | bytes, count: int) -> 
         return await redis.zcard(key) == count
 
     await until_key(redis, key, reached)
+
+
+@contextlib.asynccontextmanager
+async def key_events(
+    redis: aioredis.Redis, key: str | bytes
+) -> AsyncIterator[Callable[[], Awaitable[list[str]]]]:
+    """The keyspace events of `key` from now on ("set", "del", ...): the function answers
+    those of every command Redis ran before it was called (a PING on the subscription marks
+    where they end), so nothing is waited for by time."""
+    await redis.config_set("notify-keyspace-events", "KA")
+    db = redis.connection_pool.connection_kwargs.get("db", 0)
+    name = key.decode() if isinstance(key, bytes) else key
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(f"__keyspace@{db}__:{name}")
+        events: list[str] = []
+
+        async def so_far() -> list[str]:
+            await pubsub.ping("mark")
+            async with asyncio.timeout(GUARD):
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is None:
+                        continue
+                    if message["type"] == "pong" and message["data"] == b"mark":
+                        return list(events)
+                    if message["type"] == "message":
+                        events.append(message["data"].decode())
+
+        yield so_far
