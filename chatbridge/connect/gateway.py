@@ -283,7 +283,7 @@ class FirstConnection:
     does not compete for the interpreter with the work that answers the start; must be
     released or cancelled."""
 
-    __slots__ = ("_gateway", "_budget", "_contact", "_following", "_released")
+    __slots__ = ("_gateway", "_budget", "_contact", "_following", "_released", "_cancelled")
 
     def __init__(
         self,
@@ -297,6 +297,7 @@ class FirstConnection:
         self._contact = contact
         self._following = following
         self._released = asyncio.Event()
+        self._cancelled = False
 
     def release(self) -> None:
         """The connection may be made now."""
@@ -305,7 +306,10 @@ class FirstConnection:
             self._following.release()
 
     def cancel(self) -> None:
-        """No connection is wanted after all: one not yet made is not made."""
+        """No connection is wanted after all: one not yet made is not made (`connection` is
+        then cancelled)."""
+        self._cancelled = True
+        self._released.set()
         if self._following is not None:
             self._following.cancel()
 
@@ -322,6 +326,8 @@ class FirstConnection:
                 await self._budget.slow_down("CreateParticipantConnection")
             else:
                 await self._released.wait()
+                if self._cancelled:
+                    raise asyncio.CancelledError()
             return await self._gateway.create_connection(self._contact.participant_token)
 
 
