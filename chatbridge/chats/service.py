@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -187,35 +187,19 @@ class ChatService:
                 connecting = asyncio.ensure_future(first.connection())
             elif started_contact is None:
                 started_contact = await starter.start_and_connect(**request)
+        new = _NewChat(display_name.strip(), widget_id, route, region, customer_key, upstream)
         if first is not None:
-            return await self._store_before_connection(
-                contact,
-                first,
-                connecting,
-                display_name,
-                widget_id,
-                route,
-                region,
-                customer_key,
-                upstream,
-            )
+            return await self._store_before_connection(contact, first, connecting, new)
         contact, connection = started_contact
         if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
             # Whichever process opens the upstream takes the start's connection from Redis,
             # left there before any process can see the chat.
             await share(contact.contact_id, connection, valid_for=HANDOFF_VALIDITY)
-        started = await self.store.create(
-            contact=contact,
-            connection=connection,
-            display_name=display_name.strip(),
-            widget_id=widget_id,
-            lifetime=self.chat_duration + self.ended_grace,
-            instance_id=route.instance_id or settings.CONNECT_INSTANCE_ID,
-            region=region,
-            customer_key=customer_key,
+        started = await self._create(
+            contact,
+            connection,
+            new,
             continued_from=previous.chat_id if continued and previous is not None else "",
-            lease_owner=upstream.owner if upstream is not None else "",
-            lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
         )
         if settings.CHATBRIDGE_HOLD_UPSTREAMS:
             handoff.offer(started.session.chat_id, connection)
@@ -237,12 +221,7 @@ class ChatService:
         contact: StartedContact,
         first: FirstConnection,
         connecting: "asyncio.Task[ParticipantConnection]",
-        display_name: str,
-        widget_id: str,
-        route: ConnectRoute,
-        region: str,
-        customer_key: str,
-        upstream: UpstreamClaim | None,
+        new: "_NewChat",
     ) -> StartedChat:
         """A new chat stored, and answered, while its first connection is still on its way
         from Connect: the start costs the customer StartChatContact alone. Until the
@@ -252,19 +231,7 @@ class ChatService:
         is let go once the answer is on its way, so as not to slow it down."""
         holder = uuid.uuid4().hex
         try:
-            started = await self.store.create(
-                contact=contact,
-                connection=None,
-                display_name=display_name.strip(),
-                widget_id=widget_id,
-                lifetime=self.chat_duration + self.ended_grace,
-                instance_id=route.instance_id or settings.CONNECT_INSTANCE_ID,
-                region=region,
-                customer_key=customer_key,
-                lease_owner=upstream.owner if upstream is not None else "",
-                lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
-                connecting_as=holder,
-            )
+            started = await self._create(contact, None, new, connecting_as=holder)
         except BaseException:
             first.cancel()
             _discard(connecting)
@@ -276,8 +243,8 @@ class ChatService:
         else:
             saving = _keep(self._save_first_connection(started.session, connecting, holder))
             handoff.offer(started.session.chat_id, saving)
-            if started.leased and upstream is not None:
-                upstream.hold(started.session.chat_id)
+            if started.leased and new.upstream is not None:
+                new.upstream.hold(started.session.chat_id)
             asyncio.get_running_loop().call_soon(first.release)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=-",
@@ -285,6 +252,32 @@ class ChatService:
             contact.contact_id,
         )
         return started
+
+    async def _create(
+        self,
+        contact: StartedContact,
+        connection: ParticipantConnection | None,
+        new: "_NewChat",
+        *,
+        continued_from: str = "",
+        connecting_as: str = "",
+    ) -> StartedChat:
+        """SessionStore.create for a chat this service started."""
+        upstream = new.upstream
+        return await self.store.create(
+            contact=contact,
+            connection=connection,
+            display_name=new.display_name,
+            widget_id=new.widget_id,
+            lifetime=self.chat_duration + self.ended_grace,
+            instance_id=new.route.instance_id or settings.CONNECT_INSTANCE_ID,
+            region=new.region,
+            customer_key=new.customer_key,
+            continued_from=continued_from,
+            lease_owner=upstream.owner if upstream is not None else "",
+            lease_ttl_ms=upstream.ttl_ms if upstream is not None else 0,
+            connecting_as=connecting_as,
+        )
 
     async def _save_first_connection(
         self, session: ChatSession, connecting: "asyncio.Task[ParticipantConnection]", holder: str
@@ -604,6 +597,18 @@ class ChatService:
         except AccessDenied:
             await self.end(session, "connect_access_denied")
             raise ChatEnded() from None
+
+
+@dataclass(frozen=True, slots=True)
+class _NewChat:
+    """What a started chat is stored with, besides Connect's answers."""
+
+    display_name: str
+    widget_id: str
+    route: ConnectRoute
+    region: str
+    customer_key: str
+    upstream: UpstreamClaim | None
 
 
 # The first connections being saved in this process (the loop keeps only weak references).

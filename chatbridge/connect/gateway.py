@@ -443,27 +443,11 @@ class ConnectGateway:
         return clients.background_executor() if self.background else clients.executor()
 
     async def start_and_connect(
-        self,
-        *,
-        display_name: str,
-        attributes: dict[str, str] | None = None,
-        initial_message: tuple[str, str] | None = None,
-        client_token: str | None = None,
-        chat_duration_minutes: int | None = None,
-        route: ConnectRoute | None = None,
-        persistent_chat: PersistentChat | None = None,
+        self, **request: Any
     ) -> tuple[StartedContact, ParticipantConnection]:
-        """start_contact, then its participant's connection: the start's other errors and the
-        connection's as they are."""
-        contact, first = await self.start_contact(
-            display_name=display_name,
-            attributes=attributes,
-            initial_message=initial_message,
-            client_token=client_token,
-            chat_duration_minutes=chat_duration_minutes,
-            route=route,
-            persistent_chat=persistent_chat,
-        )
+        """start_contact (its arguments), then its participant's connection at once: the
+        start's other errors and the connection's as they are."""
+        contact, first = await self.start_contact(**request)
         first.release()
         return contact, await first.connection()
 

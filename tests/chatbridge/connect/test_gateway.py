@@ -83,22 +83,13 @@ async def test_a_start_whose_connection_has_no_token_free_queues_for_it(
     assert await tokens_of(redis_client, START) == 7
 
 
-async def test_a_first_connection_cancelled_before_its_release_is_not_made(gateway, emulator):
-    contact, first = await gateway.start_contact(display_name="Ada")
-    connecting = asyncio.ensure_future(first.connection())
-
-    first.cancel()
-
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(connecting, GUARD)
-    assert emulator.calls(CONNECTION) == 0
-
-
-async def test_a_first_connection_without_its_token_cancelled_is_not_made(
-    gateway, redis_client, emulator
+@pytest.mark.parametrize("token_free", [True, False], ids=["with its token", "without"])
+async def test_a_first_connection_cancelled_before_its_release_is_not_made(
+    gateway, redis_client, emulator, token_free
 ):
     await gateway.start_and_connect(display_name="First")  # the buckets exist from now on
-    await redis_client.hset(keys().connect_budget(CONNECTION), "tokens", 0)
+    if not token_free:
+        await redis_client.hset(keys().connect_budget(CONNECTION), "tokens", 0)
     contact, first = await gateway.start_contact(display_name="Ada")
     connecting = asyncio.ensure_future(first.connection())
 
