@@ -236,16 +236,16 @@ class _Following:
     def cancel(self) -> None:
         self._pair.stop()
 
-    async def result(self) -> dict[str, Any] | errors.ChatBridgeError:
-        """Its response, or the ChatBridge error it ended in; a caller that stops waiting
-        counts it as cancelled."""
+    async def result(self) -> dict[str, Any] | errors.ChatBridgeError | None:
+        """Its response, or the ChatBridge error it ended in; None if it was not made (cancelled
+        first). A caller that stops waiting counts it as cancelled."""
         try:
             following = await self._done
         except asyncio.CancelledError:
             self._pair.stop()
             raise
-        if following is None:  # stopped before it was made
-            raise asyncio.CancelledError()
+        if following is None:
+            return None
         if isinstance(following, BaseException) and not isinstance(
             following, errors.ChatBridgeError
         ):
@@ -321,6 +321,10 @@ class FirstConnection:
                 response = await self._following.result()
                 if isinstance(response, dict):
                     return _connected(response)
+                if response is None:
+                    # Its token was taken with the start's; Connect's bucket never saw it spent.
+                    await self._budget.give_back("CreateParticipantConnection")
+                    raise asyncio.CancelledError()
                 if not isinstance(response, errors.Throttled):
                     raise response
                 await self._budget.slow_down("CreateParticipantConnection")

@@ -98,6 +98,8 @@ async def test_a_first_connection_cancelled_before_its_release_is_not_made(
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(connecting, GUARD)
     assert emulator.calls(CONNECTION) == 1
+    # A token taken for it goes back: 9 to spend, one spent by the first start.
+    assert await tokens_of(redis_client, CONNECTION) == (8 if token_free else 0)
 
 
 async def test_a_start_connect_throttles_gives_the_connections_token_back_and_queues_again(
