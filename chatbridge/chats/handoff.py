@@ -6,11 +6,11 @@ Connect for a connection of its own: a second call of an operation Connect allow
 a second for the whole account, which would halve the rate at which chats can start.
 
 The process that started the chat usually opens its upstream right after, and keeps the URL
-in memory only (`handoff`); the start answers before the connection comes (the connection
-follows on Connect's thread), so the upstream may find it still on its way and wait for it. A process that only starts chats (CHATBRIDGE_HOLD_UPSTREAMS off)
-hands it through Redis instead (`share`, `take_shared`): sealed like every Connect token at
-rest, for as long as Connect lets it be used, and taken once, by whichever process opens the
-upstream.
+in memory only (`handoff`). The start answers before the connection comes (it follows on the
+start's thread), so the upstream may find it still on its way, and waits for it. A process
+that only starts chats (CHATBRIDGE_HOLD_UPSTREAMS off) hands it through Redis instead
+(`share`, `take_shared`): sealed like every Connect token at rest, for as long as Connect
+lets it be used, and taken once, by whichever process opens the upstream.
 """
 
 import asyncio

@@ -189,22 +189,21 @@ class ChatService:
                 started_contact = await starter.start_and_connect(**request)
         new = _NewChat(display_name.strip(), widget_id, route, region, customer_key, upstream)
         if first is not None:
-            return await self._store_before_connection(contact, first, connecting, new)
-        contact, connection = started_contact
-        if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
-            # Whichever process opens the upstream takes the start's connection from Redis,
-            # left there before any process can see the chat.
-            await share(contact.contact_id, connection, valid_for=HANDOFF_VALIDITY)
-        started = await self._create(
-            contact,
-            connection,
-            new,
-            continued_from=previous.chat_id if continued and previous is not None else "",
-        )
-        if settings.CHATBRIDGE_HOLD_UPSTREAMS:
-            handoff.offer(started.session.chat_id, connection)
-            if started.leased and upstream is not None:
-                upstream.hold(started.session.chat_id)
+            started = await self._store_before_connection(contact, first, connecting, new)
+        else:
+            contact, connection = started_contact
+            if not settings.CHATBRIDGE_HOLD_UPSTREAMS:
+                # Whichever process opens the upstream takes the start's connection from
+                # Redis, left there before any process can see the chat.
+                await share(contact.contact_id, connection, valid_for=HANDOFF_VALIDITY)
+            started = await self._create(
+                contact,
+                connection,
+                new,
+                continued_from=previous.chat_id if continued and previous is not None else "",
+            )
+            if settings.CHATBRIDGE_HOLD_UPSTREAMS:
+                _hand_over(started, connection, new.upstream)
         logger.info(
             "chat started chat_id=%s contact_id=%s continued_from=%s",
             started.session.chat_id,
@@ -233,24 +232,15 @@ class ChatService:
         try:
             started = await self._create(contact, None, new, connecting_as=holder)
         except BaseException:
-            first.cancel()
-            _discard(connecting)
+            _abandon(first, connecting)
             raise
         if not started.created:
             # A retried start: its chat has had a connection since the first start.
-            first.cancel()
-            _discard(connecting)
+            _abandon(first, connecting)
         else:
             saving = _keep(self._save_first_connection(started.session, connecting, holder))
-            handoff.offer(started.session.chat_id, saving)
-            if started.leased and new.upstream is not None:
-                new.upstream.hold(started.session.chat_id)
+            _hand_over(started, saving, new.upstream)
             asyncio.get_running_loop().call_soon(first.release)
-        logger.info(
-            "chat started chat_id=%s contact_id=%s continued_from=-",
-            started.session.chat_id,
-            contact.contact_id,
-        )
         return started
 
     async def _create(
@@ -622,8 +612,22 @@ def _keep(work: Coroutine[Any, Any, T]) -> "asyncio.Task[T]":
     return task
 
 
-def _discard(connecting: "asyncio.Task[ParticipantConnection]") -> None:
-    """A connection no chat will use: its outcome is dropped once it comes."""
+def _hand_over(
+    started: StartedChat,
+    connection: ParticipantConnection | asyncio.Future[ParticipantConnection | None],
+    upstream: UpstreamClaim | None,
+) -> None:
+    """Offers the start's connection (or the one on its way) to the chat's upstream, and
+    opens that upstream here when storing the chat claimed its lease."""
+    handoff.offer(started.session.chat_id, connection)
+    if started.leased and upstream is not None:
+        upstream.hold(started.session.chat_id)
+
+
+def _abandon(first: FirstConnection, connecting: "asyncio.Task[ParticipantConnection]") -> None:
+    """A first connection no chat will use: not made if it can still be stopped, its outcome
+    dropped once it comes."""
+    first.cancel()
     _saving.add(connecting)
     connecting.add_done_callback(_saving.discard)
     connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
