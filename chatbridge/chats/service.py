@@ -605,7 +605,8 @@ class _NewChat:
 _saving: set[asyncio.Future[object]] = set()
 
 
-def _keep(work: Coroutine[Any, Any, T]) -> "asyncio.Task[T]":
+def _keep(work: "Coroutine[Any, Any, T] | asyncio.Future[T]") -> "asyncio.Future[T]":
+    """`work` as a task (or the future it is) that lives until it is done."""
     task = asyncio.ensure_future(work)
     _saving.add(task)
     task.add_done_callback(_saving.discard)
@@ -628,9 +629,7 @@ def _abandon(first: FirstConnection, connecting: "asyncio.Task[ParticipantConnec
     """A first connection no chat will use: not made if it can still be stopped, its outcome
     dropped once it comes."""
     first.cancel()
-    _saving.add(connecting)
-    connecting.add_done_callback(_saving.discard)
-    connecting.add_done_callback(lambda task: task.cancelled() or task.exception())
+    _keep(connecting).add_done_callback(lambda task: task.cancelled() or task.exception())
 
 
 def get_chat_service(*, background: bool = False) -> ChatService:
