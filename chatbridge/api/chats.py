@@ -34,6 +34,7 @@ from chatbridge.api.idempotency import (
     start_scope,
 )
 from chatbridge.api.identity import IdentityRequired, verify_identity
+from chatbridge.api.limits import count_start_windows, start_windows
 from chatbridge.api.middleware import arrived_at
 from chatbridge.api.problems import OriginNotAllowed, WidgetNotFound
 from chatbridge.api.schemas import (
@@ -75,14 +76,16 @@ def _enabled_widget(widget_id: str):
     return enabled_widget(widget_id)
 
 
-async def _start_widget(widget_id: str):
+async def _start_widget(request: HttpRequest, widget_id: str):
     """The enabled widget a chat starts with: from this process's copy when it is fresh
-    (no thread hop on the start path), otherwise from the database on a worker thread."""
+    (no thread hop on the start path), otherwise from the database on a worker thread, once
+    the start's address windows are counted."""
     from webwidget.lookup import cached_widget
 
     found, widget = cached_widget(widget_id)
     if found:
         return widget
+    await count_start_windows(request)
     return await sync_to_async(_enabled_widget)(widget_id)
 
 
@@ -107,9 +110,9 @@ async def start_chat(
         "subject: whoever else sends it gets this chat, so it must not be guessable.",
     ),
 ):
-    # The address's chat starts were counted with its requests (chatbridge.api.middleware).
+    # The address's windows are counted by the start's first round trip (chatbridge.api.limits).
     idempotency_key = check_start_key(idempotency_key)
-    widget = await _start_widget(payload.widget_id)
+    widget = await _start_widget(request, payload.widget_id)
     if widget is None:
         raise WidgetNotFound(field="widget_id")
     origin = request.headers.get("Origin")
@@ -148,10 +151,13 @@ async def start_chat(
         scope = start_scope(widget.widget_id, subject)
         body = payload.dict()
         body.pop("identity", None)
-        await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim()
+        await IdempotencyRecord(f"start:{scope}", idempotency_key, fingerprint(body)).claim(
+            start_windows(request)
+        )
         client_token = digest("start", widget.widget_id, subject, idempotency_key)
     previous = None
     if returning and payload.continue_previous and settings.CHATBRIDGE_CONTINUITY_WINDOW > 0:
+        await count_start_windows(request)
         previous = await _previous_chat(
             widget.widget_id,
             customer,
@@ -161,7 +167,7 @@ async def start_chat(
     runtime = get_runtime()
     # A start waiting for Connect's rate queues under a name its client can ask about.
     waiter = _start_waiter(widget.widget_id, idempotency_key) if idempotency_key else None
-    with calling_for(waiter=waiter, asked_at=arrived_at(request)):
+    with calling_for(waiter=waiter, asked_at=arrived_at(request), limits=start_windows(request)):
         started = await actions.start_chat(
             runtime,
             display_name=payload.display_name,

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from chatbridge.api.problems import IdempotencyConflict, IdempotencyKeyWeak
+from chatbridge.connect.budget import CountedLimits
 from chatbridge.errors import InvalidInput
 from chatbridge.redis import get_redis, keys
 
@@ -73,6 +74,17 @@ if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
 end
 return redis.call('HGETALL', KEYS[1])
 """
+# KEYS: the record, then the caller's limits' (CountedLimits). ARGV: _CLAIM's two, then the
+# limits'. Counts the limits first: over one of them, answers {its 1-based place among them,
+# its ms left} and claims nothing; else {0, 0, _CLAIM's answer}.
+_COUNT_AND_CLAIM_TAIL = """
+local refused, ttl = hit_windows(2, 3, #KEYS - 1)
+if refused > 0 then return {refused, ttl} end
+if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return {0, 0, redis.call('HGETALL', KEYS[1])}
+"""
 
 
 class IdempotencyRecord:
@@ -82,13 +94,23 @@ class IdempotencyRecord:
         self._key = keys().api("idem", scope, digest(idempotency_key))
         self._fingerprint = request_fingerprint
 
-    async def claim(self) -> dict[str, Any] | None:
+    async def claim(self, limits: CountedLimits | None = None) -> dict[str, Any] | None:
         """Records this request under the key; the stored result of an earlier one, if any.
+        `limits` not counted yet are counted first, in the same round trip: over one of them,
+        its refusal is raised and nothing is claimed.
 
         Raises IdempotencyConflict if the key was used for a different request.
         """
-        claim = get_redis().register_script(_CLAIM)
-        flat = await claim(keys=[self._key], args=[self._fingerprint, RECORD_TTL])
+        args = [self._fingerprint, RECORD_TTL]
+        if limits is not None and not limits.counted:
+            limits.counted = True
+            claim = get_redis().register_script(limits.lua + _COUNT_AND_CLAIM_TAIL)
+            answer = await claim(keys=[self._key, *limits.keys], args=[*args, *limits.args])
+            if int(answer[0]):
+                raise limits.refuse(int(answer[0]), int(answer[1]))
+            flat = answer[2]
+        else:
+            flat = await get_redis().register_script(_CLAIM)(keys=[self._key], args=args)
         stored = dict(zip(flat[::2], flat[1::2], strict=True))
         if stored.get(b"fingerprint", b"").decode() != self._fingerprint:
             raise IdempotencyConflict()

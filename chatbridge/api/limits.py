@@ -4,14 +4,27 @@ Per client address (every request), per address for starting chats, and per chat
 chat-scoped request). Sending messages also counts against the chat's message limit that the
 websocket shares (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE). Exceeding one raises
 errors.RateLimited: 429 with Retry-After. The client address is chatbridge.addresses'.
+
+A chat start's address windows are counted by the start's first round trip to Redis (its
+Idempotency-Key's claim, or its budget's script), not in one of their own: a round trip on the
+request a client waits on most costs it about half a millisecond. Whatever the start does first
+that reaches Redis or the database counts them, or counts them before it (start_windows);
+a start that ends before any of that (refused by its own checks) has them counted on its way
+out, and is refused with 429 when it went over them, as if they had been counted first.
 """
 
 from django.conf import settings
 from django.http import HttpRequest
 
+from chatbridge.actions import counted_with_the_call
 from chatbridge.addresses import address_digest, request_address
+from chatbridge.connect.budget import CountedLimits
+from chatbridge.errors import RateLimited
 from chatbridge.ratelimit import RedisWindow, Window, hit_all
 from chatbridge.redis import get_redis, keys
+
+# Where a chat start's address windows wait for its first round trip (defer_start_windows).
+_START_WINDOWS = "chatbridge_start_windows"
 
 
 def _address_key(request: HttpRequest, name: str) -> str:
@@ -45,6 +58,44 @@ async def per_address(request: HttpRequest, *, starting_chat: bool = False) -> N
     """The address's request window; for a chat start also its window of chat starts, in the
     same round trip to Redis (a start is the request a client waits on most)."""
     await hit_all(get_redis(), address_windows(request, starting_chat=starting_chat))
+
+
+def defer_start_windows(request: HttpRequest) -> None:
+    """The chat start's address windows (per_address's, with its chat starts) wait to be
+    counted by its first round trip (start_windows)."""
+    setattr(
+        request,
+        _START_WINDOWS,
+        counted_with_the_call(address_windows(request, starting_chat=True)),
+    )
+
+
+def start_windows(request: HttpRequest) -> CountedLimits | None:
+    """The start's address windows if they wait to be counted: for its first round trip to
+    count (an IdempotencyRecord's claim, a Connect call's budget), or count_start_windows."""
+    pending: CountedLimits | None = getattr(request, _START_WINDOWS, None)
+    return pending if pending is not None and not pending.counted else None
+
+
+async def count_start_windows(request: HttpRequest) -> None:
+    """Counts the start's address windows now, in a round trip of their own, if they wait to be
+    counted (before the start reaches the database); RateLimited over one of them."""
+    pending = start_windows(request)
+    if pending is None:
+        return
+    pending.counted = True
+    await hit_all(get_redis(), address_windows(request, starting_chat=True))
+
+
+async def refusal_of_uncounted_start(request: HttpRequest) -> RateLimited | None:
+    """For a start that ended without counting its address windows (its own checks refused
+    it), counts them; the refusal it would have had, had they been counted first (which
+    replaces only an error: what a start did, it did)."""
+    try:
+        await count_start_windows(request)
+    except RateLimited as refused:
+        return refused
+    return None
 
 
 def chat_window(chat_id: str) -> Window:

@@ -1,6 +1,6 @@
 """Around every /api/ request: when it arrived, the per-address rate limits (for a chat's
-request, in one round trip with its session token and the chat's limit: chatbridge.api.gate),
-and problem+json for the answers that Django or ninja give on their own (unknown paths, 405,
+request, in one round trip with its session token and the chat's limit: chatbridge.api.gate;
+for a chat start, in its first round trip: chatbridge.api.limits), and problem+json for the answers that Django or ninja give on their own (unknown paths, 405,
 uncaught errors)."""
 
 import logging
@@ -31,11 +31,14 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
             if not request.path.startswith(API_PREFIX):
                 return await get_response(request)
             request.arrived_at = time.monotonic()  # type: ignore[attr-defined]
-            limited = await _limit(request, through_gate=True)
+            limited = await _limit(request, asgi=True)
             if limited:
                 return limited
             response = await get_response(request)
             await gate.settle(request)
+            refused = await limits.refusal_of_uncounted_start(request)
+            if refused is not None and response.status_code >= 400:
+                return problems.from_error(refused)
             return as_problem(request, response)
 
         return middleware
@@ -53,16 +56,19 @@ def ApiMiddleware(get_response: Callable) -> Callable:  # noqa: N802 (Django's m
     return sync_middleware
 
 
-async def _limit(request: HttpRequest, *, through_gate: bool = False) -> HttpResponse | None:
-    """The per-address limit's refusal, or None."""
+async def _limit(request: HttpRequest, *, asgi: bool = False) -> HttpResponse | None:
+    """The per-address limit's refusal, or None. Under ASGI a chat start's are counted by its
+    first round trip instead (limits.defer_start_windows)."""
     if request.method == "OPTIONS" or request.path.endswith(UNLIMITED_SUFFIXES):
         return None
+    starting_chat = request.method == "POST" and request.path == START_PATH
     try:
-        if through_gate and await gate.pass_gate(request):
+        if asgi and starting_chat:
+            limits.defer_start_windows(request)
             return None
-        await limits.per_address(
-            request, starting_chat=request.method == "POST" and request.path == START_PATH
-        )
+        if asgi and await gate.pass_gate(request):
+            return None
+        await limits.per_address(request, starting_chat=starting_chat)
     except ChatBridgeError as error:
         return problems.from_error(error)
     return None

@@ -175,9 +175,9 @@ class CallContext:
 
 @dataclass(slots=True)
 class CountedLimits:
-    """Limits of the caller's own (a chat's message window) that the first Connect call made
-    for it counts in the same script as its budget token, once: one round trip before the call
-    instead of two. `lua` defines `hit_windows(first_key, first_arg, count)` as
+    """Limits of the caller's own (a chat's message window, a start's address windows) that the
+    first Connect call made for it counts in the same script as its budget token, once (a
+    start's pair of calls too): one round trip before the call instead of two. `lua` defines `hit_windows(first_key, first_arg, count)` as
     chatbridge.ratelimit.WINDOWS_LUA does, over `keys` and `args`; a refusal, `refused` and
     `ttl_ms` as hit_windows answers them, becomes the error `refuse` gives, and no token is
     taken. A call made without a budget (an operation without a quota) counts them alone."""
@@ -327,9 +327,7 @@ _ACQUIRE = _ACQUIRE_FUNCTION + "return acquire(KEYS, ARGV)\n"
 # Takes a token of the first as _ACQUIRE does; once granted, a token of the second too if one
 # is free now for a call of the same priority (it never queues for it), as typing's is taken.
 # Answers _ACQUIRE's answer and 1 if the second's token was taken, else 0.
-_ACQUIRE_PAIR = (
-    _ACQUIRE_FUNCTION
-    + """
+_ACQUIRE_PAIR_TAIL = """
 local first = acquire({KEYS[1], KEYS[2], KEYS[3], KEYS[4]},
                       {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
                        ARGV[9], ARGV[10]})
@@ -343,7 +341,7 @@ end
 first[5] = taken
 return first
 """
-)
+_ACQUIRE_PAIR = _ACQUIRE_FUNCTION + _ACQUIRE_PAIR_TAIL
 
 # KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's ten, then
 # the limits'. Counts the limits first; over one of them, answers {-1, its ms left, its
@@ -352,6 +350,11 @@ _COUNT_AND_ACQUIRE_TAIL = """
 local refused, ttl = hit_windows(5, 11, #KEYS - 4)
 if refused > 0 then return {-1, ttl, refused, 0} end
 return acquire(KEYS, ARGV)
+"""
+# As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and fifteen arguments.
+_COUNT_AND_ACQUIRE_PAIR_TAIL = """
+local refused, ttl = hit_windows(9, 16, #KEYS - 8)
+if refused > 0 then return {-1, ttl, refused, 0} end
 """
 # The limits alone, for a call without a budget: hit_windows's answer.
 _COUNT_TAIL = """
@@ -568,9 +571,6 @@ class ConnectBudget:
             script = redis.register_script(_ACQUIRE)
             script_keys = budget_keys
         else:
-            if limits is not None:
-                await _count_alone(limits)
-                limits = None
             then_rate = self.rates[then]
             script = redis.register_script(_ACQUIRE_PAIR)
             script_keys = [*budget_keys, *self._keys(then)]
@@ -586,7 +586,7 @@ class ConnectBudget:
             while True:
                 entered = may_wait
                 if limits is not None:
-                    counting = redis.register_script(_counting(limits.lua))
+                    counting = redis.register_script(_counting(limits.lua, pair=then is not None))
                     answer = await counting(
                         keys=[*script_keys, *limits.keys], args=[*args, *limits.args]
                     )
@@ -662,8 +662,10 @@ class ConnectBudget:
 
 
 @functools.cache
-def _counting(lua: str) -> str:
-    """_ACQUIRE that counts the limits `lua` defines first (_COUNT_AND_ACQUIRE_TAIL)."""
+def _counting(lua: str, *, pair: bool = False) -> str:
+    """_ACQUIRE, or _ACQUIRE_PAIR, that counts the limits `lua` defines first."""
+    if pair:
+        return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_PAIR_TAIL + _ACQUIRE_PAIR_TAIL
     return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
 
 

@@ -471,3 +471,34 @@ async def test_a_call_without_a_quota_still_counts_the_limits(redis_client):
     limits = counted_with_the_call([send_window(1)])
     with calling_for(chat_id="chat-1", limits=limits), pytest.raises(RateLimited):
         await budget().acquire("GetTranscript")
+
+
+async def test_a_pairs_limits_are_counted_in_the_script_that_takes_both_tokens(redis_client):
+    await free(redis_client, "SendMessage", 2)
+    await free(redis_client, "SendEvent", 2)
+    with calling_for(limits=counted_with_the_call([send_window(5)])):
+        await budget().acquire_pair("SendMessage", "SendEvent")  # Redis now knows the script
+    before = await scripts_run(redis_client)
+
+    with calling_for(limits=counted_with_the_call([send_window(5)])):
+        grant, both = await budget().acquire_pair("SendMessage", "SendEvent")
+
+    assert grant is not None and both
+    assert await scripts_run(redis_client) - before == 1
+    assert int(await redis_client.get(send_window(5).key)) == 2
+    assert await tokens_of(redis_client, "SendMessage") == 0
+    assert await tokens_of(redis_client, "SendEvent") == 0
+
+
+async def test_a_pair_over_its_limits_is_refused_and_takes_neither_token(redis_client):
+    await free(redis_client, "SendMessage", 1)
+    await free(redis_client, "SendEvent", 1)
+    await redis_client.set(send_window(1).key, 1, px=60_000)
+
+    limits = counted_with_the_call([send_window(1)])
+    with calling_for(limits=limits), pytest.raises(RateLimited) as refused:
+        await budget().acquire_pair("SendMessage", "SendEvent")
+
+    assert 0 < refused.value.retry_after <= 60
+    assert await tokens_of(redis_client, "SendMessage") == 1
+    assert await tokens_of(redis_client, "SendEvent") == 1
