@@ -1,7 +1,7 @@
 """Around every /api/ request: when it arrived, the per-address rate limits (for a chat's
 request, in one round trip with its session token and the chat's limit: chatbridge.api.gate;
-for a chat start, in its first round trip: chatbridge.api.limits), and problem+json for the answers that Django or ninja give on their own (unknown paths, 405,
-uncaught errors)."""
+for a chat start, in its own first round trip: chatbridge.api.limits), and problem+json for
+the answers that Django or ninja give on their own (unknown paths, 405, uncaught errors)."""
 
 import logging
 import time
