@@ -34,6 +34,7 @@ heartbeat.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Callable
 
@@ -191,12 +192,17 @@ class Supervisor:
         return True
 
     def _hold_upstream(self, chat_id: str, lease: Lease) -> None:
+        """Runs the chat's upstream in a context of its own, as the runtime's tasks run
+        (chatbridge.runtime.get_runtime): it outlives the request that may have opened it (a
+        chat start), whose Connect calls' context (its queue name and arrival, its address's
+        windows) and log context it must neither carry nor keep alive."""
         upstream = self._make_upstream(chat_id, lease.fence)
         self._leases[chat_id] = lease
         self._tasks[chat_id] = asyncio.create_task(
-            self._hold(chat_id, lease, upstream), name=f"upstream-{chat_id}"
+            self._hold(chat_id, lease, upstream),
+            name=f"upstream-{chat_id}",
+            context=contextvars.Context(),
         )
-        return True
 
     async def scan(self) -> None:
         """Claims the active chats without a lease, takes over those of dead holders, and ends

@@ -7,9 +7,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from chatbridge import actions
+from chatbridge.connect.budget import calling_for
 from chatbridge.realtime.liveness import Liveness
 from chatbridge.redis import keys
-from tests.support.redis_waits import until_key
+from tests.support.redis_waits import until_key, until_members
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,6 +37,23 @@ async def test_an_upstream_whose_lease_was_taken_stops_and_leaves_the_lease(runt
         await asyncio.gather(task, return_exceptions=True)
     assert not runtime.supervisor.holds(chat_id)
     assert await runtime.service.store.redis.get(lease.key) == b"another-process"
+
+
+async def test_an_upstream_a_start_opens_does_not_make_its_calls_as_that_start(
+    runtime, redis_client, settings
+):
+    """The upstream outlives its start: its Connect calls queue under names of their own, not
+    under the start's (nor count from the start's arrival, nor hold its address's windows)."""
+    settings.CHATBRIDGE_CONNECT_RATES = "GetTranscript=0.01/2"  # a token per 100 s
+    await redis_client.hset(keys().connect_budget("GetTranscript"), "tokens", 0)
+
+    with calling_for(waiter="the-start"):
+        started = await actions.start_chat(runtime, display_name="Ada")
+
+    assert runtime.supervisor.holds(started.session.chat_id)
+    queue = keys().connect_budget("GetTranscript", "queue")
+    await until_members(redis_client, queue, 1)  # the upstream's gap fill, waiting
+    assert await redis_client.zrange(queue, 0, -1) != [b"the-start"]
 
 
 async def test_renewal_keeps_the_leases_of_running_upstreams(runtime, settings):
