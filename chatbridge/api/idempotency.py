@@ -68,23 +68,26 @@ def fingerprint(request_body: Any) -> str:
 
 # KEYS: the record. ARGV: the request's fingerprint, the record's TTL. Claims the key for
 # this request unless a request claimed it before; answers the record, in one round trip.
-_CLAIM = """
-if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+_CLAIM_FUNCTION = """
+local function claim()
+  if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+  end
+  return redis.call('HGETALL', KEYS[1])
 end
-return redis.call('HGETALL', KEYS[1])
 """
+_CLAIM = _CLAIM_FUNCTION + "return claim()\n"
 # KEYS: the record, then the caller's limits' (CountedLimits). ARGV: _CLAIM's two, then the
 # limits'. Counts the limits first: over one of them, answers {its 1-based place among them,
 # its ms left} and claims nothing; else {0, 0, _CLAIM's answer}.
-_COUNT_AND_CLAIM_TAIL = """
+_COUNT_AND_CLAIM_TAIL = (
+    _CLAIM_FUNCTION
+    + """
 local refused, ttl = hit_windows(2, 3, #KEYS - 1)
 if refused > 0 then return {refused, ttl} end
-if redis.call('HSETNX', KEYS[1], 'fingerprint', ARGV[1]) == 1 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return {0, 0, redis.call('HGETALL', KEYS[1])}
+return {0, 0, claim()}
 """
+)
 
 
 class IdempotencyRecord:
