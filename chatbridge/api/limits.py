@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from chatbridge.actions import counted_with_the_call
 from chatbridge.addresses import address_digest, request_address
-from chatbridge.connect.budget import CountedLimits
+from chatbridge.connect.budget import CountedLimits, count_alone
 from chatbridge.errors import RateLimited
 from chatbridge.ratelimit import RedisWindow, Window, hit_all
 from chatbridge.redis import get_redis, keys
@@ -84,7 +84,7 @@ async def count_start_windows(request: HttpRequest) -> None:
     if pending is None:
         return
     pending.counted = True
-    await hit_all(get_redis(), address_windows(request, starting_chat=True))
+    await count_alone(pending)
 
 
 async def refusal_of_uncounted_start(request: HttpRequest) -> RateLimited | None:

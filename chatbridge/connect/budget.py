@@ -177,8 +177,8 @@ class CallContext:
 class CountedLimits:
     """Limits of the caller's own (a chat's message window, a start's address windows) that the
     first Connect call made for it counts in the same script as its budget token, once (a
-    start's pair of calls too): one round trip before the call instead of two. `lua` defines `hit_windows(first_key, first_arg, count)` as
-    chatbridge.ratelimit.WINDOWS_LUA does, over `keys` and `args`; a refusal, `refused` and
+    start's pair of calls too): one round trip before the call instead of two. `lua` defines
+    `hit_windows(first_key, first_arg, count)` as chatbridge.ratelimit.WINDOWS_LUA does, over `keys` and `args`; a refusal, `refused` and
     `ttl_ms` as hit_windows answers them, becomes the error `refuse` gives, and no token is
     taken. A call made without a budget (an operation without a quota) counts them alone."""
 
@@ -542,7 +542,7 @@ class ConnectBudget:
             limits.counted = True
         if rate is None:
             if limits is not None:
-                await _count_alone(limits)
+                await count_alone(limits)
             return None, False
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
@@ -669,8 +669,9 @@ def _counting(lua: str, *, pair: bool = False) -> str:
     return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
 
 
-async def _count_alone(limits: CountedLimits) -> None:
-    """Counts the caller's limits in a round trip of their own (a call without a budget)."""
+async def count_alone(limits: CountedLimits) -> None:
+    """Counts the caller's limits in a round trip of their own (a call without a budget, or a
+    caller about to do what must not come before them)."""
     counting = get_redis().register_script(limits.lua + _COUNT_TAIL)
     refused, ttl_ms = await counting(keys=limits.keys, args=limits.args)
     if int(refused):
