@@ -32,6 +32,7 @@ from chatbridge.ratelimit import (
     hit_chat_window,
     refusal,
     window_args,
+    window_share,
 )
 from chatbridge.redis import get_redis, keys
 from chatbridge.runtime import Runtime
@@ -70,11 +71,12 @@ async def send_message(
     Every client of the chat (tabs, apps, websocket and REST alike) shares one message window
     (settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE); beyond it, RateLimited. When the message
     has to wait for the Connect budget, `on_queued` hears its place in the queue first. The
-    window is counted in the round trip that takes the call's budget token."""
-    window = chat_window(
-        session.chat_id, "send", limit=settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
-    )
-    with calling_for(on_queued=on_queued, limits=counted_with_the_call([window])):
+    window is counted in the round trip that takes the call's budget token, or, where that
+    token was leased, from the process's share of the window (window_share)."""
+    limit = settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
+    window = chat_window(session.chat_id, "send", limit=limit)
+    counted = counted_with_the_call([window], share=window_share(limit))
+    with calling_for(on_queued=on_queued, limits=counted):
         sent = await runtime.service.send_message(
             session,
             content=content,
@@ -160,9 +162,10 @@ async def end_chat(runtime: Runtime, session: ChatSession) -> ChatSession:
     return ended
 
 
-def counted_with_the_call(windows: list[Window]) -> CountedLimits:
+def counted_with_the_call(windows: list[Window], *, share: int = 0) -> CountedLimits:
     """`windows`, to be counted by the first Connect call made for them, in the round trip
-    that takes its budget token (chatbridge.connect.budget.CountedLimits)."""
+    that takes its budget token (chatbridge.connect.budget.CountedLimits), `share` hits of
+    each ahead with a lease."""
 
     def refuse(refused: int, ttl_ms: int) -> Exception:
         over = refusal(windows, refused, ttl_ms)
@@ -174,6 +177,7 @@ def counted_with_the_call(windows: list[Window]) -> CountedLimits:
         keys=[window.key for window in windows],
         args=window_args(windows),
         refuse=refuse,
+        share=share,
     )
 
 

@@ -100,6 +100,27 @@ local function hit_windows(first_key, first_arg, count)
   end
   return 0, 0
 end
+
+-- After hit_windows took its hit in each: counts up to `share` more hits at once in every one
+-- of them, as far as the room left in the fullest allows, for the caller to spend without a
+-- round trip (chatbridge.connect.budget: a process's share of a chat's window). Answers how
+-- many, and the least time left of the windows (ms).
+local function share_windows(first_key, first_arg, count, share)
+  for i = 0, count - 1 do
+    local room = tonumber(ARGV[first_arg + 2 * i + 1])
+                 - tonumber(redis.call('GET', KEYS[first_key + i]) or 0)
+    share = math.min(share, room)
+  end
+  if share <= 0 then return 0, 0 end
+  local ttl
+  for i = 0, count - 1 do
+    local key = KEYS[first_key + i]
+    redis.call('INCRBY', key, share)
+    local left = redis.call('PTTL', key)
+    if not ttl or left < ttl then ttl = left end
+  end
+  return share, ttl
+end
 """
 
 _WINDOWS = (
@@ -160,6 +181,13 @@ async def hit_all(redis: aioredis.Redis, windows: Sequence[Window]) -> None:
     over = refusal(windows, refused, ttl_ms)
     if over is not None:
         raise over.error()
+
+
+def window_share(limit: int) -> int:
+    """Hits of a window of `limit` a process may count ahead and spend alone (share_windows):
+    a tenth, at most 8. Another process of the same chat may then be refused that many hits
+    early within a window, never allowed one more."""
+    return max(0, min(8, limit // 10))
 
 
 def chat_window(chat_id: str, name: str, *, limit: int, window: float = 60) -> Window:

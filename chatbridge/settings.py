@@ -295,6 +295,11 @@ CHATBRIDGE_CONNECT_START_MAX_WAIT = env_float("CHATBRIDGE_CONNECT_START_MAX_WAIT
 CHATBRIDGE_CONNECT_MAX_QUEUE = env_int("CHATBRIDGE_CONNECT_MAX_QUEUE", 1000)
 # After Connect throttles, the operation's rate halves; it doubles back every this many seconds.
 CHATBRIDGE_CONNECT_RECOVERY = env_float("CHATBRIDGE_CONNECT_RECOVERY", 10.0)
+# Tokens a process takes ahead for customers' messages while an operation's bucket is more than
+# half full and nobody waits (0: none), spent without a round trip within
+# CHATBRIDGE_CONNECT_LEASE_SECONDS. Only where the burst is at least four leases (a raised quota).
+CHATBRIDGE_CONNECT_LEASE = env_int("CHATBRIDGE_CONNECT_LEASE", 8)
+CHATBRIDGE_CONNECT_LEASE_SECONDS = env_float("CHATBRIDGE_CONNECT_LEASE_SECONDS", 0.5)
 # Threads that start chats (StartChatContact, the first CreateParticipantConnection): few, and
 # apart from the others, so that a wave of new chats queues behind itself, not ahead of sends.
 CONNECT_START_THREADS = env_int("CONNECT_START_THREADS", 4)

@@ -81,8 +81,11 @@ def emulator(emulator_server: EmulatorProcess) -> EmulatorControl:
 @pytest.fixture
 async def redis_client(redis_server: RedisServer) -> aioredis.Redis:
     """A client on the test Redis, emptied before the test."""
+    from chatbridge.connect.budget import forget_leases
+
     client = aioredis.Redis.from_url(redis_server.url)
     await client.flushdb()
+    forget_leases()
     yield client
     await client.aclose()
 

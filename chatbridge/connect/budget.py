@@ -40,6 +40,20 @@ another Region (Widget.connect_region) spends that Region's buckets, whose keys 
 rates CHATBRIDGE_CONNECT_REGION_RATES gives it (CHATBRIDGE_CONNECT_RATES when it lists none).
 CONNECT_REGION's buckets keep the keys they had before Regions were told apart.
 
+Where a quota has been raised far above what is being spent, a round trip before every
+message costs more than it guards. So a customer's message that finds its bucket more than half
+full and nobody waiting takes a lease of a few more tokens for its process
+(CHATBRIDGE_CONNECT_LEASE), spent by the process's next messages without asking Redis, within
+CHATBRIDGE_CONNECT_LEASE_SECONDS; what is not spent by then is not used. Leased tokens are
+taken from the shared bucket at once, so together the processes still never spend more than
+it holds. A leased token reaches Connect up to the lease's life later than it was counted, so
+while leases are out the bucket's ceiling is lowered by as many tokens: a refill that Connect's
+full bucket wastes meanwhile is not counted here either. Only customers' messages spend leased
+tokens, and only where the burst is at least four leases: AWS's default quotas never lease.
+The chat's message window (CountedLimits) is shared out the same way
+(chatbridge.ratelimit.share_windows): the process counts a few hits ahead, and the chat's
+other processes may then be refused that many early within a window, never let past it.
+
 Redis's clock (TIME) is the only clock, so processes on hosts whose clocks differ agree. A call
 reaches Connect some time after its token was taken, and not always the same time: one that
 arrives late, while Connect's bucket was full, lets a refill go to waste there that the copy
@@ -108,6 +122,8 @@ MAX_ASKED_AGE_MS = 10_000
 MIN_FACTOR = 1 / 16
 # Throttles closer together than this count as one (the calls were in flight together).
 SLOWDOWN_SPACING_MS = 1000
+# An operation's burst (less RESERVE) must hold this many leases for its calls to take one.
+LEASES_PER_BURST = 4
 
 _PRIORITY_SPAN = 10**13  # above any millisecond timestamp of this millennium
 
@@ -187,6 +203,68 @@ class CountedLimits:
     args: list[int]
     refuse: Callable[[int, int], Exception]
     counted: bool = False
+    # Hits of every window the process may count ahead where the call takes a lease
+    # (chatbridge.ratelimit.share_windows, which `lua` then defines too); 0: none.
+    share: int = 0
+
+
+@dataclass(slots=True)
+class _Held:
+    """Tokens of a bucket, or hits of a window, this process counted ahead: usable until
+    `until` (time.monotonic())."""
+
+    count: int
+    until: float
+
+    def take(self, now: float) -> bool:
+        if self.count > 0 and now < self.until:
+            self.count -= 1
+            return True
+        return False
+
+
+# This process's leases, by bucket key, and its shares of chats' windows, by window key.
+_leased: dict[str, _Held] = {}
+_shares: dict[str, _Held] = {}
+_shares_swept_at = 256
+
+
+def _keep_share(key: str, held: _Held) -> None:
+    """Keeps a window's share, sweeping out the lapsed ones whenever the shares double."""
+    global _shares_swept_at
+    _shares[key] = held
+    if len(_shares) >= _shares_swept_at:
+        now = time.monotonic()
+        for lapsed in [key for key, held in _shares.items() if held.until <= now]:
+            del _shares[lapsed]
+        _shares_swept_at = max(256, 2 * len(_shares))
+
+
+def _take_shares(limits: CountedLimits, now: float) -> bool:
+    """Counts the limits from this process's shares of them, if it holds one of each."""
+    held = [_shares.get(key) for key in limits.keys]
+    if not all(share is not None and share.count > 0 and now < share.until for share in held):
+        return False
+    for share in held:
+        share.count -= 1  # type: ignore[union-attr]
+    return True
+
+
+def _lease_more(bucket_key: str, count: int, until: float) -> None:
+    """Adds a lease's tokens to this process's; the bucket's ceiling stays lowered for all of
+    its leases until the last one's end, which they now share."""
+    held = _leased.get(bucket_key)
+    if held is None:
+        _leased[bucket_key] = _Held(count, until)
+        return
+    held.count = (held.count if held.until > time.monotonic() else 0) + count
+    held.until = until
+
+
+def forget_leases() -> None:
+    """Drops this process's leases and shares (tests that empty Redis between them)."""
+    _leased.clear()
+    _shares.clear()
 
 
 _NOBODY = CallContext()
@@ -234,9 +312,10 @@ def calling_for(
 # KEYS: the bucket (hash), the queue (zset: waiter -> priority and virtual time), the waiters'
 # leases (zset: waiter -> ms), the chats' next virtual start (zset: chat -> ms).
 # ARGV: rate, burst, waiter, chat, priority, lease ms, max queue, recovery ms, may wait (1/0),
-# ms since the call's request reached ChatBridge (its place in the queue counts from then).
-# Answers {granted (1/0), ms until the refill reaches this waiter, 0-based place in the queue,
-# queue full (1/0)}.
+# ms since the call's request reached ChatBridge (its place in the queue counts from then);
+# optionally the tokens to lease with a grant and the lease's life (ms), and the windows'
+# share (the counting tails'). Answers {granted (1/0), ms until the refill reaches this
+# waiter, 0-based place in the queue, queue full (1/0)}, and a grant the tokens leased.
 _ACQUIRE_FUNCTION = """
 local function acquire(K, A)
   local t = redis.call('TIME')
@@ -245,6 +324,7 @@ local function acquire(K, A)
   local waiter, chat, priority = A[3], A[4], tonumber(A[5])
   local lease, max_queue, recovery = tonumber(A[6]), tonumber(A[7]), tonumber(A[8])
   local may_wait = A[9] == '1'
+  local ahead, ahead_ms = tonumber(A[11]) or 0, tonumber(A[12]) or 0
 
   -- Numbers reach Redis as strings: '%.17g' keeps their fractions (tostring keeps 14 digits).
   local stale = redis.call('ZRANGEBYSCORE', K[3], '-inf', now)
@@ -252,11 +332,15 @@ local function acquire(K, A)
   if #stale > 0 then redis.call('ZREMRANGEBYSCORE', K[3], '-inf', now) end
   redis.call('ZREMRANGEBYSCORE', K[4], '-inf', now)
 
-  local b = redis.call('HMGET', K[1], 'tokens', 'ts', 'factor', 'changed')
+  local b = redis.call('HMGET', K[1], 'tokens', 'ts', 'factor', 'changed', 'leased', 'leased_until')
   local tokens = tonumber(b[1]) or burst
   local ts = tonumber(b[2]) or now
   local factor = tonumber(b[3]) or 1
   local changed = tonumber(b[4]) or now
+  local leased, leased_until = tonumber(b[5]) or 0, tonumber(b[6]) or 0
+  if now >= leased_until then leased = 0 end
+  -- Leases never hold half the burst (they need it free); more is a burst configured smaller since.
+  leased = math.min(leased, burst / 2)
   if factor < 1 then
     local steps = math.floor((now - changed) / recovery)
     if steps > 0 then
@@ -265,11 +349,12 @@ local function acquire(K, A)
     end
   end
   local r = rate * factor
-  tokens = math.min(burst, tokens + math.max(now - ts, 0) * r / 1000)
+  tokens = math.min(burst - leased, tokens + math.max(now - ts, 0) * r / 1000)
 
   local function save()
     redis.call('HSET', K[1], 'tokens', tostring(tokens), 'ts', now,
-               'factor', tostring(factor), 'changed', changed)
+               'factor', tostring(factor), 'changed', changed,
+               'leased', leased, 'leased_until', leased_until)
     redis.call('PEXPIRE', K[1], 3600000)
   end
 
@@ -309,8 +394,15 @@ local function acquire(K, A)
     tokens = tokens - 1
     redis.call('ZREM', K[2], waiter)
     redis.call('ZREM', K[3], waiter)
+    local extra = 0
+    if ahead > 0 and tokens - ahead >= burst / 2 and redis.call('ZCARD', K[2]) == 0 then
+      extra = ahead
+      tokens = tokens - ahead
+      leased = leased + ahead
+      leased_until = now + ahead_ms
+    end
     save()
-    return {1, 0, rank, 0}
+    return {1, 0, rank, 0, extra}
   end
   redis.call('ZADD', K[3], now + lease, waiter)
   redis.call('PEXPIRE', K[2], 3600000)
@@ -343,13 +435,24 @@ return first
 """
 _ACQUIRE_PAIR = _ACQUIRE_FUNCTION + _ACQUIRE_PAIR_TAIL
 
-# KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's ten, then
-# the limits'. Counts the limits first; over one of them, answers {-1, its ms left, its
-# 1-based place among them, 0} and takes no token; else answers as _ACQUIRE.
+# KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's
+# thirteen, then the limits'. Counts the limits first; over one of them, answers {-1, its ms
+# left, its 1-based place among them, 0} and takes no token; else answers as _ACQUIRE.
 _COUNT_AND_ACQUIRE_TAIL = """
-local refused, ttl = hit_windows(5, 11, #KEYS - 4)
+local refused, ttl = hit_windows(5, 14, #KEYS - 4)
 if refused > 0 then return {-1, ttl, refused, 0} end
 return acquire(KEYS, ARGV)
+"""
+# As _COUNT_AND_ACQUIRE_TAIL; a grant that leases also shares out the limits' windows
+# (share_windows, ARGV[13] hits at most): its answer then ends with how many and their ms left.
+_COUNT_SHARE_AND_ACQUIRE_TAIL = """
+local refused, ttl = hit_windows(5, 14, #KEYS - 4)
+if refused > 0 then return {-1, ttl, refused, 0} end
+local answer = acquire(KEYS, ARGV)
+if answer[1] == 1 and answer[5] > 0 then
+  answer[6], answer[7] = share_windows(5, 14, #KEYS - 4, tonumber(ARGV[13]))
+end
+return answer
 """
 # As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and fifteen arguments.
 _COUNT_AND_ACQUIRE_PAIR_TAIL = """
@@ -424,6 +527,8 @@ class ConnectBudget:
         recovery: float,
         region: str | None = None,
         background_max_wait: float | None = None,
+        lease: int = 0,
+        lease_seconds: float = 0.5,
     ) -> None:
         self.rates = rates
         self.max_wait = max_wait
@@ -437,6 +542,8 @@ class ConnectBudget:
         self.recovery = recovery
         # The Region whose buckets these are; None: the default Region's (CONNECT_REGION).
         self.region = region
+        self.lease = max(0, lease)
+        self.lease_seconds = lease_seconds
 
     @classmethod
     def from_settings(cls, region: str | None = None) -> "ConnectBudget":
@@ -451,7 +558,19 @@ class ConnectBudget:
             recovery=settings.CHATBRIDGE_CONNECT_RECOVERY,
             region=scoped,
             background_max_wait=settings.CHATBRIDGE_CONNECT_BACKGROUND_MAX_WAIT,
+            lease=settings.CHATBRIDGE_CONNECT_LEASE,
+            lease_seconds=settings.CHATBRIDGE_CONNECT_LEASE_SECONDS,
         )
+
+    def lease_size(self, operation: str, priority: Priority) -> int:
+        """Tokens a call of `operation` at `priority` leases with its own: a customer's
+        message's, where the operation's burst holds LEASES_PER_BURST leases; else 0."""
+        rate = self.rates.get(operation)
+        if priority is not Priority.MESSAGE or not self.lease or rate is None:
+            return 0
+        if rate[1] - RESERVE < LEASES_PER_BURST * (self.lease + 1):
+            return 0
+        return self.lease
 
     def wait_limit(self, context: CallContext) -> float:
         """How long a call made in `context` may wait for its token: what the context says
@@ -547,6 +666,16 @@ class ConnectBudget:
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
+        lease = self.lease_size(operation, priority) if then is None else 0
+        bucket_key = self._key(operation)
+        if lease:
+            shared = limits is not None and limits.share > 0 and _take_shares(limits, started)
+            held = _leased.get(bucket_key)
+            if held is not None and (limits is None or shared) and held.take(started):
+                CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(0)
+                return Grant(waited=0.0, queued=False), False
+            if shared:
+                limits = None
         if deadline is None:
             deadline = started + self.wait_limit(context)
         waiter = context.waiter or waiter or uuid.uuid4().hex
@@ -554,7 +683,7 @@ class ConnectBudget:
         if context.asked_at is not None:
             asked_age_ms = min(max(int((started - context.asked_at) * 1000), 0), MAX_ASKED_AGE_MS)
         redis = get_redis()
-        budget_keys = self._keys(operation)
+        budget_keys = [bucket_key, *self._keys(operation)[1:]]
         args: list[object] = [
             rate[0],
             max(1, rate[1] - RESERVE),
@@ -567,9 +696,11 @@ class ConnectBudget:
             1 if may_wait else 0,
             asked_age_ms,
         ]
+        share = limits.share if lease and limits is not None else 0
         if then is None:
             script = redis.register_script(_ACQUIRE)
             script_keys = budget_keys
+            args += [lease, int(self.lease_seconds * 1000), share]
         else:
             then_rate = self.rates[then]
             script = redis.register_script(_ACQUIRE_PAIR)
@@ -586,19 +717,27 @@ class ConnectBudget:
             while True:
                 entered = may_wait
                 if limits is not None:
-                    counting = redis.register_script(_counting(limits.lua, pair=then is not None))
+                    counting = redis.register_script(
+                        _counting(limits.lua, pair=then is not None, share=share > 0)
+                    )
                     answer = await counting(
                         keys=[*script_keys, *limits.keys], args=[*args, *limits.args]
                     )
                     if answer[0] == -1:
                         entered = False
                         raise limits.refuse(int(answer[2]), int(answer[1]))
+                    if len(answer) > 6 and int(answer[5]) > 0:
+                        held_until = started + int(answer[6]) / 1000
+                        for key in limits.keys:
+                            _keep_share(key, _Held(int(answer[5]), held_until))
                     limits = None
                 else:
                     answer = await script(keys=script_keys, args=args)
                 granted, wait_ms, rank, full = answer[:4]
                 now = time.monotonic()
                 if granted:
+                    if lease and int(answer[4]):
+                        _lease_more(bucket_key, int(answer[4]), started + self.lease_seconds)
                     waited = now - started
                     CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(waited)
                     taken = then is not None and bool(answer[4])
@@ -643,6 +782,7 @@ class ConnectBudget:
         Connect throttled it shortly before too."""
         if operation not in self.rates:
             return
+        _leased.pop(self._key(operation), None)
         script = get_redis().register_script(_SLOW_DOWN)
         counted, _ = await script(
             keys=[self._key(operation)],
@@ -662,10 +802,13 @@ class ConnectBudget:
 
 
 @functools.cache
-def _counting(lua: str, *, pair: bool = False) -> str:
-    """_ACQUIRE, or _ACQUIRE_PAIR, that counts the limits `lua` defines first."""
+def _counting(lua: str, *, pair: bool = False, share: bool = False) -> str:
+    """_ACQUIRE, or _ACQUIRE_PAIR, that counts the limits `lua` defines first (and shares
+    them out with a lease)."""
     if pair:
         return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_PAIR_TAIL + _ACQUIRE_PAIR_TAIL
+    if share:
+        return lua + _ACQUIRE_FUNCTION + _COUNT_SHARE_AND_ACQUIRE_TAIL
     return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
 
 
