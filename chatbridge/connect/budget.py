@@ -216,12 +216,6 @@ class _Held:
     count: int
     until: float
 
-    def take(self, now: float) -> bool:
-        if self.count > 0 and now < self.until:
-            self.count -= 1
-            return True
-        return False
-
 
 # This process's leases, by bucket key, and its shares of chats' windows, by window key.
 _leased: dict[str, _Held] = {}
@@ -240,14 +234,25 @@ def _keep_share(key: str, held: _Held) -> None:
         _shares_swept_at = max(256, 2 * len(_shares))
 
 
-def _take_shares(limits: CountedLimits, now: float) -> bool:
-    """Counts the limits from this process's shares of them, if it holds one of each."""
-    held = [_shares.get(key) for key in limits.keys]
-    if not all(share is not None and share.count > 0 and now < share.until for share in held):
-        return False
-    for share in held:
-        share.count -= 1  # type: ignore[union-attr]
-    return True
+def _spend_ahead(
+    bucket_keys: list[str], limits: CountedLimits | None, now: float
+) -> tuple[bool, bool]:
+    """Spends a leased token of each bucket and counts `limits` (if any) from this process's
+    shares of them, where it holds all of those: (tokens spent, limits counted). The limits
+    alone are counted from their shares when no token is, for the round trip to take only the
+    tokens."""
+    shares = [] if limits is None else [_shares.get(key) for key in limits.keys]
+    shared = limits is None or (
+        limits.share > 0
+        and all(held is not None and held.count > 0 and now < held.until for held in shares)
+    )
+    tokens = [_leased.get(key) for key in bucket_keys]
+    spent = shared and all(
+        held is not None and held.count > 0 and now < held.until for held in tokens
+    )
+    for held in (*shares, *tokens) if spent else shares if shared else ():
+        held.count -= 1  # type: ignore[union-attr]
+    return spent, shared and limits is not None
 
 
 def _lease_more(bucket_key: str, count: int, until: float) -> None:
@@ -358,6 +363,18 @@ local function acquire(K, A)
     redis.call('PEXPIRE', K[1], 3600000)
   end
 
+  -- With a grant, `ahead` tokens more for the caller's process while nobody waits and the
+  -- bucket stays over half full: the lease's count (0 when none).
+  local function take_ahead()
+    if ahead > 0 and tokens - ahead >= burst / 2 and redis.call('ZCARD', K[2]) == 0 then
+      tokens = tokens - ahead
+      leased = leased + ahead
+      leased_until = now + ahead_ms
+      return ahead
+    end
+    return 0
+  end
+
   local score = redis.call('ZSCORE', K[2], waiter)
   local rank
   if score then
@@ -368,8 +385,9 @@ local function acquire(K, A)
       rank = redis.call('ZCOUNT', K[2], '-inf', '(' .. string.format('%.17g', base + now))
       if tokens - rank >= 1 then
         tokens = tokens - 1
+        local extra = take_ahead()
         save()
-        return {1, 0, rank, 0}
+        return {1, 0, rank, 0, extra}
       end
       save()
       return {0, math.ceil((rank + 1 - tokens) * 1000 / r), rank, 0}
@@ -394,13 +412,7 @@ local function acquire(K, A)
     tokens = tokens - 1
     redis.call('ZREM', K[2], waiter)
     redis.call('ZREM', K[3], waiter)
-    local extra = 0
-    if ahead > 0 and tokens - ahead >= burst / 2 and redis.call('ZCARD', K[2]) == 0 then
-      extra = ahead
-      tokens = tokens - ahead
-      leased = leased + ahead
-      leased_until = now + ahead_ms
-    end
+    local extra = take_ahead()
     save()
     return {1, 0, rank, 0, extra}
   end
@@ -415,24 +427,29 @@ end
 _ACQUIRE = _ACQUIRE_FUNCTION + "return acquire(KEYS, ARGV)\n"
 
 # KEYS: the first operation's four keys (as _ACQUIRE's), then the second's. ARGV: the first's
-# ten arguments (as _ACQUIRE's), then the second's rate, burst, lease ms, max queue, recovery ms.
-# Takes a token of the first as _ACQUIRE does; once granted, a token of the second too if one
-# is free now for a call of the same priority (it never queues for it), as typing's is taken.
-# Answers _ACQUIRE's answer and 1 if the second's token was taken, else 0.
-_ACQUIRE_PAIR_TAIL = """
-local first = acquire({KEYS[1], KEYS[2], KEYS[3], KEYS[4]},
-                      {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-                       ARGV[9], ARGV[10]})
-local taken = 0
-if first[1] == 1 then
-  local second = acquire({KEYS[5], KEYS[6], KEYS[7], KEYS[8]},
-                         {ARGV[11], ARGV[12], ARGV[3], ARGV[4], ARGV[5], ARGV[13], ARGV[14],
-                          ARGV[15], '0', '0'})
-  taken = second[1]
+# ten arguments (as _ACQUIRE's), then the second's rate, burst, lease ms, max queue, recovery ms,
+# then the tokens to lease of the first, the lease's life (ms), the tokens to lease of the
+# second, and the windows' share (the counting tails'). Takes a token of the first as _ACQUIRE
+# does; once granted, a token of the second too if one is free now for a call of the same
+# priority (it never queues for it), as typing's is taken. Answers _ACQUIRE's four, 1 if the
+# second's token was taken (else 0), and the tokens leased of each.
+_ACQUIRE_PAIR_FUNCTION = """
+local function acquire_pair()
+  local first = acquire({KEYS[1], KEYS[2], KEYS[3], KEYS[4]},
+                        {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
+                         ARGV[9], ARGV[10], ARGV[16], ARGV[17]})
+  local taken, leased_first, leased_second = 0, first[5] or 0, 0
+  if first[1] == 1 then
+    local second = acquire({KEYS[5], KEYS[6], KEYS[7], KEYS[8]},
+                           {ARGV[11], ARGV[12], ARGV[3], ARGV[4], ARGV[5], ARGV[13], ARGV[14],
+                            ARGV[15], '0', '0', ARGV[18], ARGV[17]})
+    taken = second[1]
+    leased_second = second[5] or 0
+  end
+  return {first[1], first[2], first[3], first[4], taken, leased_first, leased_second}
 end
-first[5] = taken
-return first
 """
+_ACQUIRE_PAIR_TAIL = _ACQUIRE_PAIR_FUNCTION + "return acquire_pair()\n"
 _ACQUIRE_PAIR = _ACQUIRE_FUNCTION + _ACQUIRE_PAIR_TAIL
 
 # KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's
@@ -454,11 +471,28 @@ if answer[1] == 1 and answer[5] > 0 then
 end
 return answer
 """
-# As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and fifteen arguments.
-_COUNT_AND_ACQUIRE_PAIR_TAIL = """
-local refused, ttl = hit_windows(9, 16, #KEYS - 8)
+# As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and nineteen arguments.
+_COUNT_AND_ACQUIRE_PAIR_TAIL = (
+    _ACQUIRE_PAIR_FUNCTION
+    + """
+local refused, ttl = hit_windows(9, 20, #KEYS - 8)
 if refused > 0 then return {-1, ttl, refused, 0} end
+return acquire_pair()
 """
+)
+# As _COUNT_SHARE_AND_ACQUIRE_TAIL for a pair: the windows are shared out when both leased.
+_COUNT_SHARE_AND_ACQUIRE_PAIR_TAIL = (
+    _ACQUIRE_PAIR_FUNCTION
+    + """
+local refused, ttl = hit_windows(9, 20, #KEYS - 8)
+if refused > 0 then return {-1, ttl, refused, 0} end
+local answer = acquire_pair()
+if answer[1] == 1 and answer[6] > 0 and answer[7] > 0 then
+  answer[8], answer[9] = share_windows(9, 20, #KEYS - 8, tonumber(ARGV[19]))
+end
+return answer
+"""
+)
 # The limits alone, for a call without a budget: hit_windows's answer.
 _COUNT_TAIL = """
 local refused, ttl = hit_windows(1, 1, #KEYS)
@@ -666,14 +700,18 @@ class ConnectBudget:
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
-        lease = self.lease_size(operation, priority) if then is None else 0
         bucket_key = self._key(operation)
-        if lease:
-            shared = limits is not None and limits.share > 0 and _take_shares(limits, started)
-            held = _leased.get(bucket_key)
-            if held is not None and (limits is None or shared) and held.take(started):
+        leases = {bucket_key: self.lease_size(operation, priority)}
+        if then is not None:
+            leases[self._key(then)] = self.lease_size(then, priority)
+        leasing = all(leases.values())
+        if leasing:
+            spent, shared = _spend_ahead(list(leases), limits, started)
+            if spent:
                 CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(0)
-                return Grant(waited=0.0, queued=False), False
+                if then is not None:
+                    CONNECT_BUDGET_WAIT_SECONDS.labels(operation=then).observe(0)
+                return Grant(waited=0.0, queued=False), then is not None
             if shared:
                 limits = None
         if deadline is None:
@@ -696,11 +734,13 @@ class ConnectBudget:
             1 if may_wait else 0,
             asked_age_ms,
         ]
-        share = limits.share if lease and limits is not None else 0
+        share = limits.share if leasing and limits is not None else 0
+        lease, then_lease = (*leases.values(), 0)[:2] if leasing else (0, 0)
+        lease_ms = int(self.lease_seconds * 1000)
         if then is None:
             script = redis.register_script(_ACQUIRE)
             script_keys = budget_keys
-            args += [lease, int(self.lease_seconds * 1000), share]
+            args += [lease, lease_ms, share]
         else:
             then_rate = self.rates[then]
             script = redis.register_script(_ACQUIRE_PAIR)
@@ -711,7 +751,14 @@ class ConnectBudget:
                 WAITER_LEASE_MS,
                 self.max_queue,
                 int(self.recovery * 1000),
+                lease,
+                lease_ms,
+                then_lease,
+                share,
             ]
+        # Where the answer holds the tokens leased (one per operation), then the share.
+        leased_at = 4 if then is None else 5
+        shared_at = leased_at + len(leases)
         queued = entered = False
         try:
             while True:
@@ -726,18 +773,21 @@ class ConnectBudget:
                     if answer[0] == -1:
                         entered = False
                         raise limits.refuse(int(answer[2]), int(answer[1]))
-                    if len(answer) > 6 and int(answer[5]) > 0:
-                        held_until = started + int(answer[6]) / 1000
+                    if len(answer) > shared_at + 1 and int(answer[shared_at]) > 0:
+                        held_until = started + int(answer[shared_at + 1]) / 1000
                         for key in limits.keys:
-                            _keep_share(key, _Held(int(answer[5]), held_until))
+                            _keep_share(key, _Held(int(answer[shared_at]), held_until))
                     limits = None
                 else:
                     answer = await script(keys=script_keys, args=args)
                 granted, wait_ms, rank, full = answer[:4]
                 now = time.monotonic()
                 if granted:
-                    if lease and int(answer[4]):
-                        _lease_more(bucket_key, int(answer[4]), started + self.lease_seconds)
+                    if leasing:
+                        for offset, key in enumerate(leases):
+                            count = int(answer[leased_at + offset])
+                            if count:
+                                _lease_more(key, count, started + self.lease_seconds)
                     waited = now - started
                     CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(waited)
                     taken = then is not None and bool(answer[4])
@@ -806,7 +856,8 @@ def _counting(lua: str, *, pair: bool = False, share: bool = False) -> str:
     """_ACQUIRE, or _ACQUIRE_PAIR, that counts the limits `lua` defines first (and shares
     them out with a lease)."""
     if pair:
-        return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_PAIR_TAIL + _ACQUIRE_PAIR_TAIL
+        tail = _COUNT_SHARE_AND_ACQUIRE_PAIR_TAIL if share else _COUNT_AND_ACQUIRE_PAIR_TAIL
+        return lua + _ACQUIRE_FUNCTION + tail
     if share:
         return lua + _ACQUIRE_FUNCTION + _COUNT_SHARE_AND_ACQUIRE_TAIL
     return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL

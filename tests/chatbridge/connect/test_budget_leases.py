@@ -249,3 +249,53 @@ async def test_leases_taken_under_a_larger_burst_leave_a_smaller_one_half_its_ce
     await budget((10, 15), lease=0).acquire("SendMessage")  # the quota configured lower
 
     assert await tokens_of(redis_client) == 7 - 1
+
+
+async def scripts_for_pairs(redis_client, calls: int, shared: ConnectBudget, **context) -> int:
+    """Scripts run by `calls` acquires of the pair SendMessage, SendEvent in `context`."""
+    before = await scripts_run(redis_client)
+    for _ in range(calls):
+        with calling_for(**context):
+            grant, both = await shared.acquire_pair("SendMessage", "SendEvent")
+        assert grant is not None and not grant.queued and both
+    return await scripts_run(redis_client) - before
+
+
+async def test_a_pair_leases_both_operations_for_the_next_pairs(redis_client):
+    shared = budget()
+    await scripts_for_pairs(redis_client, 1, shared)  # Redis now knows the script
+    forget_leases()
+
+    assert await scripts_for_pairs(redis_client, 1, shared) == 1
+    assert await scripts_for_pairs(redis_client, LEASE, shared) == 0
+    assert await scripts_for_pairs(redis_client, 1, shared) == 1
+
+
+async def test_a_pair_leases_nothing_unless_both_operations_may(redis_client):
+    shared = ConnectBudget(
+        {"SendMessage": RAISED, "SendEvent": (10, 15)},
+        max_wait=0,
+        max_queue=100,
+        recovery=10,
+        lease=LEASE,
+        lease_seconds=60,
+    )
+    assert await scripts_for_pairs(redis_client, 3, shared) >= 3
+    assert await tokens_of(redis_client) == 100 - 3
+
+
+async def test_a_pair_shares_out_its_windows_with_its_leases(redis_client):
+    shared = budget()
+    window = chat_window("address", "starts", limit=60)
+
+    def limits():
+        return counted_with_the_call([window], share=window_share(60))
+
+    await scripts_for_pairs(redis_client, 1, shared, limits=limits())
+    assert int(await redis_client.get(window.key)) == 1 + window_share(60)
+
+    forget_leases()
+    await redis_client.delete(window.key)
+    assert await scripts_for_pairs(redis_client, 1, shared, limits=limits()) == 1
+    assert await scripts_for_pairs(redis_client, window_share(60), shared, limits=limits()) == 0
+    assert int(await redis_client.get(window.key)) == 1 + window_share(60)
