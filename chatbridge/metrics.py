@@ -121,6 +121,18 @@ CONNECT_BUDGET_DROPS = Counter(
     "token free.",
     ["operation"],
 )
+CONNECT_BUDGET_LEASED = Counter(
+    "chatbridge_connect_budget_leased",
+    "Tokens of the shared budget this process took ahead for customers' messages (a lease, "
+    "where the quota is raised: CHATBRIDGE_CONNECT_LEASE).",
+    ["operation"],
+)
+CONNECT_BUDGET_LEASE_SPENT = Counter(
+    "chatbridge_connect_budget_lease_spent",
+    "Amazon Connect calls made on a leased token, without a round trip to Redis (the leased "
+    "tokens not spent lapsed unused).",
+    ["operation"],
+)
 CONNECT_BUDGET_SLOWDOWNS = Counter(
     "chatbridge_connect_budget_slowdowns",
     "Times Amazon Connect throttled a call despite the shared budget (throttles less than a "

@@ -77,6 +77,8 @@ from django.conf import settings
 from chatbridge.errors import Dropped, Throttled
 from chatbridge.metrics import (
     CONNECT_BUDGET_DROPS,
+    CONNECT_BUDGET_LEASE_SPENT,
+    CONNECT_BUDGET_LEASED,
     CONNECT_BUDGET_QUEUED,
     CONNECT_BUDGET_SLOWDOWNS,
     CONNECT_BUDGET_WAIT_SECONDS,
@@ -708,9 +710,9 @@ class ConnectBudget:
         if leasing:
             spent, shared = _spend_ahead(list(leases), limits, started)
             if spent:
-                CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(0)
-                if then is not None:
-                    CONNECT_BUDGET_WAIT_SECONDS.labels(operation=then).observe(0)
+                for name in (operation, then) if then is not None else (operation,):
+                    CONNECT_BUDGET_WAIT_SECONDS.labels(operation=name).observe(0)
+                    CONNECT_BUDGET_LEASE_SPENT.labels(operation=name).inc()
                 return Grant(waited=0.0, queued=False), then is not None
             if shared:
                 limits = None
@@ -784,10 +786,12 @@ class ConnectBudget:
                 now = time.monotonic()
                 if granted:
                     if leasing:
-                        for offset, key in enumerate(leases):
+                        names = (operation, then) if then is not None else (operation,)
+                        for offset, (key, name) in enumerate(zip(leases, names, strict=True)):
                             count = int(answer[leased_at + offset])
                             if count:
                                 _lease_more(key, count, started + self.lease_seconds)
+                                CONNECT_BUDGET_LEASED.labels(operation=name).inc(count)
                     waited = now - started
                     CONNECT_BUDGET_WAIT_SECONDS.labels(operation=operation).observe(waited)
                     taken = then is not None and bool(answer[4])

@@ -15,6 +15,7 @@ import pytest
 from chatbridge.actions import counted_with_the_call
 from chatbridge.connect.budget import ConnectBudget, Priority, calling_for, forget_leases
 from chatbridge.errors import Dropped, RateLimited, Throttled
+from chatbridge.metrics import CONNECT_BUDGET_LEASE_SPENT, CONNECT_BUDGET_LEASED
 from chatbridge.ratelimit import chat_window, window_share
 from chatbridge.redis import keys
 
@@ -299,3 +300,16 @@ async def test_a_pair_shares_out_its_windows_with_its_leases(redis_client):
     assert await scripts_for_pairs(redis_client, 1, shared, limits=limits()) == 1
     assert await scripts_for_pairs(redis_client, window_share(60), shared, limits=limits()) == 0
     assert int(await redis_client.get(window.key)) == 1 + window_share(60)
+
+
+def counted(metric, operation: str = "SendMessage") -> float:
+    return metric.labels(operation=operation)._value.get()
+
+
+async def test_the_tokens_leased_and_those_spent_are_counted(redis_client):
+    leased, spent = counted(CONNECT_BUDGET_LEASED), counted(CONNECT_BUDGET_LEASE_SPENT)
+    shared = budget()
+    await scripts_for(redis_client, 4, shared)
+
+    assert counted(CONNECT_BUDGET_LEASED) - leased == LEASE
+    assert counted(CONNECT_BUDGET_LEASE_SPENT) - spent == 3
