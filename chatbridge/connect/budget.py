@@ -706,7 +706,8 @@ class ConnectBudget:
         leases = {bucket_key: self.lease_size(operation, priority)}
         if then is not None:
             leases[self._key(then)] = self.lease_size(then, priority)
-        leasing = all(leases.values())
+        # Tokens leased for calls whose limits have no share could never be spent.
+        leasing = all(leases.values()) and (limits is None or limits.share > 0)
         if leasing:
             spent, shared = _spend_ahead(list(leases), limits, started)
             if spent:

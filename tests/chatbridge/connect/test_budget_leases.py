@@ -313,3 +313,16 @@ async def test_the_tokens_leased_and_those_spent_are_counted(redis_client):
 
     assert counted(CONNECT_BUDGET_LEASED) - leased == LEASE
     assert counted(CONNECT_BUDGET_LEASE_SPENT) - spent == 3
+
+
+async def test_a_call_whose_limits_have_no_share_leases_nothing(redis_client):
+    """A start without an Idempotency-Key counts its address's windows with its tokens: it
+    could never spend a lease, so it takes none."""
+    await redis_client.delete(keys().connect_budget("SendEvent"))  # full again
+    window = chat_window("address", "starts", limit=60)
+    for _ in range(2):
+        with calling_for(limits=counted_with_the_call([window])):
+            await budget().acquire_pair("SendMessage", "SendEvent")
+
+    assert await tokens_of(redis_client) == 100 - 2
+    assert await tokens_of(redis_client, "SendEvent") == 100 - 2
