@@ -456,41 +456,31 @@ _ACQUIRE_PAIR = _ACQUIRE_FUNCTION + _ACQUIRE_PAIR_TAIL
 
 # KEYS: _ACQUIRE's four, then the caller's limits' (CountedLimits). ARGV: _ACQUIRE's
 # thirteen, then the limits'. Counts the limits first; over one of them, answers {-1, its ms
-# left, its 1-based place among them, 0} and takes no token; else answers as _ACQUIRE.
+# left, its 1-based place among them, 0} and takes no token; else answers as _ACQUIRE. A grant
+# that leases, with a share asked (ARGV[13] > 0), also shares out the limits' windows
+# (share_windows, which the limits' `lua` then defines): its answer then ends with how many
+# hits, and their ms left.
 _COUNT_AND_ACQUIRE_TAIL = """
 local refused, ttl = hit_windows(5, 14, #KEYS - 4)
 if refused > 0 then return {-1, ttl, refused, 0} end
-return acquire(KEYS, ARGV)
-"""
-# As _COUNT_AND_ACQUIRE_TAIL; a grant that leases also shares out the limits' windows
-# (share_windows, ARGV[13] hits at most): its answer then ends with how many and their ms left.
-_COUNT_SHARE_AND_ACQUIRE_TAIL = """
-local refused, ttl = hit_windows(5, 14, #KEYS - 4)
-if refused > 0 then return {-1, ttl, refused, 0} end
 local answer = acquire(KEYS, ARGV)
-if answer[1] == 1 and answer[5] > 0 then
-  answer[6], answer[7] = share_windows(5, 14, #KEYS - 4, tonumber(ARGV[13]))
+local share = tonumber(ARGV[13])
+if share > 0 and answer[1] == 1 and answer[5] > 0 then
+  answer[6], answer[7] = share_windows(5, 14, #KEYS - 4, share)
 end
 return answer
 """
-# As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and nineteen arguments.
+# As _COUNT_AND_ACQUIRE_TAIL, after _ACQUIRE_PAIR's eight keys and nineteen arguments; the
+# windows are shared out (ARGV[19] hits at most) when both operations leased.
 _COUNT_AND_ACQUIRE_PAIR_TAIL = (
     _ACQUIRE_PAIR_FUNCTION
     + """
 local refused, ttl = hit_windows(9, 20, #KEYS - 8)
 if refused > 0 then return {-1, ttl, refused, 0} end
-return acquire_pair()
-"""
-)
-# As _COUNT_SHARE_AND_ACQUIRE_TAIL for a pair: the windows are shared out when both leased.
-_COUNT_SHARE_AND_ACQUIRE_PAIR_TAIL = (
-    _ACQUIRE_PAIR_FUNCTION
-    + """
-local refused, ttl = hit_windows(9, 20, #KEYS - 8)
-if refused > 0 then return {-1, ttl, refused, 0} end
 local answer = acquire_pair()
-if answer[1] == 1 and answer[6] > 0 and answer[7] > 0 then
-  answer[8], answer[9] = share_windows(9, 20, #KEYS - 8, tonumber(ARGV[19]))
+local share = tonumber(ARGV[19])
+if share > 0 and answer[1] == 1 and answer[6] > 0 and answer[7] > 0 then
+  answer[8], answer[9] = share_windows(9, 20, #KEYS - 8, share)
 end
 return answer
 """
@@ -702,16 +692,15 @@ class ConnectBudget:
         priority = context.priority if context.priority is not None else Priority.MESSAGE
         may_wait = priority is not Priority.TYPING
         started = time.monotonic()
-        bucket_key = self._key(operation)
-        leases = {bucket_key: self.lease_size(operation, priority)}
-        if then is not None:
-            leases[self._key(then)] = self.lease_size(then, priority)
+        names = (operation,) if then is None else (operation, then)
+        # The tokens a grant leases of each operation, by its bucket's key.
+        leases = {self._key(name): self.lease_size(name, priority) for name in names}
         # Tokens leased for calls whose limits have no share could never be spent.
         leasing = all(leases.values()) and (limits is None or limits.share > 0)
         if leasing:
             spent, shared = _spend_ahead(list(leases), limits, started)
             if spent:
-                for name in (operation, then) if then is not None else (operation,):
+                for name in names:
                     CONNECT_BUDGET_WAIT_SECONDS.labels(operation=name).observe(0)
                     CONNECT_BUDGET_LEASE_SPENT.labels(operation=name).inc()
                 return Grant(waited=0.0, queued=False), then is not None
@@ -724,7 +713,7 @@ class ConnectBudget:
         if context.asked_at is not None:
             asked_age_ms = min(max(int((started - context.asked_at) * 1000), 0), MAX_ASKED_AGE_MS)
         redis = get_redis()
-        budget_keys = [bucket_key, *self._keys(operation)[1:]]
+        budget_keys = self._keys(operation)
         args: list[object] = [
             rate[0],
             max(1, rate[1] - RESERVE),
@@ -767,9 +756,7 @@ class ConnectBudget:
             while True:
                 entered = may_wait
                 if limits is not None:
-                    counting = redis.register_script(
-                        _counting(limits.lua, pair=then is not None, share=share > 0)
-                    )
+                    counting = redis.register_script(_counting(limits.lua, pair=then is not None))
                     answer = await counting(
                         keys=[*script_keys, *limits.keys], args=[*args, *limits.args]
                     )
@@ -787,7 +774,6 @@ class ConnectBudget:
                 now = time.monotonic()
                 if granted:
                     if leasing:
-                        names = (operation, then) if then is not None else (operation,)
                         for offset, (key, name) in enumerate(zip(leases, names, strict=True)):
                             count = int(answer[leased_at + offset])
                             if count:
@@ -857,15 +843,11 @@ class ConnectBudget:
 
 
 @functools.cache
-def _counting(lua: str, *, pair: bool = False, share: bool = False) -> str:
+def _counting(lua: str, *, pair: bool = False) -> str:
     """_ACQUIRE, or _ACQUIRE_PAIR, that counts the limits `lua` defines first (and shares
     them out with a lease)."""
-    if pair:
-        tail = _COUNT_SHARE_AND_ACQUIRE_PAIR_TAIL if share else _COUNT_AND_ACQUIRE_PAIR_TAIL
-        return lua + _ACQUIRE_FUNCTION + tail
-    if share:
-        return lua + _ACQUIRE_FUNCTION + _COUNT_SHARE_AND_ACQUIRE_TAIL
-    return lua + _ACQUIRE_FUNCTION + _COUNT_AND_ACQUIRE_TAIL
+    tail = _COUNT_AND_ACQUIRE_PAIR_TAIL if pair else _COUNT_AND_ACQUIRE_TAIL
+    return lua + _ACQUIRE_FUNCTION + tail
 
 
 async def count_alone(limits: CountedLimits) -> None:
