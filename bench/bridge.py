@@ -46,7 +46,10 @@ class BridgeCustomer(Customer):
             )
         except Exception as error:
             raise ConnectFailed(f"ws_open_{type(error).__name__}") from None
-        await self.socket.send(_dumps({"type": "auth", "token": token, "ref": "auth"}))
+        # As the widget does: the agent's answer as it comes, its seq when logged.
+        await self.socket.send(
+            _dumps({"type": "auth", "token": token, "early_events": True, "ref": "auth"})
+        )
         ready = False
         async for raw in self.socket:
             frame = json.loads(raw)
@@ -71,7 +74,7 @@ class BridgeCustomer(Customer):
             async for raw in self.socket:
                 frame = json.loads(raw)
                 kind = frame.get("type")
-                if kind == "event":
+                if kind in ("event", "early"):
                     self.received(frame["event"], time.time() * 1000)
                 elif kind == "error":
                     self.failed(frame.get("ref"), f"error_{frame.get('code')}")

@@ -119,14 +119,18 @@ async def send_receipt(
     return await deliver_receipt(runtime, session, message_id=message_id, kind=kind)
 
 
-async def accept_receipt(runtime: Runtime, session: ChatSession, *, message_id: str) -> None:
+async def accept_receipt(
+    runtime: Runtime, session: ChatSession, *, message_id: str, known: bool = False
+) -> None:
     """Counts a receipt against the chat's window (CHATBRIDGE_CHAT_RECEIPTS_PER_MINUTE) and
     refuses one for a message the chat's log does not hold (UnknownMessage): what a client
-    asks for is checked when it asks, even if the websocket sends it later in a batch."""
+    asks for is checked when it asks, even if the websocket sends it later in a batch.
+    `known` for a message that Connect has just delivered and that is on its way into the
+    log (a websocket's early event)."""
     await hit_chat_window(
         session.chat_id, "receipt", limit=settings.CHATBRIDGE_CHAT_RECEIPTS_PER_MINUTE
     )
-    if not await runtime.log.has_message(session.chat_id, message_id):
+    if not known and not await runtime.log.has_message(session.chat_id, message_id):
         raise UnknownMessage()
 
 

@@ -108,7 +108,7 @@ class DirectChat(SocketChat):
 class BridgeChat(SocketChat):
     def on_frame(self, raw: str | bytes) -> None:
         frame = json.loads(raw)
-        event = frame.get("event") if frame.get("type") == "event" else None
+        event = frame.get("event") if frame.get("type") in ("event", "early") else None
         if event and event.get("type") == "message" and event.get("participant_role") == "AGENT":
             self.echo(event.get("content"))
 
@@ -153,7 +153,10 @@ async def open_bridge(name: str, stack: Stack, api: RestApi) -> Chat:
     socket = await websockets.connect(
         stack.ws_url, origin=ORIGIN, compression=None, ping_interval=None
     )
-    await socket.send(json.dumps({"type": "auth", "token": token, "ref": "auth"}))
+    # As the widget does: events as they come, their seqs when logged.
+    await socket.send(
+        json.dumps({"type": "auth", "token": token, "early_events": True, "ref": "auth"})
+    )
     async for raw in socket:
         frame = json.loads(raw)
         if frame.get("type") == "error":

@@ -75,7 +75,7 @@ class StaffTranscriptConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Read-only: staff cannot say anything in the chat from here."""
 
-    async def send_logged(self, seq: int, event_json: str) -> None:
+    async def send_logged(self, seq: int, event_json: str, item_id: str | None) -> None:
         event = archived_form(seq, LiveEvent.from_json(event_json))
         if event.type == RECEIPT:
             receipt = Receipt()

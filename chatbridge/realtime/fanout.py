@@ -15,6 +15,12 @@ class Follower(Protocol):
     async def ring(self, message: dict[str, Any]) -> None: ...
 
 
+class EarlyFollower(Follower, Protocol):
+    """A follower that also takes events before they are logged (Relay.publish_many)."""
+
+    async def early(self, message: dict[str, Any]) -> None: ...
+
+
 class LocalFanout:
     def __init__(self) -> None:
         self._followers: dict[str, set[Follower]] = collections.defaultdict(set)
@@ -39,5 +45,16 @@ class LocalFanout:
         for follower in list(followers):
             try:
                 await follower.ring(message)
+            except Exception:
+                logger.exception("a local follower of chat %s failed", chat_id)
+
+    async def ring_early(self, chat_id: str, message: dict[str, Any]) -> None:
+        """Rings the followers that take events before they are logged, and only them."""
+        for follower in list(self._followers.get(chat_id, ())):
+            early = getattr(follower, "early", None)
+            if early is None:
+                continue
+            try:
+                await early(message)
             except Exception:
                 logger.exception("a local follower of chat %s failed", chat_id)

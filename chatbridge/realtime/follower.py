@@ -75,6 +75,10 @@ class LogCursor:
             self.last_seq = seq
             self._delivered.clear()
 
+    def has_delivered(self, item_id: str) -> bool:
+        """Whether the reader delivered this item lately (its last REMEMBERED_IDS)."""
+        return hash(item_id) in self._delivered
+
     def delivered(self, seq: int, item_id: str) -> None:
         """Moves the cursor to an event the reader delivered."""
         self.last_seq = seq
@@ -170,7 +174,7 @@ class EventLogFollower:
         """A message rung by the relay in this process: straight to its handler."""
         await getattr(self, get_handler_name(message))(message)
 
-    async def send_logged(self, seq: int, event_json: str) -> None:
+    async def send_logged(self, seq: int, event_json: str, item_id: str | None) -> None:
         """Sends one logged event, in the consumer's own frame."""
         raise NotImplementedError
 
@@ -194,7 +198,7 @@ class EventLogFollower:
 
     async def _send_missed(self, cursor: LogCursor) -> None:
         async for logged in cursor.catch_up():
-            await self.send_logged(logged.seq, logged.event.to_json())
+            await self.send_logged(logged.seq, logged.event.to_json(), logged.event.id)
 
     # Channel layer handler: the doorbell rings with the event and its seq.
 
@@ -207,7 +211,7 @@ class EventLogFollower:
             item_id = message.get("id")
             ring = cursor.ring(seq, item_id)
             if ring is Ring.NEXT:
-                await self.send_logged(seq, message["event"])
+                await self.send_logged(seq, message["event"], item_id)
                 if item_id is None:
                     cursor.last_seq = seq
                 else:

@@ -23,7 +23,7 @@ from channels.layers import BaseChannelLayer
 
 from chatbridge.chats.events import CUSTOMER, ChatEvent
 from chatbridge.realtime.detached import Detached
-from chatbridge.realtime.eventlog import EventLog, Floor
+from chatbridge.realtime.eventlog import RECEIPTED_TYPES, EventLog, Floor
 from chatbridge.realtime.fanout import Follower, LocalFanout
 from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.realtime.leases import Fence, LeaseLost
@@ -416,9 +416,15 @@ class Relay:
         from_connect: bool = True,
         fence: Fence | None = None,
         floor: Floor = Floor.LIFT,
+        early: bool = False,
     ) -> list[int | None]:
         """Logs events that arrived together in one round trip, then fans them out in order;
         the seq of each, as publish() gives it. `floor` is EventLog.append_many's.
+
+        With `early` (what a live Connect websocket just delivered), this process's followers
+        that take events before they are logged (EarlyFollower) get them first, without a
+        seq: a client then shows the agent's answer without waiting for the appends before
+        it. The log stays the one source of seqs, and every event is rung again once logged.
 
         A customer's item is published twice in this process, by the send path and by the
         upstream's echo: the second caller waits for the first's result instead of asking
@@ -426,6 +432,8 @@ class Relay:
         item, so that seq keeps Connect's order. The upstream logs under its lease's `fence`
         (LeaseLost once it is another process's)."""
         encoded = [(event, event.to_json()) for event in events]
+        if early:
+            await self.ring_early(chat_id, encoded)
         waiting: dict[str, asyncio.Future[int | None]] = {}
         mine: set[str] = set()
         claimed: dict[str, asyncio.Future[int | None]] = {}
@@ -463,6 +471,23 @@ class Relay:
             for future in claimed.values():
                 if not future.done():
                     future.set_result(None)
+
+    async def ring_early(self, chat_id: str, encoded: Sequence[tuple[ChatEvent, str]]) -> None:
+        """Rings this process's early followers with events (each with its JSON) not yet
+        logged: what publish_many(early=True) does before it logs them."""
+        if not self.fanout.followers(chat_id):
+            return
+        for event, text in encoded:
+            if not event.is_ephemeral and not event.earlier:
+                await self.fanout.ring_early(
+                    chat_id,
+                    {
+                        "type": "chat.early",
+                        "id": event.id,
+                        "event": text,
+                        "receipted": event.type in RECEIPTED_TYPES,
+                    },
+                )
 
     async def _log_and_ring(
         self,

@@ -365,7 +365,7 @@ class Upstream:
                 if item is not None:
                     items.append(item)
         if items:
-            await self._relay_items(items)
+            await self._relay_items(items, early=True)
 
     async def _relay_frame(self, frame: dict) -> None:
         item = self._item_of(frame)
@@ -380,13 +380,16 @@ class Upstream:
             return None
 
     async def _relay_items(
-        self, items: list[TranscriptItem], *, floor: Floor = Floor.STRICT
+        self, items: list[TranscriptItem], *, floor: Floor = Floor.STRICT, early: bool = False
     ) -> None:
+        """`early` for what the websocket just delivered (Relay.publish_many)."""
         events = [event for event in map(from_item, items) if event is not None]
         if not events:
             return
         try:
-            await self.relay.publish_many(self.chat_id, events, fence=self.fence, floor=floor)
+            await self.relay.publish_many(
+                self.chat_id, events, fence=self.fence, floor=floor, early=early
+            )
         except LogRegressed:
             logger.warning("event log lost entries, repairing it chat_id=%s", self.chat_id)
             await self._repair_log()

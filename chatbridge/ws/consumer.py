@@ -20,7 +20,13 @@ from django.conf import settings
 from chatbridge import actions
 from chatbridge.addresses import scope_address
 from chatbridge.chats.records import ChatSession
-from chatbridge.errors import ChatBridgeError, ChatEnded, RateLimited, TooManyConnections
+from chatbridge.errors import (
+    ChatBridgeError,
+    ChatEnded,
+    RateLimited,
+    TooManyConnections,
+    UnknownMessage,
+)
 from chatbridge.logcontext import bind_chat
 from chatbridge.metrics import WEBSOCKET_CLIENTS
 from chatbridge.realtime.follower import EventLogFollower, LogCursor, shows_typing
@@ -37,8 +43,10 @@ from chatbridge.ws.protocol import (
     Send,
     Sync,
     Typing,
+    early_frame,
     error_frame,
     event_frame,
+    logged_frame,
     parse_client_frame,
     ref_of,
 )
@@ -59,6 +67,10 @@ MAX_ORDERED_FRAMES = 50
 STATUS_READS = 3
 # Seconds a leaving connection may take to send the receipts it still holds.
 LEAVING_RECEIPTS_TIMEOUT = 10.0
+# Events a connection remembers having sent early, until their seq comes.
+EARLY_REMEMBERED = 32
+# What ChatConsumer.early_sent gives for an event not sent early.
+NOT_EARLY = object()
 
 
 class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
@@ -78,6 +90,10 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
         # before then waits here (its reason) for the authentication to tell it.
         self.ready = False
         self.ended_before_ready: str | None = None
+        # Whether the client takes events before they are logged (Auth.early_events), and
+        # those sent so, until logged (see early).
+        self.early_events = False
+        self.early_sent: collections.OrderedDict[str, str | None] = collections.OrderedDict()
         self.last_activity = time.monotonic()
         self.limits = ConnectionLimits.from_settings()
         self.pending_receipts: dict[str, str] = {}
@@ -129,6 +145,8 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 await self.runtime.slots.release(slot)
             except Exception:
                 logger.exception("a connection slot was left to expire")
+        for item_id, receipt in list(getattr(self, "early_sent", {}).items()):
+            self._forget_early(item_id, receipt)
         await self._send_receipts_on_leaving()
 
     async def _send_receipts_on_leaving(self) -> None:
@@ -262,8 +280,17 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             await self._send({"type": "ack", "ref": frame.ref, "sent": sent})
         elif isinstance(frame, Receipt):
             self.limits.receipt.take()
-            await actions.accept_receipt(self.runtime, session, message_id=frame.message_id)
-            self._queue_receipt(frame.message_id, frame.kind)
+            early = self.early_sent.get(frame.message_id, NOT_EARLY)
+            if early is None:
+                raise UnknownMessage()
+            await actions.accept_receipt(
+                self.runtime, session, message_id=frame.message_id, known=early is not NOT_EARLY
+            )
+            if early is NOT_EARLY:
+                self._queue_receipt(frame.message_id, frame.kind)
+            elif early != "read":
+                # Held until the message is logged (send_logged): Connect has it already.
+                self.early_sent[frame.message_id] = frame.kind
             await self._send({"type": "ack", "ref": frame.ref})
         elif isinstance(frame, End):
             self.session = await actions.end_chat(self.runtime, session)
@@ -297,6 +324,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             return
         self.session = session
         self.queued_acks = frame.queued_acks
+        self.early_events = frame.early_events
         # The consumer's later frames run in this task: their log lines name the chat.
         bind_chat(session.chat_id)
         self.following = True
@@ -340,8 +368,40 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
                 break
         await self._send({"type": "upstream", "status": status})
 
-    async def send_logged(self, seq: int, event_json: str) -> None:
-        await self.send(text_data=event_frame(seq, event_json))
+    async def send_logged(self, seq: int, event_json: str, item_id: str | None) -> None:
+        if item_id is None or item_id not in self.early_sent:
+            await self.send(text_data=event_frame(seq, event_json))
+            return
+        receipt = self.early_sent.pop(item_id)
+        await self.send(text_data=logged_frame(item_id, seq))
+        if receipt:
+            self._queue_receipt(item_id, receipt)
+
+    async def early(self, message: dict[str, Any]) -> None:
+        """An event rung before it is logged (Relay.publish_many), for a client that asked.
+
+        Until its seq comes, the connection remembers it: None for an event that no receipt
+        may name, else the receipt the client asked for meanwhile ("" for none yet). The
+        client may read the message at once, and a receipt then must neither find the log
+        without it nor wait, holding the connection's frames: it is held and batched once
+        the message is logged."""
+        if not (self.early_events and self.ready) or self.cursor is None:
+            return
+        item_id = message["id"]
+        if item_id in self.early_sent or self.cursor.has_delivered(item_id):
+            return
+        await self.send(text_data=early_frame(message["event"]))
+        # Logged and sent meanwhile (rung from another process's append), it needs no seq.
+        if not self.cursor.has_delivered(item_id):
+            self.early_sent[item_id] = "" if message["receipted"] else None
+            if len(self.early_sent) > EARLY_REMEMBERED:
+                self._forget_early(*self.early_sent.popitem(last=False))
+
+    def _forget_early(self, item_id: str, receipt: str | None) -> None:
+        """Lets a receipt held for an early event go without its seq: the message came from
+        Connect, which takes the receipt whether or not the log has it yet."""
+        if receipt:
+            self._queue_receipt(item_id, receipt)
 
     # What the relay rings: chat_event (the doorbell) comes from EventLogFollower.
 

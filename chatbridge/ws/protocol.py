@@ -59,6 +59,8 @@ class Auth(_Frame):
     # Whether the client understands a send's ack with status "queued" (QueuedAckFrame);
     # clients that do not say so get only the final ack, as before it existed.
     queued_acks: bool = False
+    # Whether the client takes events before they are logged (EarlyFrame, then LoggedFrame).
+    early_events: bool = False
 
 
 class Send(_Frame):
@@ -163,6 +165,15 @@ def event_frame(seq: int, event_json: str) -> str:
     return f'{{"type":"event","seq":{seq},"event":{event_json}}}'
 
 
+def early_frame(event_json: str) -> str:
+    """An early frame, built around the event's JSON as the relay encoded it."""
+    return f'{{"type":"early","event":{event_json}}}'
+
+
+def logged_frame(item_id: str, seq: int) -> str:
+    return json.dumps({"type": "logged", "id": item_id, "seq": seq}, separators=(",", ":"))
+
+
 # Server frames: what the consumer sends, as docs/websocket-protocol.md's "Server → client".
 
 ClientRef = Annotated[str | None, Field(description="The ref of the frame answered, or null.")]
@@ -194,6 +205,25 @@ class EventFrame(_ServerFrame):
     type: Literal["event"]
     seq: int = Field(ge=1)
     event: Event
+
+
+class EarlyFrame(_ServerFrame):
+    """An event from Amazon Connect on its way into the log, for a client that set
+    `early_events`: shown at once, it has no seq yet. Its `logged` frame follows; where this
+    connection did not get the early frame first, its `event` frame. It may name an event the
+    client already has (match by `event.id`)."""
+
+    type: Literal["early"]
+    event: Event
+
+
+class LoggedFrame(_ServerFrame):
+    """The seq of an event this connection got as `early`, in seq order with `event` frames:
+    the client resumes with the highest seq it has, from either."""
+
+    type: Literal["logged"]
+    id: str = Field(description="The event's id, as its early frame carried it.")
+    seq: int = Field(ge=1)
 
 
 class TypingFrame(_ServerFrame):
@@ -299,6 +329,8 @@ def _server_frame_tag(frame: Any) -> str | None:
 ServerFrame = Annotated[
     Annotated[ReadyFrame, Tag("ready")]
     | Annotated[EventFrame, Tag("event")]
+    | Annotated[EarlyFrame, Tag("early")]
+    | Annotated[LoggedFrame, Tag("logged")]
     | Annotated[TypingFrame, Tag("typing")]
     | Annotated[UpstreamFrame, Tag("upstream")]
     | Annotated[QueuedAckFrame, Tag("ack:queued")]

@@ -81,8 +81,11 @@ class ChatClient:
                 return frame
         return await self.receive_until(predicate, timeout)
 
-    async def auth(self, token: str, after: int = 0) -> Frame:
-        await self.send({"type": "auth", "token": token, "after": after, "ref": "auth"})
+    async def auth(self, token: str, after: int = 0, *, early_events: bool = False) -> Frame:
+        frame = {"type": "auth", "token": token, "after": after, "ref": "auth"}
+        if early_events:
+            frame["early_events"] = True
+        await self.send(frame)
         return await self.receive_until(lambda f: f["type"] in {"ready", "error"})
 
     async def request(self, frame: Frame) -> Frame:
@@ -130,7 +133,7 @@ def assert_server_frame(text: str) -> None:
 
 
 async def authenticated_client(
-    token: str, *, after: int = 0, connected: bool = False
+    token: str, *, after: int = 0, connected: bool = False, early_events: bool = False
 ) -> ChatClient:
     """A client past the start of its conversation: connected, authenticated (ready), with the
     events after `after` and the upstream (or, for an ended chat, ended) frame that follow.
@@ -138,7 +141,7 @@ async def authenticated_client(
     says next reaches the client live."""
     client = ChatClient()
     assert await client.connect()
-    ready = await client.auth(token, after=after)
+    ready = await client.auth(token, after=after, early_events=early_events)
     assert ready["type"] == "ready", ready
     await client.receive_until(lambda f: f["type"] in {"upstream", "ended"})
     if connected:

@@ -531,6 +531,14 @@ function onFrame(frame) {
     case "event":
       if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
       onEvent(frame.event, frame.seq);
+      logged(frame.event.id, frame.seq);
+      break;
+    case "early":  // shown now; its seq comes with a "logged" (or "event") frame
+      onEvent(frame.event, 0);
+      break;
+    case "logged":
+      if (frame.seq > state.lastSeq) state.lastSeq = frame.seq;
+      logged(frame.id, frame.seq);
       break;
     case "upstream":
       state.upstream = frame.status;
@@ -610,6 +618,14 @@ function onEvent(event, seq) {
     arrived(event);
     reveal(entry.node);
   }
+}
+
+// An event shown before it was logged gets its seq.
+function logged(id, seq) {
+  const entry = events.get(id);
+  if (!entry || entry.seq) return;
+  entry.seq = seq;
+  if (entry.node) entry.node.dataset.seq = String(seq);
 }
 
 // The earlier conversation a continued chat carries over: shown, never acted on.

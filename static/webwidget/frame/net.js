@@ -89,7 +89,7 @@ export class Link {
     let pinger;  // this socket's own: a replaced socket closing later must not stop the next's
     let retryAfter;  // of a too_many_connections refusal, before its close
     ws.addEventListener("open", () => {
-      ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), ref: "auth" }));
+      ws.send(JSON.stringify({ type: "auth", token: this.token, after: this.after(), early_events: true, ref: "auth" }));
       pinger = setInterval(() => this.check(), 25000);
       this.pinger = pinger;
     });

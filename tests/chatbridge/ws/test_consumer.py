@@ -529,6 +529,7 @@ async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator
     frame against the schema, so this makes sure that each one is checked at least once."""
     contact = chat.session.contact_id
     client = await authenticated_client(chat.session_token, connected=True)
+    early = await authenticated_client(chat.session_token, connected=True, early_events=True)
     emulator.agent_join(contact, "Sam")
     sent = await client.request({"type": "send", "content": "hi", "client_id": "c1"})
     emulator.agent_typing(contact)
@@ -544,9 +545,11 @@ async def test_one_conversation_brings_every_kind_of_server_frame(chat, emulator
     error = await client.request({"type": "shout"})
     ended = await client.request({"type": "end"})
     await client.wait_for(lambda f: f["type"] == "ended")
+    await early.wait_for(lambda f: f["type"] == "ended")
     await client.close()
+    await early.close()
 
-    assert {f["type"] for f in client.frames} == SERVER_FRAME_TYPES
+    assert {f["type"] for f in client.frames + early.frames} == SERVER_FRAME_TYPES
     assert typing["event"]["type"] == "typing" and typing["event"]["participant_role"] == "AGENT"
     assert sent["id"] in [f["event"]["id"] for f in client.events()]
     assert typed["sent"] is True and synced["last_seq"] >= message["seq"]
