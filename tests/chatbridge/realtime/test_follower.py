@@ -49,7 +49,7 @@ class Follower(EventLogFollower):
         self.sent: list[tuple[int, str]] = []
         self.failing_at = failing_at
 
-    async def send_logged(self, seq: int, event_json: str) -> None:
+    async def send_logged(self, seq: int, event_json: str, item_id: str | None) -> None:
         if seq == self.failing_at:
             raise ConnectionError("the client's socket failed")
         self.sent.append((seq, json.loads(event_json)["content"]))

@@ -127,7 +127,13 @@ def widget(js: Page) -> Widget:
 
 def test_the_first_connection_asks_for_every_event(widget: Widget) -> None:
     widget.connect()
-    assert widget.auth() == {"type": "auth", "token": "session-token", "after": 0, "ref": "auth"}
+    assert widget.auth() == {
+        "type": "auth",
+        "token": "session-token",
+        "after": 0,
+        "early_events": True,
+        "ref": "auth",
+    }
 
 
 def test_a_reconnect_asks_only_for_the_events_after_the_highest_seq_received(
@@ -140,6 +146,44 @@ def test_a_reconnect_asks_only_for_the_events_after_the_highest_seq_received(
     widget.connect()
     assert widget.auth()["after"] == 5
     assert widget.run("document.querySelectorAll('.cb-log .cb-msg').length") == 4
+
+
+def early(seq: int) -> dict[str, Any]:
+    """An agent's message as an early frame: its event, without its seq."""
+    return {"type": "early", "event": agent_message(seq)["event"]}
+
+
+def bubbles(widget: Widget) -> list[str]:
+    return widget.run(
+        "[...document.querySelectorAll('.cb-log .cb-bubble')].map((b) => b.textContent)"
+    )
+
+
+def test_an_early_event_is_shown_at_once(widget: Widget) -> None:
+    widget.connect(agent_message(1))
+    widget.receive(early(2))
+    assert bubbles(widget) == ["message 1", "message 2"]
+
+
+def test_a_reconnect_asks_after_the_highest_seq_logged_not_after_early_events(
+    widget: Widget,
+) -> None:
+    widget.connect(agent_message(1))
+    widget.receive(early(2), early(3), {"type": "logged", "id": "m2", "seq": 2})
+    widget.drop()
+    widget.reconnect()
+    widget.connect()
+    assert widget.auth()["after"] == 2
+
+
+def test_an_early_event_that_comes_again_as_an_event_is_shown_once(widget: Widget) -> None:
+    widget.connect(agent_message(1))
+    widget.receive(early(2), agent_message(2))
+    assert bubbles(widget) == ["message 1", "message 2"]
+    widget.drop()
+    widget.reconnect()
+    widget.connect()
+    assert widget.auth()["after"] == 2
 
 
 def test_the_events_replayed_on_a_reconnect_are_shown_once(widget: Widget) -> None:

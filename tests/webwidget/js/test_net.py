@@ -157,7 +157,9 @@ def test_it_authenticates_first_with_the_token_and_the_last_seq_held(
 ) -> None:
     link.set_after(7)
     link.accept()
-    assert link.sent() == [{"type": "auth", "token": "session-token", "after": 7, "ref": "auth"}]
+    assert link.sent() == [
+        {"type": "auth", "token": "session-token", "after": 7, "early_events": True, "ref": "auth"}
+    ]
 
 
 def test_nothing_is_sent_before_the_server_is_ready(link: LinkUnderTest) -> None:
@@ -277,7 +279,13 @@ def test_a_reconnect_asks_for_the_events_after_the_last_seq_held_then(
     link.set_after(41)
     link.retry_in()
     link.accept()
-    assert link.sent()[0] == {"type": "auth", "token": "session-token", "after": 41, "ref": "auth"}
+    assert link.sent()[0] == {
+        "type": "auth",
+        "token": "session-token",
+        "after": 41,
+        "early_events": True,
+        "ref": "auth",
+    }
 
 
 def test_close_stops_for_good(link: LinkUnderTest) -> None:
