@@ -15,12 +15,6 @@ class Follower(Protocol):
     async def ring(self, message: dict[str, Any]) -> None: ...
 
 
-class EarlyFollower(Follower, Protocol):
-    """A follower that also takes events before they are logged (Relay.publish_many)."""
-
-    async def early(self, message: dict[str, Any]) -> None: ...
-
-
 class LocalFanout:
     def __init__(self) -> None:
         self._followers: dict[str, set[Follower]] = collections.defaultdict(set)
@@ -49,7 +43,8 @@ class LocalFanout:
                 logger.exception("a local follower of chat %s failed", chat_id)
 
     async def ring_early(self, chat_id: str, message: dict[str, Any]) -> None:
-        """Rings the followers that take events before they are logged, and only them."""
+        """Rings the followers that take events before they are logged (those with an
+        `early` method, like the customer's websocket), and only them."""
         for follower in list(self._followers.get(chat_id, ())):
             early = getattr(follower, "early", None)
             if early is None:

@@ -422,7 +422,7 @@ class Relay:
         the seq of each, as publish() gives it. `floor` is EventLog.append_many's.
 
         With `early` (what a live Connect websocket just delivered), this process's followers
-        that take events before they are logged (EarlyFollower) get them first, without a
+        that take events before they are logged (LocalFanout.ring_early) get them first, without a
         seq: a client then shows the agent's answer without waiting for the appends before
         it. The log stays the one source of seqs, and every event is rung again once logged.
 

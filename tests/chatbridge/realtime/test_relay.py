@@ -413,3 +413,38 @@ async def test_a_chat_whose_join_failed_is_joined_by_its_next_follower(redis_cli
         assert await redis_client.zcard(group) == 1
     finally:
         await relay.close()
+
+
+class EarlyRecorder(Recorder):
+    """A follower that also takes events before they are logged, as the websocket does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.early_messages: list[dict] = []
+
+    async def early(self, message: dict) -> None:
+        self.early_messages.append(message)
+        self._arrived.put_nowait(message)
+
+
+async def test_early_followers_get_events_before_they_are_logged_then_their_doorbells(relay):
+    follower, plain = EarlyRecorder(), Recorder()
+    await relay.follow("c1", follower)
+    await relay.follow("c1", plain)
+
+    await relay.publish_many("c1", [event("m1"), event("t1", kind=TYPING)], early=True)
+
+    assert [(m["type"], m["id"]) for m in follower.early_messages] == [("chat.early", "m1")]
+    assert follower.early_messages[0]["receipted"] is True
+    assert [m["type"] for m in follower.messages] == ["chat.event", "chat.ephemeral"]
+    assert [m["type"] for m in plain.messages] == ["chat.event", "chat.ephemeral"]
+
+
+async def test_only_what_comes_live_from_connect_is_rung_early(relay):
+    follower = EarlyRecorder()
+    await relay.follow("c1", follower)
+
+    await relay.publish_many("c1", [event("m1")])
+    await relay.publish_many("c1", [event("m2", kind="event")], early=True)
+
+    assert [(m["id"], m["receipted"]) for m in follower.early_messages] == [("m2", False)]

@@ -66,6 +66,18 @@ async def nothing_more(client: ChatClient) -> list[Frame]:
     return client.frames
 
 
+async def shown_early_while_held(
+    chat, emulator, held_appends: HeldAppends
+) -> tuple[ChatClient, str]:
+    """An early client, and the id of the agent's message it got early, whose append waits."""
+    early = await authenticated_client(chat.session_token, connected=True, early_events=True)
+    held_appends.armed = True
+    emulator.agent_message(chat.session.contact_id, "read me")
+    message_id = (await early.wait_for(is_early("read me")))["event"]["id"]
+    await held_appends.holding.wait()
+    return early, message_id
+
+
 async def test_the_agents_message_reaches_an_early_client_before_it_is_logged(
     chat, emulator, held_appends
 ):
@@ -130,11 +142,7 @@ async def test_an_event_the_client_already_has_is_not_sent_early_again(chat, emu
 async def test_a_receipt_for_an_early_message_is_taken_and_sent_once_it_is_logged(
     chat, emulator, held_appends
 ):
-    early = await authenticated_client(chat.session_token, connected=True, early_events=True)
-    held_appends.armed = True
-    emulator.agent_message(chat.session.contact_id, "read me")
-    message_id = (await early.wait_for(is_early("read me")))["event"]["id"]
-    await held_appends.holding.wait()
+    early, message_id = await shown_early_while_held(chat, emulator, held_appends)
 
     answer = await early.request({"type": "receipt", "message_id": message_id, "kind": "read"})
 
@@ -167,11 +175,7 @@ async def test_a_receipt_for_an_early_event_that_is_no_message_is_refused(
 async def test_a_receipt_held_for_an_early_message_is_sent_when_the_client_leaves(
     chat, emulator, held_appends
 ):
-    early = await authenticated_client(chat.session_token, connected=True, early_events=True)
-    held_appends.armed = True
-    emulator.agent_message(chat.session.contact_id, "read me")
-    message_id = (await early.wait_for(is_early("read me")))["event"]["id"]
-    await held_appends.holding.wait()
+    early, message_id = await shown_early_while_held(chat, emulator, held_appends)
     await early.request({"type": "receipt", "message_id": message_id, "kind": "read"})
 
     await close(early)  # the tab closed before the message was logged
