@@ -25,6 +25,9 @@ from chatbridge.realtime.follower import LogCursor, Ring, observe_delivery, show
 from chatbridge.runtime import Runtime
 
 FIND_SEQ_SCAN = 2000
+# Seconds at most a long-poll with events waits for those this process is logging for the chat
+# (Relay.settled): an append takes milliseconds.
+SETTLE_WAIT = 0.5
 
 
 async def find_seq(log: EventLog, chat_id: str, item_id: str) -> int | None:
@@ -100,7 +103,9 @@ async def wait_for_events(
     (TooManyConnections). It follows the chat, then takes its slot and reads the log in one
     round trip: whatever is logged after that read rings its doorbell. A doorbell for the
     next event answers with the doorbell's own copy, and those of the events rung with it,
-    without reading the log again (`last_seq` is then the newest seq rung). Missing
+    without reading the log again (`last_seq` is then the newest seq rung), and those that
+    this process is logging for the chat at that moment (Relay.settled): an agent's answer
+    right behind the customer's message goes with it, instead of in the next poll. Missing
     doorbells, the chat's end or the wait running out read the log. The slot is given back
     as the poll answers, without the answer waiting for it."""
     cursor = LogCursor(runtime.log, session.chat_id, after)
@@ -137,6 +142,7 @@ async def _rung_page(
     deadline = loop.time() + wait
     while (remaining := deadline - loop.time()) > 0:
         message = await bell.next(remaining)
+        settled = False
         gap = False
         while message is not None:
             if message.get("type") == "chat.ended":
@@ -150,6 +156,11 @@ async def _rung_page(
                 if len(events) == limit:
                     return events, _newest(bell, last_seq), True
             message = bell.heard()
+            if message is None and events and not settled:
+                # What Connect delivered right behind is being logged here: take it along.
+                settled = True
+                await bell.relay.settled(cursor.chat_id, SETTLE_WAIT)
+                message = bell.heard()
         if gap:
             more, last_seq = await cursor.page(limit - len(events))
             events += more

@@ -114,6 +114,10 @@ class Relay:
         # Chats whose upstream is connected in this process, and the customer items of each
         # that the send path has left to it (publish_sent), each with the send path's future.
         self._live_upstreams: set[str] = set()
+        # Publishes of each chat under way in this process, and a future for those who wait
+        # until there are none (settled).
+        self._publishing: collections.Counter[str] = collections.Counter()
+        self._settling: dict[str, asyncio.Future[None]] = {}
         self._left: dict[str, dict[str, asyncio.Future[int | None]]] = {}
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any], bool | None]] = asyncio.Queue(
             OUTBOX_SIZE
@@ -431,6 +435,39 @@ class Relay:
         Redis, and is given its seq. The upstream waits before logging what came after the
         item, so that seq keeps Connect's order. The upstream logs under its lease's `fence`
         (LeaseLost once it is another process's)."""
+        self._publishing[chat_id] += 1
+        try:
+            return await self._publish_many(chat_id, events, from_connect, fence, floor, early)
+        finally:
+            self._publishing[chat_id] -= 1
+            if not self._publishing[chat_id]:
+                del self._publishing[chat_id]
+                settling = self._settling.pop(chat_id, None)
+                if settling is not None and not settling.done():
+                    settling.set_result(None)
+
+    async def settled(self, chat_id: str, timeout: float) -> None:
+        """Returns once no event of the chat is being published in this process (after
+        `timeout` s at most): a long-poll woken by one event answers with those that Connect
+        delivered right behind it, instead of being asked again for them."""
+        if not self._publishing.get(chat_id):
+            return
+        settling = self._settling.get(chat_id)
+        if settling is None:
+            settling = self._settling[chat_id] = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(settling)
+
+    async def _publish_many(
+        self,
+        chat_id: str,
+        events: Sequence[ChatEvent],
+        from_connect: bool,
+        fence: Fence | None,
+        floor: Floor,
+        early: bool,
+    ) -> list[int | None]:
         encoded = [(event, event.to_json()) for event in events]
         if early:
             await self.ring_early(chat_id, encoded)

@@ -121,3 +121,55 @@ async def test_a_long_poll_is_woken_by_what_another_process_logs(
         await elsewhere.close()
     assert [e["event"]["content"] for e in page["events"]] == ["from afar"]
     assert page["last_seq"] == last + 1
+
+
+class HeldAppend:
+    """The event log's append_many, except that the append of `content` waits until the test
+    releases it."""
+
+    def __init__(self, append, content: str) -> None:
+        self._append = append
+        self.content = content
+        self.release = asyncio.Event()
+
+    async def __call__(self, chat_id, events, **kwargs):
+        if any(event.content == self.content for event, _ in events):
+            await self.release.wait()
+        return await self._append(chat_id, events, **kwargs)
+
+
+class SettledCalls:
+    """The relay's settled, noting that a long-poll asked for it."""
+
+    def __init__(self, settled) -> None:
+        self._settled = settled
+        self.asked = asyncio.Event()
+
+    async def __call__(self, chat_id: str, timeout: float) -> None:
+        self.asked.set()
+        await self._settled(chat_id, timeout)
+
+
+async def test_a_long_poll_takes_along_what_this_process_is_logging_for_the_chat(
+    api, chat, runtime, emulator, redis_client, monkeypatch
+):
+    held = HeldAppend(runtime.log.append_many, "two")
+    monkeypatch.setattr(runtime.log, "append_many", held)
+    settled = SettledCalls(runtime.relay.settled)
+    monkeypatch.setattr(runtime.relay, "settled", settled)
+    last = await agent_joined(api, chat, await contact_id(runtime, chat), emulator)
+    poll = await polling(api, chat, redis_client, last)
+    behind = asyncio.create_task(
+        runtime.relay.publish_many(chat["chat_id"], [agent_message("two")], from_connect=False)
+    )
+
+    await runtime.relay.publish_many(chat["chat_id"], [agent_message("one")], from_connect=False)
+    asked = asyncio.create_task(settled.asked.wait())
+    await asyncio.wait([poll, asked], return_when=asyncio.FIRST_COMPLETED)
+    asked.cancel()
+    held.release.set()
+
+    page = await poll
+    await behind
+    assert [e["event"]["content"] for e in page["events"]] == ["one", "two"]
+    assert page["last_seq"] == last + 2
