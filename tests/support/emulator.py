@@ -79,3 +79,13 @@ class EmulatorControl:
     def calls(self, operation: str) -> int:
         """The calls of `operation` Connect admitted since the emulator's last reset."""
         return self._request("GET", "/quotas")["calls"].get(operation, {}).get("admitted", 0)
+
+
+def receipts_in_connect(emulator, contact_id: str, message_id: str) -> list[dict]:
+    """The receipts that Connect (the emulator) holds for a message."""
+    items = emulator.contact(contact_id)["items"]
+    return [
+        i["MessageMetadata"]["Receipts"]
+        for i in items
+        if i["Type"] == "MESSAGEMETADATA" and i["MessageMetadata"]["MessageId"] == message_id
+    ]

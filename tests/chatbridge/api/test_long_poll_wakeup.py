@@ -11,6 +11,7 @@ from chatbridge.chats.events import MESSAGE, ChatEvent
 from chatbridge.realtime.eventlog import EventLog
 from chatbridge.realtime.relay import Relay
 from chatbridge.redis import get_redis
+from tests.support.held_appends import HeldAppends
 from tests.support.rest import contact_id, events_after, polling
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,21 +124,6 @@ async def test_a_long_poll_is_woken_by_what_another_process_logs(
     assert page["last_seq"] == last + 1
 
 
-class HeldAppend:
-    """The event log's append_many, except that the append of `content` waits until the test
-    releases it."""
-
-    def __init__(self, append, content: str) -> None:
-        self._append = append
-        self.content = content
-        self.release = asyncio.Event()
-
-    async def __call__(self, chat_id, events, **kwargs):
-        if any(event.content == self.content for event, _ in events):
-            await self.release.wait()
-        return await self._append(chat_id, events, **kwargs)
-
-
 class SettledCalls:
     """The relay's settled, noting that a long-poll asked for it."""
 
@@ -153,7 +139,8 @@ class SettledCalls:
 async def test_a_long_poll_takes_along_what_this_process_is_logging_for_the_chat(
     api, chat, runtime, emulator, redis_client, monkeypatch
 ):
-    held = HeldAppend(runtime.log.append_many, "two")
+    held = HeldAppends(runtime.log.append_many)
+    held.hold_when(lambda events: any(event.content == "two" for event, _ in events))
     monkeypatch.setattr(runtime.log, "append_many", held)
     settled = SettledCalls(runtime.relay.settled)
     monkeypatch.setattr(runtime.relay, "settled", settled)

@@ -16,6 +16,7 @@ from chatbridge.ws import consumer
 from chatbridge.ws.protocol import SERVER_FRAME_TYPES
 from tests.support.closing import close
 from tests.support.connections import with_first_connection
+from tests.support.emulator import receipts_in_connect
 from tests.support.ws_client import ChatClient, Frame, authenticated_client, is_agent_message
 
 # Channels closes stale database connections around every consumer event.
@@ -379,15 +380,6 @@ def is_receipt_for(message_id: str) -> Callable[[Frame], bool]:
         and f["event"]["type"] == "receipt"
         and f["event"]["message_id"] == message_id
     )
-
-
-def receipts_in_connect(emulator, contact_id: str, message_id: str) -> list[dict]:
-    items = emulator.contact(contact_id)["items"]
-    return [
-        i["MessageMetadata"]["Receipts"]
-        for i in items
-        if i["Type"] == "MESSAGEMETADATA" and i["MessageMetadata"]["MessageId"] == message_id
-    ]
 
 
 @pytest.mark.parametrize("kinds", [("delivered", "read"), ("read", "delivered")])

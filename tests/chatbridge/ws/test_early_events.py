@@ -1,33 +1,14 @@
 """Events before they are logged: a client that sets `early_events` gets what Connect's
 websocket delivers at once (an `early` frame), then its seq (`logged`)."""
 
-import asyncio
-from typing import Any
-
 import pytest
 
-from tests.chatbridge.ws.test_consumer import receipts_in_connect
 from tests.support.closing import close
+from tests.support.emulator import receipts_in_connect
+from tests.support.held_appends import HeldAppends
 from tests.support.ws_client import ChatClient, Frame, authenticated_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class HeldAppends:
-    """The event log's append_many, except that once `armed`, appends wait until the test
-    releases them."""
-
-    def __init__(self, append: Any) -> None:
-        self._append = append
-        self.armed = False
-        self.holding = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.armed:
-            self.holding.set()
-            await self.release.wait()
-        return await self._append(*args, **kwargs)
 
 
 @pytest.fixture
@@ -71,7 +52,7 @@ async def shown_early_while_held(
 ) -> tuple[ChatClient, str]:
     """An early client, and the id of the agent's message it got early, whose append waits."""
     early = await authenticated_client(chat.session_token, connected=True, early_events=True)
-    held_appends.armed = True
+    held_appends.hold_when()
     emulator.agent_message(chat.session.contact_id, "read me")
     message_id = (await early.wait_for(is_early("read me")))["event"]["id"]
     await held_appends.holding.wait()
@@ -83,7 +64,7 @@ async def test_the_agents_message_reaches_an_early_client_before_it_is_logged(
 ):
     early = await authenticated_client(chat.session_token, connected=True, early_events=True)
     plain = await authenticated_client(chat.session_token, connected=True)
-    held_appends.armed = True
+    held_appends.hold_when()
 
     emulator.agent_message(chat.session.contact_id, "hello")
 
@@ -158,7 +139,7 @@ async def test_a_receipt_for_an_early_event_that_is_no_message_is_refused(
     chat, emulator, held_appends
 ):
     early = await authenticated_client(chat.session_token, connected=True, early_events=True)
-    held_appends.armed = True
+    held_appends.hold_when()
     emulator.agent_leave(chat.session.contact_id)
     left = await early.wait_for(lambda f: f["type"] == "early")
     await held_appends.holding.wait()
