@@ -76,26 +76,27 @@ async def send_message(
     limit = settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
     window = chat_window(session.chat_id, "send", limit=limit)
     counted = counted_with_the_call([window], share=window_share(limit))
-    with calling_for(on_queued=on_queued, limits=counted):
-        sent = await runtime.service.send_message(
-            session,
-            content=content,
-            content_type=content_type,
-            client_id=_client_token(session, client_id),
+    with runtime.relay.live_first.live():
+        with calling_for(on_queued=on_queued, limits=counted):
+            sent = await runtime.service.send_message(
+                session,
+                content=content,
+                content_type=content_type,
+                client_id=_client_token(session, client_id),
+            )
+        seq = await runtime.relay.publish_sent(
+            session.chat_id,
+            ChatEvent(
+                id=sent.id,
+                type=MESSAGE,
+                content_type=content_type,
+                content=content,
+                participant_role=CUSTOMER,
+                participant_id=session.participant_id,
+                display_name=session.display_name,
+                absolute_time=sent.absolute_time,
+            ),
         )
-    seq = await runtime.relay.publish_sent(
-        session.chat_id,
-        ChatEvent(
-            id=sent.id,
-            type=MESSAGE,
-            content_type=content_type,
-            content=content,
-            participant_role=CUSTOMER,
-            participant_id=session.participant_id,
-            display_name=session.display_name,
-            absolute_time=sent.absolute_time,
-        ),
-    )
     return sent, seq
 
 

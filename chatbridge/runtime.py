@@ -49,6 +49,7 @@ from chatbridge.realtime.fanout import LocalFanout
 from chatbridge.realtime.layer_groups import layer_shares_redis
 from chatbridge.realtime.leases import process_identity
 from chatbridge.realtime.liveness import Liveness
+from chatbridge.realtime.priority import LiveFirst
 from chatbridge.realtime.relay import Relay
 from chatbridge.realtime.slots import ConnectionSlots
 from chatbridge.realtime.supervisor import Supervisor
@@ -220,6 +221,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         fanout=LocalFanout(),
         layer_shares_redis=layer_shares_redis(),
         liveness=liveness,
+        live_first=LiveFirst(max_wait=settings.CHATBRIDGE_LIVE_FIRST_MAX_WAIT),
     )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)

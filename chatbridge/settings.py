@@ -329,6 +329,12 @@ CHATBRIDGE_LEASE_TTL = env_float("CHATBRIDGE_LEASE_TTL", 15.0)
 CHATBRIDGE_SUPERVISOR_INTERVAL = env_float("CHATBRIDGE_SUPERVISOR_INTERVAL", 1.0)
 # 0 for processes that only start chats (deployment.md, "Starts on processes of their own").
 CHATBRIDGE_HOLD_UPSTREAMS = env_bool("CHATBRIDGE_HOLD_UPSTREAMS", True)
+# Seconds each step of a new chat's setup (its websocket's authentication, its upstream's
+# opening) waits at most while the process relays live messages; 0 never waits. See
+# chatbridge/realtime/priority.py.
+CHATBRIDGE_LIVE_FIRST_MAX_WAIT = env_float("CHATBRIDGE_LIVE_FIRST_MAX_WAIT", 0.05)
+if CHATBRIDGE_LIVE_FIRST_MAX_WAIT < 0:
+    raise ImproperlyConfigured("CHATBRIDGE_LIVE_FIRST_MAX_WAIT must be at least 0")
 CHATBRIDGE_PROCESS_TTL = env_float("CHATBRIDGE_PROCESS_TTL", 3.0)
 # Seconds an active chat may go without any live client of the customer (websocket, SSE,
 # waiting long-poll) before ChatBridge ends it in Connect as abandoned; 0 never does.

@@ -28,6 +28,7 @@ from chatbridge.realtime.fanout import Follower, LocalFanout
 from chatbridge.realtime.layer_groups import LayerGroups
 from chatbridge.realtime.leases import Fence, LeaseLost
 from chatbridge.realtime.liveness import Liveness
+from chatbridge.realtime.priority import LiveFirst
 from chatbridge.redis import RedisKeys
 
 logger = logging.getLogger(__name__)
@@ -95,8 +96,11 @@ class Relay:
         fanout: LocalFanout | None = None,
         layer_shares_redis: bool = False,
         liveness: Liveness | None = None,
+        live_first: LiveFirst | None = None,
     ) -> None:
         self.log = log
+        # Live messages before new chats' setups (chatbridge.realtime.priority).
+        self.live_first = live_first or LiveFirst(max_wait=0)
         self.liveness = liveness
         self.layer = layer
         self.fanout = fanout or LocalFanout()

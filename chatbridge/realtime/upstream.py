@@ -210,6 +210,7 @@ class Upstream:
     async def run(self) -> None:
         """Relays until the chat ends or the lease is lost; cancel the task to stop early."""
         try:
+            await self.relay.live_first.turn()
             await self.relay.upstream_taken_over(self.chat_id, fence=self.fence)
             await self._run()
         except LeaseLost:
@@ -269,15 +270,19 @@ class Upstream:
 
         The session, with its tokens, lives only while connecting: nothing of it stays
         referenced while the chat's frames are relayed."""
+        live_first = self.relay.live_first
+        await live_first.turn()
         try:
             session = await self.service.store.load(self.chat_id)
         except UnknownChat:
             raise _Finished(None) from None
         if not session.is_active:
             raise _Finished(session.ended_reason)
+        await live_first.turn()
         session, connection = await self.service.open_connection(session)
         # The budget may have kept it waiting: the lease may be another process's by now.
         await self.relay.check_lease(self.chat_id, fence=self.fence)
+        await live_first.turn()
         socket = await websockets.connect(
             connection.websocket_url,
             proxy=proxy_for(connection.websocket_url),
@@ -291,6 +296,7 @@ class Upstream:
         try:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)
+            await live_first.turn()
             await self._fill_gap(session)
         except BaseException:
             await socket.close()
@@ -351,21 +357,22 @@ class Upstream:
     ) -> None:
         """Relays a frame and those received with it. A function of its own so that nothing
         of them stays referenced while the socket waits for the next."""
-        frames = [first]
-        while has_buffered(socket):
-            frames.append(await socket.recv())
-        items = []
-        for raw in frames:
-            frame = _parse(raw)
-            topic = frame.get("topic")
-            if topic == "aws/heartbeat":
-                keepalive.answered()
-            elif topic == "aws/chat":
-                item = self._item_of(frame)
-                if item is not None:
-                    items.append(item)
-        if items:
-            await self._relay_items(items, early=True)
+        with self.relay.live_first.live():
+            frames = [first]
+            while has_buffered(socket):
+                frames.append(await socket.recv())
+            items = []
+            for raw in frames:
+                frame = _parse(raw)
+                topic = frame.get("topic")
+                if topic == "aws/heartbeat":
+                    keepalive.answered()
+                elif topic == "aws/chat":
+                    item = self._item_of(frame)
+                    if item is not None:
+                        items.append(item)
+            if items:
+                await self._relay_items(items, early=True)
 
     async def _relay_frame(self, frame: dict) -> None:
         item = self._item_of(frame)

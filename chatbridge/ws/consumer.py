@@ -319,6 +319,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def _authenticate(self, frame: Auth) -> None:
         if self.session is not None:
             raise ProtocolError("already_authenticated", "This connection is authenticated.")
+        await self.runtime.relay.live_first.turn()
         session = await self.runtime.service.authenticate(frame.token)
         if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
             return
