@@ -10,9 +10,10 @@ their turn (`LiveFirst.turn`) only while no live message is under way in the pro
 delays setups, it never stops them. A message still meets a step that began before it
 arrived, never one that begins while it is on its way.
 
-A setup that waits costs its chat nothing it cannot do without: a customer's sends go to
-Connect with or without the chat's upstream, and what the upstream misses meanwhile its gap
-fill logs.
+The same turns pace an upstream's opening after a takeover or a reconnect, and a returning
+client's authentication. A setup that waits costs its chat nothing it cannot do without: a
+customer's sends go to Connect with or without the chat's upstream, and what the upstream
+misses meanwhile its gap fill logs. Starts do not wait: a customer waits for their answer.
 """
 
 import asyncio
