@@ -22,6 +22,7 @@ from chatbridge.chats.events import CUSTOMER, MESSAGE, ChatEvent
 from chatbridge.chats.receipts import ReceiptOutcome, send_coalesced
 from chatbridge.chats.records import ChatSession, StartedChat
 from chatbridge.connect.budget import CountedLimits, calling_for
+from chatbridge.connect.budget import current as current_call
 from chatbridge.connect.types import ContentType, SentItem
 from chatbridge.errors import Dropped, UnknownMessage
 from chatbridge.ratelimit import (
@@ -76,8 +77,15 @@ async def send_message(
     limit = settings.CHATBRIDGE_CHAT_MESSAGES_PER_MINUTE
     window = chat_window(session.chat_id, "send", limit=limit)
     counted = counted_with_the_call([window], share=window_share(limit))
-    with runtime.relay.live_first.live():
-        with calling_for(on_queued=on_queued, limits=counted):
+    announce = on_queued or current_call().on_queued
+    with runtime.relay.live_first.live() as under_way:
+
+        async def queued(position: int) -> None:
+            under_way.end()  # setups need not wait while it waits for Connect's rate
+            if announce is not None:
+                await announce(position)
+
+        with calling_for(on_queued=queued, limits=counted):
             sent = await runtime.service.send_message(
                 session,
                 content=content,

@@ -35,17 +35,21 @@ class LiveFirst:
         return self._live > 0
 
     @contextlib.contextmanager
-    def live(self) -> Iterator[None]:
-        """Marks a live message under way for as long as the block runs."""
-        self._live += 1
+    def live(self) -> Iterator["UnderWay"]:
+        """Marks a live message under way for as long as the block runs, or until the mark
+        it gives is ended (UnderWay.end)."""
+        under_way = UnderWay(self)
         try:
-            yield
+            yield under_way
         finally:
-            self._live -= 1
-            if not self._live and self._idle is not None:
-                idle, self._idle = self._idle, None
-                if not idle.done():
-                    idle.set_result(None)
+            under_way.end()
+
+    def _leave(self) -> None:
+        self._live -= 1
+        if not self._live and self._idle is not None:
+            idle, self._idle = self._idle, None
+            if not idle.done():
+                idle.set_result(None)
 
     async def turn(self) -> None:
         """Returns at once when no live message is under way, else once none is (after
@@ -57,3 +61,20 @@ class LiveFirst:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.max_wait):
                 await asyncio.shield(self._idle)
+
+
+class UnderWay:
+    """One live message's mark (LiveFirst.live)."""
+
+    __slots__ = ("_live_first",)
+
+    def __init__(self, live_first: LiveFirst) -> None:
+        live_first._live += 1
+        self._live_first: LiveFirst | None = live_first
+
+    def end(self) -> None:
+        """The message is no longer under way: waiting for Connect's rate, say, it costs the
+        process nothing until its turn comes, and setups need not wait for it."""
+        if self._live_first is not None:
+            self._live_first._leave()
+            self._live_first = None

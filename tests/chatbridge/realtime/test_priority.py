@@ -7,12 +7,16 @@ import pytest
 
 from chatbridge import actions
 from chatbridge.realtime.priority import LiveFirst
+from chatbridge.redis import keys
 from tests.support.closing import close
 from tests.support.held_appends import HeldAppends
+from tests.support.redis_waits import until_members
 from tests.support.ws_client import ChatClient, authenticated_client, is_agent_message
 
 # Failure guard for a turn that must end.
 GUARD = 10.0
+# Connect's SendMessage rate and ChatBridge's budget for it: a token per 100 s, burst 3.
+SLOW = "0.01/3"
 
 
 async def test_a_setup_goes_on_at_once_when_no_live_message_is_under_way():
@@ -57,6 +61,18 @@ async def test_with_no_limit_a_setup_never_waits():
         turn = asyncio.create_task(live_first.turn())
         await asyncio.sleep(0)
         assert turn.done()
+
+
+async def test_a_message_no_longer_under_way_before_its_block_ends_leaves_once():
+    live_first = LiveFirst(max_wait=60)
+
+    with live_first.live():
+        with live_first.live() as under_way:
+            under_way.end()
+            ended_early = live_first.busy
+        assert live_first.busy
+    assert ended_early
+    assert not live_first.busy
 
 
 async def test_a_live_message_that_fails_is_no_longer_under_way():
@@ -185,4 +201,36 @@ async def test_an_agents_message_is_live_until_it_is_relayed(
 
     await client.wait_for(is_agent_message("hello"))
     assert busy_while_logging
+    await close(client)
+
+
+@pytest.fixture
+def slow_sends(emulator, settings):
+    """Connect's SendMessage rate and ChatBridge's budget for it at a token per 100 s; the
+    session's emulator runs without quotas again afterwards."""
+    emulator.set_quotas(SendMessage=SLOW)
+    settings.CHATBRIDGE_CONNECT_RATES = f"SendMessage={SLOW}"
+    settings.CHATBRIDGE_CONNECT_MAX_WAIT = 3600
+    yield
+    emulator.reset()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_customers_message_waiting_for_connects_rate_is_not_under_way(
+    runtime, live_first, emulator, slow_sends, redis_client
+):
+    budget = keys().connect_budget("SendMessage")
+    await redis_client.hset(budget, "tokens", 0)
+    started = await actions.start_chat(runtime, display_name="Ada")
+    client = await authenticated_client(started.session_token, connected=True)
+
+    await client.send({"type": "send", "content": "waits", "ref": "r1"})
+    await until_members(redis_client, keys().connect_budget("SendMessage", "queue"), 1)
+    async with asyncio.timeout(GUARD):
+        await live_first.turn()
+
+    emulator.set_quotas(SendMessage=SLOW)  # Connect's bucket full again, and a token here
+    await redis_client.hset(budget, "tokens", 1)
+    ack = await client.receive_until(lambda f: f.get("ref") == "r1")
+    assert (ack["type"], ack.get("status")) == ("ack", "sent"), ack
     await close(client)
