@@ -511,7 +511,17 @@ class ChatService:
         return await self._refresh(session, force=True)
 
     async def refresh(self, session: ChatSession) -> ChatSession:
-        """Replaces the connection token unless another caller already did since `session`."""
+        """Replaces the connection token unless another caller already did since `session`.
+
+        A token that another caller saved since, and that is not due itself, is taken without
+        the chat's refresh lock: its holder may be an upstream waiting in Connect's queue for a
+        new websocket URL, seconds during a storm of takeovers, and a customer's typing or
+        message must not wait for that with a good token in the store."""
+        current = await self.store.load(session.chat_id)
+        if current.generation != session.generation and not self.needs_refresh(current):
+            if not current.is_active:
+                raise ChatEnded()
+            return current
         session, _ = await self._refresh(session, force=False)
         return session
 

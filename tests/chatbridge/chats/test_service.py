@@ -14,6 +14,9 @@ from chatbridge.connect import clients
 from chatbridge.errors import ChatEnded, InvalidInput, UnknownChat
 from tests.support.participant_socket import subscribed
 
+# Failure guard for a refresh that must not wait for the chat's refresh lock.
+LOCK_GUARD = 5.0
+
 
 @pytest.fixture
 async def service(redis_client):
@@ -182,6 +185,28 @@ async def test_concurrent_refreshes_collapse_into_one(service, chat):
     results = await asyncio.gather(*(service.refresh(chat.session) for _ in range(10)))
     assert {result.generation for result in results} == {2}
     assert len({result.connection_token for result in results}) == 1
+
+
+async def test_a_token_saved_since_is_taken_without_the_refresh_lock(service, chat):
+    """The lock's holder may be an upstream waiting seconds in Connect's queue for a new
+    websocket URL: a customer's call takes the good token in the store meanwhile."""
+    fresh = await service.refresh(chat.session)
+
+    async with service.store.refresh_lock(chat.session.chat_id):
+        async with asyncio.timeout(LOCK_GUARD):
+            taken = await service.refresh(chat.session)
+
+    assert (taken.generation, taken.connection_token) == (2, fresh.connection_token)
+
+
+async def test_a_refresh_of_an_ended_chat_says_it_ended_even_with_a_token_saved_since(
+    service, chat
+):
+    fresh = await service.refresh(chat.session)
+    await service.disconnect(fresh)
+
+    with pytest.raises(ChatEnded):
+        await service.refresh(chat.session)
 
 
 async def test_a_chat_ended_by_the_agent_is_detected_and_recorded(service, chat, emulator):
