@@ -38,6 +38,7 @@ class LiveFirst:
     def live(self) -> Iterator["UnderWay"]:
         """Marks a live message under way for as long as the block runs, or until the mark
         it gives is ended (UnderWay.end)."""
+        self._live += 1
         under_way = UnderWay(self)
         try:
             yield under_way
@@ -69,7 +70,6 @@ class UnderWay:
     __slots__ = ("_live_first",)
 
     def __init__(self, live_first: LiveFirst) -> None:
-        live_first._live += 1
         self._live_first: LiveFirst | None = live_first
 
     def end(self) -> None:
