@@ -7,6 +7,12 @@ redis-py does not retry a command whose connection broke unless told to. With th
 below a Redis restart or failover costs a short wait instead of a crashed consumer: the
 command is retried on a fresh connection with a jittered exponential backoff.
 
+Before each command the pool checks that its connection holds no reply left unread. redis-py
+below 8 checks by reading the socket under a zero timeout: a cancelled read and a turn of the
+event loop per command, so that on a busy loop every Redis call waited behind all the other
+ready work twice. `ReadyCheckParser` looks at what has been received instead, as redis-py 8
+does; ChatBridge stays below 8 (requirements.txt).
+
 With Redis Sentinel (settings.REDIS_SENTINELS), every client (ChatBridge's and the channel
 layer's) reaches the primary the sentinels name, through redis-py's SentinelConnectionPool:
 each new connection asks the sentinels where the primary is, and a connection still on a
@@ -72,6 +78,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from redis._parsers import _AsyncHiredisParser
 from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -86,6 +93,18 @@ _clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]"
 )
 
 
+class ReadyCheckParser(_AsyncHiredisParser):
+    """redis-py's hiredis parser, whose check of a pooled connection never waits (see the
+    module's docstring). A reply received and not read, or a connection the server closed,
+    still fails the check, and the pool connects afresh."""
+
+    async def can_read_destructive(self) -> bool:
+        if not self._connected:
+            raise ConnectionError("Connection closed by server.")
+        received = self._stream
+        return self._reader.has_data() or received.at_eof() or bool(received._buffer)
+
+
 def redis_options(url: str = "") -> dict[str, Any]:
     """Connection options shared by every Redis client of ChatBridge (its own and Channels')
     of the Redis at `url`. TCP keepalive is for TCP alone: a connection through a unix socket
@@ -95,6 +114,7 @@ def redis_options(url: str = "") -> dict[str, Any]:
         "retry_on_error": [ConnectionError, TimeoutError],
         "health_check_interval": 30,
         "socket_connect_timeout": 5,
+        "parser_class": ReadyCheckParser,
     }
     if urlparse(url).scheme != "unix":
         options["socket_keepalive"] = True
