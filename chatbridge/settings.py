@@ -353,9 +353,16 @@ CHATBRIDGE_SWITCH_INTERVAL = env_float("CHATBRIDGE_SWITCH_INTERVAL", 0.001)
 if not 0 < CHATBRIDGE_SWITCH_INTERVAL <= 1:
     raise ImproperlyConfigured("CHATBRIDGE_SWITCH_INTERVAL must be above 0 and at most 1 second")
 # Python's garbage collector thresholds for serving processes (see chatbridge/runtime.py).
-CHATBRIDGE_GC_THRESHOLDS = tuple(
-    int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "50000,20,20").split(",")
-)
+try:
+    CHATBRIDGE_GC_THRESHOLDS = tuple(
+        int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "10000,100,20").split(",")
+    )
+except ValueError:
+    CHATBRIDGE_GC_THRESHOLDS = ()
+if len(CHATBRIDGE_GC_THRESHOLDS) != 3 or min(CHATBRIDGE_GC_THRESHOLDS) < 1:
+    raise ImproperlyConfigured(
+        "CHATBRIDGE_GC_THRESHOLDS takes three positive integers, comma-separated"
+    )
 
 # The client websocket (/ws/chat/): limits that keep one client from hurting the others.
 CHATBRIDGE_WS_AUTH_TIMEOUT = env_float("CHATBRIDGE_WS_AUTH_TIMEOUT", 10.0)

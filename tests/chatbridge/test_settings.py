@@ -168,6 +168,16 @@ def test_a_switch_interval_out_of_range_refuses_to_start(interval):
     assert "CHATBRIDGE_SWITCH_INTERVAL must be above 0 and at most 1 second" in result.stderr
 
 
+@pytest.mark.parametrize("thresholds", ["10000,100", "10000,100,20,5", "10000,a,20", "0,100,20"])
+def test_garbage_collector_thresholds_other_than_three_positive_integers_refuse_to_start(
+    thresholds,
+):
+    result = start({"CHATBRIDGE_GC_THRESHOLDS": thresholds})
+
+    assert result.returncode != 0
+    assert "CHATBRIDGE_GC_THRESHOLDS takes three positive integers" in result.stderr
+
+
 def test_a_wrong_event_loop_refuses_to_start():
     result = start({"CHATBRIDGE_EVENT_LOOP": "trio"})
 
