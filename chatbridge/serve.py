@@ -17,6 +17,20 @@ released, the other processes told, clients closed with 4012 so that they reconn
 elsewhere), and only then lets daphne cancel what is left, at most SHUTDOWN_GRACE s later.
 /readyz answers 503 from the moment the shutdown begins (chatbridge.health.begin_shutdown), so
 that load balancers send no new work its way.
+
+What every request paid for nothing is left out (a chat start, traced inside daphne: 0.2 ms
+less from its bytes' arrival to the application, 0.2 ms less from its answer's first message
+to its last; docs/performance.md):
+
+- The access line is written once the response has gone out, not before. Twisted hands a
+  response to the socket on the event loop's next pass over its sockets, and the line
+  (formatted, redacted and written by logging) used to run first: every client waited for it.
+- Twisted no longer writes a line of its own per request, in its Combined Log Format, to a
+  log that daphne discards.
+- Twisted no longer parses form bodies (`application/x-www-form-urlencoded`,
+  `multipart/form-data`) into `request.args`, which daphne never reads: Django parses the
+  body it is given. Every POST paid for its Content-Type's parse by the `email` package, and
+  a form body was parsed twice.
 """
 
 import asyncio  # isort:skip
@@ -29,8 +43,10 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
 
+import daphne.server
 from daphne.access import AccessLogGenerator
 from daphne.cli import CommandLineInterface
+from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from twisted.internet import defer
 
@@ -57,6 +73,29 @@ class AccessLogStream:
         pass
 
 
+class BodyPassingRequest(WebRequest):
+    """daphne's request, which leaves form bodies to Django (see the module's docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, parsePOSTFormSubmission=False, **kwargs)
+
+
+class QuietHTTPFactory(HTTPFactory):
+    """daphne's HTTP factory, without Twisted's work that daphne never uses."""
+
+    def buildProtocol(self, addr: Any) -> Any:
+        protocol = super().buildProtocol(addr)
+        protocol.requestFactory = BodyPassingRequest
+        return protocol
+
+    def log(self, request: Any) -> None:
+        """Nothing: daphne writes the access log (LoggingAccessServer.log_action)."""
+
+
+# daphne's Server.run builds its HTTP factory by this name.
+daphne.server.HTTPFactory = QuietHTTPFactory
+
+
 class LoggingAccessServer(Server):
     def __init__(self, *args: Any, action_logger: Any = None, **kwargs: Any) -> None:
         if isinstance(action_logger, AccessLogGenerator) and action_logger.stream is sys.stdout:
@@ -67,6 +106,15 @@ class LoggingAccessServer(Server):
     def listen_success(self, port: Any) -> None:
         self._ports.append(port)
         super().listen_success(port)
+
+    def log_action(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+        """The access line, on the reactor's next turn: after the response's bytes (see the
+        module's docstring)."""
+        if self.action_logger is None:
+            return
+        from twisted.internet import reactor
+
+        reactor.callLater(0, self.action_logger, protocol, action, details)
 
     def run(self) -> None:
         from twisted.internet import reactor
