@@ -27,8 +27,10 @@ from chatbridge.redis import RedisKeys
 logger = logging.getLogger(__name__)
 
 REASON = "abandoned"
-# Chats decided per script call.
-BATCH = 300
+# Chats decided per script call. Packing a chat's three keys costs the event loop about 6 µs,
+# and a script call is one uninterrupted step: 300 chats held the loop for 2 to 5 ms at every
+# scan, while live messages waited.
+BATCH = 50
 # How long a claim keeps other processes off a chat being ended.
 CLAIM_TTL_MS = 3_600_000
 

@@ -87,6 +87,24 @@ async def test_a_customer_back_within_the_window_keeps_the_chat(runtime, watch):
     assert await watch.check([chat_id]) == [chat_id]
 
 
+async def test_many_chats_are_decided_at_most_fifty_at_a_time(watch, redis_client):
+    """A script call is one step of the event loop that nothing else interrupts."""
+    chat_ids = [f"gone-{n}" for n in range(120)]
+    decide, sizes = watch._check, []
+
+    async def counted(*, keys, args):
+        sizes.append(len(keys) // 3)
+        return await decide(keys=keys, args=args)
+
+    watch._check = counted
+    assert await watch.check(chat_ids) == []
+
+    assert max(sizes) <= 50
+    assert sum(sizes) == len(chat_ids)
+    for chat_id in chat_ids:  # each noted absent from now on
+        assert await redis_client.get(keys().chat(chat_id, "absent-since")) is not None
+
+
 async def test_a_chat_with_a_live_client_is_never_abandoned(runtime, watch):
     chat_id = await start(runtime)
     await runtime.slots.acquire(chat_id=chat_id)

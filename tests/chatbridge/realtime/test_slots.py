@@ -122,3 +122,19 @@ async def test_a_slot_nobody_holds_any_more_is_left_to_expire(redis_client, slot
     gc.collect()
     await slots.refresh()
     assert await redis_client.zscore(key, member) == expiry
+
+
+async def test_many_slots_are_refreshed_at_most_a_hundred_at_a_time(redis_client, slots):
+    """A script call is one step of the event loop that nothing else interrupts."""
+    held = [await slots.acquire(chat_id=f"c{n}") for n in range(250)]
+    refresh, sizes = slots._refresh, []
+
+    async def counted(*, keys, args):
+        sizes.append(len(keys))
+        return await refresh(keys=keys, args=args)
+
+    slots._refresh = counted
+    await slots.refresh()
+
+    assert max(sizes) <= 100
+    assert sum(sizes) == len(held)
