@@ -92,10 +92,6 @@ class QuietHTTPFactory(HTTPFactory):
         """Nothing: daphne writes the access log (LoggingAccessServer.log_action)."""
 
 
-# daphne's Server.run builds its HTTP factory by this name.
-daphne.server.HTTPFactory = QuietHTTPFactory
-
-
 class LoggingAccessServer(Server):
     def __init__(self, *args: Any, action_logger: Any = None, **kwargs: Any) -> None:
         if isinstance(action_logger, AccessLogGenerator) and action_logger.stream is sys.stdout:
@@ -120,6 +116,8 @@ class LoggingAccessServer(Server):
         from twisted.internet import reactor
 
         reactor.addSystemEventTrigger("before", "shutdown", begin_shutdown)
+        # daphne's Server.run builds its HTTP factory by this name.
+        daphne.server.HTTPFactory = QuietHTTPFactory
         super().run()
 
     def kill_all_applications(self) -> defer.Deferred:
