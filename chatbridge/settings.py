@@ -355,7 +355,7 @@ if not 0 < CHATBRIDGE_SWITCH_INTERVAL <= 1:
 # Python's garbage collector thresholds for serving processes (see chatbridge/runtime.py).
 try:
     CHATBRIDGE_GC_THRESHOLDS = tuple(
-        int(part) for part in env_str("CHATBRIDGE_GC_THRESHOLDS", "10000,100,20").split(",")
+        int(part) for part in env_list("CHATBRIDGE_GC_THRESHOLDS", "10000,100,20")
     )
 except ValueError:
     CHATBRIDGE_GC_THRESHOLDS = ()
