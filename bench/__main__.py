@@ -30,25 +30,28 @@ async def _cancel_on_sigterm(work: Coroutine[Any, Any, dict[str, Any]]) -> dict[
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     print(sizes.render(sizes.measure()), end="\n\n")
-    reports = []
+    reports, samples = [], []
     for index in range(options.runs):
         if options.runs > 1:
             print(f"Run {index + 1} of {options.runs}", file=sys.stderr)
-        code, built = _one_run(options)
+        code, built, behind = _one_run(options)
         if built is None:
             return code
         reports.append(built)
+        samples.append(behind)
     if len(reports) > 1:
-        combined = runs.combine(reports)
+        combined = runs.combine(reports, runs.pool(samples))
         path = runs.write(combined, options.results_dir)
         print(runs.render(combined))
         print(f"\n  all runs: {path}")
     return 0 if all(built["valid"] for built in reports) else EXIT_INVALID
 
 
-def _one_run(options: Options) -> tuple[int, dict[str, Any] | None]:
+def _one_run(
+    options: Options,
+) -> tuple[int, dict[str, Any] | None, dict[str, report.TargetSamples]]:
     """One run on a stack of its own: its exit code when it could not finish, else its
-    report (written and printed)."""
+    report (written and printed) and the samples behind its targets."""
     started_at = datetime.now(UTC)
     stack = Stack(
         ORIGIN,
@@ -64,7 +67,7 @@ def _one_run(options: Options) -> tuple[int, dict[str, Any] | None]:
             stack.start()
         except StackFailed as error:
             print(f"The stack did not start: {error}", file=sys.stderr)
-            return EXIT_STACK_FAILED, None
+            return EXIT_STACK_FAILED, None, {}
         pids = ", ".join(f"{name} {pid}" for name, pid in stack.pids().items())
         print(
             f"ChatBridge {stack.base_url}, emulator {stack.emulator_url} (pids: {pids})",
@@ -74,10 +77,10 @@ def _one_run(options: Options) -> tuple[int, dict[str, Any] | None]:
             raw = asyncio.run(_cancel_on_sigterm(run(stack, options)))
         except (KeyboardInterrupt, asyncio.CancelledError):
             print("\nInterrupted: stopping the stack.", file=sys.stderr)
-            return EXIT_INTERRUPTED, None
+            return EXIT_INTERRUPTED, None, {}
         except LoadFailed as error:
             print(f"The load generator failed: {error}", file=sys.stderr)
-            return EXIT_STACK_FAILED, None
+            return EXIT_STACK_FAILED, None, {}
         if stack.daphne_log is not None and stack.daphne_log.exists():
             daphne_log = stack.daphne_log.read_text(errors="replace")
     finally:
@@ -89,7 +92,7 @@ def _one_run(options: Options) -> tuple[int, dict[str, Any] | None]:
     print(
         f"\n  results: {path} (also latest.json), histogram: {options.results_dir / 'latest.png'}"
     )
-    return 0, built
+    return 0, built, report.target_samples(raw["phases"])
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ def plot_latencies(
 
 def plot_runs(targets: list[dict], title: str, path: Path) -> bool:
     """Writes the PNG of several runs' verdicts: each ratio target a row, each run a dot at its
-    value with its 95 % interval, on a scale where 1 is the target's limit (left of it passes).
+    value with its 95 % interval, and under them a diamond for all runs' samples together, on a
+    scale where 1 is the target's limit (left of it passes).
     `targets` as bench.runs.combine gives them; False if none is a ratio with values."""
     rows = [t for t in targets if t["unit"] == "x" and any(v is not None for v in t["values"])]
     if not rows:
@@ -90,28 +91,33 @@ def plot_runs(targets: list[dict], title: str, path: Path) -> bool:
     plt = _pyplot()
 
     edge = 4.0
-    figure, axes = plt.subplots(figsize=(10, 0.75 * len(rows) + 1.5))
+    figure, axes = plt.subplots(figsize=(10, 0.9 * len(rows) + 1.5))
     runs = len(rows[0]["values"])
+    step = 0.7 / (runs + 1)
     for row, target in enumerate(reversed(rows)):
         limit = target["limit"]
-        for run, (value, interval) in enumerate(
-            zip(target["values"], target["intervals"], strict=True)
-        ):
+        pooled = target.get("pooled")
+        dots = list(zip(target["values"], target["intervals"], strict=True))
+        if pooled:
+            dots.append((pooled["value"], pooled["interval"]))
+        for run, (value, interval) in enumerate(dots):
             if value is None:
                 continue
-            y = row - (run - (runs - 1) / 2) * 0.18  # run 1 on top
+            y = row + 0.35 - (run + 0.5) * step  # run 1 on top, all runs together last
             color = "#55a868" if value <= limit else "#c44e52"
             if interval is not None:
                 low = -edge if interval[0] is None else max(interval[0] / limit, -edge)
                 high = edge if interval[1] is None else min(interval[1] / limit, edge)
                 axes.plot([low, high], [y, y], color=color, linewidth=2, alpha=0.6)
-            axes.plot([min(value / limit, edge)], [y], "o", color=color)
+            marker = "D" if run == runs else "o"
+            axes.plot([min(value / limit, edge)], [y], marker, color=color)
     axes.axvline(1.0, color="black", linewidth=1)
     axes.set_yticks(range(len(rows)))
     axes.set_yticklabels([f"{t['target']} (≤ {t['limit']:g}x)" for t in reversed(rows)])
     axes.set_xlim(-1.0, edge)
     axes.set_xlabel(
-        "value / its target's limit (1 = the limit; a line is a run's 95 % interval; run 1 on top)"
+        "value / its target's limit (1 = the limit; a line is a 95 % interval; run 1 on top; "
+        "◆ all runs' samples together)"
     )
     axes.set_title(title)
     axes.grid(True, axis="x", alpha=0.2)

@@ -19,7 +19,7 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from typing import Any
 from bench.intervals import CONFIDENCE, Interval, ratio_interval, span_text
 from bench.options import Options
 from bench.plot import plot_latencies
-from bench.stats import PhaseStats, summarize
+from bench.stats import PhaseStats, percentile, summarize
 from chatbridge.eventloop import chosen_loop
 
 # (label, key in "ratios", limit, unit)
@@ -165,6 +165,7 @@ def build(
         targets.append(
             {
                 "target": label,
+                "key": key,
                 "limit": limit,
                 "unit": unit,
                 "value": value,
@@ -220,31 +221,58 @@ def build(
     }
 
 
-def target_intervals(phases: dict[str, PhaseStats]) -> dict[str, Interval]:
-    """Each target's confidence interval from the samples behind it (bench.intervals); none
-    for daphne's memory, one measurement."""
-    intervals: dict[str, Interval] = {}
+@dataclass(frozen=True, slots=True)
+class TargetSamples:
+    """The samples one ratio target compares: our `percent` quantile over theirs, less
+    `minus` (1 where the target is what ours adds to theirs)."""
+
+    ours: list[float]
+    theirs: list[float]
+    percent: float
+    minus: float
+
+    def value(self) -> float | None:
+        """The ratio, as bench.stats.percentile reads each side; None without samples."""
+        if not self.ours or not self.theirs:
+            return None
+        theirs = percentile(sorted(self.theirs), self.percent)
+        if not theirs:
+            return None
+        return round(percentile(sorted(self.ours), self.percent) / theirs - self.minus, 2)
+
+    def interval(self) -> Interval | None:
+        if not self.ours or not self.theirs:
+            return None
+        return ratio_interval(self.ours, self.theirs, self.percent, minus=self.minus)
+
+
+def target_samples(phases: dict[str, PhaseStats]) -> dict[str, TargetSamples]:
+    """The samples behind each ratio target judged on samples; none for daphne's memory,
+    one measurement."""
     direct, bridge, rest = phases.get("direct"), phases.get("bridge"), phases.get("rest")
-    pairs: list[tuple[str, list[float], list[float], float, float]] = []
+    samples: dict[str, TargetSamples] = {}
     if direct is not None and bridge is not None:
-        pairs += [
-            ("added_p50", bridge.latencies_ms, direct.latencies_ms, 50, 1.0),
-            ("added_p99", bridge.latencies_ms, direct.latencies_ms, 99, 1.0),
-            ("added_ramp_p99", bridge.ramp_latencies_ms, direct.ramp_latencies_ms, 99, 1.0),
-        ]
+        samples["added_p50"] = TargetSamples(bridge.latencies_ms, direct.latencies_ms, 50, 1.0)
+        samples["added_p99"] = TargetSamples(bridge.latencies_ms, direct.latencies_ms, 99, 1.0)
+        samples["added_ramp_p99"] = TargetSamples(
+            bridge.ramp_latencies_ms, direct.ramp_latencies_ms, 99, 1.0
+        )
         ours = bridge.setup_ms.get("start_chat", [])
         theirs = direct.setup_ms.get("start_chat", [])
-        pairs += [("start_p50", ours, theirs, 50, 0.0), ("start_p99", ours, theirs, 99, 0.0)]
+        samples["start_p50"] = TargetSamples(ours, theirs, 50, 0.0)
+        samples["start_p99"] = TargetSamples(ours, theirs, 99, 0.0)
     if rest is not None and bridge is not None:
-        pairs += [
-            (f"rest_{kind}_wakeup_p99", rest.samples.get(f"wakeup_ms_{kind}", []),
-             bridge.latencies_ms, 99, 0.0)
-            for kind in READERS
-        ]  # fmt: skip
-    for key, ours, theirs, percent, minus in pairs:
-        if ours and theirs:
-            intervals[key] = ratio_interval(ours, theirs, percent, minus=minus)
-    return intervals
+        for kind in READERS:
+            samples[f"rest_{kind}_wakeup_p99"] = TargetSamples(
+                rest.samples.get(f"wakeup_ms_{kind}", []), bridge.latencies_ms, 99, 0.0
+            )
+    return samples
+
+
+def target_intervals(phases: dict[str, PhaseStats]) -> dict[str, Interval]:
+    """Each target's confidence interval from the samples behind it (bench.intervals)."""
+    intervals = {key: s.interval() for key, s in target_samples(phases).items()}
+    return {key: interval for key, interval in intervals.items() if interval is not None}
 
 
 def _ratio(value: float | None, reference: float | None) -> float | None:

@@ -5,6 +5,13 @@ to the next: each run starts every process afresh (hash seeds, memory layout, th
 lands on), and two runs of one commit gave an added p50 of 0.52x and 0.35x, with intervals
 that did not overlap. So a target is judged on every run: PASS when each run passed it, FAIL
 when each failed it, MIXED otherwise; settled when each run's interval settled it.
+
+Beside it, each target judged once more on the samples of all runs together (`pooled`): a
+ramp's p99 of 736 messages is its eighth slowest, never settled by one run, and runs that
+straddle a limit leave a MIXED verdict that says nothing of where most of the traffic fell.
+The pooled quantile is that of every run's traffic at once, what customers see across
+restarts. Its interval is still only about the samples' own scatter, as if every run drew
+from one distribution; the per-run verdict is the one that shows when they do not.
 """
 
 import json
@@ -12,13 +19,52 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.intervals import span_text
 from bench.plot import plot_runs
+from bench.report import TargetSamples
 
 VERDICTS = ("PASS", "FAIL")
 
 
-def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
-    """The runs' reports (bench.report.build), target by target."""
+def pool(per_run: list[dict[str, TargetSamples]]) -> dict[str, TargetSamples]:
+    """Each target's samples (bench.report.target_samples) of every run, together."""
+    pooled: dict[str, TargetSamples] = {}
+    for samples in per_run:
+        for key, these in samples.items():
+            before = pooled.get(key)
+            pooled[key] = (
+                these
+                if before is None
+                else TargetSamples(
+                    [*before.ours, *these.ours],
+                    [*before.theirs, *these.theirs],
+                    these.percent,
+                    these.minus,
+                )
+            )
+    return pooled
+
+
+def _pooled_verdict(samples: TargetSamples | None, limit: float) -> dict[str, Any] | None:
+    value = samples.value() if samples is not None else None
+    if samples is None or value is None:
+        return None
+    interval = samples.interval()
+    return {
+        "value": value,
+        "interval": interval.as_list() if interval is not None else None,
+        "result": "PASS" if value <= limit else "FAIL",
+        "settled": interval.settled(limit) if interval is not None else None,
+        "samples": [len(samples.ours), len(samples.theirs)],
+    }
+
+
+def combine(
+    reports: list[dict[str, Any]], pooled: dict[str, TargetSamples] | None = None
+) -> dict[str, Any]:
+    """The runs' reports (bench.report.build), target by target; with `pooled` (pool()),
+    each target also judged on all runs' samples together."""
+    pooled = pooled or {}
     targets = []
     for index, first in enumerate(reports[0]["targets"]):
         runs = [report["targets"][index] for report in reports]
@@ -35,6 +81,7 @@ def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
         targets.append(
             {
                 "target": first["target"],
+                "key": first.get("key"),
                 "limit": first["limit"],
                 "unit": first["unit"],
                 "values": [run["value"] for run in runs],
@@ -42,6 +89,7 @@ def combine(reports: list[dict[str, Any]]) -> dict[str, Any]:
                 "median": round(statistics.median(values), 2) if values else None,
                 "verdict": verdict,
                 "settled": settled,
+                "pooled": _pooled_verdict(pooled.get(first.get("key", "")), first["limit"]),
             }
         )
     return {
@@ -68,6 +116,18 @@ def _value(value: float | None, unit: str) -> str:
     return f"{value:.2f}x" if unit == "x" else f"{value:.1f} {unit}"
 
 
+def _pooled_note(target: dict[str, Any]) -> str:
+    pooled = target.get("pooled")
+    if not pooled:
+        return ""
+    interval = f" ({span_text(pooled['interval'], 'x')})" if pooled["interval"] else ""
+    settled = {True: ", settled", False: ", not settled"}.get(pooled["settled"], "")
+    return (
+        f"; all runs' samples together {_value(pooled['value'], target['unit'])}{interval}: "
+        f"{pooled['result']}{settled}"
+    )
+
+
 def render(combined: dict[str, Any]) -> str:
     lines = ["", f"  {combined['runs']} runs, commit {combined['commit']}, target by target:"]
     for target in combined["targets"]:
@@ -78,7 +138,7 @@ def render(combined: dict[str, Any]) -> str:
         )
         lines.append(
             f"  {target['verdict']:<5} {target['target']} (≤ {limit}): {values}; median "
-            f"{_value(target['median'], target['unit'])}{settled}"
+            f"{_value(target['median'], target['unit'])}{settled}{_pooled_note(target)}"
         )
     if not combined["valid"]:
         lines.append("  INVALID: a run measured the bench, not ChatBridge (see its report)")

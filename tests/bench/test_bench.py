@@ -35,6 +35,9 @@ def test_a_tiny_run_spreads_every_path_over_its_processes_and_judges_it(tmp_path
     assert all(len(target["values"]) == 2 for target in runs["targets"])
     assert runs["targets"][-1]["values"][-1] == built["targets"][-1]["value"]
     assert (tmp_path / "latest-runs.png").stat().st_size > 0
+    # Each target judged once more on both runs' samples together: 4 starts a path in each.
+    start_p50 = next(target for target in runs["targets"] if target["key"] == "start_p50")
+    assert start_p50["pooled"]["samples"] == [8, 8]
     for name in ("direct", "bridge", "rest"):
         phase = built["phases"][name]
         assert phase["connected_at_window_start"] == 4
