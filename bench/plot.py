@@ -116,8 +116,8 @@ def plot_runs(targets: list[dict], title: str, path: Path) -> bool:
     axes.set_yticklabels([f"{t['target']} (≤ {t['limit']:g}x)" for t in reversed(rows)])
     axes.set_xlim(-1.0, edge)
     axes.set_xlabel(
-        "value / its target's limit (1 = the limit; a line is a 95 % interval; run 1 on top; "
-        "◆ all runs' samples together)"
+        "value / its target's limit (1 = the limit; a line is a 95 % interval)\n"
+        "● each run, run 1 on top; ◆ all runs' samples together"
     )
     axes.set_title(title)
     axes.grid(True, axis="x", alpha=0.2)
