@@ -13,6 +13,7 @@ every generator's) over the window, and daphne's RSS at its edges.
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.customers import Customer, PhasePlan, Population
-from bench.lag import lag_summary, loop_lag
+from bench.lag import gc_pauses, lag_summary, loop_lag, settle_heap
 from bench.procstat import CpuMeter, cpu_seconds, rss_bytes
 from bench.quotas.loadgen import LoadFailed, collect, next_report, stop
 from bench.stats import PhaseStats
@@ -156,6 +157,8 @@ async def drive(
     marks: dict[str, Any] = {"cpu_epoch": cpu_seconds(me), "rss": {}}
     window_wait = job.plan.ramp_timeout + job.plan.connect_timeout + BARRIER_SLACK
     population = Population(groups, job.plan, seed=job.seed * 1009 + worker)
+    settle_heap()
+    pauses: list[float] = []
     turns = population.turns
     # The stack's CPU in each path's own turns of the window (several paths, first process).
     in_turns: list[list[dict[str, float]]] = [[] for _ in range(turns.count)]
@@ -228,8 +231,9 @@ async def drive(
 
     teller = asyncio.create_task(tell())
     try:
-        async with loop_lag(lag):
-            await population.run(on_connected=connected, on_window_end=window_end, epoch=epoch)
+        with gc_pauses(pauses):
+            async with loop_lag(lag):
+                await population.run(on_connected=connected, on_window_end=window_end, epoch=epoch)
     finally:
         teller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -241,6 +245,8 @@ async def drive(
         "ramp_cpu_percent": marks.get("ramp_cpu"),
         "window_cpu_percent": marks.get("window_cpu"),
         "lag_ms": marks.get("lag", []),
+        "gc_frozen": gc.get_freeze_count(),
+        "gc_longest_ms": round(max(pauses, default=0.0), 1),
         "rss": marks["rss"],
     }
 
@@ -349,6 +355,8 @@ def _merge(kind: str, chats: int, results: list[dict[str, Any]]) -> PhaseStats:
                     "ramp_cpu_percent": result["ramp_cpu_percent"],
                     "window_cpu_percent": result["window_cpu_percent"],
                     "loop_lag_p99_ms": lag_summary(result["lag_ms"]).get("p99"),
+                    "gc_frozen": result["gc_frozen"],
+                    "gc_longest_ms": result["gc_longest_ms"],
                 }
                 for result, part in zip(results, parts, strict=True)
             ],

@@ -498,6 +498,8 @@ def render(report: dict[str, Any]) -> str:
             for g in phase["generators"]
         )
         lines.append(f"    load generators' CPU (ramp/window, % of one core): {generators}")
+        pauses = ", ".join(f"{_fmt(g.get('gc_longest_ms'))}" for g in phase["generators"])
+        lines.append(f"    load generators' longest garbage collection (ms): {pauses}")
         setup = ", ".join(
             f"{step} p50 {_fmt(s.get('p50'))} / p99 {_fmt(s.get('p99'))} ms"
             for step, s in phase["setup_ms"].items()

@@ -1,5 +1,8 @@
 """How the emulator is started: the module CLI and the Django management command."""
 
+import asyncio
+import contextlib
+import gc
 import subprocess
 import sys
 
@@ -60,3 +63,34 @@ def test_the_management_command_takes_the_quota_options():
     assert quotas.enabled is False
     assert str(quotas.rates["SendMessage"]) == "1/2"
     assert quotas.counts["ActiveChats"] == 3
+
+
+async def test_it_announces_itself_with_what_it_loaded_frozen_out_of_the_collectors_sight():
+    from connect_emulator.config import EmulatorConfig
+    from connect_emulator.runner import GC_THRESHOLDS, serve
+
+    before = gc.get_threshold()
+    gc.unfreeze()
+    seen: dict[str, object] = {}
+    ready = asyncio.Event()
+
+    def announce_ready(line: str) -> None:
+        seen.update(line=line, frozen=gc.get_freeze_count(), thresholds=gc.get_threshold())
+        ready.set()
+
+    serving = asyncio.create_task(
+        serve("127.0.0.1", 0, EmulatorConfig(), announce_ready=announce_ready)
+    )
+    try:
+        await asyncio.wait_for(ready.wait(), 30)
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+    assert str(seen["line"]).startswith("Amazon Connect emulator listening on http://127.0.0.1:")
+    # Everything loaded by then, uvicorn and the app included, is frozen: thousands of objects.
+    assert seen["frozen"] > 10_000
+    assert seen["thresholds"] == GC_THRESHOLDS
