@@ -7,6 +7,7 @@ package is used, so a machine needs nothing but Python.
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -39,10 +40,35 @@ def child_options() -> dict[str, object]:
     return {"start_new_session": True, "preexec_fn": _die_with_parent}
 
 
+# Ports below every kernel's usual ephemeral range (Linux 32768-60999, BSD and macOS 49152+).
+FREE_PORTS = range(20000, 32768)
+
+
+def ephemeral_ports() -> range:
+    """The kernel's range of source ports for outgoing connections (Linux); the IANA range
+    elsewhere."""
+    with contextlib.suppress(OSError, ValueError):
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    return range(49152, 65536)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port that no one listens on, for a service started next to be told to bind.
+
+    Taken from outside the ephemeral range: every outgoing connection gets its source port
+    from that range, so one opened between choosing a port there and binding it (a health
+    check, a Redis client of the process that starts the service) could take it first."""
+    ephemeral = ephemeral_ports()
+    candidates = [port for port in FREE_PORTS if port not in ephemeral]
+    for port in random.sample(candidates, min(len(candidates), 200)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port between {FREE_PORTS.start} and {FREE_PORTS.stop - 1}")
 
 
 def redis_answers(url: str) -> bool:
