@@ -31,6 +31,8 @@ from tests.support.browser import require_program
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0
 INHERITED = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR"}
+# requests() asks for a path under this (whatever the answer) to know that the log is current.
+MARKER_PATH = "/_access-log-marker/"
 
 
 def require_production_python(path: str, env: Mapping[str, str] = os.environ) -> str:
@@ -84,7 +86,22 @@ class ProductionServer:
         return run_manage(self.env, *args, python=self.python)
 
     def requests(self) -> list[Request]:
-        """The HTTP requests the server has answered so far, in order."""
+        """The HTTP requests the server has answered so far, in order.
+
+        The server writes a request's access line just after its response, so the last
+        answer's line may not be there yet when the client has it. A marker request of our
+        own is answered after them; once its line is in the log, theirs are too."""
+        marker = f"{MARKER_PATH}{secrets.token_hex(8)}"
+        httpx.get(f"{self.url}{marker}", timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            found = self._logged()
+            if any(r.path == marker for r in found):
+                return [r for r in found if not r.path.startswith(MARKER_PATH)]
+            assert time.monotonic() < deadline, f"{marker} never reached the access log"
+            time.sleep(0.01)
+
+    def _logged(self) -> list[Request]:
         found = []
         for line in self.access_log.read_text().splitlines():
             match = re.search(r'"(\w+) (\S+)" (\d{3}) ', line)
