@@ -46,8 +46,7 @@ def pool(per_run: list[dict[str, TargetSamples]]) -> dict[str, TargetSamples]:
 
 
 def _pooled_verdict(samples: TargetSamples | None, limit: float) -> dict[str, Any] | None:
-    value = samples.value() if samples is not None else None
-    if samples is None or value is None:
+    if samples is None or (value := samples.value()) is None:
         return None
     interval = samples.interval()
     return {

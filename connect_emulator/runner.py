@@ -34,6 +34,10 @@ def settle_heap() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _print_ready(line: str) -> None:
+    print(line, flush=True)
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted sockets; without it every
@@ -51,7 +55,7 @@ async def serve(
     port: int,
     config: EmulatorConfig,
     quotas: QuotaSettings | None = None,
-    announce_ready: Callable[[str], None] | None = None,
+    announce_ready: Callable[[str], None] = _print_ready,
 ) -> None:
     """Serves until cancelled or told to exit; once it accepts connections, with its heap
     settled, hands the ready line to `announce_ready` (printed by default)."""
@@ -69,11 +73,7 @@ async def serve(
                 return
             await asyncio.sleep(0.02)
         settle_heap()
-        line = READY_LINE.format(host=host, port=real_port)
-        if announce_ready is None:
-            print(line, flush=True)
-        else:
-            announce_ready(line)
+        announce_ready(READY_LINE.format(host=host, port=real_port))
 
     announcer = asyncio.create_task(announce())
     try:
