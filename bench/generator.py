@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from bench.customers import Customer, PhasePlan, Population
-from bench.lag import gc_pauses, lag_summary, loop_lag, settle_heap
+from bench.lag import collect_after, gc_pauses, lag_summary, loop_lag, settle_heap
 from bench.procstat import CpuMeter, cpu_seconds, rss_bytes
 from bench.quotas.loadgen import LoadFailed, collect, next_report, stop
 from bench.stats import PhaseStats
@@ -239,6 +239,7 @@ async def drive(
         with contextlib.suppress(asyncio.CancelledError):
             await teller
         await shared.aclose()
+    garbage = collect_after()
     return {
         "stats": {stats.name: stats.as_dict() for stats in all_stats},
         "pid": me,
@@ -246,7 +247,10 @@ async def drive(
         "window_cpu_percent": marks.get("window_cpu"),
         "lag_ms": marks.get("lag", []),
         "gc_frozen": gc.get_freeze_count(),
+        "gc_collections": len(pauses),
         "gc_longest_ms": round(max(pauses, default=0.0), 1),
+        "gc_after_objects": garbage.objects,
+        "gc_after_ms": round(garbage.ms, 1),
         "rss": marks["rss"],
     }
 
@@ -356,7 +360,10 @@ def _merge(kind: str, chats: int, results: list[dict[str, Any]]) -> PhaseStats:
                     "window_cpu_percent": result["window_cpu_percent"],
                     "loop_lag_p99_ms": lag_summary(result["lag_ms"]).get("p99"),
                     "gc_frozen": result["gc_frozen"],
+                    "gc_collections": result["gc_collections"],
                     "gc_longest_ms": result["gc_longest_ms"],
+                    "gc_after_objects": result["gc_after_objects"],
+                    "gc_after_ms": result["gc_after_ms"],
                 }
                 for result, part in zip(results, parts, strict=True)
             ],

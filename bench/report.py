@@ -499,7 +499,14 @@ def render(report: dict[str, Any]) -> str:
         )
         lines.append(f"    load generators' CPU (ramp/window, % of one core): {generators}")
         pauses = ", ".join(f"{_fmt(g.get('gc_longest_ms'))}" for g in phase["generators"])
-        lines.append(f"    load generators' longest garbage collection (ms): {pauses}")
+        after = ", ".join(
+            f"{g.get('gc_after_objects', 0):,} in {_fmt(g.get('gc_after_ms'))} ms"
+            for g in phase["generators"]
+        )
+        lines.append(
+            f"    load generators' garbage collection: longest while customers ran {pauses} ms;"
+            f" after the phase {after}"
+        )
         setup = ", ".join(
             f"{step} p50 {_fmt(s.get('p50'))} / p99 {_fmt(s.get('p99'))} ms"
             for step, s in phase["setup_ms"].items()

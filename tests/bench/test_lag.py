@@ -4,25 +4,39 @@ import gc
 
 import pytest
 
-from bench.lag import GC_THRESHOLDS, gc_pauses, settle_heap
+from bench.lag import collect_after, gc_pauses, settle_heap
 
 
 @pytest.fixture
 def collector():
     """The test process's collector as it was, afterwards."""
-    thresholds = gc.get_threshold()
+    enabled = gc.isenabled()
     yield
     gc.unfreeze()
-    gc.set_threshold(*thresholds)
+    if enabled:
+        gc.enable()
 
 
-def test_a_settled_heap_is_frozen_and_collected_less_often(collector):
+def test_a_settled_heap_is_frozen_and_not_collected(collector):
     gc.unfreeze()
 
     settle_heap()
 
     assert gc.get_freeze_count() > 10_000  # pytest, Django and the bench, loaded by now
-    assert gc.get_threshold() == GC_THRESHOLDS
+    assert not gc.isenabled()
+
+
+def test_garbage_held_while_settled_is_collected_after(collector):
+    settle_heap()
+    cycle: list[object] = []
+    cycle.append(cycle)
+    del cycle
+
+    collected = collect_after()
+
+    assert collected.objects >= 1
+    assert collected.ms >= 0
+    assert gc.isenabled()
 
 
 def test_each_collection_while_timed_is_one_pause():
