@@ -48,8 +48,9 @@ def test_an_access_log_to_a_file_stays_daphnes():
 
 # Serves one form POST with LoggingAccessServer under the reactor chatbridge.serve installs,
 # and prints, as JSON, what happened in order ("sent": Twisted handed bytes to the socket,
-# "logged": the access line was written, "twisted line": Twisted logged a line of its own) and
-# the form arguments Twisted parsed out of the request.
+# "answered": the application's last send returned, "logged": the access line was written,
+# "twisted line": Twisted logged a line of its own) and the form arguments Twisted parsed out
+# of the request.
 SERVE_ONE_REQUEST = """
 import json, socket, threading
 from chatbridge.eventloop import install_reactor
@@ -85,6 +86,7 @@ async def app(scope, receive, send):
     await receive()
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"ok"})
+    events.append("answered")
 
 def ask(port):
     body = b"display_name=Ada"
@@ -132,6 +134,12 @@ def test_the_access_line_is_written_after_the_response_has_gone_out(served_reque
 
     assert "logged" in events and "sent" in events
     assert events.index("sent") < events.index("logged")
+
+
+def test_the_response_reaches_the_socket_as_it_is_written(served_request):
+    events = served_request["events"]
+
+    assert events.index("sent") < events.index("answered")
 
 
 def test_twisted_writes_no_access_line_of_its_own(served_request):
