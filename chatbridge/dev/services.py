@@ -6,6 +6,7 @@ package is used, so a machine needs nothing but Python.
 """
 
 import contextlib
+import functools
 import os
 import random
 import re
@@ -44,13 +45,20 @@ def child_options() -> dict[str, object]:
 FREE_PORTS = range(20000, 32768)
 
 
+@functools.cache
 def ephemeral_ports() -> range:
     """The kernel's range of source ports for outgoing connections (Linux); the IANA range
-    elsewhere."""
+    elsewhere. Read once per process."""
     with contextlib.suppress(OSError, ValueError):
         low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
         return range(int(low), int(high) + 1)
     return range(49152, 65536)
+
+
+@functools.cache
+def _candidate_ports() -> tuple[int, ...]:
+    ephemeral = ephemeral_ports()
+    return tuple(port for port in FREE_PORTS if port not in ephemeral)
 
 
 def free_port() -> int:
@@ -59,8 +67,7 @@ def free_port() -> int:
     Taken from outside the ephemeral range: every outgoing connection gets its source port
     from that range, so one opened between choosing a port there and binding it (a health
     check, a Redis client of the process that starts the service) could take it first."""
-    ephemeral = ephemeral_ports()
-    candidates = [port for port in FREE_PORTS if port not in ephemeral]
+    candidates = _candidate_ports()
     for port in random.sample(candidates, min(len(candidates), 200)):
         with socket.socket() as sock:
             try:
