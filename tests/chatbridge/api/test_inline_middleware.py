@@ -1,10 +1,12 @@
 """Django's middleware hooks on an API request run on the event loop, not on a thread."""
 
+import sys
 import threading
 
 import pytest
 from django.core import signals
 
+from chatbridge.api.inline_middleware import API_POLICY
 from chatbridge.asgi import django_asgi_app, start_views_on_the_loop
 from chatbridge.asgi_http import IdleThreads
 from tests.support.rest import bearer
@@ -105,3 +107,68 @@ async def test_the_metrics_run_no_middleware_hook_on_a_thread(api, settings):
 
     assert answer.status_code == 200
     assert hooks.seen == []
+
+
+class HooksRun:
+    """Notes every hook of these middleware modules that runs, on any thread."""
+
+    def __init__(self, *modules: str) -> None:
+        self.modules = set(modules)
+        self.seen: list[str] = []
+
+    def __call__(self, frame, event, arg) -> None:
+        module = frame.f_globals.get("__name__")
+        if event == "call" and frame.f_code.co_name in HOOKS and module in self.modules:
+            self.seen.append(f"{module}.{frame.f_code.co_name}")
+
+    def __enter__(self) -> "HooksRun":
+        sys.setprofile(self)
+        threading.setprofile(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sys.setprofile(None)
+        threading.setprofile(None)
+
+
+PAGE_ONLY_MODULES = (
+    "django.contrib.sessions.middleware",
+    "django.contrib.auth.middleware",
+    "django.contrib.messages.middleware",
+)
+
+
+async def test_an_api_request_skips_what_only_pages_use(api, chat):
+    with HooksRun(*PAGE_ONLY_MODULES) as hooks:
+        status = await api.get(f"/chats/{chat['chat_id']}", headers=bearer(chat))
+
+    assert status.status_code == 200
+    assert hooks.seen == []
+
+
+async def test_a_page_still_has_its_session_user_and_messages(api):
+    with HooksRun(*PAGE_ONLY_MODULES) as hooks:
+        await api.get("http://testserver/admin/login/")
+
+    assert {hook.rsplit(".", 1)[0] for hook in hooks.seen} == set(PAGE_ONLY_MODULES)
+
+
+async def test_a_json_answer_of_the_api_refuses_every_source_and_frame(api, chat):
+    status = await api.get(f"/chats/{chat['chat_id']}", headers=bearer(chat))
+
+    assert status.headers["Content-Security-Policy"] == API_POLICY
+
+
+async def test_an_api_error_refuses_every_source_and_frame(api):
+    missing = await api.get("/chats/nochat", headers={"Authorization": "Bearer nothing"})
+
+    assert missing.headers["Content-Type"].startswith("application/problem+json")
+    assert missing.headers["Content-Security-Policy"] == API_POLICY
+
+
+async def test_a_page_keeps_the_pages_policy(api):
+    page = await api.get("http://testserver/admin/login/")
+
+    policy = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
