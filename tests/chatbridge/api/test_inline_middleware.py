@@ -23,28 +23,47 @@ def no_idle_request_threads(monkeypatch):
     monkeypatch.setattr(django_asgi_app, "threads", IdleThreads())
 
 
-class HooksOffTheLoop:
-    """Notes each middleware hook that starts on a thread other than the test's own: a
-    profile function of the threading module, set for every thread started meanwhile."""
+class HookWatch:
+    """Notes each middleware hook that starts while the block runs and that `wanted` keeps: a
+    profile function of this thread and of every thread started meanwhile."""
 
     def __init__(self) -> None:
         self.loop_thread = threading.get_ident()
         self.seen: list[str] = []
 
+    def wanted(self, frame) -> bool:
+        return True
+
     def __call__(self, frame, event, arg) -> None:
-        if (
-            event == "call"
-            and frame.f_code.co_name in HOOKS
-            and threading.get_ident() != self.loop_thread
-        ):
+        if event == "call" and frame.f_code.co_name in HOOKS and self.wanted(frame):
             self.seen.append(f"{frame.f_globals.get('__name__')}.{frame.f_code.co_name}")
 
-    def __enter__(self) -> "HooksOffTheLoop":
+    def __enter__(self) -> "HookWatch":
+        sys.setprofile(self)
         threading.setprofile(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        sys.setprofile(None)
         threading.setprofile(None)
+
+
+class HooksOffTheLoop(HookWatch):
+    """The hooks that start on a thread other than the test's own."""
+
+    def wanted(self, frame) -> bool:
+        return threading.get_ident() != self.loop_thread
+
+
+class HooksRun(HookWatch):
+    """The hooks of these middleware modules, on any thread."""
+
+    def __init__(self, *modules: str) -> None:
+        super().__init__()
+        self.modules = set(modules)
+
+    def wanted(self, frame) -> bool:
+        return frame.f_globals.get("__name__") in self.modules
 
 
 async def test_an_api_request_runs_no_middleware_hook_on_a_thread(api, chat):
@@ -107,28 +126,6 @@ async def test_the_metrics_run_no_middleware_hook_on_a_thread(api, settings):
 
     assert answer.status_code == 200
     assert hooks.seen == []
-
-
-class HooksRun:
-    """Notes every hook of these middleware modules that runs, on any thread."""
-
-    def __init__(self, *modules: str) -> None:
-        self.modules = set(modules)
-        self.seen: list[str] = []
-
-    def __call__(self, frame, event, arg) -> None:
-        module = frame.f_globals.get("__name__")
-        if event == "call" and frame.f_code.co_name in HOOKS and module in self.modules:
-            self.seen.append(f"{module}.{frame.f_code.co_name}")
-
-    def __enter__(self) -> "HooksRun":
-        sys.setprofile(self)
-        threading.setprofile(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        sys.setprofile(None)
-        threading.setprofile(None)
 
 
 PAGE_ONLY_MODULES = (
