@@ -61,12 +61,22 @@ def _point_settings_at_services(
 
 
 @pytest.fixture(scope="session")
+def server_redis() -> Iterator[RedisServer]:
+    """A Redis for the servers that outlive a test (the live and the deployed daphnes). Their
+    workers never rest (a blocking read every second): on the test Redis they would add to the
+    commands other tests count, and lose their own keys to each test's FLUSHDB."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def production_server(
-    redis_server: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
+    server_redis: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
 ) -> Iterator[ProductionServer]:
     """ChatBridge as deployed (DEBUG off, collected static files) in a daphne of its own."""
     workdir = tmp_path_factory.mktemp("production")
-    with serving_production(workdir, redis_server.url, emulator_server.url) as server:
+    with serving_production(workdir, server_redis.url, emulator_server.url) as server:
         yield server
 
 

@@ -75,7 +75,7 @@ def page(browser, request):
 
 @pytest.fixture(scope="session")
 def live_server(
-    redis_server: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
+    server_redis: RedisServer, emulator_server: EmulatorProcess, tmp_path_factory
 ) -> Iterator[LiveServer]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -86,7 +86,7 @@ def live_server(
         DEBUG="1",
         LOG_LEVEL="WARNING",
         DATABASE_URL=f"sqlite:///{database}",
-        REDIS_URL=redis_server.url,
+        REDIS_URL=server_redis.url,
         CONNECT_ENDPOINT_URL=emulator_server.url,
         CONNECT_PARTICIPANT_ENDPOINT_URL=emulator_server.url,
         AWS_ACCESS_KEY_ID="emulator",

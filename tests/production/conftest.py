@@ -79,7 +79,7 @@ def production_python() -> str:
 @pytest.fixture(scope="session")
 def tls_stack(
     production_python: str,
-    redis_server: RedisServer,
+    server_redis: RedisServer,
     emulator_server: EmulatorProcess,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
@@ -94,7 +94,7 @@ def tls_stack(
         serving_page(certificates) as host_site,
         serving_production(
             workdir,
-            redis_server.url,
+            server_redis.url,
             emulator_server.url,
             python=production_python,
             ALLOWED_HOSTS="127.0.0.1",
