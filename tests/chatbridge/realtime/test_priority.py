@@ -87,6 +87,102 @@ async def test_a_live_message_that_fails_is_no_longer_under_way():
     assert not live_first.busy
 
 
+async def test_a_gated_setup_goes_on_after_a_wait_only_once_no_live_message_is_under_way():
+    live_first = LiveFirst(max_wait=60)
+    reply = asyncio.get_running_loop().create_future()
+    steps = []
+
+    async def setup() -> None:
+        steps.append("before the reply")
+        await reply
+        steps.append("after the reply")
+
+    running = asyncio.create_task(live_first.gated(setup()))
+    await asyncio.sleep(0)
+    live = live_first.live()
+    live.__enter__()
+    reply.set_result(None)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    while_live = list(steps)
+    live.__exit__(None, None, None)
+
+    async with asyncio.timeout(GUARD):
+        await running
+    assert while_live == ["before the reply"]
+    assert steps == ["before the reply", "after the reply"]
+
+
+async def test_a_gated_setup_begins_only_once_no_live_message_is_under_way():
+    live_first = LiveFirst(max_wait=60)
+    began = asyncio.Event()
+
+    async def setup() -> None:
+        began.set()
+
+    with live_first.live():
+        running = asyncio.create_task(live_first.gated(setup()))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        began_while_live = began.is_set()
+
+    async with asyncio.timeout(GUARD):
+        await running
+    assert not began_while_live
+    assert began.is_set()
+
+
+async def test_each_step_of_a_gated_setup_waits_no_longer_than_its_limit():
+    live_first = LiveFirst(max_wait=0.01)
+
+    async def setup() -> str:
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return "done"
+
+    with live_first.live():
+        async with asyncio.timeout(GUARD):
+            assert await live_first.gated(setup()) == "done"
+
+
+async def test_a_gated_setup_raises_its_own_errors():
+    live_first = LiveFirst(max_wait=60)
+
+    async def setup() -> None:
+        await asyncio.sleep(0)
+        raise LookupError("no such chat")
+
+    with pytest.raises(LookupError, match="no such chat"):
+        await live_first.gated(setup())
+
+
+async def test_cancelling_a_gated_setup_while_it_waits_for_its_turn_cancels_the_setup():
+    live_first = LiveFirst(max_wait=60)
+    reply = asyncio.get_running_loop().create_future()
+    seen = []
+
+    async def setup() -> None:
+        try:
+            await reply
+            seen.append("went on")
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    running = asyncio.create_task(live_first.gated(setup()))
+    await asyncio.sleep(0)
+    with live_first.live():
+        reply.set_result(None)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    assert seen == ["cancelled"]
+    assert live_first._idle is None or not live_first._idle.callbacks
+
+
 class WatchedLiveFirst(LiveFirst):
     """LiveFirst that tells when a setup step begins to wait for its turn."""
 
@@ -94,10 +190,11 @@ class WatchedLiveFirst(LiveFirst):
         super().__init__(max_wait=60)
         self.waiting = asyncio.Event()
 
-    async def turn(self) -> None:
-        if self.busy:
+    def next_turn(self) -> "asyncio.Future[None] | None":
+        waiting = super().next_turn()
+        if waiting is not None:
             self.waiting.set()
-        await super().turn()
+        return waiting
 
 
 @pytest.fixture
@@ -125,16 +222,19 @@ async def test_a_new_chats_upstream_opens_once_no_live_message_is_under_way(
 @pytest.mark.django_db(transaction=True)
 async def test_each_step_of_an_upstreams_opening_takes_its_turn(runtime, live_first, emulator):
     """Taken over, its session read, its connection got, its websocket opened, its gap
-    filled: a live message meets one of these steps at most, never the whole opening."""
+    filled: a live message meets one step of these at most, never the whole opening."""
     live = live_first.live()
     live.__enter__()
     started = await actions.start_chat(runtime, display_name="Ada")
     seen = []
-    for _ in range(5):
+    for _ in range(100):
         async with asyncio.timeout(GUARD):
             await live_first.waiting.wait()
         live_first.waiting.clear()
-        seen.append(emulator.contact(started.session.contact_id)["websockets"])
+        sockets = emulator.contact(started.session.contact_id)["websockets"]
+        seen.append(sockets)
+        if [socket["subscribed"] for socket in sockets] == [True]:
+            break
         live.__exit__(None, None, None)  # lets the waiting step go, and holds the next one
         live = live_first.live()
         live.__enter__()
@@ -142,25 +242,54 @@ async def test_each_step_of_an_upstreams_opening_takes_its_turn(runtime, live_fi
 
     client = await authenticated_client(started.session_token, connected=True)
     assert seen[:4] == [[]] * 4
-    assert [socket["subscribed"] for socket in seen[4]] == [True]
+    assert [socket["subscribed"] for socket in seen[-1]] == [True]
     await close(client)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_websocket_authenticates_once_no_live_message_is_under_way(runtime, live_first):
+async def test_an_upstreams_gap_fill_waits_after_connects_answer_while_a_message_is_live(
+    runtime, live_first, emulator
+):
+    """Connect's transcript comes back while a live message is under way: the opening logs
+    it and reports itself connected only once the message is on its way no longer."""
+    emulator.fault("GetTranscript", "hold")
+    started = await actions.start_chat(runtime, display_name="Ada")
+    client = await authenticated_client(started.session_token)
+    await client.wait_for(lambda f: f["type"] == "upstream")  # its own setup is over
+    assert await asyncio.to_thread(emulator.held, 1) == 1
+
+    with live_first.live():
+        live_first.waiting.clear()
+        emulator.clear_faults()
+        async with asyncio.timeout(GUARD):
+            await live_first.waiting.wait()
+        status_while_live = await runtime.relay.current_upstream_status(started.session.chat_id)
+
+    await client.wait_for(lambda f: f["type"] == "upstream" and f["status"] == "connected")
+    assert status_while_live != "connected"
+    await close(client)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_websocket_authenticates_once_no_live_message_is_under_way(
+    runtime, live_first, redis_client
+):
     started = await actions.start_chat(runtime, display_name="Ada")
     first = await authenticated_client(started.session_token, connected=True)
     second = ChatClient()
     assert await second.connect()
+    connections = keys().chat_connections(started.session.chat_id)
 
     with live_first.live():
         await second.send({"type": "auth", "token": started.session_token, "ref": "auth"})
         async with asyncio.timeout(GUARD):
             await live_first.waiting.wait()
+        slots_while_live = await redis_client.zcard(connections)
 
     assert (await second.receive_until(lambda f: f["type"] in {"ready", "error"}))[
         "type"
     ] == "ready"
+    assert slots_while_live == 1  # the first client's: the second's setup had not begun
     await close(first)
     await close(second)
 
