@@ -99,11 +99,11 @@ class LiveFirst:
         """Runs `setup` (awaited as a coroutine: `await live_first.gated(...)`) with each of
         its steps taking its turn. It drives the coroutine as the task would, passing up
         what it waits for; between a wait's end and the next step it waits for
-        `next_turn`. A cancellation goes to the coroutine, wherever it finds the setup."""
+        `next_turn`. An error thrown in (a cancellation) goes to the coroutine at once."""
         value: Any = None
         error: BaseException | None = None
         while True:
-            waiting = self.next_turn()
+            waiting = self.next_turn() if error is None else None
             if waiting is not None:
                 try:
                     yield from waiting

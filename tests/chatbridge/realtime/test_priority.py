@@ -183,6 +183,31 @@ async def test_cancelling_a_gated_setup_while_it_waits_for_its_turn_cancels_the_
     assert live_first._idle is None or not live_first._idle.callbacks
 
 
+async def test_a_cancellation_reaches_a_gated_setup_at_once_while_a_message_is_live():
+    live_first = LiveFirst(max_wait=60)
+    reply = asyncio.get_running_loop().create_future()
+    seen = []
+
+    async def setup() -> None:
+        try:
+            await reply
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    running = asyncio.create_task(live_first.gated(setup()))
+    await asyncio.sleep(0)
+    with live_first.live():
+        running.cancel()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        done_while_live = running.done()
+
+    assert done_while_live
+    assert running.cancelled()
+    assert seen == ["cancelled"]
+
+
 class WatchedLiveFirst(LiveFirst):
     """LiveFirst that tells when a setup step begins to wait for its turn."""
 
