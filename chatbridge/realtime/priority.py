@@ -32,11 +32,14 @@ T = TypeVar("T")
 
 
 class LiveFirst:
-    __slots__ = ("max_wait", "_live", "_idle")
+    __slots__ = ("max_wait", "max_setup_wait", "_live", "_idle")
 
-    def __init__(self, max_wait: float) -> None:
-        """`max_wait`: seconds a setup step waits for live work at most; 0 never waits."""
+    def __init__(self, max_wait: float, max_setup_wait: float | None = None) -> None:
+        """`max_wait`: seconds a setup step waits for live work at most; 0 never waits.
+        `max_setup_wait`: seconds a gated setup waits in all (default four steps' worth),
+        after which its remaining steps go at once."""
         self.max_wait = max_wait
+        self.max_setup_wait = 4 * max_wait if max_setup_wait is None else max_setup_wait
         self._live = 0
         self._idle: asyncio.Future[None] | None = None
 
@@ -99,16 +102,24 @@ class LiveFirst:
         """Runs `setup` (awaited as a coroutine: `await live_first.gated(...)`) with each of
         its steps taking its turn. It drives the coroutine as the task would, passing up
         what it waits for; between a wait's end and the next step it waits for
-        `next_turn`. An error thrown in (a cancellation) goes to the coroutine at once."""
+        `next_turn`, until the setup has waited `max_setup_wait` s in all: a setup whose
+        steps each wait their longest would otherwise hold what it sets up for a second or
+        more. An error thrown in (a cancellation) goes to the coroutine at once."""
         value: Any = None
         error: BaseException | None = None
+        loop = asyncio.get_running_loop()
+        waited = 0.0
         while True:
-            waiting = self.next_turn() if error is None else None
+            waiting = None
+            if error is None and waited < self.max_setup_wait:
+                waiting = self.next_turn()
             if waiting is not None:
+                began = loop.time()
                 try:
                     yield from waiting
                 except BaseException as exc:  # noqa: BLE001 - the setup's to handle
                     error = exc
+                waited += loop.time() - began
             try:
                 step = setup.throw(error) if error is not None else setup.send(value)
             except StopIteration as done:

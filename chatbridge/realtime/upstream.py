@@ -261,6 +261,12 @@ class Upstream:
     async def _connect_and_relay(self, backoff: Backoff) -> None:
         socket, refresh_at = await self.relay.live_first.gated(self._open(backoff))
         try:
+            # Not gated: from here the send path leaves its items to this upstream, live until
+            # it logs them, so nothing between this and the frames' reading may wait for them.
+            backoff.reset()
+            self.connected = True
+            self._enter("connected")
+            await self.relay.upstream_status(self.chat_id, "connected", fence=self.fence)
             await self._relay_frames(socket, refresh_at)
         finally:
             await socket.close()
@@ -268,7 +274,8 @@ class Upstream:
 
     async def _open(self, backoff: Backoff) -> tuple[ClientConnection, float]:
         """Connects, subscribes and fills the gap; the socket, and when it is due for refresh.
-        Each of its steps waits while live messages are under way (it runs gated).
+        Each of its steps waits while live messages are under way (it runs gated); the
+        caller marks the upstream connected once it returns.
 
         The session, with its tokens, lives only while connecting: nothing of it stays
         referenced while the chat's frames are relayed."""
@@ -298,10 +305,6 @@ class Upstream:
         except BaseException:
             await socket.close()
             raise
-        backoff.reset()
-        self.connected = True
-        self._enter("connected")
-        await self.relay.upstream_status(self.chat_id, "connected", fence=self.fence)
         return socket, connection.connection_expires_at.timestamp() - self.config.refresh_margin
 
     async def _await_subscribed(self, socket: ClientConnection) -> None:

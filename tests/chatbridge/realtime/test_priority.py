@@ -145,6 +145,34 @@ async def test_each_step_of_a_gated_setup_waits_no_longer_than_its_limit():
             assert await live_first.gated(setup()) == "done"
 
 
+class CountedLiveFirst(LiveFirst):
+    """LiveFirst that counts the waits its setups' steps begin."""
+
+    def __init__(self, **limits: float) -> None:
+        super().__init__(**limits)
+        self.waits = 0
+
+    def next_turn(self) -> "asyncio.Future[None] | None":
+        waiting = super().next_turn()
+        self.waits += waiting is not None
+        return waiting
+
+
+async def test_a_gated_setup_stops_waiting_once_it_has_waited_its_limit_in_all():
+    live_first = CountedLiveFirst(max_wait=0.05, max_setup_wait=0.04)
+
+    async def setup() -> str:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return "done"
+
+    with live_first.live():
+        async with asyncio.timeout(GUARD):
+            assert await live_first.gated(setup()) == "done"
+
+    assert live_first.waits == 1
+
+
 async def test_a_gated_setup_raises_its_own_errors():
     live_first = LiveFirst(max_wait=60)
 
@@ -268,6 +296,43 @@ async def test_each_step_of_an_upstreams_opening_takes_its_turn(runtime, live_fi
     client = await authenticated_client(started.session_token, connected=True)
     assert seen[:4] == [[]] * 4
     assert [socket["subscribed"] for socket in seen[-1]] == [True]
+    await close(client)
+
+
+class UpstreamTurns(LiveFirst):
+    """LiveFirst that notes, at each wait an upstream's setup begins, whether the send path
+    already leaves the chat's items to that upstream."""
+
+    def __init__(self, relay) -> None:
+        super().__init__(max_wait=0.001, max_setup_wait=60)
+        self.relay = relay
+        self.left_items_while_waiting: list[bool] = []
+
+    def next_turn(self) -> "asyncio.Future[None] | None":
+        waiting = super().next_turn()
+        name = asyncio.current_task().get_name()
+        if waiting is not None and name.startswith("upstream-"):
+            chat_id = name.removeprefix("upstream-")
+            self.left_items_while_waiting.append(self.relay.upstream_connected_here(chat_id))
+        return waiting
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_upstream_takes_no_turn_once_the_send_path_leaves_it_items(
+    runtime, monkeypatch, emulator
+):
+    """A customer's item left to the upstream is live until the upstream logs it: a turn the
+    upstream waited for then would wait for that item, and the item for the upstream."""
+    turns = UpstreamTurns(runtime.relay)
+    monkeypatch.setattr(runtime.relay, "live_first", turns)
+
+    with turns.live():
+        started = await actions.start_chat(runtime, display_name="Ada")
+        client = await authenticated_client(started.session_token, connected=True)
+
+    assert runtime.relay.upstream_connected_here(started.session.chat_id)
+    assert turns.left_items_while_waiting
+    assert not any(turns.left_items_while_waiting)
     await close(client)
 
 
