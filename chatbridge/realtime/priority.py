@@ -23,6 +23,7 @@ misses meanwhile its gap fill logs. Starts do not wait: a customer waits for the
 """
 
 import asyncio
+import collections
 import contextlib
 import types
 from collections.abc import Coroutine, Generator, Iterator
@@ -32,7 +33,7 @@ T = TypeVar("T")
 
 
 class LiveFirst:
-    __slots__ = ("max_wait", "max_setup_wait", "_live", "_idle")
+    __slots__ = ("max_wait", "max_setup_wait", "_live", "_queue")
 
     def __init__(self, max_wait: float, max_setup_wait: float | None = None) -> None:
         """`max_wait`: seconds a setup step waits for live work at most; 0 never waits.
@@ -41,7 +42,7 @@ class LiveFirst:
         self.max_wait = max_wait
         self.max_setup_wait = 4 * max_wait if max_setup_wait is None else max_setup_wait
         self._live = 0
-        self._idle: asyncio.Future[None] | None = None
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
 
     @property
     def busy(self) -> bool:
@@ -60,42 +61,54 @@ class LiveFirst:
 
     def _leave(self) -> None:
         self._live -= 1
-        if not self._live and self._idle is not None:
-            idle, self._idle = self._idle, None
-            if not idle.done():
-                idle.set_result(None)
+        if not self._live:
+            self._pass_turn()
+
+    def _pass_turn(self) -> None:
+        """Lets the longest-waiting setup step go, if no live message is under way. One at a
+        time: setups that all went the moment the process fell idle would run back to back,
+        and a message arriving then would wait for all of them."""
+        if self._live:
+            return
+        while self._queue:
+            waiting = self._queue.popleft()
+            if not waiting.done():
+                waiting.set_result(None)
+                return
 
     async def turn(self) -> None:
-        """Returns at once when no live message is under way, else once none is (after
-        `max_wait` s at most)."""
+        """Returns at once when no live message is under way and no setup step waits, else
+        at its turn (after `max_wait` s at most); the next waiting step goes after it."""
         waiting = self.next_turn()
         if waiting is not None:
             await waiting
+            asyncio.get_running_loop().call_soon(self._pass_turn)
 
     def next_turn(self) -> "asyncio.Future[None] | None":
-        """None when a setup step may go now; else a future done once no live message is
-        under way, or after `max_wait` s. Cancelling it stops only this wait."""
-        if not self._live or self.max_wait <= 0:
+        """None when a setup step may go now; else a future done at its turn: once no live
+        message is under way and the steps waiting before it have gone, or after `max_wait`
+        s. Cancelling it stops only this wait. The caller calls `stepped` once its step has
+        run, for the next to go."""
+        queue = self._queue
+        while queue and queue[0].done():
+            queue.popleft()
+        if self.max_wait <= 0 or not (self._live or queue):
             return None
         loop = asyncio.get_running_loop()
-        if self._idle is None:
-            self._idle = loop.create_future()
-        idle = self._idle
         waiting = loop.create_future()
+        queue.append(waiting)
 
-        def go(_: object = None) -> None:
+        def go() -> None:
             if not waiting.done():
                 waiting.set_result(None)
 
         timer = loop.call_later(self.max_wait, go)
-        idle.add_done_callback(go)
-
-        def settled(_: object) -> None:
-            timer.cancel()
-            idle.remove_done_callback(go)
-
-        waiting.add_done_callback(settled)
+        waiting.add_done_callback(lambda _: timer.cancel())
         return waiting
+
+    def stepped(self) -> None:
+        """A step that waited for its turn has run: the next one may go."""
+        self._pass_turn()
 
     @types.coroutine
     def gated(self, setup: Coroutine[Any, Any, T]) -> Generator[Any, Any, T]:
@@ -124,6 +137,9 @@ class LiveFirst:
                 step = setup.throw(error) if error is not None else setup.send(value)
             except StopIteration as done:
                 return done.value
+            finally:
+                if waiting is not None:
+                    self.stepped()
             try:
                 value, error = (yield step), None
             except BaseException as exc:  # noqa: BLE001 - the setup's to handle

@@ -173,6 +173,35 @@ async def test_a_gated_setup_stops_waiting_once_it_has_waited_its_limit_in_all()
     assert live_first.waits == 1
 
 
+async def test_setups_that_waited_for_a_live_message_go_one_step_at_a_time_after_it():
+    """Had they all gone the moment the process fell idle, a message arriving during the
+    first one's step would have waited for every one of them."""
+    live_first = LiveFirst(max_wait=60)
+    steps = []
+    next_message = live_first.live()
+
+    async def first() -> None:
+        steps.append("first")
+        next_message.__enter__()  # a message arrives while the step runs
+
+    async def second() -> None:
+        steps.append("second")
+
+    with live_first.live():
+        setups = [asyncio.create_task(live_first.gated(setup())) for setup in (first, second)]
+        for _ in range(5):
+            await asyncio.sleep(0)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    while_the_next_message_is_live = list(steps)
+    next_message.__exit__(None, None, None)
+
+    async with asyncio.timeout(GUARD):
+        await asyncio.gather(*setups)
+    assert while_the_next_message_is_live == ["first"]
+    assert steps == ["first", "second"]
+
+
 async def test_a_gated_setup_raises_its_own_errors():
     live_first = LiveFirst(max_wait=60)
 
@@ -208,7 +237,7 @@ async def test_cancelling_a_gated_setup_while_it_waits_for_its_turn_cancels_the_
             await running
 
     assert seen == ["cancelled"]
-    assert live_first._idle is None or not live_first._idle.callbacks
+    assert live_first.next_turn() is None  # no cancelled wait holds the next setup back
 
 
 async def test_a_cancellation_reaches_a_gated_setup_at_once_while_a_message_is_live():
