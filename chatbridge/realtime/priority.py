@@ -11,10 +11,12 @@ message is under way in the process (`LiveFirst.live`), for `max_wait` seconds a
 steady stream of messages delays setups, it never stops them. A message still meets a step
 that began before it arrived, never one that begins while it is on its way.
 
-Gating only the beginning of each stage (its session read, its Connect connection, its
-websocket, its gap fill) let the rest of the stage run as its replies came in, live message or
-not: measured, the live messages' latency while chats start came down at every quantile when
-every step took its turn (docs/performance.md, "Every step of a setup takes its turn").
+Setup steps that waited go one at a time once no message is under way (`stepped` lets the
+next go): released together, they would run back to back, and a message arriving then would
+wait for all of them. A setup waits `max_setup_wait` seconds in all at most, and an upstream
+counts as connected (the send path leaves it the customer's items, live until it logs them)
+only once its gated opening is over: otherwise its last steps would wait for items that wait
+for it. Measured in docs/performance.md, "Every step of a setup taking its turn".
 
 The same turns pace an upstream's opening after a takeover or a reconnect, and a returning
 client's authentication. A setup that waits costs its chat nothing it cannot do without: a
