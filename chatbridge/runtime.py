@@ -225,10 +225,7 @@ def build_runtime(*, owner: str | None = None) -> Runtime:
         fanout=LocalFanout(),
         layer_shares_redis=layer_shares_redis(),
         liveness=liveness,
-        live_first=LiveFirst(
-            max_wait=settings.CHATBRIDGE_LIVE_FIRST_MAX_WAIT,
-            max_setup_wait=settings.CHATBRIDGE_LIVE_FIRST_MAX_SETUP_WAIT,
-        ),
+        live_first=LiveFirst(max_wait=settings.CHATBRIDGE_LIVE_FIRST_MAX_WAIT),
     )
     config = upstream_config()
     upstream_service = get_chat_service(background=True)

@@ -335,9 +335,6 @@ CHATBRIDGE_HOLD_UPSTREAMS = env_bool("CHATBRIDGE_HOLD_UPSTREAMS", True)
 CHATBRIDGE_LIVE_FIRST_MAX_WAIT = env_float("CHATBRIDGE_LIVE_FIRST_MAX_WAIT", 0.05)
 if CHATBRIDGE_LIVE_FIRST_MAX_WAIT < 0:
     raise ImproperlyConfigured("CHATBRIDGE_LIVE_FIRST_MAX_WAIT must be at least 0")
-CHATBRIDGE_LIVE_FIRST_MAX_SETUP_WAIT = env_float("CHATBRIDGE_LIVE_FIRST_MAX_SETUP_WAIT", 0.2)
-if CHATBRIDGE_LIVE_FIRST_MAX_SETUP_WAIT < 0:
-    raise ImproperlyConfigured("CHATBRIDGE_LIVE_FIRST_MAX_SETUP_WAIT must be at least 0")
 CHATBRIDGE_PROCESS_TTL = env_float("CHATBRIDGE_PROCESS_TTL", 3.0)
 # Seconds an active chat may go without any live client of the customer (websocket, SSE,
 # waiting long-poll) before ChatBridge ends it in Connect as abandoned; 0 never does.

@@ -370,10 +370,6 @@ class Relay:
             if not future.done():
                 future.set_result(None)
 
-    def upstream_connected_here(self, chat_id: str) -> bool:
-        """Whether the send path leaves the chat's customer items to this process's upstream."""
-        return chat_id in self._live_upstreams
-
     async def publish_sent(self, chat_id: str, event: ChatEvent) -> int | None:
         """Logs and fans out a customer's item that Connect has just accepted (the send
         path); its seq, as publish() gives it.

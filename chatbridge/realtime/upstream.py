@@ -210,9 +210,8 @@ class Upstream:
     async def run(self) -> None:
         """Relays until the chat ends or the lease is lost; cancel the task to stop early."""
         try:
-            await self.relay.live_first.gated(
-                self.relay.upstream_taken_over(self.chat_id, fence=self.fence)
-            )
+            await self.relay.live_first.turn()
+            await self.relay.upstream_taken_over(self.chat_id, fence=self.fence)
             await self._run()
         except LeaseLost:
             self.lease_lost = True
@@ -259,14 +258,8 @@ class Upstream:
             await asyncio.sleep(backoff.next_delay())
 
     async def _connect_and_relay(self, backoff: Backoff) -> None:
-        socket, refresh_at = await self.relay.live_first.gated(self._open(backoff))
+        socket, refresh_at = await self._open(backoff)
         try:
-            # Not gated: from here the send path leaves its items to this upstream, live until
-            # it logs them, so nothing between this and the frames' reading may wait for them.
-            backoff.reset()
-            self.connected = True
-            self._enter("connected")
-            await self.relay.upstream_status(self.chat_id, "connected", fence=self.fence)
             await self._relay_frames(socket, refresh_at)
         finally:
             await socket.close()
@@ -274,20 +267,22 @@ class Upstream:
 
     async def _open(self, backoff: Backoff) -> tuple[ClientConnection, float]:
         """Connects, subscribes and fills the gap; the socket, and when it is due for refresh.
-        Each of its steps waits while live messages are under way (it runs gated); the
-        caller marks the upstream connected once it returns.
 
         The session, with its tokens, lives only while connecting: nothing of it stays
         referenced while the chat's frames are relayed."""
+        live_first = self.relay.live_first
+        await live_first.turn()
         try:
             session = await self.service.store.load(self.chat_id)
         except UnknownChat:
             raise _Finished(None) from None
         if not session.is_active:
             raise _Finished(session.ended_reason)
+        await live_first.turn()
         session, connection = await self.service.open_connection(session)
         # The budget may have kept it waiting: the lease may be another process's by now.
         await self.relay.check_lease(self.chat_id, fence=self.fence)
+        await live_first.turn()
         socket = await websockets.connect(
             connection.websocket_url,
             proxy=proxy_for(connection.websocket_url),
@@ -301,10 +296,15 @@ class Upstream:
         try:
             await socket.send(SUBSCRIBE)
             await self._await_subscribed(socket)
+            await live_first.turn()
             await self._fill_gap(session)
         except BaseException:
             await socket.close()
             raise
+        backoff.reset()
+        self.connected = True
+        self._enter("connected")
+        await self.relay.upstream_status(self.chat_id, "connected", fence=self.fence)
         return socket, connection.connection_expires_at.timestamp() - self.config.refresh_margin
 
     async def _await_subscribed(self, socket: ClientConnection) -> None:

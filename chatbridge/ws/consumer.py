@@ -319,21 +319,10 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
     async def _authenticate(self, frame: Auth) -> None:
         if self.session is not None:
             raise ProtocolError("already_authenticated", "This connection is authenticated.")
-        live_first = self.runtime.relay.live_first
-        session = await live_first.gated(self._admit(frame))
-        if session is None:
-            return
-        # Not gated: the catch-up holds the connection's delivery lock, which the chat's live
-        # events take on their way (a gated step would wait for them while they wait for it).
-        await self.follow_log(LogCursor(self.runtime.log, session.chat_id, frame.after))
-        await live_first.gated(self._join_upstream(session))
-
-    async def _admit(self, frame: Auth) -> ChatSession | None:
-        """The connection's session once its token is checked and a connection slot held
-        (None: refused, the client told why), `ready` sent."""
+        await self.runtime.relay.live_first.turn()
         session = await self.runtime.service.authenticate(frame.token)
         if not await self._hold_slot(frame.ref, chat_id=session.chat_id):
-            return None
+            return
         self.session = session
         self.queued_acks = frame.queued_acks
         self.early_events = frame.early_events
@@ -355,11 +344,7 @@ class ChatConsumer(EventLogFollower, AsyncWebsocketConsumer):
             }
         )
         self.ready = True
-        return session
-
-    async def _join_upstream(self, session: ChatSession) -> None:
-        """After the catch-up: the chat's end if it came meanwhile, else its upstream made
-        sure of and its status sent."""
+        await self.follow_log(LogCursor(self.runtime.log, session.chat_id, frame.after))
         if self.ended_before_ready is not None:
             await self.chat_ended({"reason": self.ended_before_ready})
         elif session.is_active:
