@@ -285,7 +285,7 @@ async def test_a_drain_reports_the_backlog_at_most_once_per_interval(
 
 class _CountingRedis(aioredis.Redis):
     """Counts the commands sent on this client alone: the server's own counts also take in
-    whatever else shares the test Redis (the production server's workers, for one)."""
+    whatever else uses the test Redis meanwhile."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -304,7 +304,7 @@ async def counting_client(redis_server) -> AsyncIterator[_CountingRedis]:
 
 
 async def test_a_drain_soon_after_a_clean_one_only_reads_new_entries(
-    make_worker, redis_client, counting_client, log
+    make_worker, counting_client, log
 ):
     worker = make_worker(client=counting_client)
     await worker.drain_once()
