@@ -21,11 +21,15 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "emulator")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "emulator")
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+def _private_redis() -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    yield from _private_redis()
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +69,7 @@ def server_redis() -> Iterator[RedisServer]:
     """A Redis for the servers that outlive a test (the live and the deployed daphnes). Their
     workers never rest (a blocking read every second): on the test Redis they would add to the
     commands other tests count, and lose their own keys to each test's FLUSHDB."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from _private_redis()
 
 
 @pytest.fixture(scope="session")
